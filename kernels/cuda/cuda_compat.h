@@ -1,0 +1,34 @@
+// Included first by every kernels/cuda/*.cu. The same sources build two backends:
+//   nvcc             -> namespace tint::cuda,     real CUDA runtime, kernels launched with <<<>>>
+//   host compiler    -> namespace tint::cuda_emu, kernels/emu/cuda_emu.h provides CUDA's model on the CPU
+// Kernels are written once, against the subset of CUDA that kernels/emu/cuda_emu.h documents, and are
+// launched only through TINT_LAUNCH so that both builds check every launch.
+#pragma once
+
+#if defined(__CUDACC__)
+#include <cuda_runtime.h>
+#define TINT_CUDA_NS cuda
+#define TINT_BACKEND_NAME "cuda"
+#else
+#include "kernels/emu/cuda_emu.h"
+#define TINT_CUDA_NS cuda_emu
+#define TINT_BACKEND_NAME "cuda-emu"
+#endif
+
+#include "kernels/cuda/cuda_check.h"
+
+// TINT_LAUNCH(kernel, grid, block, shared_bytes, stream, args...)
+// `kernel` must be a single token or parenthesised: TINT_LAUNCH((conv_kernel<64, 4>), ...).
+#if defined(__CUDACC__)
+#define TINT_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                     \
+  do {                                                                                 \
+    kernel<<<(grid), (block), (shared_bytes), (stream)>>>(__VA_ARGS__);                \
+    ::tint::TINT_CUDA_NS::check_launch(#kernel, __FILE__, __LINE__);                   \
+  } while (0)
+#else
+#define TINT_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                                \
+  do {                                                                                            \
+    ::tint::emu::launch(#kernel, kernel, dim3(grid), dim3(block), (shared_bytes), (stream), __VA_ARGS__); \
+    ::tint::TINT_CUDA_NS::check_launch(#kernel, __FILE__, __LINE__);                              \
+  } while (0)
+#endif
