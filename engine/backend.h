@@ -86,9 +86,16 @@ struct Backend {
   // ---- memory ---------------------------------------------------------------------------------------
   void* (*alloc)(size_t bytes);  // throws tint::Error on failure, naming the size
   void (*free)(void* p);
+  // Optional: page-locked host memory for fast uploads (cudaMallocHost). nullptr: plain host memory is used.
+  void* (*alloc_pinned)(size_t bytes) = nullptr;
+  void (*free_pinned)(void* p) = nullptr;
   void (*copy_from_host)(const Stream&, void* dst, const void* host_src, size_t bytes);
   void (*copy_to_host)(const Stream&, void* host_dst, const void* src, size_t bytes);
   void (*synchronize)(const Stream&);
+  // Optional (nullptr: the runtime uses the default stream, handle = nullptr). The engine creates one stream
+  // per device runtime and passes it in Stream::handle.
+  void* (*create_stream)() = nullptr;
+  void (*destroy_stream)(void* handle) = nullptr;
 
   // ---- element-wise and fills ------------------------------------------------------------------------
   void (*fill)(const Stream&, float* y, float value, int64_t n);
