@@ -1,0 +1,38 @@
+// Differentiable ops. Each checks its inputs (shapes, devices) with an error that names them, runs the
+// forward kernels of the input's device, and records a Node whose backward calls the backward kernels.
+// The math of every backward is stated once, in engine/backend.h.
+#pragma once
+
+#include "engine/autograd.h"
+#include "engine/tensor.h"
+
+namespace tint::ops {
+
+struct Conv2dOptions {
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+  int out_pad_h = 0, out_pad_w = 0;  // conv_transpose2d only
+  static Conv2dOptions square(int stride, int pad, int out_pad = 0) {
+    return {stride, stride, pad, pad, out_pad, out_pad};
+  }
+};
+
+// x (N, Cin, H, W), weight (Cout, Cin, kh, kw), bias (Cout) or undefined -> (N, Cout, Ho, Wo).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o);
+// x (N, Cin, H, W), weight (Cin, Cout, kh, kw) as in PyTorch, bias (Cout) or undefined.
+// Output height (H-1)*stride - 2*pad + kh + output_padding.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o);
+// (N, Ca, H, W) ++ (N, Cb, H, W) -> (N, Ca+Cb, H, W)
+Tensor concat_channels(const Tensor& a, const Tensor& b);
+Tensor relu(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor scale(const Tensor& x, float alpha);
+Tensor sum(const Tensor& x);   // a scalar (shape {})
+Tensor mean(const Tensor& x);  // a scalar
+// Mean absolute / squared error over the pixels where mask == 1 (mask (N, 1, H, W) broadcast over the
+// channels of pred (N, C, H, W)); every pixel when mask is undefined. A scalar.
+Tensor l1_loss(const Tensor& pred, const Tensor& target, const Tensor& mask = Tensor());
+Tensor mse_loss(const Tensor& pred, const Tensor& target, const Tensor& mask = Tensor());
+
+}  // namespace tint::ops

@@ -1,0 +1,68 @@
+#include "models/unet.h"
+
+#include <algorithm>
+
+#include "engine/error.h"
+
+namespace tint::models {
+
+namespace {
+// A level of the encoder or decoder registered under one name, so checkpoints read "down.1.conv1.weight".
+struct Block : nn::Module {
+  Tensor forward(const Tensor&) override { throw Error("Block is a container"); }
+  template <class M>
+  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> m) {
+    return register_module(name, std::move(m));
+  }
+};
+}  // namespace
+
+UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
+  TINT_CHECK(config.width > 0 && config.levels >= 1 && config.levels <= 6, "UNet: invalid width {} or levels {}",
+             config.width, config.levels);
+  auto channels = [&](int level) { return config.width * (1 << std::min(level, 3)); };
+  auto down = register_module("down", std::make_shared<Block>());
+  for (int k = 0; k <= config.levels; ++k) {
+    auto block = down->add(std::to_string(k), std::make_shared<Block>());
+    Level level;
+    if (k == 0)
+      level.a = block->add("conv1", std::make_shared<nn::Conv2d>(1, channels(0), 3, 1, 1, rng));
+    else
+      level.a = block->add("conv1", std::make_shared<nn::Conv2d>(channels(k - 1), channels(k), 4, 2, 1, rng));
+    level.b = block->add("conv2", std::make_shared<nn::Conv2d>(channels(k), channels(k), 3, 1, 1, rng));
+    down_.push_back(level);
+  }
+  auto up = register_module("up", std::make_shared<Block>());
+  for (int k = config.levels - 1; k >= 0; --k) {
+    auto block = up->add(std::to_string(k), std::make_shared<Block>());
+    Up u;
+    u.up = block->add("upconv", std::make_shared<nn::ConvTranspose2d>(channels(k + 1), channels(k), 4, 2, 1, 0, rng));
+    u.fuse = block->add("conv", std::make_shared<nn::Conv2d>(2 * channels(k), channels(k), 3, 1, 1, rng));
+    up_.push_back(u);
+  }
+  head_ = register_module("head", std::make_shared<nn::Conv2d>(channels(0), 2, 1, 1, 0, rng));
+}
+
+Tensor UNet::forward(const Tensor& L) {
+  TINT_CHECK(L.dim() == 4 && L.size(1) == 1, "UNet: input must be (N, 1, H, W), got {}", shape_str(L.shape()));
+  const int64_t div = int64_t(1) << config_.levels;
+  TINT_CHECK(L.size(2) % div == 0 && L.size(3) % div == 0,
+             "UNet: input {} must have H and W divisible by {} (2^levels)", shape_str(L.shape()), div);
+  std::vector<Tensor> skips;
+  Tensor h = L;
+  for (auto& level : down_) {
+    h = ops::relu(level.a->forward(h));
+    h = ops::relu(level.b->forward(h));
+    skips.push_back(h);
+  }
+  skips.pop_back();  // the bottom level is not a skip
+  for (auto& u : up_) {
+    h = ops::relu(u.up->forward(h));
+    h = ops::concat_channels(h, skips.back());
+    skips.pop_back();
+    h = ops::relu(u.fuse->forward(h));
+  }
+  return ops::tanh(head_->forward(h));
+}
+
+}  // namespace tint::models

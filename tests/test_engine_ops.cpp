@@ -1,0 +1,140 @@
+// Every differentiable op through the engine (autograd + the device's kernels), checked against central
+// finite differences, on every host-side device.
+#include "engine_test_util.h"
+
+using namespace tint;
+using tint::testing::check_gradients;
+
+namespace {
+
+// Uniform in [-1, 1] but at least `gap` away from 0: finite differences must not straddle a kink.
+Tensor away_from_zero(const Shape& s, Rng& rng, Device d, float gap = 0.1f) {
+  std::vector<float> v(size_t(shape_numel(s)));
+  for (auto& x : v) {
+    float u = rng.uniform(gap, 1.0f);
+    x = rng.uniform01() < 0.5f ? -u : u;
+  }
+  return Tensor::from_vector(v, s, d);
+}
+
+Tensor target_like(const Tensor& t, Rng& rng) {
+  return Tensor::uniform(t.shape(), -1, 1, rng, t.device());
+}
+
+}  // namespace
+
+TEST_CASE("conv2d gradients through autograd (stride 2, padding 1, non-square, bias)", "[engine][grad]") {
+  for (Device d : tint::testing::engine_test_devices()) {
+    Rng rng(1);
+    Tensor x = Tensor::uniform({3, 2, 5, 7}, -1, 1, rng, d);
+    Tensor w = Tensor::uniform({3, 2, 3, 3}, -1, 1, rng, d);
+    Tensor b = Tensor::uniform({3}, -1, 1, rng, d);
+    auto o = ops::Conv2dOptions::square(2, 1);
+    Tensor y0 = ops::conv2d(x, w, b, o);
+    REQUIRE(y0.shape() == Shape{3, 3, 3, 4});
+    Tensor t = target_like(y0, rng);
+    check_gradients("conv2d " + d.str(), {x, w, b},
+                    [&](const std::vector<Tensor>& in) { return ops::mse_loss(ops::conv2d(in[0], in[1], in[2], o), t); });
+  }
+}
+
+TEST_CASE("conv2d gradients with kernel 4, stride 2 and asymmetric options", "[engine][grad]") {
+  for (Device d : tint::testing::engine_test_devices()) {
+    Rng rng(2);
+    Tensor x = Tensor::uniform({2, 3, 6, 9}, -1, 1, rng, d);
+    Tensor w = Tensor::uniform({2, 3, 4, 4}, -1, 1, rng, d);
+    ops::Conv2dOptions o{2, 1, 1, 2, 0, 0};
+    Tensor t = target_like(ops::conv2d(x, w, Tensor(), o), rng);
+    check_gradients("conv2d k4 " + d.str(), {x, w},
+                    [&](const std::vector<Tensor>& in) { return ops::mse_loss(ops::conv2d(in[0], in[1], Tensor(), o), t); });
+  }
+}
+
+TEST_CASE("conv_transpose2d gradients (stride 2, padding 1, output_padding 1, bias)", "[engine][grad]") {
+  for (Device d : tint::testing::engine_test_devices()) {
+    Rng rng(3);
+    Tensor x = Tensor::uniform({2, 3, 3, 4}, -1, 1, rng, d);
+    Tensor w = Tensor::uniform({3, 2, 3, 3}, -1, 1, rng, d);  // (Cin, Cout, kh, kw)
+    Tensor b = Tensor::uniform({2}, -1, 1, rng, d);
+    auto o = ops::Conv2dOptions::square(2, 1, 1);
+    Tensor y0 = ops::conv_transpose2d(x, w, b, o);
+    REQUIRE(y0.shape() == Shape{2, 2, 6, 8});  // (3-1)*2 - 2 + 3 + 1 = 6, (4-1)*2 - 2 + 3 + 1 = 8
+    Tensor t = target_like(y0, rng);
+    check_gradients("conv_transpose2d " + d.str(), {x, w, b}, [&](const std::vector<Tensor>& in) {
+      return ops::mse_loss(ops::conv_transpose2d(in[0], in[1], in[2], o), t);
+    });
+  }
+}
+
+TEST_CASE("concat, relu, tanh, add, scale, reshape gradients", "[engine][grad]") {
+  for (Device d : tint::testing::engine_test_devices()) {
+    Rng rng(4);
+    Tensor a = away_from_zero({2, 2, 3, 3}, rng, d);
+    Tensor b = away_from_zero({2, 3, 3, 3}, rng, d);
+    Tensor c = away_from_zero({2, 5, 3, 3}, rng, d);
+    Tensor t = Tensor::uniform({2, 5, 3, 3}, -1, 1, rng, d);
+    check_gradients("elementwise " + d.str(), {a, b, c}, [&](const std::vector<Tensor>& in) {
+      Tensor cat = ops::concat_channels(ops::relu(in[0]), ops::tanh(in[1]));
+      Tensor mixed = ops::add(cat, ops::scale(in[2], -0.7f));
+      return ops::mse_loss(mixed.reshape({2, 5, 9, 1}).reshape({2, 5, 3, 3}), t);
+    });
+  }
+}
+
+TEST_CASE("sum and mean gradients", "[engine][grad]") {
+  for (Device d : tint::testing::engine_test_devices()) {
+    Rng rng(5);
+    Tensor x = Tensor::uniform({2, 3, 2, 2}, -1, 1, rng, d);
+    check_gradients("sum " + d.str(), {x}, [&](const std::vector<Tensor>& in) {
+      return ops::add(ops::scale(ops::sum(ops::tanh(in[0])), 0.3f), ops::mean(in[0]));
+    });
+    // The values themselves, against a host sum.
+    auto v = x.to_vector();
+    double s = 0;
+    for (float f : v) s += f;
+    CHECK(ops::sum(x).item() == Approx(s).epsilon(1e-5));
+    CHECK(ops::mean(x).item() == Approx(s / v.size()).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("masked L1 and L2 losses: values and gradients", "[engine][grad][loss]") {
+  for (Device d : tint::testing::engine_test_devices()) {
+    Rng rng(6);
+    Shape s{2, 2, 3, 4};
+    Tensor p = Tensor::uniform(s, -1, 1, rng, d);
+    // Keep |p - t| > 0.1 so the L1 kink is out of reach of the finite differences.
+    std::vector<float> pv = p.to_vector(), tv(pv.size());
+    for (size_t i = 0; i < pv.size(); ++i) tv[i] = pv[i] + (rng.uniform01() < 0.5f ? -1 : 1) * rng.uniform(0.1f, 0.8f);
+    Tensor t = Tensor::from_vector(tv, s, d);
+    std::vector<float> mv(2 * 12);
+    for (size_t i = 0; i < mv.size(); ++i) mv[i] = (i % 3 == 0) ? 0.f : 1.f;
+    Tensor m = Tensor::from_vector(mv, {2, 1, 3, 4}, d);
+
+    // Values against a host computation in double.
+    double l1 = 0, l2 = 0, count = 0;
+    for (int n = 0; n < 2; ++n)
+      for (int c = 0; c < 2; ++c)
+        for (int i = 0; i < 12; ++i) {
+          double mask = mv[size_t(n * 12 + i)], diff = pv[size_t((n * 2 + c) * 12 + i)] - tv[size_t((n * 2 + c) * 12 + i)];
+          l1 += mask * std::fabs(diff), l2 += mask * diff * diff, count += mask;
+        }
+    CHECK(ops::l1_loss(p, t, m).item() == Approx(l1 / count).epsilon(1e-5));
+    CHECK(ops::mse_loss(p, t, m).item() == Approx(l2 / count).epsilon(1e-5));
+
+    check_gradients("l1 masked " + d.str(), {p}, [&](const std::vector<Tensor>& in) { return ops::l1_loss(in[0], t, m); });
+    check_gradients("mse masked " + d.str(), {p}, [&](const std::vector<Tensor>& in) { return ops::mse_loss(in[0], t, m); });
+    check_gradients("l1 " + d.str(), {p}, [&](const std::vector<Tensor>& in) { return ops::l1_loss(in[0], t); });
+  }
+}
+
+TEST_CASE("ops reject bad shapes and devices with messages that name them", "[engine][errors]") {
+  Rng rng(7);
+  Tensor x = Tensor::uniform({1, 3, 5, 5}, -1, 1, rng);
+  Tensor w = Tensor::uniform({4, 2, 3, 3}, -1, 1, rng);
+  CHECK_THROWS_WITH(ops::conv2d(x, w, Tensor(), {}), Catch::Contains("(1, 3, 5, 5)") && Catch::Contains("(4, 2, 3, 3)"));
+  CHECK_THROWS_WITH(ops::add(x, Tensor::zeros({1, 3, 5, 4})), Catch::Contains("(1, 3, 5, 4)"));
+  CHECK_THROWS_WITH(ops::add(x, Tensor::zeros({1, 3, 5, 5}, Device::cuda_emu())), Catch::Contains("different devices"));
+  CHECK_THROWS_WITH(ops::conv2d(x, Tensor::uniform({4, 3, 7, 7}, -1, 1, rng), Tensor(), {}), Catch::Contains("empty output"));
+  CHECK_THROWS_WITH(ops::mse_loss(x, x, Tensor::zeros({1, 2, 5, 5})), Catch::Contains("mask"));
+  CHECK_THROWS_WITH(Device::parse("gpu"), Catch::Contains("'gpu'"));
+}
