@@ -1,0 +1,369 @@
+// Fast convolutions: packed GEMMs with the im2col folded into the packing. See conv_fast.h for the
+// three products and how the work is split; gemm_micro.h for the packed layouts.
+//
+// Why this shape (measured on the 2-core AVX-512 development machine, see benchmarks/bench_cpu_conv.cpp):
+// the U-Net's convolutions have K = c_in*kh*kw between 9 and 4608 and P = h_out*w_out between 256 and 65536,
+// so a GEMM with a 12x32 register tile keeps the FMA units busy on every layer, where a direct convolution
+// would need a different loop nest per kernel size and stride. Packing costs one pass over col(x) per
+// block of c_out rows; for c_out >= 64 that is a few percent of the FMAs.
+#include "kernels/cpu/conv_fast.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "engine/error.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace tint::cpu {
+
+namespace {
+
+constexpr int64_t kKC = 256;          // depth of one packed block (forward, backward-data)
+constexpr int64_t kMC = 96;           // rows of A packed at once; a multiple of kMR
+constexpr int64_t kNCForward = 512;   // output pixels per forward task; a multiple of kNR
+constexpr int64_t kNCData = 256;      // pixels per dcol panel in backward-data
+constexpr int64_t kNCWeight = 256;    // columns of dW (rows of col(x)) per backward-weight task
+constexpr int64_t kKCWeight = 256;    // pixels per packed block in backward-weight
+
+static_assert(kMC % kMR == 0 && kNCForward % kNR == 0 && kNCData % kNR == 0 && kNCWeight % kNR == 0);
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// A growable 64-byte aligned float buffer. One set per thread (thread_local), kept between calls so that
+// the steady state allocates nothing.
+class Buffer {
+ public:
+  float* get(int64_t n) {
+    if (n > capacity_) {
+      const int64_t grown = std::max(n, capacity_ + capacity_ / 2);
+      const size_t bytes = size_t(round_up(grown * int64_t(sizeof(float)), 64));
+      data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+      TINT_CHECK(data_ != nullptr, "cpu conv: out of memory allocating {} bytes of scratch", bytes);
+      capacity_ = grown;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  int64_t capacity_ = 0;
+};
+
+struct Scratch {
+  Buffer a, b, row, c;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+void run_tasks(ThreadPool* pool, int64_t tasks, const std::function<void(int64_t, int64_t)>& body) {
+  if (!pool || tasks <= 1)
+    body(0, tasks);
+  else
+    pool->parallel_for(0, tasks, body, 1);
+}
+
+// How many blocks to cut a dimension of `extent` into (each a multiple of `unit`) so that `other` x blocks
+// tasks keep every thread busy: threads x 2, so that an uneven last task costs little.
+int64_t split_for_threads(int threads, int64_t other, int64_t extent, int64_t unit) {
+  if (threads <= 1 || other >= 2 * threads) return 1;
+  return std::clamp<int64_t>(ceil_div(2 * threads, other), 1, ceil_div(extent, unit));
+}
+
+// The taps of row r of col(x): input channel c, kernel offsets (p, q).
+struct Tap {
+  int64_t c;
+  int p, q;
+};
+Tap tap_of(const Conv2dShape& s, int64_t r) {
+  const int64_t kk = int64_t(s.kh) * s.kw;
+  return {r / kk, int((r % kk) / s.kw), int(r % s.kw)};
+}
+
+// dst[t] = col(x)[tap][j0 + t] for t < len: the input pixel that output pixel j0 + t reads through kernel
+// offset (p, q) of one input channel plane xc, or 0 in the padding. Output pixels are walked row by row so
+// that stride 1 becomes a memcpy between two zero fills.
+void im2col_row(float* dst, const float* xc, const Conv2dShape& s, int p, int q, int64_t j0, int64_t len) {
+  int64_t oi = j0 / s.w_out, oj = j0 % s.w_out;
+  for (int64_t t = 0; t < len; oj = 0, ++oi) {
+    const int64_t seg = std::min<int64_t>(s.w_out - oj, len - t);
+    float* d = dst + t;
+    t += seg;
+    const int64_t ii = oi * s.stride_h - s.pad_h + p;
+    if (ii < 0 || ii >= s.h_in) {
+      std::fill(d, d + seg, 0.0f);
+      continue;
+    }
+    const float* src = xc + ii * s.w_in;
+    const int64_t base = oj * s.stride_w - s.pad_w + q;  // input column of the segment's first pixel
+    if (s.stride_w == 1) {
+      const int64_t lo = std::clamp<int64_t>(-base, 0, seg);
+      const int64_t hi = std::clamp<int64_t>(s.w_in - base, lo, seg);
+      std::fill(d, d + lo, 0.0f);
+      std::memcpy(d + lo, src + base + lo, size_t(hi - lo) * sizeof(float));
+      std::fill(d + hi, d + seg, 0.0f);
+    } else {
+      for (int64_t u = 0; u < seg; ++u) {
+        const int64_t jj = base + u * s.stride_w;
+        d[u] = jj >= 0 && jj < s.w_in ? src[jj] : 0.0f;
+      }
+    }
+  }
+}
+
+// The transpose of im2col_row: adds src[t] into the input pixel that output pixel j0 + t read.
+void col2im_row_add(float* dxc, const float* src, const Conv2dShape& s, int p, int q, int64_t j0, int64_t len) {
+  int64_t oi = j0 / s.w_out, oj = j0 % s.w_out;
+  for (int64_t t = 0; t < len; oj = 0, ++oi) {
+    const int64_t seg = std::min<int64_t>(s.w_out - oj, len - t);
+    const float* v = src + t;
+    t += seg;
+    const int64_t ii = oi * s.stride_h - s.pad_h + p;
+    if (ii < 0 || ii >= s.h_in) continue;
+    float* dst = dxc + ii * s.w_in;
+    const int64_t base = oj * s.stride_w - s.pad_w + q;
+    if (s.stride_w == 1) {
+      const int64_t lo = std::clamp<int64_t>(-base, 0, seg);
+      const int64_t hi = std::clamp<int64_t>(s.w_in - base, lo, seg);
+      float* d = dst + base;
+      for (int64_t u = lo; u < hi; ++u) d[u] += v[u];
+    } else {
+      for (int64_t u = 0; u < seg; ++u) {
+        const int64_t jj = base + u * s.stride_w;
+        if (jj >= 0 && jj < s.w_in) dst[jj] += v[u];
+      }
+    }
+  }
+}
+
+// ---- packing (layouts in gemm_micro.h; panel i of A starts at ap + i*kc, panel j of B at bp + j*kc) -------
+
+// A[r][k] = a[r*lda + k] for r < mc, k < kc; rows past mc are zero.
+void pack_a_rows(float* ap, const float* a, int64_t lda, int64_t mc, int64_t kc) {
+  for (int64_t i = 0; i < mc; i += kMR) {
+    float* panel = ap + i * kc;
+    const int64_t rows = std::min<int64_t>(kMR, mc - i);
+    for (int64_t r = 0; r < kMR; ++r) {
+      if (r < rows) {
+        const float* src = a + (i + r) * lda;
+        for (int64_t k = 0; k < kc; ++k) panel[k * kMR + r] = src[k];
+      } else {
+        for (int64_t k = 0; k < kc; ++k) panel[k * kMR + r] = 0.0f;
+      }
+    }
+  }
+}
+
+// A[r][k] = a[k*lda + r] (A stored transposed, as W is for backward-data).
+void pack_a_cols(float* ap, const float* a, int64_t lda, int64_t mc, int64_t kc) {
+  for (int64_t i = 0; i < mc; i += kMR) {
+    float* panel = ap + i * kc;
+    const int64_t rows = std::min<int64_t>(kMR, mc - i);
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = a + k * lda + i;
+      float* d = panel + k * kMR;
+      int64_t r = 0;
+      for (; r < rows; ++r) d[r] = src[r];
+      for (; r < kMR; ++r) d[r] = 0.0f;
+    }
+  }
+}
+
+// B[k][j] = b[k*ldb + j] for k < kc, j < nc; columns past nc are zero.
+void pack_b_rows(float* bp, const float* b, int64_t ldb, int64_t kc, int64_t nc) {
+  for (int64_t j = 0; j < nc; j += kNR) {
+    float* panel = bp + j * kc;
+    const int64_t cols = std::min<int64_t>(kNR, nc - j);
+    for (int64_t k = 0; k < kc; ++k) {
+      float* d = panel + k * kNR;
+      std::memcpy(d, b + k * ldb + j, size_t(cols) * sizeof(float));
+      std::fill(d + cols, d + kNR, 0.0f);
+    }
+  }
+}
+
+// B[k][j] = col(x_b)[k0 + k][j0 + j] (forward): each row of col(x) is built once, then cut into panels.
+void pack_b_im2col(float* bp, float* row, const float* xb, const Conv2dShape& s, int64_t k0, int64_t kc,
+                   int64_t j0, int64_t nc) {
+  const int64_t plane = int64_t(s.h_in) * s.w_in;
+  const int64_t ncp = round_up(nc, kNR);
+  std::fill(row + nc, row + ncp, 0.0f);
+  for (int64_t k = 0; k < kc; ++k) {
+    const Tap tap = tap_of(s, k0 + k);
+    im2col_row(row, xb + tap.c * plane, s, tap.p, tap.q, j0, nc);
+    for (int64_t j = 0; j < ncp; j += kNR) std::memcpy(bp + j * kc + k * kNR, row + j, kNR * sizeof(float));
+  }
+}
+
+// B[t][r] = col(x_b)[r0 + r][t0 + t] (backward-weight: the reduction runs over pixels).
+void pack_b_im2col_transposed(float* bp, float* row, const float* xb, const Conv2dShape& s, int64_t r0,
+                              int64_t nc, int64_t t0, int64_t kc) {
+  const int64_t plane = int64_t(s.h_in) * s.w_in;
+  for (int64_t r = 0; r < round_up(nc, kNR); ++r) {
+    float* d = bp + (r / kNR) * kNR * kc + r % kNR;
+    if (r >= nc) {
+      for (int64_t t = 0; t < kc; ++t) d[t * kNR] = 0.0f;
+      continue;
+    }
+    const Tap tap = tap_of(s, r0 + r);
+    im2col_row(row, xb + tap.c * plane, s, tap.p, tap.q, t0, kc);
+    for (int64_t t = 0; t < kc; ++t) d[t * kNR] = row[t];
+  }
+}
+
+}  // namespace
+
+void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
+                         Isa isa) {
+  const MicroKernel micro = micro_kernel(isa);
+  const int64_t K = int64_t(s.c_in) * s.kh * s.kw, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
+  const int64_t x_image = int64_t(s.c_in) * s.h_in * s.w_in;
+  const int64_t jblocks = ceil_div(P, kNCForward);
+  const int threads = pool ? pool->size() : 1;
+  int64_t mblocks = split_for_threads(threads, s.n * jblocks, M, kMR);
+  const int64_t mstep = round_up(ceil_div(M, mblocks), kMR);
+  mblocks = ceil_div(M, mstep);
+
+  auto body = [&](int64_t task_begin, int64_t task_end) {
+    Scratch& sc = scratch();
+    float* ap = sc.a.get(kMC * kKC);
+    float* bp = sc.b.get(kKC * kNCForward);
+    float* row = sc.row.get(kNCForward);
+    float* tile = sc.c.get(kMR * kNR);
+    for (int64_t task = task_begin; task < task_end; ++task) {
+      const int64_t mb = task % mblocks, jb = (task / mblocks) % jblocks, b = task / (mblocks * jblocks);
+      const int64_t m0 = mb * mstep, m1 = std::min(M, m0 + mstep);
+      const int64_t j0 = jb * kNCForward, nc = std::min(kNCForward, P - j0);
+      const float* xb = x + b * x_image;
+      float* yb = y + b * M * P;
+      for (int64_t pc = 0; pc < K; pc += kKC) {
+        const int64_t kc = std::min(kKC, K - pc);
+        pack_b_im2col(bp, row, xb, s, pc, kc, j0, nc);
+        for (int64_t ic = m0; ic < m1; ic += kMC) {
+          const int64_t mc = std::min(kMC, m1 - ic);
+          pack_a_rows(ap, w + ic * K + pc, K, mc, kc);
+          for (int64_t ir = 0; ir < mc; ir += kMR) {
+            const int64_t rows = std::min<int64_t>(kMR, mc - ir);
+            for (int64_t jr = 0; jr < nc; jr += kNR) {
+              const int64_t cols = std::min<int64_t>(kNR, nc - jr);
+              float* c = yb + (ic + ir) * P + j0 + jr;
+              if (rows == kMR && cols == kNR) {
+                micro(kc, ap + ir * kc, bp + jr * kc, c, P, pc > 0);
+                continue;
+              }
+              // An edge tile: computed whole into scratch, only its valid part stored.
+              micro(kc, ap + ir * kc, bp + jr * kc, tile, kNR, false);
+              for (int64_t r = 0; r < rows; ++r)
+                for (int64_t j = 0; j < cols; ++j)
+                  c[r * P + j] = (pc > 0 ? c[r * P + j] : 0.0f) + tile[r * kNR + j];
+            }
+          }
+        }
+      }
+    }
+  };
+  run_tasks(pool, s.n * jblocks * mblocks, body);
+}
+
+void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, const float* w,
+                               const Conv2dShape& s, Isa isa) {
+  const MicroKernel micro = micro_kernel(isa);
+  const int64_t kk = int64_t(s.kh) * s.kw;
+  const int64_t K = s.c_in * kk, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
+  const int64_t plane = int64_t(s.h_in) * s.w_in, x_image = s.c_in * plane;
+  const int threads = pool ? pool->size() : 1;
+  int64_t groups = split_for_threads(threads, s.n, s.c_in, 1);
+  const int64_t cstep = ceil_div(s.c_in, groups);
+  groups = ceil_div(s.c_in, cstep);
+
+  auto body = [&](int64_t task_begin, int64_t task_end) {
+    Scratch& sc = scratch();
+    float* ap = sc.a.get(kMC * kKC);
+    float* bp = sc.b.get(kKC * kNCData);
+    float* dcol = sc.c.get(kMC * kNCData);
+    for (int64_t task = task_begin; task < task_end; ++task) {
+      const int64_t g = task % groups, b = task / groups;
+      const int64_t c0 = g * cstep, c1 = std::min<int64_t>(s.c_in, c0 + cstep);
+      float* dxb = dx + b * x_image;
+      const float* dyb = dy + b * M * P;
+      std::fill(dxb + c0 * plane, dxb + c1 * plane, 0.0f);
+      // Every dx element is summed in the same order for any split: pixel panels in order, then the rows
+      // of col(x) in order (each task owns whole input channels, so all rows touching an element).
+      for (int64_t j0 = 0; j0 < P; j0 += kNCData) {
+        const int64_t nc = std::min(kNCData, P - j0), ncp = round_up(nc, kNR);
+        for (int64_t ic = c0 * kk; ic < c1 * kk; ic += kMC) {
+          const int64_t mc = std::min(kMC, c1 * kk - ic);
+          for (int64_t pc = 0; pc < M; pc += kKC) {
+            const int64_t kc = std::min(kKC, M - pc);
+            pack_b_rows(bp, dyb + pc * P + j0, P, kc, nc);
+            pack_a_cols(ap, w + pc * K + ic, K, mc, kc);
+            for (int64_t ir = 0; ir < mc; ir += kMR)
+              for (int64_t jr = 0; jr < ncp; jr += kNR)
+                micro(kc, ap + ir * kc, bp + jr * kc, dcol + ir * ncp + jr, ncp, pc > 0);
+          }
+          for (int64_t r = 0; r < mc; ++r) {
+            const Tap tap = tap_of(s, ic + r);
+            col2im_row_add(dxb + tap.c * plane, dcol + r * ncp, s, tap.p, tap.q, j0, nc);
+          }
+        }
+      }
+    }
+  };
+  run_tasks(pool, s.n * groups, body);
+}
+
+void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, const float* dy,
+                                 const Conv2dShape& s, Isa isa) {
+  const MicroKernel micro = micro_kernel(isa);
+  const int64_t K = int64_t(s.c_in) * s.kh * s.kw, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
+  const int64_t x_image = int64_t(s.c_in) * s.h_in * s.w_in;
+  const int64_t nblocks = ceil_div(K, kNCWeight);
+  const int threads = pool ? pool->size() : 1;
+  int64_t mblocks = split_for_threads(threads, nblocks, M, kMR);
+  const int64_t mstep = round_up(ceil_div(M, mblocks), kMR);
+  mblocks = ceil_div(M, mstep);
+
+  auto body = [&](int64_t task_begin, int64_t task_end) {
+    Scratch& sc = scratch();
+    float* ap = sc.a.get(kMC * kKCWeight);
+    float* bp = sc.b.get(kKCWeight * kNCWeight);
+    float* row = sc.row.get(kKCWeight);
+    float* acc = sc.c.get(mstep * kNCWeight);
+    for (int64_t task = task_begin; task < task_end; ++task) {
+      const int64_t mb = task % mblocks, nb = task / mblocks;
+      const int64_t m0 = mb * mstep, m1 = std::min(M, m0 + mstep);
+      const int64_t r0 = nb * kNCWeight, nc = std::min(kNCWeight, K - r0), ncp = round_up(nc, kNR);
+      // Each dW element is summed over (image, pixel block) in order, whatever the split.
+      bool first = true;
+      for (int64_t b = 0; b < s.n; ++b) {
+        const float* xb = x + b * x_image;
+        const float* dyb = dy + b * M * P;
+        for (int64_t t0 = 0; t0 < P; t0 += kKCWeight) {
+          const int64_t kc = std::min(kKCWeight, P - t0);
+          pack_b_im2col_transposed(bp, row, xb, s, r0, nc, t0, kc);
+          for (int64_t ic = m0; ic < m1; ic += kMC) {
+            const int64_t mc = std::min(kMC, m1 - ic);
+            pack_a_rows(ap, dyb + ic * P + t0, P, mc, kc);
+            for (int64_t ir = 0; ir < mc; ir += kMR)
+              for (int64_t jr = 0; jr < ncp; jr += kNR)
+                micro(kc, ap + ir * kc, bp + jr * kc, acc + (ic - m0 + ir) * ncp + jr, ncp, !first);
+          }
+          first = false;
+        }
+      }
+      for (int64_t o = m0; o < m1; ++o)
+        std::memcpy(dw + o * K + r0, acc + (o - m0) * ncp, size_t(nc) * sizeof(float));
+    }
+  };
+  run_tasks(pool, mblocks * nblocks, body);
+}
+
+}  // namespace tint::cpu

@@ -1,0 +1,281 @@
+// The `cpu` backend: the fast convolutions of conv_fast.h, and simple threaded loops for everything else
+// (those are memory-bound; a plain loop the compiler vectorises is as fast as anything cleverer).
+//
+// Determinism: reductions (sum, losses, bias gradient) cut their input into fixed blocks of kReduceBlock
+// elements, whatever the thread count, sum each block in double, then add the block sums in order. The
+// result is the same bits for any pool.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "engine/backend.h"
+#include "kernels/cpu/conv_fast.h"
+#include "kernels/cpu/host_memory.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace tint {
+
+namespace {
+
+constexpr int64_t kGrain = 1 << 15;         // elements per chunk of an element-wise loop
+constexpr int64_t kReduceBlock = 1 << 14;  // elements per partial sum of a reduction
+
+// body(begin, end) over [0, n), on the stream's pool when it has one.
+template <class F>
+void parallel(const Stream& st, int64_t n, F&& body, int64_t grain = kGrain) {
+  if (!st.pool || n <= grain)
+    body(int64_t(0), n);
+  else
+    st.pool->parallel_for(0, n, body, grain);
+}
+
+// Sums of f(i) over fixed blocks of [0, n), each block summed in double, then the blocks in order.
+// F returns a pair (value, weight) so the masked losses get their count from the same pass.
+struct Partial {
+  double value = 0, weight = 0;
+};
+template <class F>
+Partial deterministic_sum(const Stream& st, int64_t n, F&& block_sum) {
+  const int64_t blocks = (n + kReduceBlock - 1) / kReduceBlock;
+  std::vector<Partial> partial(size_t(std::max<int64_t>(blocks, 1)));
+  parallel(
+      st, blocks,
+      [&](int64_t b0, int64_t b1) {
+        for (int64_t blk = b0; blk < b1; ++blk)
+          partial[size_t(blk)] = block_sum(blk * kReduceBlock, std::min(n, (blk + 1) * kReduceBlock));
+      },
+      1);
+  Partial total;
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    total.value += partial[size_t(blk)].value;
+    total.weight += partial[size_t(blk)].weight;
+  }
+  return total;
+}
+
+void fill(const Stream& st, float* y, float v, int64_t n) {
+  parallel(st, n, [&](int64_t b, int64_t e) { std::fill(y + b, y + e, v); });
+}
+void copy(const Stream& st, float* y, const float* x, int64_t n) {
+  parallel(st, n, [&](int64_t b, int64_t e) { std::memcpy(y + b, x + b, size_t(e - b) * sizeof(float)); });
+}
+void add(const Stream& st, float* y, const float* a, const float* c, int64_t n) {
+  parallel(st, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = a[i] + c[i];
+  });
+}
+void scale(const Stream& st, float* y, const float* x, float alpha, int64_t n) {
+  parallel(st, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = alpha * x[i];
+  });
+}
+void axpy(const Stream& st, float* y, const float* x, float alpha, int64_t n) {
+  parallel(st, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] += alpha * x[i];
+  });
+}
+void sum(const Stream& st, float* out, const float* x, int64_t n) {
+  const Partial p = deterministic_sum(st, n, [&](int64_t b, int64_t e) {
+    double s = 0;
+    for (int64_t i = b; i < e; ++i) s += double(x[i]);
+    return Partial{s, 0};
+  });
+  out[0] = float(p.value);
+}
+void broadcast_scalar(const Stream& st, float* y, const float* s, float alpha, int64_t n) {
+  const float v = alpha * s[0];
+  fill(st, y, v, n);
+}
+void relu_forward(const Stream& st, float* y, const float* x, int64_t n) {
+  parallel(st, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  });
+}
+void relu_backward(const Stream& st, float* dx, const float* dy, const float* x, int64_t n) {
+  parallel(st, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+  });
+}
+void tanh_forward(const Stream& st, float* y, const float* x, int64_t n) {
+  parallel(st, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = std::tanh(x[i]);
+  });
+}
+void tanh_backward(const Stream& st, float* dx, const float* dy, const float* y, int64_t n) {
+  parallel(st, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+  });
+}
+
+// Planes (image, channel) are the unit of work for the per-channel entries.
+void bias_add(const Stream& st, float* y, const float* bias, int n, int c, int64_t hw) {
+  parallel(
+      st, int64_t(n) * c,
+      [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
+          const float v = bias[p % c];
+          float* row = y + p * hw;
+          for (int64_t i = 0; i < hw; ++i) row[i] += v;
+        }
+      },
+      std::max<int64_t>(1, kGrain / std::max<int64_t>(hw, 1)));
+}
+void bias_backward(const Stream& st, float* dbias, const float* dy, int n, int c, int64_t hw) {
+  // One channel per task, summed over images and pixels in order: deterministic for any split.
+  parallel(
+      st, c,
+      [&](int64_t c0, int64_t c1) {
+        for (int64_t ch = c0; ch < c1; ++ch) {
+          double s = 0;
+          for (int b = 0; b < n; ++b) {
+            const float* row = dy + (int64_t(b) * c + ch) * hw;
+            double plane = 0;
+            for (int64_t i = 0; i < hw; ++i) plane += double(row[i]);
+            s += plane;
+          }
+          dbias[ch] = float(s);
+        }
+      },
+      1);
+}
+void concat_channels(const Stream& st, float* y, const float* a, const float* b, int n, int ca, int cb,
+                     int64_t hw) {
+  const int64_t sa = int64_t(ca) * hw, sb = int64_t(cb) * hw;
+  parallel(
+      st, n,
+      [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          std::memcpy(y + i * (sa + sb), a + i * sa, size_t(sa) * sizeof(float));
+          std::memcpy(y + i * (sa + sb) + sa, b + i * sb, size_t(sb) * sizeof(float));
+        }
+      },
+      1);
+}
+void split_channels(const Stream& st, float* da, float* db, const float* dy, int n, int ca, int cb,
+                    int64_t hw) {
+  const int64_t sa = int64_t(ca) * hw, sb = int64_t(cb) * hw;
+  parallel(
+      st, n,
+      [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          if (da) std::memcpy(da + i * sa, dy + i * (sa + sb), size_t(sa) * sizeof(float));
+          if (db) std::memcpy(db + i * sb, dy + i * (sa + sb) + sa, size_t(sb) * sizeof(float));
+        }
+      },
+      1);
+}
+
+// ---- losses: masked means, as in the contract ----
+
+template <class F>
+void loss_forward(const Stream& st, float* out, const float* pred, const float* target, const float* mask,
+                  int n, int c, int64_t hw, F f) {
+  const int64_t total = int64_t(n) * c * hw;
+  const Partial p = deterministic_sum(st, total, [&](int64_t b, int64_t e) {
+    Partial part;
+    for (int64_t k = b; k < e; ++k) {
+      const double m = mask ? double(mask[(k / (int64_t(c) * hw)) * hw + k % hw]) : 1.0;
+      part.value += m * f(double(pred[k]) - double(target[k]));
+      part.weight += m;
+    }
+    return part;
+  });
+  out[0] = float(p.weight > 0 ? p.value / p.weight : 0.0);
+  out[1] = float(p.weight);
+}
+
+template <class DF>
+void loss_backward(const Stream& st, float* dpred, const float* grad_loss, const float* loss_out2,
+                   const float* pred, const float* target, const float* mask, int n, int c, int64_t hw, DF df) {
+  const float count = loss_out2[1];
+  const float g = count > 0.0f ? grad_loss[0] / count : 0.0f;
+  parallel(st, int64_t(n) * c * hw, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      const float m = mask ? mask[(k / (int64_t(c) * hw)) * hw + k % hw] : 1.0f;
+      dpred[k] = g * m * df(pred[k] - target[k]);
+    }
+  });
+}
+
+float sign(float d) { return d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f); }
+
+void adam_step(const Stream& st, float* param, const float* grad, float* m, float* v, int64_t n,
+               const AdamHyper& h) {
+  const float b1 = h.beta1, b2 = h.beta2, lr = h.lr, eps = h.eps, wd = h.weight_decay;
+  const float bias1 = 1.0f - std::pow(b1, float(h.step));
+  const float bias2 = 1.0f - std::pow(b2, float(h.step));
+  const bool decoupled = h.decoupled;
+  parallel(st, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      float g = grad[i];
+      if (decoupled)
+        param[i] *= 1.0f - lr * wd;
+      else
+        g += wd * param[i];
+      m[i] = b1 * m[i] + (1.0f - b1) * g;
+      v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+      param[i] -= lr * (m[i] / bias1) / (std::sqrt(v[i] / bias2) + eps);
+    }
+  });
+}
+
+Backend make_cpu_backend() {
+  Backend b{};
+  b.name = "cpu";
+  b.alloc = cpu::host_alloc;
+  b.free = cpu::host_free;
+  b.copy_from_host = cpu::host_copy_from_host;
+  b.copy_to_host = cpu::host_copy_to_host;
+  b.synchronize = cpu::host_synchronize;
+  b.fill = fill;
+  b.copy = copy;
+  b.add = add;
+  b.scale = scale;
+  b.axpy = axpy;
+  b.sum = sum;
+  b.broadcast_scalar = broadcast_scalar;
+  b.relu_forward = relu_forward;
+  b.relu_backward = relu_backward;
+  b.tanh_forward = tanh_forward;
+  b.tanh_backward = tanh_backward;
+  b.bias_add = bias_add;
+  b.bias_backward = bias_backward;
+  b.concat_channels = concat_channels;
+  b.split_channels = split_channels;
+  b.conv2d_forward = [](const Stream& st, float* y, const float* x, const float* w, const Conv2dShape& s) {
+    cpu::conv2d_forward_fast(st.pool, y, x, w, s);
+  };
+  b.conv2d_backward_data = [](const Stream& st, float* dx, const float* dy, const float* w,
+                              const Conv2dShape& s) { cpu::conv2d_backward_data_fast(st.pool, dx, dy, w, s); };
+  b.conv2d_backward_weight = [](const Stream& st, float* dw, const float* x, const float* dy,
+                                const Conv2dShape& s) { cpu::conv2d_backward_weight_fast(st.pool, dw, x, dy, s); };
+  b.conv2d_workspace_bytes = [](const Conv2dShape&) -> size_t { return 0; };  // thread-local scratch
+  b.l1_loss_forward = [](const Stream& st, float* out, const float* p, const float* t, const float* m, int n,
+                         int c, int64_t hw) {
+    loss_forward(st, out, p, t, m, n, c, hw, [](double d) { return std::fabs(d); });
+  };
+  b.l1_loss_backward = [](const Stream& st, float* dp, const float* g, const float* lo, const float* p,
+                          const float* t, const float* m, int n, int c, int64_t hw) {
+    loss_backward(st, dp, g, lo, p, t, m, n, c, hw, [](float d) { return sign(d); });
+  };
+  b.mse_loss_forward = [](const Stream& st, float* out, const float* p, const float* t, const float* m, int n,
+                          int c, int64_t hw) {
+    loss_forward(st, out, p, t, m, n, c, hw, [](double d) { return d * d; });
+  };
+  b.mse_loss_backward = [](const Stream& st, float* dp, const float* g, const float* lo, const float* p,
+                           const float* t, const float* m, int n, int c, int64_t hw) {
+    loss_backward(st, dp, g, lo, p, t, m, n, c, hw, [](float d) { return 2.0f * d; });
+  };
+  b.adam_step = adam_step;
+  return b;
+}
+
+}  // namespace
+
+const Backend& cpu_backend() {
+  static const Backend table = make_cpu_backend();
+  return table;
+}
+
+}  // namespace tint

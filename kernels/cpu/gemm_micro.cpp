@@ -1,0 +1,131 @@
+// The micro-kernels. Each ISA variant is a function with its own target attribute, so this file compiles
+// for plain x86-64 and the binary runs anywhere; best_isa() picks the widest one the CPU has.
+#include "kernels/cpu/gemm_micro.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TINT_X86 1
+#endif
+
+namespace tint::cpu {
+
+namespace {
+
+void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
+  float acc[kMR][kNR] = {};
+  for (int64_t k = 0; k < kc; ++k)
+    for (int r = 0; r < kMR; ++r) {
+      const float ar = a[k * kMR + r];
+      for (int j = 0; j < kNR; ++j) acc[r][j] += ar * b[k * kNR + j];
+    }
+  for (int r = 0; r < kMR; ++r)
+    for (int j = 0; j < kNR; ++j) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
+}
+
+#ifdef TINT_X86
+
+__attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* a, const float* b, float* c,
+                                                     int64_t ldc, bool accumulate) {
+  __m512 acc[kMR][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b + k * kNR);
+    const __m512 b1 = _mm512_load_ps(b + k * kNR + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < kMR; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[k * kMR + r]);
+      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < kMR; ++r) {
+    float* row = c + r * ldc;
+    if (accumulate) {
+      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(row));
+      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(row + 16));
+    }
+    _mm512_storeu_ps(row, acc[r][0]);
+    _mm512_storeu_ps(row + 16, acc[r][1]);
+  }
+}
+
+// AVX2 has 16 ymm registers: the 12x32 tile is done as four 6x16 blocks, re-reading the packed panels.
+__attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, const float* b, float* c,
+                                                    int64_t ldc, bool accumulate) {
+  for (int r0 = 0; r0 < kMR; r0 += 6)
+    for (int j0 = 0; j0 < kNR; j0 += 16) {
+      __m256 acc[6][2];
+#pragma GCC unroll 6
+      for (int r = 0; r < 6; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+      for (int64_t k = 0; k < kc; ++k) {
+        const __m256 b0 = _mm256_load_ps(b + k * kNR + j0);
+        const __m256 b1 = _mm256_load_ps(b + k * kNR + j0 + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; ++r) {
+          const __m256 ar = _mm256_broadcast_ss(a + k * kMR + r0 + r);
+          acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
+          acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
+        }
+      }
+#pragma GCC unroll 6
+      for (int r = 0; r < 6; ++r) {
+        float* row = c + (r0 + r) * ldc + j0;
+        if (accumulate) {
+          acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(row));
+          acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_loadu_ps(row + 8));
+        }
+        _mm256_storeu_ps(row, acc[r][0]);
+        _mm256_storeu_ps(row + 8, acc[r][1]);
+      }
+    }
+}
+
+#endif  // TINT_X86
+
+Isa detect() {
+  Isa isa = Isa::generic;
+#ifdef TINT_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = Isa::avx2;
+  if (__builtin_cpu_supports("avx512f")) isa = Isa::avx512;
+#endif
+  // An override can only lower the choice: asking for AVX-512 on a machine without it must not crash.
+  if (const char* env = std::getenv("TINT_CPU_ISA")) {
+    Isa want = isa;
+    if (std::strcmp(env, "generic") == 0) want = Isa::generic;
+    if (std::strcmp(env, "avx2") == 0) want = Isa::avx2;
+    if (std::strcmp(env, "avx512") == 0) want = Isa::avx512;
+    if (int(want) < int(isa)) isa = want;
+  }
+  return isa;
+}
+
+}  // namespace
+
+Isa best_isa() {
+  static const Isa isa = detect();
+  return isa;
+}
+
+MicroKernel micro_kernel(Isa isa) {
+#ifdef TINT_X86
+  if (isa == Isa::avx512) return micro_avx512;
+  if (isa == Isa::avx2) return micro_avx2;
+#endif
+  return micro_generic;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return "avx512";
+    case Isa::avx2: return "avx2";
+    default: return "generic";
+  }
+}
+
+}  // namespace tint::cpu

@@ -1,0 +1,28 @@
+// The register-tiled micro-kernel under the fast convolutions, in three builds chosen at run time:
+// AVX-512 (24 zmm accumulators), AVX2+FMA (the same tile as four 6x16 passes, 12 ymm accumulators) and
+// portable C++ (whatever the compiler vectorises for the baseline x86-64).
+//
+// One call computes a full MR x NR tile C (+)= A * B over a depth of kc:
+//   a: packed A, kc steps of MR floats (a[k*MR + r] = A[r][k])
+//   b: packed B, kc steps of NR floats (b[k*NR + j] = B[k][j])
+//   c: row-major tile with row stride ldc; accumulate = false overwrites it.
+// Packing both operands into these layouts is the callers' job (conv_fast.cpp); it is what lets one
+// kernel serve the three convolution products.
+#pragma once
+
+#include <cstdint>
+
+namespace tint::cpu {
+
+constexpr int kMR = 12;
+constexpr int kNR = 32;
+
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
+
+enum class Isa { generic, avx2, avx512 };
+
+Isa best_isa();                      // what this machine supports, or TINT_CPU_ISA=generic|avx2|avx512 if lower
+MicroKernel micro_kernel(Isa isa);   // the kernel for an ISA (the caller must know the machine supports it)
+const char* isa_name(Isa isa);
+
+}  // namespace tint::cpu

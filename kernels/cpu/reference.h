@@ -1,0 +1,278 @@
+// The reference kernels: every entry of the kernel contract (engine/backend.h) as plain loops, written to
+// be read. They are templates so that the tests can run them in double (finite-difference gradient checks)
+// and the `cpu-ref` backend in float. They are the oracle every other backend is compared against, so they
+// favour the obvious loop over the fast one: one output element at a time, the formula of the contract
+// written out. Sums run in the order of the loops, accumulated in T (double for the losses and `sum`, so the
+// float oracle stays accurate on large tensors).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "engine/backend.h"
+
+namespace tint::ref {
+
+// ---- element-wise and fills ----------------------------------------------------------------------------
+
+template <class T>
+void fill(T* y, T value, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = value;
+}
+
+template <class T>
+void copy(T* y, const T* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i];
+}
+
+template <class T>
+void add(T* y, const T* a, const T* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+template <class T>
+void scale(T* y, const T* x, T alpha, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = alpha * x[i];
+}
+
+template <class T>
+void axpy(T* y, const T* x, T alpha, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// ---- reductions ----------------------------------------------------------------------------------------
+
+template <class T>
+void sum(T* out, const T* x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += double(x[i]);
+  out[0] = T(s);
+}
+
+template <class T>
+void broadcast_scalar(T* y, const T* s, T alpha, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = alpha * s[0];
+}
+
+// ---- activations ---------------------------------------------------------------------------------------
+
+template <class T>
+void relu_forward(T* y, const T* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+
+template <class T>
+void relu_backward(T* dx, const T* dy, const T* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : T(0);
+}
+
+template <class T>
+void tanh_forward(T* y, const T* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+}
+
+template <class T>
+void tanh_backward(T* dx, const T* dy, const T* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (T(1) - y[i] * y[i]);
+}
+
+// ---- bias ----------------------------------------------------------------------------------------------
+
+template <class T>
+void bias_add(T* y, const T* bias, int n, int c, int64_t hw) {
+  for (int b = 0; b < n; ++b)
+    for (int ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < hw; ++i) y[(int64_t(b) * c + ch) * hw + i] += bias[ch];
+}
+
+template <class T>
+void bias_backward(T* dbias, const T* dy, int n, int c, int64_t hw) {
+  for (int ch = 0; ch < c; ++ch) {
+    double s = 0;
+    for (int b = 0; b < n; ++b)
+      for (int64_t i = 0; i < hw; ++i) s += double(dy[(int64_t(b) * c + ch) * hw + i]);
+    dbias[ch] = T(s);
+  }
+}
+
+// ---- skip connections ----------------------------------------------------------------------------------
+
+template <class T>
+void concat_channels(T* y, const T* a, const T* b, int n, int ca, int cb, int64_t hw) {
+  const int c = ca + cb;
+  for (int s = 0; s < n; ++s)
+    for (int ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < hw; ++i)
+        y[(int64_t(s) * c + ch) * hw + i] =
+            ch < ca ? a[(int64_t(s) * ca + ch) * hw + i] : b[(int64_t(s) * cb + (ch - ca)) * hw + i];
+}
+
+template <class T>
+void split_channels(T* da, T* db, const T* dy, int n, int ca, int cb, int64_t hw) {
+  const int c = ca + cb;
+  for (int s = 0; s < n; ++s)
+    for (int ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < hw; ++i) {
+        const T g = dy[(int64_t(s) * c + ch) * hw + i];
+        if (ch < ca) {
+          if (da) da[(int64_t(s) * ca + ch) * hw + i] = g;
+        } else if (db) {
+          db[(int64_t(s) * cb + (ch - ca)) * hw + i] = g;
+        }
+      }
+}
+
+// ---- convolution ---------------------------------------------------------------------------------------
+// Indexing helpers, so that each product below reads like its formula in the contract.
+
+inline int64_t x_index(const Conv2dShape& s, int b, int c, int h, int w) {
+  return ((int64_t(b) * s.c_in + c) * s.h_in + h) * s.w_in + w;
+}
+inline int64_t y_index(const Conv2dShape& s, int b, int o, int i, int j) {
+  return ((int64_t(b) * s.c_out + o) * s.h_out + i) * s.w_out + j;
+}
+inline int64_t w_index(const Conv2dShape& s, int o, int c, int p, int q) {
+  return ((int64_t(o) * s.c_in + c) * s.kh + p) * s.kw + q;
+}
+
+// y[b,o,i,j] = sum_{c,p,q} x[b, c, i*s_h - pad_h + p, j*s_w - pad_w + q] * w[o,c,p,q]
+template <class T>
+void conv2d_forward(T* y, const T* x, const T* w, const Conv2dShape& s) {
+  for (int b = 0; b < s.n; ++b)
+    for (int o = 0; o < s.c_out; ++o)
+      for (int i = 0; i < s.h_out; ++i)
+        for (int j = 0; j < s.w_out; ++j) {
+          T acc = 0;
+          for (int c = 0; c < s.c_in; ++c)
+            for (int p = 0; p < s.kh; ++p)
+              for (int q = 0; q < s.kw; ++q) {
+                const int h = i * s.stride_h - s.pad_h + p;
+                const int ww = j * s.stride_w - s.pad_w + q;
+                if (h < 0 || h >= s.h_in || ww < 0 || ww >= s.w_in) continue;  // zero padding
+                acc += x[x_index(s, b, c, h, ww)] * w[w_index(s, o, c, p, q)];
+              }
+          y[y_index(s, b, o, i, j)] = acc;
+        }
+}
+
+// dx[b,c,h,w] = sum over the (o,p,q,i,j) with h = i*s_h - pad_h + p and w = j*s_w - pad_w + q of
+//               dy[b,o,i,j] * w[o,c,p,q]
+// Written as a scatter: every product of the forward pass sends its share back to the input it read.
+template <class T>
+void conv2d_backward_data(T* dx, const T* dy, const T* w, const Conv2dShape& s) {
+  fill(dx, T(0), s.x_size());
+  for (int b = 0; b < s.n; ++b)
+    for (int o = 0; o < s.c_out; ++o)
+      for (int i = 0; i < s.h_out; ++i)
+        for (int j = 0; j < s.w_out; ++j) {
+          const T g = dy[y_index(s, b, o, i, j)];
+          for (int c = 0; c < s.c_in; ++c)
+            for (int p = 0; p < s.kh; ++p)
+              for (int q = 0; q < s.kw; ++q) {
+                const int h = i * s.stride_h - s.pad_h + p;
+                const int ww = j * s.stride_w - s.pad_w + q;
+                if (h < 0 || h >= s.h_in || ww < 0 || ww >= s.w_in) continue;
+                dx[x_index(s, b, c, h, ww)] += g * w[w_index(s, o, c, p, q)];
+              }
+        }
+}
+
+// dw[o,c,p,q] = sum_{b,i,j} dy[b,o,i,j] * x[b, c, i*s_h - pad_h + p, j*s_w - pad_w + q]
+template <class T>
+void conv2d_backward_weight(T* dw, const T* x, const T* dy, const Conv2dShape& s) {
+  for (int o = 0; o < s.c_out; ++o)
+    for (int c = 0; c < s.c_in; ++c)
+      for (int p = 0; p < s.kh; ++p)
+        for (int q = 0; q < s.kw; ++q) {
+          T acc = 0;
+          for (int b = 0; b < s.n; ++b)
+            for (int i = 0; i < s.h_out; ++i)
+              for (int j = 0; j < s.w_out; ++j) {
+                const int h = i * s.stride_h - s.pad_h + p;
+                const int ww = j * s.stride_w - s.pad_w + q;
+                if (h < 0 || h >= s.h_in || ww < 0 || ww >= s.w_in) continue;
+                acc += dy[y_index(s, b, o, i, j)] * x[x_index(s, b, c, h, ww)];
+              }
+          dw[w_index(s, o, c, p, q)] = acc;
+        }
+}
+
+// ---- losses --------------------------------------------------------------------------------------------
+// Masked mean of f(pred - target): see the contract. The mask is per pixel, shared by the channels.
+
+template <class T, class F>
+void masked_loss_forward(T* loss_out2, const T* pred, const T* target, const T* mask, int n, int c,
+                         int64_t hw, F f) {
+  double total = 0, count = 0;
+  for (int b = 0; b < n; ++b)
+    for (int ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < hw; ++i) {
+        const int64_t k = (int64_t(b) * c + ch) * hw + i;
+        const double m = mask ? double(mask[int64_t(b) * hw + i]) : 1.0;
+        total += m * f(double(pred[k]) - double(target[k]));
+        count += m;
+      }
+  loss_out2[0] = T(count > 0 ? total / count : 0.0);
+  loss_out2[1] = T(count);
+}
+
+// dpred = g * f'(pred - target) * mask / count, with g and count read from device scalars.
+template <class T, class DF>
+void masked_loss_backward(T* dpred, const T* grad_loss, const T* loss_out2, const T* pred, const T* target,
+                          const T* mask, int n, int c, int64_t hw, DF df) {
+  const T count = loss_out2[1];
+  const T g = count > T(0) ? grad_loss[0] / count : T(0);
+  for (int b = 0; b < n; ++b)
+    for (int ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < hw; ++i) {
+        const int64_t k = (int64_t(b) * c + ch) * hw + i;
+        const T m = mask ? mask[int64_t(b) * hw + i] : T(1);
+        dpred[k] = g * m * df(pred[k] - target[k]);
+      }
+}
+
+template <class T>
+T sign(T d) {
+  return d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
+}
+
+template <class T>
+void l1_loss_forward(T* loss_out2, const T* pred, const T* target, const T* mask, int n, int c, int64_t hw) {
+  masked_loss_forward(loss_out2, pred, target, mask, n, c, hw, [](double d) { return std::fabs(d); });
+}
+template <class T>
+void l1_loss_backward(T* dpred, const T* grad_loss, const T* loss_out2, const T* pred, const T* target,
+                      const T* mask, int n, int c, int64_t hw) {
+  masked_loss_backward(dpred, grad_loss, loss_out2, pred, target, mask, n, c, hw, [](T d) { return sign(d); });
+}
+template <class T>
+void mse_loss_forward(T* loss_out2, const T* pred, const T* target, const T* mask, int n, int c, int64_t hw) {
+  masked_loss_forward(loss_out2, pred, target, mask, n, c, hw, [](double d) { return d * d; });
+}
+template <class T>
+void mse_loss_backward(T* dpred, const T* grad_loss, const T* loss_out2, const T* pred, const T* target,
+                       const T* mask, int n, int c, int64_t hw) {
+  masked_loss_backward(dpred, grad_loss, loss_out2, pred, target, mask, n, c, hw,
+                       [](T d) { return T(2) * d; });
+}
+
+// ---- optimiser -----------------------------------------------------------------------------------------
+
+template <class T>
+void adam_step(T* param, const T* grad, T* m, T* v, int64_t n, const AdamHyper& h) {
+  const T b1 = h.beta1, b2 = h.beta2, lr = h.lr, eps = h.eps, wd = h.weight_decay;
+  const T bias1 = T(1) - std::pow(b1, T(h.step));
+  const T bias2 = T(1) - std::pow(b2, T(h.step));
+  for (int64_t i = 0; i < n; ++i) {
+    T g = grad[i];
+    if (h.decoupled)
+      param[i] *= T(1) - lr * wd;
+    else
+      g += wd * param[i];
+    m[i] = b1 * m[i] + (T(1) - b1) * g;
+    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
+    param[i] -= lr * (m[i] / bias1) / (std::sqrt(v[i] / bias2) + eps);
+  }
+}
+
+}  // namespace tint::ref
