@@ -1,11 +1,49 @@
-// tint: the command line. Subcommands are dispatched here; each lives in its own tools/cmd_*.cpp.
+// tint: the command line. Each subcommand lives in tools/cmd_*.cpp; errors are caught here, once, and
+// printed as one line naming the culprit.
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "engine/error.h"
+#include "tools/commands.h"
+
+// The data commands come from tools/cmd_data.cpp (the data pipeline).
+int run_data_command(int argc, char** argv) __attribute__((weak));
+
+namespace {
+const char* kUsage = R"(usage: tint <command> [options]     (tint <command> --help for each)
+
+commands:
+  demo      train a small U-Net on a synthetic task and print the loss falling (the engine end to end)
+  data      fetch the photo sets (data fetch DIR), describe a data set (data stats DIR)
+  devices   list the backends this build and machine can run
+)";
+}  // namespace
 
 int main(int argc, char** argv) {
-  std::fprintf(stderr, "tint: under construction\n");
-  return argc > 1 ? 2 : 0;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  try {
+    if (command == "demo") return tint::cli::run_demo(argc - 1, argv + 1);
+    if (command == "devices") return tint::cli::run_devices(argc - 1, argv + 1);
+    if (command == "data") {
+      if (!run_data_command) throw tint::Error("this build has no data commands");
+      return run_data_command(argc - 1, argv + 1);
+    }
+    std::fprintf(stderr, "tint: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+    return 2;
+  } catch (const tint::Error& e) {
+    std::fprintf(stderr, "tint %s: error: %s\n", command.c_str(), e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "tint %s: error: out of host memory\n", command.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tint %s: internal error: %s\n", command.c_str(), e.what());
+    return 1;
+  }
 }

@@ -1,0 +1,7 @@
+// The subcommands of `tint`, each in its own tools/cmd_*.cpp. argv[0] is the subcommand's name.
+#pragma once
+
+namespace tint::cli {
+int run_demo(int argc, char** argv);
+int run_devices(int argc, char** argv);
+}  // namespace tint::cli
