@@ -1,0 +1,298 @@
+// The fast `cpu` backend against the float reference `cpu-ref`, op by op, on random inputs, with every
+// output poisoned with NaN before the kernel runs (a kernel that skips an element fails). Thread pools of
+// 1, 2 and 3 threads, and every micro-kernel ISA this machine has.
+//
+// Tolerances: convolutions compare max |fast - ref| / max |ref| (the error relative to the output's scale),
+// below 2e-5: both sum the same float products in different orders, so they differ by a few ulps of the
+// larger partial sums (about 1e-6 measured here); a wrong index or a dropped term is an error of order 1.
+// Element-wise entries must match exactly, or to 1 ulp where the libm call may differ (tanh), and sums
+// (which both do in double) to 1e-6.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "engine/backend.h"
+#include "engine/error.h"
+#include "kernels/cpu/conv_fast.h"
+#include "kernels/cpu/reference.h"
+#include "kernels/cpu/thread_pool.h"
+
+using namespace tint;
+using Vec = std::vector<float>;
+
+namespace {
+
+Vec random_vec(size_t n, uint32_t seed, float lo = -1, float hi = 1) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  Vec v(n);
+  for (auto& e : v) e = d(rng);
+  return v;
+}
+
+Vec poisoned(size_t n) { return Vec(n, NAN); }
+
+// max |a - b| / max |b|; NaN anywhere in a makes it infinite.
+double scaled_error(const Vec& a, const Vec& b) {
+  REQUIRE(a.size() == b.size());
+  double err = 0, scale = 1e-30;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i])) return INFINITY;
+    err = std::max(err, double(std::fabs(a[i] - b[i])));
+    scale = std::max(scale, double(std::fabs(b[i])));
+  }
+  return err / scale;
+}
+
+std::vector<cpu::Isa> isas() {
+  std::vector<cpu::Isa> v = {cpu::Isa::generic};
+  if (int(cpu::best_isa()) >= int(cpu::Isa::avx2)) v.push_back(cpu::Isa::avx2);
+  if (cpu::best_isa() == cpu::Isa::avx512) v.push_back(cpu::Isa::avx512);
+  return v;
+}
+
+constexpr double kConvTol = 2e-5;
+
+// The three products of shape s, fast (every ISA, pools of 1..3 threads, and no pool) against the float
+// reference. Also checks that every thread count gives the same bits.
+void check_conv(const Conv2dShape& s, const std::vector<cpu::Isa>& which = isas()) {
+  INFO("shape " << s.str());
+  const Vec x = random_vec(size_t(s.x_size()), 1), w = random_vec(size_t(s.w_size()), 2);
+  const Vec dy = random_vec(size_t(s.y_size()), 3);
+  Vec y_ref(size_t(s.y_size())), dx_ref(size_t(s.x_size())), dw_ref(size_t(s.w_size()));
+  const Backend& ref = cpu_reference_backend();
+  ref.conv2d_forward({}, y_ref.data(), x.data(), w.data(), s);
+  ref.conv2d_backward_data({}, dx_ref.data(), dy.data(), w.data(), s);
+  ref.conv2d_backward_weight({}, dw_ref.data(), x.data(), dy.data(), s);
+  for (cpu::Isa isa : which) {
+    Vec y_first, dx_first, dw_first;
+    for (int threads : {0, 1, 2, 3}) {
+      INFO("isa " << cpu::isa_name(isa) << ", threads " << threads);
+      std::unique_ptr<ThreadPool> pool = threads ? std::make_unique<ThreadPool>(threads) : nullptr;
+      Vec y = poisoned(y_ref.size()), dx = poisoned(dx_ref.size()), dw = poisoned(dw_ref.size());
+      cpu::conv2d_forward_fast(pool.get(), y.data(), x.data(), w.data(), s, isa);
+      cpu::conv2d_backward_data_fast(pool.get(), dx.data(), dy.data(), w.data(), s, isa);
+      cpu::conv2d_backward_weight_fast(pool.get(), dw.data(), x.data(), dy.data(), s, isa);
+      CHECK(scaled_error(y, y_ref) < kConvTol);
+      CHECK(scaled_error(dx, dx_ref) < kConvTol);
+      CHECK(scaled_error(dw, dw_ref) < kConvTol);
+      if (y_first.empty()) {
+        y_first = y, dx_first = dx, dw_first = dw;
+      } else {  // deterministic: the split over threads does not change any sum's order
+        CHECK(std::memcmp(y.data(), y_first.data(), y.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(dx.data(), dx_first.data(), dx.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(dw.data(), dw_first.data(), dw.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cpu conv: small odd shapes against the reference") {
+  check_conv(make_conv2d(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0));     // 1x1 spatial, one channel
+  check_conv(make_conv2d(2, 3, 1, 1, 5, 3, 3, 1, 1, 1, 1));     // 1x1 spatial through a 3x3 kernel
+  check_conv(make_conv2d(3, 5, 9, 11, 7, 3, 3, 1, 1, 1, 1));    // batch 3, non-square
+  check_conv(make_conv2d(2, 13, 17, 10, 29, 3, 3, 2, 2, 2, 2)); // stride 2, padding 2
+  check_conv(make_conv2d(1, 6, 8, 8, 5, 4, 4, 2, 2, 1, 1));     // 4x4 stride-2 downsampling
+  check_conv(make_conv2d(8, 3, 6, 5, 14, 3, 3, 1, 1, 0, 0));    // batch 8, no padding
+  check_conv(make_conv2d(2, 7, 5, 9, 3, 2, 3, 1, 2, 0, 1));     // rectangular kernel, mixed strides
+}
+
+TEST_CASE("cpu conv: shapes that cross every blocking size") {
+  // K = 70*9 = 630 > 256 (depth blocks), c_out = 101 > 96 (row blocks) and not a multiple of 12,
+  // P = 40*30 = 1200 > 512 (pixel blocks) and not a multiple of 32.
+  check_conv(make_conv2d(1, 70, 40, 30, 101, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
+  check_conv(make_conv2d(2, 9, 23, 19, 13, 3, 3, 1, 1, 1, 1));
+}
+
+TEST_CASE("cpu conv: transposed convolutions through the role swap") {
+  check_conv(make_conv_transpose2d(2, 9, 5, 6, 7, 4, 4, 2, 2, 1, 1, 0, 0));  // U-Net upsampling, small
+  check_conv(make_conv_transpose2d(1, 4, 3, 3, 5, 3, 3, 2, 2, 1, 1, 1, 1));  // output_padding 1
+}
+
+TEST_CASE("cpu conv: U-Net shapes (64->64 3x3 at 32x32; 1x1 64->2 head)") {
+  check_conv(make_conv2d(1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
+  check_conv(make_conv2d(2, 64, 16, 16, 2, 1, 1, 1, 1, 0, 0), {cpu::best_isa()});
+}
+
+// ---- every other entry of the table, cpu against cpu-ref ----------------------------------------------
+
+TEST_CASE("cpu element-wise, bias, concat and reductions match the reference") {
+  const Backend& fast = cpu_backend();
+  const Backend& ref = cpu_reference_backend();
+  ThreadPool pool(3);
+  Stream st;
+  st.pool = &pool;
+  const Stream serial;
+  // Large enough to be split across threads and reduction blocks, odd so that no chunk is even.
+  const int n = 3, c = 5;
+  const int64_t hw = 100003;
+  const int64_t len = int64_t(n) * c * hw;
+  const Vec a = random_vec(size_t(len), 41), b = random_vec(size_t(len), 42), bias = random_vec(c, 43);
+  auto same = [&](auto&& run_fast, auto&& run_ref, size_t size, double tol) {
+    Vec out_fast = poisoned(size), out_ref = poisoned(size);
+    run_fast(out_fast.data());
+    run_ref(out_ref.data());
+    CHECK(scaled_error(out_fast, out_ref) <= tol);
+  };
+  same([&](float* y) { fast.fill(st, y, 2.5f, len); }, [&](float* y) { ref.fill(serial, y, 2.5f, len); }, len, 0);
+  same([&](float* y) { fast.copy(st, y, a.data(), len); }, [&](float* y) { ref.copy(serial, y, a.data(), len); },
+       len, 0);
+  same([&](float* y) { fast.add(st, y, a.data(), b.data(), len); },
+       [&](float* y) { ref.add(serial, y, a.data(), b.data(), len); }, len, 0);
+  same([&](float* y) { fast.scale(st, y, a.data(), -1.5f, len); },
+       [&](float* y) { ref.scale(serial, y, a.data(), -1.5f, len); }, len, 0);
+  same([&](float* y) { std::copy(b.begin(), b.end(), y); fast.axpy(st, y, a.data(), 0.3f, len); },
+       [&](float* y) { std::copy(b.begin(), b.end(), y); ref.axpy(serial, y, a.data(), 0.3f, len); }, len, 0);
+  same([&](float* y) { fast.relu_forward(st, y, a.data(), len); },
+       [&](float* y) { ref.relu_forward(serial, y, a.data(), len); }, len, 0);
+  same([&](float* y) { fast.relu_backward(st, y, b.data(), a.data(), len); },
+       [&](float* y) { ref.relu_backward(serial, y, b.data(), a.data(), len); }, len, 0);
+  same([&](float* y) { fast.tanh_forward(st, y, a.data(), len); },
+       [&](float* y) { ref.tanh_forward(serial, y, a.data(), len); }, len, 1.2e-7);
+  same([&](float* y) { fast.tanh_backward(st, y, b.data(), a.data(), len); },
+       [&](float* y) { ref.tanh_backward(serial, y, b.data(), a.data(), len); }, len, 0);
+  same([&](float* y) { std::copy(a.begin(), a.end(), y); fast.bias_add(st, y, bias.data(), n, c, hw); },
+       [&](float* y) { std::copy(a.begin(), a.end(), y); ref.bias_add(serial, y, bias.data(), n, c, hw); }, len, 0);
+  same([&](float* y) { fast.bias_backward(st, y, a.data(), n, c, hw); },
+       [&](float* y) { ref.bias_backward(serial, y, a.data(), n, c, hw); }, c, 1e-6);
+  same([&](float* y) { fast.sum(st, y, a.data(), len); }, [&](float* y) { ref.sum(serial, y, a.data(), len); }, 1,
+       1e-6);
+  const float s = 0.75f;
+  same([&](float* y) { fast.broadcast_scalar(st, y, &s, 0.5f, len); },
+       [&](float* y) { ref.broadcast_scalar(serial, y, &s, 0.5f, len); }, len, 0);
+  // concat of (n, 2, hw) and (n, 3, hw), then split back.
+  const int ca = 2, cb = 3;
+  same([&](float* y) { fast.concat_channels(st, y, a.data(), b.data(), n, ca, cb, hw); },
+       [&](float* y) { ref.concat_channels(serial, y, a.data(), b.data(), n, ca, cb, hw); }, len, 0);
+  same([&](float* y) { fast.split_channels(st, y, nullptr, a.data(), n, ca, cb, hw); },
+       [&](float* y) { ref.split_channels(serial, y, nullptr, a.data(), n, ca, cb, hw); }, size_t(n) * ca * hw, 0);
+  same([&](float* y) { fast.split_channels(st, nullptr, y, a.data(), n, ca, cb, hw); },
+       [&](float* y) { ref.split_channels(serial, nullptr, y, a.data(), n, ca, cb, hw); }, size_t(n) * cb * hw, 0);
+}
+
+TEST_CASE("cpu sums are the same bits for any thread count") {
+  const Vec a = random_vec(1000003, 51);
+  const Backend& fast = cpu_backend();
+  float expect = NAN;
+  fast.sum({}, &expect, a.data(), int64_t(a.size()));
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    Stream st;
+    st.pool = &pool;
+    float got = NAN, loss[2] = {NAN, NAN}, loss_serial[2] = {NAN, NAN};
+    fast.sum(st, &got, a.data(), int64_t(a.size()));
+    CHECK(std::memcmp(&got, &expect, sizeof(float)) == 0);
+    fast.l1_loss_forward(st, loss, a.data(), a.data() + 1, nullptr, 1, 1, 1000000);
+    fast.l1_loss_forward({}, loss_serial, a.data(), a.data() + 1, nullptr, 1, 1, 1000000);
+    CHECK(std::memcmp(loss, loss_serial, sizeof(loss)) == 0);
+  }
+}
+
+// ---- entries every backend must agree on, checked against values computed here in double -------------
+
+TEST_CASE("losses with and without mask, on every CPU backend, against double") {
+  const int n = 2, c = 2;
+  const int64_t hw = 40001;
+  const Vec pred = random_vec(size_t(n * c * hw), 61), target = random_vec(pred.size(), 62);
+  Vec mask(size_t(n * hw));
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = (i % 7) < 4 ? 1.0f : 0.0f;
+  ThreadPool pool(2);
+  for (const Backend* be : {&cpu_backend(), &cpu_reference_backend()})
+    for (bool l1 : {true, false})
+      for (const float* m : {static_cast<const float*>(nullptr), static_cast<const float*>(mask.data())}) {
+        INFO(be->name << (l1 ? " l1" : " mse") << (m ? " masked" : ""));
+        double total = 0, count = 0;
+        for (int b = 0; b < n; ++b)
+          for (int ch = 0; ch < c; ++ch)
+            for (int64_t i = 0; i < hw; ++i) {
+              const size_t k = size_t((int64_t(b) * c + ch) * hw + i);
+              const double mk = m ? m[size_t(b * hw + i)] : 1.0;
+              const double d = double(pred[k]) - double(target[k]);
+              total += mk * (l1 ? std::fabs(d) : d * d);
+              count += mk;
+            }
+        Stream st;
+        st.pool = &pool;
+        float out[2] = {NAN, NAN};
+        (l1 ? be->l1_loss_forward : be->mse_loss_forward)(st, out, pred.data(), target.data(), m, n, c, hw);
+        CHECK(out[1] == float(count));
+        CHECK(std::fabs(out[0] - total / count) <= 1e-6 * (total / count));
+        const float g = 1.7f;
+        Vec dpred = poisoned(pred.size());
+        (l1 ? be->l1_loss_backward : be->mse_loss_backward)(st, dpred.data(), &g, out, pred.data(),
+                                                            target.data(), m, n, c, hw);
+        double worst = 0;
+        for (int b = 0; b < n; ++b)
+          for (int ch = 0; ch < c; ++ch)
+            for (int64_t i = 0; i < hw; ++i) {
+              const size_t k = size_t((int64_t(b) * c + ch) * hw + i);
+              const double mk = m ? m[size_t(b * hw + i)] : 1.0;
+              const double d = double(pred[k]) - double(target[k]);
+              const double expect = 1.7 * mk * (l1 ? (d > 0) - (d < 0) : 2 * d) / count;
+              worst = std::max(worst, std::fabs(dpred[k] - expect) / (1.7 * 2 * 2 / count));
+            }
+        CHECK(worst < 1e-6);
+      }
+}
+
+TEST_CASE("adam and adamw: three steps on every CPU backend against a hand computation in double") {
+  const int64_t n = 70001;  // several threads' worth
+  const Vec p0 = random_vec(n, 71), g0 = random_vec(n, 72);
+  ThreadPool pool(2);
+  for (const Backend* be : {&cpu_backend(), &cpu_reference_backend()})
+    for (bool decoupled : {false, true}) {
+      INFO(be->name << (decoupled ? " adamw" : " adam"));
+      AdamHyper h;
+      h.lr = 1e-2f, h.beta1 = 0.9f, h.beta2 = 0.99f, h.eps = 1e-8f, h.weight_decay = 0.1f, h.decoupled = decoupled;
+      Vec p = p0, m(n, 0.0f), v(n, 0.0f), grad(n);
+      std::vector<double> pd(p0.begin(), p0.end()), md(n, 0.0), vd(n, 0.0);
+      Stream st;
+      st.pool = &pool;
+      for (int step = 1; step <= 3; ++step) {
+        for (int64_t i = 0; i < n; ++i) grad[i] = g0[i] * float(step) - 0.5f * p[i];  // changes every step
+        h.step = step;
+        be->adam_step(st, p.data(), grad.data(), m.data(), v.data(), n, h);
+        const double b1 = h.beta1, b2 = h.beta2, lr = h.lr, wd = h.weight_decay, eps = h.eps;
+        for (int64_t i = 0; i < n; ++i) {
+          double gi = grad[i];
+          if (decoupled)
+            pd[i] *= 1 - lr * wd;
+          else
+            gi += wd * pd[i];
+          md[i] = b1 * md[i] + (1 - b1) * gi;
+          vd[i] = b2 * vd[i] + (1 - b2) * gi * gi;
+          pd[i] -= lr * (md[i] / (1 - std::pow(b1, step))) / (std::sqrt(vd[i] / (1 - std::pow(b2, step))) + eps);
+        }
+        // grad uses the float p, and the double path follows the same grads: compare p after each step.
+        double worst = 0;
+        for (int64_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(double(p[i]) - pd[i]));
+        INFO("step " << step);
+        CHECK(worst < 1e-6);  // each step moves p by about lr = 1e-2
+        for (int64_t i = 0; i < n; ++i) pd[i] = p[i];  // re-anchor so float drift does not accumulate
+      }
+    }
+}
+
+TEST_CASE("cpu allocations are 64-byte aligned and a failed one names its size") {
+  for (const Backend* be : {&cpu_backend(), &cpu_reference_backend()}) {
+    for (size_t bytes : {size_t(0), size_t(4), size_t(1000), size_t(1) << 20}) {
+      void* p = be->alloc(bytes);
+      CHECK(reinterpret_cast<uintptr_t>(p) % 64 == 0);
+      be->free(p);
+    }
+#ifndef TINT_SANITIZE  // ASan reports a huge allocation instead of returning nullptr
+    try {
+      be->alloc(size_t(1) << 62);
+      FAIL("no error for an impossible allocation");
+    } catch (const Error& e) {
+      CHECK_THAT(e.what(), Catch::Contains("4611686018427387904"));
+    }
+#endif
+  }
+}
