@@ -1,0 +1,113 @@
+// The memory entries of the CUDA backends and the Backend table itself. Under nvcc this is tint's `cuda`
+// backend (cudaMalloc'd device memory); under the emulator, `cuda-emu` (the emulator's cudaMalloc hands out
+// host memory).
+#include "kernels/cuda/cuda_compat.h"
+
+#include "engine/backend.h"
+#include "kernels/cuda/ops.h"
+
+#if !defined(__CUDACC__)
+#include "engine/error.h"
+#endif
+
+namespace tint {
+namespace TINT_CUDA_NS {
+
+namespace {
+
+void* alloc(size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t err = cudaMalloc(&p, bytes);
+  if (err == cudaSuccess) return p;
+  (void)cudaGetLastError();  // an out-of-memory error is not sticky: clear it so later launches are not blamed
+#if defined(__CUDACC__)
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+    raise_error(format_message("%s: cannot allocate %zu bytes (%.1f MiB) of device memory: %s; %.1f MiB in use, "
+                               "%.1f MiB free of %.1f MiB",
+                               TINT_BACKEND_NAME, bytes, bytes / 1048576.0, cudaGetErrorString(err),
+                               (total_bytes - free_bytes) / 1048576.0, free_bytes / 1048576.0,
+                               total_bytes / 1048576.0));
+  }
+#endif
+  raise_error(format_message("%s: cannot allocate %zu bytes (%.1f MiB) of device memory: %s", TINT_BACKEND_NAME,
+                             bytes, bytes / 1048576.0, cudaGetErrorString(err)));
+}
+
+void free_memory(void* p) {
+  if (p) TINT_CUDA_CHECK(cudaFree(p));
+}
+
+void copy_from_host(const Stream& s, void* dst, const void* host_src, size_t bytes) {
+  if (bytes) TINT_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_of(s)));
+}
+
+void copy_to_host(const Stream& s, void* host_dst, const void* src, size_t bytes) {
+  if (bytes) TINT_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_of(s)));
+}
+
+void synchronize(const Stream& s) { TINT_CUDA_CHECK(cudaStreamSynchronize(stream_of(s))); }
+
+const Backend kTable = {
+    .name = TINT_BACKEND_NAME,
+    .alloc = alloc,
+    .free = free_memory,
+    .copy_from_host = copy_from_host,
+    .copy_to_host = copy_to_host,
+    .synchronize = synchronize,
+    .fill = fill,
+    .copy = copy,
+    .add = add,
+    .scale = scale,
+    .axpy = axpy,
+    .sum = sum,
+    .broadcast_scalar = broadcast_scalar,
+    .relu_forward = relu_forward,
+    .relu_backward = relu_backward,
+    .tanh_forward = tanh_forward,
+    .tanh_backward = tanh_backward,
+    .bias_add = bias_add,
+    .bias_backward = bias_backward,
+    .concat_channels = concat_channels,
+    .split_channels = split_channels,
+    .conv2d_forward = conv2d_forward,
+    .conv2d_backward_data = conv2d_backward_data,
+    .conv2d_backward_weight = conv2d_backward_weight,
+    .conv2d_workspace_bytes = conv2d_workspace_bytes,
+    .l1_loss_forward = l1_loss_forward,
+    .l1_loss_backward = l1_loss_backward,
+    .mse_loss_forward = mse_loss_forward,
+    .mse_loss_backward = mse_loss_backward,
+    .adam_step = adam_step,
+};
+
+}  // namespace
+
+const Backend& table() { return kTable; }
+
+#if !defined(__CUDACC__)
+[[noreturn]] void raise_error(const std::string& message) { throw Error(message); }
+#endif
+
+}  // namespace TINT_CUDA_NS
+
+#if defined(__CUDACC__)
+const Backend* cuda_backend() { return &cuda::table(); }
+
+bool cuda_device_available() {
+  static const bool available = [] {
+    int count = 0;
+    const cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return count > 0;
+  }();
+  return available;
+}
+#else
+const Backend& cuda_emu_backend() { return cuda_emu::table(); }
+#endif
+
+}  // namespace tint

@@ -1,0 +1,126 @@
+// Per-channel kernels: bias add and its gradient, channel concat (the U-Net's skip connections) and split.
+// The vector paths need hw % 4 == 0 so that a float4 never straddles two channels.
+#include "kernels/cuda/cuda_compat.h"
+
+#include <cstdint>
+
+#include "kernels/cuda/block_reduce.h"
+#include "kernels/cuda/ops.h"
+
+namespace tint {
+namespace TINT_CUDA_NS {
+
+namespace {
+
+constexpr int kReduceThreads = 256;
+
+inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// `groups` runs of `group` floats (group = hw, or hw/4 float4s); run r belongs to channel r % c.
+template <class T>
+__global__ void bias_add_kernel(T* __restrict__ y, const float* __restrict__ bias, int c, int64_t group,
+                                int64_t total) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const float b = bias[(i / group) % c];
+    T v = y[i];
+    if constexpr (sizeof(T) == sizeof(float4)) {
+      v.x += b, v.y += b, v.z += b, v.w += b;
+    } else {
+      v += b;
+    }
+    y[i] = v;
+  }
+}
+
+// One block per channel: each thread walks its share of every image in a fixed order, then a fixed tree.
+__global__ void bias_backward_kernel(float* __restrict__ dbias, const float* __restrict__ dy, int n, int c,
+                                     int64_t hw, bool vec) {
+  __shared__ float scratch[kReduceThreads];
+  for (int ch = blockIdx.x; ch < c; ch += gridDim.x) {
+    float s = 0.0f;
+    for (int b = 0; b < n; ++b) {
+      const float* row = dy + (int64_t(b) * c + ch) * hw;
+      if (vec) {
+        const float4* row4 = reinterpret_cast<const float4*>(row);
+        for (int64_t i = threadIdx.x; i < hw / 4; i += blockDim.x) {
+          const float4 v = row4[i];
+          s += (v.x + v.y) + (v.z + v.w);
+        }
+      } else {
+        for (int64_t i = threadIdx.x; i < hw; i += blockDim.x) s += row[i];
+      }
+    }
+    const float total = block_sum(s, scratch);
+    if (threadIdx.x == 0) dbias[ch] = total;
+  }
+}
+
+// y (n, ca+cb, run) from a (n, ca, run) and b (n, cb, run); `run` counted in T (float or float4).
+template <class T>
+__global__ void concat_kernel(T* __restrict__ y, const T* __restrict__ a, const T* __restrict__ b, int ca, int cb,
+                              int64_t run, int64_t total) {
+  const int64_t per_img = int64_t(ca + cb) * run, a_len = int64_t(ca) * run, b_len = int64_t(cb) * run;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t img = i / per_img, r = i - img * per_img;
+    y[i] = r < a_len ? a[img * a_len + r] : b[img * b_len + (r - a_len)];
+  }
+}
+
+template <class T>
+__global__ void split_kernel(T* __restrict__ da, T* __restrict__ db, const T* __restrict__ dy, int ca, int cb,
+                             int64_t run, int64_t total) {
+  const int64_t per_img = int64_t(ca + cb) * run, a_len = int64_t(ca) * run, b_len = int64_t(cb) * run;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t img = i / per_img, r = i - img * per_img;
+    if (r < a_len) {
+      if (da) da[img * a_len + r] = dy[i];
+    } else if (db) {
+      db[img * b_len + (r - a_len)] = dy[i];
+    }
+  }
+}
+
+}  // namespace
+
+void bias_add(const Stream& s, float* y, const float* bias, int n, int c, int64_t hw) {
+  const int64_t total = int64_t(n) * c * hw;
+  if (total <= 0) return;
+  if (hw % 4 == 0 && aligned16(y)) {
+    TINT_LAUNCH(bias_add_kernel<float4>, grid_for(total / 4, 256), 256, 0, stream_of(s),
+                reinterpret_cast<float4*>(y), bias, c, hw / 4, total / 4);
+  } else {
+    TINT_LAUNCH(bias_add_kernel<float>, grid_for(total, 256), 256, 0, stream_of(s), y, bias, c, hw, total);
+  }
+}
+
+void bias_backward(const Stream& s, float* dbias, const float* dy, int n, int c, int64_t hw) {
+  if (c <= 0) return;
+  const bool vec = hw % 4 == 0 && aligned16(dy);
+  const unsigned grid = static_cast<unsigned>(c < 65535 ? c : 65535);
+  TINT_LAUNCH(bias_backward_kernel, grid, kReduceThreads, 0, stream_of(s), dbias, dy, n, c, hw, vec);
+}
+
+void concat_channels(const Stream& s, float* y, const float* a, const float* b, int n, int ca, int cb, int64_t hw) {
+  const int64_t total = int64_t(n) * (ca + cb) * hw;
+  if (total <= 0) return;
+  if (hw % 4 == 0 && aligned16(y) && aligned16(a) && aligned16(b)) {
+    TINT_LAUNCH(concat_kernel<float4>, grid_for(total / 4, 256), 256, 0, stream_of(s), reinterpret_cast<float4*>(y),
+                reinterpret_cast<const float4*>(a), reinterpret_cast<const float4*>(b), ca, cb, hw / 4, total / 4);
+  } else {
+    TINT_LAUNCH(concat_kernel<float>, grid_for(total, 256), 256, 0, stream_of(s), y, a, b, ca, cb, hw, total);
+  }
+}
+
+void split_channels(const Stream& s, float* da, float* db, const float* dy, int n, int ca, int cb, int64_t hw) {
+  const int64_t total = int64_t(n) * (ca + cb) * hw;
+  if (total <= 0 || (!da && !db)) return;
+  if (hw % 4 == 0 && aligned16(dy) && aligned16(da) && aligned16(db)) {
+    TINT_LAUNCH(split_kernel<float4>, grid_for(total / 4, 256), 256, 0, stream_of(s), reinterpret_cast<float4*>(da),
+                reinterpret_cast<float4*>(db), reinterpret_cast<const float4*>(dy), ca, cb, hw / 4, total / 4);
+  } else {
+    TINT_LAUNCH(split_kernel<float>, grid_for(total, 256), 256, 0, stream_of(s), da, db, dy, ca, cb, hw, total);
+  }
+}
+
+}  // namespace TINT_CUDA_NS
+}  // namespace tint

@@ -1,0 +1,595 @@
+// conv2d forward, backward-data and backward-weight: the three products of a convolution, each an implicit
+// GEMM C[M][N] = sum_k A(m, k) * B(k, n) whose operands are gathered straight from the NCHW tensors (no
+// im2col buffer):
+//
+//   forward          M = c_out  N = n*h_out*w_out (output pixels)   K = c_in*kh*kw   A = w   B = x gathered
+//   backward-weight  M = c_out  N = c_in*kh*kw                      K = n*h_out*w_out A = dy B = x gathered
+//   backward-data    M = c_in   N = input pixels of one phase       K = c_out*taps   A = w   B = dy gathered
+//
+// Backward-data with stride s is split into s_h*s_w "phases" (input rows h = ph + s*hh, columns likewise):
+// within a phase only the kernel taps p = (ph + pad) mod s + s*t ever land on an output position, so each
+// phase is a dense GEMM over exactly those taps. Without this, a stride-2 4x4 kernel (the U-Net's transposed
+// up-sampling runs through this path) would spend 3/4 of its multiply-adds on taps that hit no output.
+//
+// One kernel template serves the three products: a 256-thread block computes a BM x BN tile of C, each
+// thread a TM x TN register block, streaming BK-deep slices of A and B through double-buffered shared memory
+// (one barrier per slice; the next slice's global loads are in flight while the current one is multiplied).
+// Loads run along the operand's contiguous dimension (coalesced), four at a time as float4 where the
+// operand is contiguous and aligned.
+//
+// When the output alone makes too few blocks to fill the GPU (deep layers at batch 1; backward-weight,
+// whose output is only c_out x c_in*kh*kw), the K range is split: each split writes its partial C into
+// Stream::workspace and a second kernel sums the splits in a fixed order. This is deterministic (the same
+// bits on every run), unlike float atomics, at the price of workspace (conv2d_workspace_bytes) and one
+// extra pass over C, which is small wherever splitting is chosen.
+#include "kernels/cuda/cuda_compat.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+#include "engine/backend.h"
+#include "kernels/cuda/conv2d.h"
+#include "kernels/cuda/ops.h"
+
+namespace tint {
+namespace TINT_CUDA_NS {
+
+namespace {
+
+enum class Dir { forward, backward_data, backward_weight };
+
+constexpr int kThreads = 256;
+constexpr int kBK = 8;
+// Blocks that fill the device a couple of times over (132 SMs on an H100). A fixed number, not the device's
+// count, so that the plan (and the workspace size) depends on the shape alone.
+constexpr int kTargetBlocks = 264;
+constexpr int kMaxSplits = 32;
+
+__host__ __device__ inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// The convolution seen as a GEMM (plain data, passed to kernels by value).
+struct ConvGemm {
+  int n, c_in, h_in, w_in, c_out, h_out, w_out, kh, kw, sh, sw, ph, pw;
+  int M;       // rows of C
+  int phases;  // s_h * s_w for backward-data, 1 otherwise
+  int splits;  // K split into this many ranges (1: no workspace)
+  int n_pad;   // row length of the split-K partials (largest phase's N, rounded up to 4)
+  bool vec_a;  // A's base pointer is 16-byte aligned (float4 loads allowed where contiguous)
+  bool vec_out;
+};
+
+// One phase of backward-data (for the other products: the whole problem).
+struct PhaseInfo {
+  int N, K;
+  int hp, wp;        // backward-data: rows and columns of input pixels in this phase
+  int row0, col0;    // first input row / column of the phase
+  int rp, rq;        // first kernel tap of the phase
+  int tp, tq;        // taps per dimension
+  int off_h, off_w;  // output row = hh + off_h - t
+};
+
+template <Dir D>
+__host__ __device__ inline PhaseInfo phase_info(const ConvGemm& g, int phase) {
+  PhaseInfo f{};
+  if constexpr (D == Dir::forward) {
+    f.N = g.n * g.h_out * g.w_out;
+    f.K = g.c_in * g.kh * g.kw;
+  } else if constexpr (D == Dir::backward_weight) {
+    f.N = g.c_in * g.kh * g.kw;
+    f.K = g.n * g.h_out * g.w_out;
+  } else {
+    f.row0 = phase / g.sw;
+    f.col0 = phase % g.sw;
+    f.hp = (g.h_in - f.row0 + g.sh - 1) / g.sh;
+    f.wp = (g.w_in - f.col0 + g.sw - 1) / g.sw;
+    f.rp = (f.row0 + g.ph) % g.sh;
+    f.rq = (f.col0 + g.pw) % g.sw;
+    f.tp = g.kh > f.rp ? (g.kh - f.rp + g.sh - 1) / g.sh : 0;
+    f.tq = g.kw > f.rq ? (g.kw - f.rq + g.sw - 1) / g.sw : 0;
+    f.off_h = (f.row0 + g.ph - f.rp) / g.sh;
+    f.off_w = (f.col0 + g.pw - f.rq) / g.sw;
+    f.N = g.n * f.hp * f.wp;
+    f.K = g.c_out * f.tp * f.tq;
+  }
+  return f;
+}
+
+// Where C[m][n] lives in the output tensor.
+template <Dir D>
+__device__ __forceinline__ int64_t out_offset(const ConvGemm& g, const PhaseInfo& f, int m, int n) {
+  if constexpr (D == Dir::forward) {
+    const int hw = g.h_out * g.w_out;
+    const int img = n / hw;
+    return (int64_t(img) * g.c_out + m) * hw + (n - img * hw);
+  } else if constexpr (D == Dir::backward_weight) {
+    return int64_t(m) * f.N + n;
+  } else {
+    const int per_img = f.hp * f.wp;
+    const int img = n / per_img;
+    const int r = n - img * per_img;
+    const int hh = r / f.wp;
+    const int ww = r - hh * f.wp;
+    return ((int64_t(img) * g.c_in + m) * g.h_in + f.row0 + g.sh * hh) * g.w_in + f.col0 + g.sw * ww;
+  }
+}
+
+// Four consecutive columns n..n+3 (n a multiple of 4) are four consecutive floats of the output.
+template <Dir D>
+__device__ __forceinline__ bool out_contiguous4(const ConvGemm& g, const PhaseInfo& f) {
+  if constexpr (D == Dir::forward) return (g.h_out * g.w_out) % 4 == 0;
+  else if constexpr (D == Dir::backward_weight) return f.N % 4 == 0;
+  else return g.sh == 1 && g.sw == 1 && (g.h_in * g.w_in) % 4 == 0;
+}
+
+__device__ __forceinline__ void load_smem4(const float* p, float* r) {
+#if defined(__CUDACC__)
+  const float4 v = *reinterpret_cast<const float4*>(p);
+  r[0] = v.x, r[1] = v.y, r[2] = v.z, r[3] = v.w;
+#else
+  r[0] = p[0], r[1] = p[1], r[2] = p[2], r[3] = p[3];
+#endif
+}
+
+// Operand loaders. A thread loads E elements of a BK x BX slice.
+//   along-X: the thread keeps one column x = t % BX (decoded once) and walks k; neighbouring threads read
+//            neighbouring x (coalesced where the operand is contiguous along X).
+//   along-K: the thread keeps one x = t / (BK/E) and loads E consecutive k (a float4 when E == 4 and the
+//            operand is contiguous along K).
+template <int BX, int E>
+struct AlongX {
+  static constexpr int kStep = kThreads / BX;
+  __device__ __forceinline__ static int x(int t) { return t % BX; }
+  __device__ __forceinline__ static int k(int t, int e) { return t / BX + e * kStep; }
+};
+template <int BX, int E>
+struct AlongK {
+  __device__ __forceinline__ static int x(int t) { return t / (kBK / E); }
+  __device__ __forceinline__ static int k(int t, int e) { return (t % (kBK / E)) * E + e; }
+};
+
+template <Dir D, int TM, int TN>
+// Small tiles: ask for two resident blocks per SM (<= 128 registers); ptxas otherwise settles on 64 and spills.
+__global__ void __launch_bounds__(kThreads, TM == 8 ? 1 : 2)
+    conv_igemm_kernel(ConvGemm g, float* __restrict__ out, const float* __restrict__ a_src,
+                      const float* __restrict__ b_src, float* __restrict__ partial) {
+  constexpr int BM = 16 * TM, BN = 16 * TN;
+  constexpr int EA = BM * kBK / kThreads, EB = BN * kBK / kThreads;
+  static_assert(EA >= 1 && EB >= 1 && kBK % EA == 0 && kBK % EB == 0, "tile does not divide among threads");
+  // Rows padded by 4 floats: the along-K stores of two k-groups land 16 banks apart, float4 alignment kept.
+  constexpr int LDA = BM + 4, LDB = BN + 4;
+  using LA = typename std::conditional<D == Dir::backward_data, AlongX<BM, EA>, AlongK<BM, EA>>::type;
+  using LB = typename std::conditional<D == Dir::backward_weight, AlongK<BN, EB>, AlongX<BN, EB>>::type;
+
+  __shared__ alignas(16) float As[2][kBK][LDA];
+  __shared__ alignas(16) float Bs[2][kBK][LDB];
+
+  const int phase = blockIdx.z / g.splits;
+  const int split = blockIdx.z % g.splits;
+  const PhaseInfo f = phase_info<D>(g, phase);
+  const int m0 = blockIdx.y * BM;
+  const int n0 = blockIdx.x * BN;
+  if (n0 >= f.N) return;  // this phase is smaller than the largest one (whole block leaves together)
+  const int k_per_split = ceil_div(ceil_div(f.K, g.splits), kBK) * kBK;
+  const int k_begin = split * k_per_split;
+  const int k_end = f.K < k_begin + k_per_split ? f.K : k_begin + k_per_split;
+
+  const int t = threadIdx.x;
+  const int hw_in = g.h_in * g.w_in, hw_out = g.h_out * g.w_out, khkw = g.kh * g.kw;
+
+  // ---- per-thread constants of the two loaders (the fixed column of each) ----
+  const int a_x = LA::x(t);
+  const int a_m = m0 + a_x;
+  const bool a_valid = a_m < g.M;
+  const int b_x = LB::x(t);
+  const int b_n = n0 + b_x;
+  const bool b_valid = b_n < f.N;
+  // forward: B column = output pixel; backward-data: B column = input pixel of the phase;
+  // backward-weight: B column = (c, p, q).
+  int b_img = 0, b_r0 = 0, b_c0 = 0, b_c = 0, b_p = 0, b_q = 0;
+  if (b_valid) {
+    if constexpr (D == Dir::forward) {
+      b_img = b_n / hw_out;
+      const int pix = b_n - b_img * hw_out;
+      const int i = pix / g.w_out;
+      b_r0 = i * g.sh - g.ph;
+      b_c0 = (pix - i * g.w_out) * g.sw - g.pw;
+    } else if constexpr (D == Dir::backward_data) {
+      const int per_img = f.hp * f.wp;
+      b_img = b_n / per_img;
+      const int r = b_n - b_img * per_img;
+      const int hh = r / f.wp;
+      b_r0 = hh + f.off_h;
+      b_c0 = r - hh * f.wp + f.off_w;
+    } else {
+      b_c = b_n / khkw;
+      const int r = b_n - b_c * khkw;
+      b_p = r / g.kw;
+      b_q = r - b_p * g.kw;
+    }
+  }
+
+  float ra[EA], rb[EB];
+
+  auto load_a = [&](int kt) {
+    if constexpr (D == Dir::forward || D == Dir::backward_weight) {
+      const int k0 = kt + LA::k(t, 0);
+      // forward: A = w (c_out rows of K contiguous floats). backward-weight: A(o, k) = dy[img, o, pix].
+      bool vec = EA == 4 && g.vec_a && a_valid && k0 + 3 < k_end;
+      const float* src = nullptr;
+      if constexpr (D == Dir::forward) {
+        vec = vec && f.K % 4 == 0;
+        src = a_src + int64_t(a_m) * f.K + k0;
+      } else {
+        vec = vec && hw_out % 4 == 0;
+        const int img = k0 / hw_out;
+        src = a_src + (int64_t(img) * g.c_out + a_m) * hw_out + (k0 - img * hw_out);
+      }
+      if (vec) {
+        const float4 v = *reinterpret_cast<const float4*>(src);
+        ra[0] = v.x, ra[1] = v.y, ra[2] = v.z, ra[3] = v.w;
+      } else {
+#pragma unroll
+        for (int e = 0; e < EA; ++e) {
+          const int k = k0 + e;
+          float v = 0.0f;
+          if (a_valid && k < k_end) {
+            if constexpr (D == Dir::forward) {
+              v = a_src[int64_t(a_m) * f.K + k];
+            } else {
+              const int img = k / hw_out;
+              v = a_src[(int64_t(img) * g.c_out + a_m) * hw_out + (k - img * hw_out)];
+            }
+          }
+          ra[e] = v;
+        }
+      }
+    } else {  // backward-data: A(c, (o, tp, tq)) = w[o, c, rp + s*tp, rq + s*tq]
+      const int taps = f.tp * f.tq;
+#pragma unroll
+      for (int e = 0; e < EA; ++e) {
+        const int k = kt + LA::k(t, e);
+        float v = 0.0f;
+        if (a_valid && k < k_end) {
+          const int o = k / taps;
+          const int r = k - o * taps;
+          const int ip = r / f.tq;
+          const int p = f.rp + g.sh * ip;
+          const int q = f.rq + g.sw * (r - ip * f.tq);
+          v = a_src[((int64_t(o) * g.c_in + a_m) * g.kh + p) * g.kw + q];
+        }
+        ra[e] = v;
+      }
+    }
+  };
+
+  auto load_b = [&](int kt) {
+#pragma unroll
+    for (int e = 0; e < EB; ++e) {
+      const int k = kt + LB::k(t, e);
+      float v = 0.0f;
+      if (b_valid && k < k_end) {
+        if constexpr (D == Dir::forward) {  // B((c, p, q), pixel) = x[img, c, r0 + p, c0 + q]
+          const int c = k / khkw;
+          const int r = k - c * khkw;
+          const int p = r / g.kw;
+          const int h = b_r0 + p;
+          const int w = b_c0 + (r - p * g.kw);
+          if (h >= 0 && h < g.h_in && w >= 0 && w < g.w_in)
+            v = b_src[(int64_t(b_img) * g.c_in + c) * hw_in + h * g.w_in + w];
+        } else if constexpr (D == Dir::backward_data) {  // B((o, tp, tq), pixel) = dy[img, o, r0 - tp, c0 - tq]
+          const int taps = f.tp * f.tq;
+          const int o = k / taps;
+          const int r = k - o * taps;
+          const int ip = r / f.tq;
+          const int i = b_r0 - ip;
+          const int j = b_c0 - (r - ip * f.tq);
+          if (i >= 0 && i < g.h_out && j >= 0 && j < g.w_out)
+            v = b_src[(int64_t(b_img) * g.c_out + o) * hw_out + i * g.w_out + j];
+        } else {  // B((img, i, j), (c, p, q)) = x[img, c, i*s - pad + p, j*s - pad + q]
+          const int img = k / hw_out;
+          const int pix = k - img * hw_out;
+          const int i = pix / g.w_out;
+          const int h = i * g.sh - g.ph + b_p;
+          const int w = (pix - i * g.w_out) * g.sw - g.pw + b_q;
+          if (h >= 0 && h < g.h_in && w >= 0 && w < g.w_in)
+            v = b_src[(int64_t(img) * g.c_in + b_c) * hw_in + h * g.w_in + w];
+        }
+      }
+      rb[e] = v;
+    }
+  };
+
+  auto store_tiles = [&](int buf) {
+#pragma unroll
+    for (int e = 0; e < EA; ++e) As[buf][LA::k(t, e)][a_x] = ra[e];
+#pragma unroll
+    for (int e = 0; e < EB; ++e) Bs[buf][LB::k(t, e)][b_x] = rb[e];
+  };
+
+  float acc[TM][TN];
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
+
+  const int tx = t % 16, ty = t / 16;
+  load_a(k_begin);
+  load_b(k_begin);
+  store_tiles(0);
+  __syncthreads();
+  int buf = 0;
+  for (int kt = k_begin; kt < k_end; kt += kBK) {
+    const bool has_next = kt + kBK < k_end;
+    if (has_next) {
+      load_a(kt + kBK);
+      load_b(kt + kBK);
+    }
+#pragma unroll
+    for (int kk = 0; kk < kBK; ++kk) {
+      float a[TM], b[TN];
+#pragma unroll
+      for (int gi = 0; gi < TM / 4; ++gi) load_smem4(&As[buf][kk][gi * 64 + ty * 4], &a[gi * 4]);
+#pragma unroll
+      for (int gj = 0; gj < TN / 4; ++gj) load_smem4(&Bs[buf][kk][gj * 64 + tx * 4], &b[gj * 4]);
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    if (has_next) store_tiles(buf ^ 1);
+    __syncthreads();
+    buf ^= 1;
+  }
+
+  // ---- epilogue: the partial of this split, or C itself ----
+  const bool contiguous4 = out_contiguous4<D>(g, f);
+#pragma unroll
+  for (int i = 0; i < TM; ++i) {
+    const int m = m0 + (i / 4) * 64 + ty * 4 + (i % 4);
+    if (m >= g.M) continue;
+#pragma unroll
+    for (int gj = 0; gj < TN / 4; ++gj) {
+      const int n = n0 + gj * 64 + tx * 4;
+      if (n >= f.N) continue;
+      if (g.splits > 1) {
+        float* p = partial + ((int64_t(phase) * g.splits + split) * g.M + m) * g.n_pad + n;
+        *reinterpret_cast<float4*>(p) = make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2],
+                                                    acc[i][gj * 4 + 3]);
+        continue;
+      }
+      const int64_t off = out_offset<D>(g, f, m, n);
+      if (contiguous4 && g.vec_out && n + 3 < f.N && off % 4 == 0) {
+        *reinterpret_cast<float4*>(out + off) = make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1],
+                                                            acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (n + j < f.N) out[out_offset<D>(g, f, m, n + j)] = acc[i][gj * 4 + j];
+      }
+    }
+  }
+}
+
+// Sums the split-K partials in split order (fixed, hence deterministic) into the output.
+template <Dir D>
+__global__ void conv_splitk_reduce_kernel(ConvGemm g, float* __restrict__ out, const float* __restrict__ partial) {
+  const int64_t per_phase = int64_t(g.M) * g.n_pad;
+  const int64_t total = per_phase * g.phases;
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
+       idx += int64_t(gridDim.x) * blockDim.x) {
+    const int phase = int(idx / per_phase);
+    const int64_t r = idx - phase * per_phase;
+    const int m = int(r / g.n_pad);
+    const int n = int(r - int64_t(m) * g.n_pad);
+    const PhaseInfo f = phase_info<D>(g, phase);
+    if (n >= f.N) continue;
+    const float* p = partial + (int64_t(phase) * g.splits * g.M + m) * g.n_pad + n;
+    float s = 0.0f;
+    for (int k = 0; k < g.splits; ++k) s += p[int64_t(k) * g.M * g.n_pad];
+    out[out_offset<D>(g, f, m, n)] = s;
+  }
+}
+
+// ---- variant 0: one thread per output element ----------------------------------------------------------
+
+__global__ void conv_naive_forward_kernel(ConvGemm g, float* __restrict__ y, const float* __restrict__ x,
+                                          const float* __restrict__ w) {
+  const int64_t total = int64_t(g.n) * g.c_out * g.h_out * g.w_out;
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
+       idx += int64_t(gridDim.x) * blockDim.x) {
+    const int j = int(idx % g.w_out);
+    const int i = int(idx / g.w_out % g.h_out);
+    const int o = int(idx / (int64_t(g.w_out) * g.h_out) % g.c_out);
+    const int img = int(idx / (int64_t(g.w_out) * g.h_out * g.c_out));
+    float s = 0.0f;
+    for (int c = 0; c < g.c_in; ++c)
+      for (int p = 0; p < g.kh; ++p) {
+        const int h = i * g.sh - g.ph + p;
+        if (h < 0 || h >= g.h_in) continue;
+        for (int q = 0; q < g.kw; ++q) {
+          const int ww = j * g.sw - g.pw + q;
+          if (ww < 0 || ww >= g.w_in) continue;
+          s = fmaf(x[((int64_t(img) * g.c_in + c) * g.h_in + h) * g.w_in + ww],
+                   w[((int64_t(o) * g.c_in + c) * g.kh + p) * g.kw + q], s);
+        }
+      }
+    y[idx] = s;
+  }
+}
+
+__global__ void conv_naive_backward_data_kernel(ConvGemm g, float* __restrict__ dx, const float* __restrict__ dy,
+                                                const float* __restrict__ w) {
+  const int64_t total = int64_t(g.n) * g.c_in * g.h_in * g.w_in;
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
+       idx += int64_t(gridDim.x) * blockDim.x) {
+    const int ww = int(idx % g.w_in);
+    const int h = int(idx / g.w_in % g.h_in);
+    const int c = int(idx / (int64_t(g.w_in) * g.h_in) % g.c_in);
+    const int img = int(idx / (int64_t(g.w_in) * g.h_in * g.c_in));
+    float s = 0.0f;
+    for (int o = 0; o < g.c_out; ++o)
+      for (int p = 0; p < g.kh; ++p) {
+        const int ih = h + g.ph - p;  // = i * stride when an output row i reads input row h through tap p
+        if (ih < 0 || ih % g.sh != 0 || ih / g.sh >= g.h_out) continue;
+        for (int q = 0; q < g.kw; ++q) {
+          const int jw = ww + g.pw - q;
+          if (jw < 0 || jw % g.sw != 0 || jw / g.sw >= g.w_out) continue;
+          s = fmaf(dy[((int64_t(img) * g.c_out + o) * g.h_out + ih / g.sh) * g.w_out + jw / g.sw],
+                   w[((int64_t(o) * g.c_in + c) * g.kh + p) * g.kw + q], s);
+        }
+      }
+    dx[idx] = s;
+  }
+}
+
+__global__ void conv_naive_backward_weight_kernel(ConvGemm g, float* __restrict__ dw, const float* __restrict__ x,
+                                                  const float* __restrict__ dy) {
+  const int64_t total = int64_t(g.c_out) * g.c_in * g.kh * g.kw;
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
+       idx += int64_t(gridDim.x) * blockDim.x) {
+    const int q = int(idx % g.kw);
+    const int p = int(idx / g.kw % g.kh);
+    const int c = int(idx / (int64_t(g.kw) * g.kh) % g.c_in);
+    const int o = int(idx / (int64_t(g.kw) * g.kh * g.c_in));
+    float s = 0.0f;
+    for (int img = 0; img < g.n; ++img)
+      for (int i = 0; i < g.h_out; ++i) {
+        const int h = i * g.sh - g.ph + p;
+        if (h < 0 || h >= g.h_in) continue;
+        for (int j = 0; j < g.w_out; ++j) {
+          const int ww = j * g.sw - g.pw + q;
+          if (ww < 0 || ww >= g.w_in) continue;
+          s = fmaf(dy[((int64_t(img) * g.c_out + o) * g.h_out + i) * g.w_out + j],
+                   x[((int64_t(img) * g.c_in + c) * g.h_in + h) * g.w_in + ww], s);
+        }
+      }
+    dw[idx] = s;
+  }
+}
+
+// ---- planning and launch ------------------------------------------------------------------------------
+
+std::atomic<int> g_variant{conv_default_variant};
+
+struct Plan {
+  ConvGemm g;
+  int tile;  // 8: 128x128 tiles, 4: 64x64
+  int n_max, k_max;
+};
+
+template <Dir D>
+Plan make_plan(const Conv2dShape& s, int variant, size_t workspace_bytes) {
+  Plan plan{};
+  ConvGemm& g = plan.g;
+  g.n = s.n, g.c_in = s.c_in, g.h_in = s.h_in, g.w_in = s.w_in, g.c_out = s.c_out, g.h_out = s.h_out;
+  g.w_out = s.w_out, g.kh = s.kh, g.kw = s.kw, g.sh = s.stride_h, g.sw = s.stride_w, g.ph = s.pad_h;
+  g.pw = s.pad_w;
+  g.M = D == Dir::backward_data ? s.c_in : s.c_out;
+  g.phases = D == Dir::backward_data ? s.stride_h * s.stride_w : 1;
+  g.splits = 1;
+  for (int ph = 0; ph < g.phases; ++ph) {
+    const PhaseInfo f = phase_info<D>(g, ph);
+    plan.n_max = std::max(plan.n_max, f.N);
+    plan.k_max = std::max(plan.k_max, f.K);
+  }
+  g.n_pad = (plan.n_max + 3) / 4 * 4;
+  // Large tiles when they alone fill the device; otherwise 64x64 (four times the blocks).
+  const int64_t big_tiles = int64_t(ceil_div(g.M, 128)) * ceil_div(plan.n_max, 128) * g.phases;
+  plan.tile = g.M >= 96 && plan.n_max >= 96 && big_tiles >= kTargetBlocks / 2 ? 8 : 4;
+  const int bm = 16 * plan.tile;
+  const int64_t blocks = int64_t(ceil_div(g.M, bm)) * ceil_div(plan.n_max, bm) * g.phases;
+  if (variant == 1 && blocks < kTargetBlocks) {
+    // Each split keeps at least 32 slices of K, so that the loop still hides its loads.
+    const int by_blocks = int(ceil_div(kTargetBlocks, int(blocks)));
+    const int by_depth = std::max(1, plan.k_max / (32 * kBK));
+    int splits = std::min({by_blocks, by_depth, kMaxSplits});
+    const size_t per_split = size_t(g.phases) * g.M * g.n_pad * sizeof(float);
+    splits = int(std::min<size_t>(size_t(splits), workspace_bytes / per_split));
+    g.splits = std::max(1, splits);
+  }
+  return plan;
+}
+
+template <Dir D>
+size_t workspace_for(const Conv2dShape& s) {
+  const Plan p = make_plan<D>(s, 1, SIZE_MAX);
+  return p.g.splits > 1 ? size_t(p.g.splits) * p.g.phases * p.g.M * p.g.n_pad * sizeof(float) : 0;
+}
+
+template <Dir D>
+void launch_conv(const Stream& stream, float* out, const float* a, const float* b, const Conv2dShape& s) {
+  const int variant = g_variant.load(std::memory_order_relaxed);
+  const bool ws_aligned = reinterpret_cast<uintptr_t>(stream.workspace) % 16 == 0;
+  Plan plan = make_plan<D>(s, variant, stream.workspace && ws_aligned ? stream.workspace_bytes : 0);
+  ConvGemm& g = plan.g;
+  const cudaStream_t st = stream_of(stream);
+  if (variant == 0) {
+    const int64_t total = D == Dir::forward ? s.y_size() : D == Dir::backward_data ? s.x_size() : s.w_size();
+    const unsigned grid = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 65535));
+    // The naive kernels take their operands in the contract's order (out, input, input), which is (b, a).
+    if constexpr (D == Dir::forward) TINT_LAUNCH(conv_naive_forward_kernel, grid, 256, 0, st, g, out, b, a);
+    if constexpr (D == Dir::backward_data)
+      TINT_LAUNCH(conv_naive_backward_data_kernel, grid, 256, 0, st, g, out, b, a);
+    if constexpr (D == Dir::backward_weight)
+      TINT_LAUNCH(conv_naive_backward_weight_kernel, grid, 256, 0, st, g, out, b, a);
+    return;
+  }
+  g.vec_a = reinterpret_cast<uintptr_t>(a) % 16 == 0;
+  g.vec_out = reinterpret_cast<uintptr_t>(out) % 16 == 0;
+  float* partial = g.splits > 1 ? static_cast<float*>(stream.workspace) : nullptr;
+  const int bn = 16 * plan.tile;
+  const dim3 grid(unsigned(ceil_div(plan.n_max, bn)), unsigned(ceil_div(g.M, bn)), unsigned(g.phases * g.splits));
+  if (plan.tile == 8)
+    TINT_LAUNCH((conv_igemm_kernel<D, 8, 8>), grid, kThreads, 0, st, g, out, a, b, partial);
+  else
+    TINT_LAUNCH((conv_igemm_kernel<D, 4, 4>), grid, kThreads, 0, st, g, out, a, b, partial);
+  if (g.splits > 1) {
+    const int64_t total = int64_t(g.phases) * g.M * g.n_pad;
+    TINT_LAUNCH(conv_splitk_reduce_kernel<D>, grid_for(total, 256), 256, 0, st, g, out, partial);
+  }
+}
+
+}  // namespace
+
+int conv_variant_count() { return 3; }
+
+const char* conv_variant_name(int variant) {
+  switch (variant) {
+    case 0: return "naive";
+    case 1: return "igemm";
+    case 2: return "igemm-nosplit";
+    default: return "?";
+  }
+}
+
+int conv_variant() { return g_variant.load(); }
+
+void set_conv_variant(int variant) {
+  if (variant < 0 || variant >= conv_variant_count())
+    raise_error(format_message("%s: conv variant %d out of range [0, %d)", TINT_BACKEND_NAME, variant,
+                               conv_variant_count()));
+  g_variant.store(variant);
+}
+
+// x (n, c_in, h, w) * w (c_out, c_in, kh, kw) -> y
+void conv2d_forward(const Stream& s, float* y, const float* x, const float* w, const Conv2dShape& shape) {
+  launch_conv<Dir::forward>(s, y, w, x, shape);
+}
+
+void conv2d_backward_data(const Stream& s, float* dx, const float* dy, const float* w, const Conv2dShape& shape) {
+  launch_conv<Dir::backward_data>(s, dx, w, dy, shape);
+}
+
+void conv2d_backward_weight(const Stream& s, float* dw, const float* x, const float* dy, const Conv2dShape& shape) {
+  launch_conv<Dir::backward_weight>(s, dw, dy, x, shape);
+}
+
+size_t conv2d_workspace_bytes(const Conv2dShape& s) {
+  return std::max({workspace_for<Dir::forward>(s), workspace_for<Dir::backward_data>(s),
+                   workspace_for<Dir::backward_weight>(s)});
+}
+
+}  // namespace TINT_CUDA_NS
+}  // namespace tint

@@ -1,0 +1,31 @@
+// Convolution variants of the CUDA backends, for tests and benchmarks. The engine never calls these: it
+// gets the default (the tuned implicit GEMM) through the Backend table.
+//
+//   0 "naive"          one thread per output element, a plain loop over the reduction (teaching, and a
+//                      second check of the tuned kernels on a real GPU)
+//   1 "igemm"          implicit GEMM: shared-memory tiles, register blocking, a deterministic split-K
+//                      through Stream::workspace when the output alone gives too few blocks (default)
+//   2 "igemm-nosplit"  the same kernel, never split: shows what split-K buys on small layers
+//
+// The variant is process-wide (tests and benchmarks switch it; set it back to the default afterwards).
+#pragma once
+
+namespace tint {
+
+namespace cuda_emu {
+int conv_variant_count();
+const char* conv_variant_name(int variant);
+int conv_variant();
+void set_conv_variant(int variant);  // throws tint::Error when out of range
+constexpr int conv_default_variant = 1;
+}  // namespace cuda_emu
+
+namespace cuda {  // defined only when built with nvcc (TINT_HAVE_CUDA)
+int conv_variant_count();
+const char* conv_variant_name(int variant);
+int conv_variant();
+void set_conv_variant(int variant);
+constexpr int conv_default_variant = 1;
+}  // namespace cuda
+
+}  // namespace tint
