@@ -203,19 +203,25 @@ void pack_b_im2col(float* bp, float* row, const float* xb, const Conv2dShape& s,
   }
 }
 
-// B[t][r] = col(x_b)[r0 + r][t0 + t] (backward-weight: the reduction runs over pixels).
-void pack_b_im2col_transposed(float* bp, float* row, const float* xb, const Conv2dShape& s, int64_t r0,
+// B[t][r] = col(x_b)[r0 + r][t0 + t] (backward-weight: the reduction runs over pixels). The kNR rows of
+// one panel are built first (rows: kNR x kc scratch), then interleaved, so that the panel is written
+// contiguously rather than at a stride of kNR floats.
+void pack_b_im2col_transposed(float* bp, float* rows, const float* xb, const Conv2dShape& s, int64_t r0,
                               int64_t nc, int64_t t0, int64_t kc) {
   const int64_t plane = int64_t(s.h_in) * s.w_in;
-  for (int64_t r = 0; r < round_up(nc, kNR); ++r) {
-    float* d = bp + (r / kNR) * kNR * kc + r % kNR;
-    if (r >= nc) {
-      for (int64_t t = 0; t < kc; ++t) d[t * kNR] = 0.0f;
-      continue;
+  for (int64_t r = 0; r < nc; r += kNR) {
+    const int64_t count = std::min<int64_t>(kNR, nc - r);
+    for (int64_t i = 0; i < count; ++i) {
+      const Tap tap = tap_of(s, r0 + r + i);
+      im2col_row(rows + i * kc, xb + tap.c * plane, s, tap.p, tap.q, t0, kc);
     }
-    const Tap tap = tap_of(s, r0 + r);
-    im2col_row(row, xb + tap.c * plane, s, tap.p, tap.q, t0, kc);
-    for (int64_t t = 0; t < kc; ++t) d[t * kNR] = row[t];
+    float* panel = bp + r * kc;
+    for (int64_t t = 0; t < kc; ++t) {
+      float* d = panel + t * kNR;
+      int64_t i = 0;
+      for (; i < count; ++i) d[i] = rows[i * kc + t];
+      for (; i < kNR; ++i) d[i] = 0.0f;
+    }
   }
 }
 
@@ -325,9 +331,13 @@ void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, co
   const MicroKernel micro = micro_kernel(isa);
   const int64_t K = int64_t(s.c_in) * s.kh * s.kw, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
   const int64_t x_image = int64_t(s.c_in) * s.h_in * s.w_in;
-  const int64_t nblocks = ceil_div(K, kNCWeight);
   const int threads = pool ? pool->size() : 1;
-  int64_t mblocks = split_for_threads(threads, nblocks, M, kMR);
+  // Columns of dW are cut into a multiple of `threads` blocks of near-equal width, so that the contiguous
+  // chunks of tasks the pool hands each thread weigh the same; c_out is split only when K is too narrow.
+  int64_t nblocks = round_up(ceil_div(K, kNCWeight), threads);
+  const int64_t nstep = std::min(kNCWeight, round_up(ceil_div(K, nblocks), kNR));
+  nblocks = ceil_div(K, nstep);
+  int64_t mblocks = nblocks >= threads ? 1 : split_for_threads(threads, nblocks, M, kMR);
   const int64_t mstep = round_up(ceil_div(M, mblocks), kMR);
   mblocks = ceil_div(M, mstep);
 
@@ -335,12 +345,12 @@ void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, co
     Scratch& sc = scratch();
     float* ap = sc.a.get(kMC * kKCWeight);
     float* bp = sc.b.get(kKCWeight * kNCWeight);
-    float* row = sc.row.get(kKCWeight);
+    float* rows = sc.row.get(kNR * kKCWeight);
     float* acc = sc.c.get(mstep * kNCWeight);
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t mb = task % mblocks, nb = task / mblocks;
       const int64_t m0 = mb * mstep, m1 = std::min(M, m0 + mstep);
-      const int64_t r0 = nb * kNCWeight, nc = std::min(kNCWeight, K - r0), ncp = round_up(nc, kNR);
+      const int64_t r0 = nb * nstep, nc = std::min(nstep, K - r0), ncp = round_up(nc, kNR);
       // Each dW element is summed over (image, pixel block) in order, whatever the split.
       bool first = true;
       for (int64_t b = 0; b < s.n; ++b) {
@@ -348,7 +358,7 @@ void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, co
         const float* dyb = dy + b * M * P;
         for (int64_t t0 = 0; t0 < P; t0 += kKCWeight) {
           const int64_t kc = std::min(kKCWeight, P - t0);
-          pack_b_im2col_transposed(bp, row, xb, s, r0, nc, t0, kc);
+          pack_b_im2col_transposed(bp, rows, xb, s, r0, nc, t0, kc);
           for (int64_t ic = m0; ic < m1; ic += kMC) {
             const int64_t mc = std::min(kMC, m1 - ic);
             pack_a_rows(ap, dyb + ic * P + t0, P, mc, kc);
