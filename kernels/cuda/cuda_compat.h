@@ -17,6 +17,15 @@
 
 #include "kernels/cuda/cuda_check.h"
 
+// Dynamic shared memory, declared the same way in both builds: `TINT_DYNAMIC_SHARED(float4, smem);` inside
+// a kernel gives `float4* const smem` (kernels/emu/cuda_emu.h defines the emulator's version). One byte
+// array for every kernel avoids nvcc's clash between `extern __shared__` arrays of different types.
+#if defined(__CUDACC__)
+#define TINT_DYNAMIC_SHARED(type, name)                                 \
+  extern __shared__ __align__(16) unsigned char tint_dynamic_shared_[]; \
+  type* const name = reinterpret_cast<type*>(tint_dynamic_shared_)
+#endif
+
 // TINT_LAUNCH(kernel, grid, block, shared_bytes, stream, args...)
 // `kernel` must be a single token or parenthesised: TINT_LAUNCH((conv_kernel<64, 4>), ...).
 #if defined(__CUDACC__)
