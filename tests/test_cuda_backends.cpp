@@ -52,7 +52,7 @@ TEST_CASE("cuda backends: conv2d, every variant, small shapes", "[cuda][conv]") 
 }
 
 TEST_CASE("cuda backends: conv2d 128x128 tiles", "[cuda][conv]") {
-  for (const Target& t : targets()) check_conv(t, wide_conv_shapes(), /*all_variants=*/false);
+  for (const Target& t : targets()) check_conv_wide(t);
 }
 
 TEST_CASE("cuda-emu: table, variants and errors", "[cuda]") {
