@@ -45,6 +45,37 @@ Taps make_taps(int in, int out) {
   return t;
 }
 
+// Averages k x k blocks (edge blocks partial). A box filter is itself an antialiasing filter; applied first
+// to big shrinks it makes the tent pass's work proportional to the output instead of to the source
+// (a 5312-wide photo to 256 would otherwise take 43 taps per output pixel on every source row).
+Image box_reduce(const Image& src, int k) {
+  Image dst;
+  dst.width = (src.width + k - 1) / k;
+  dst.height = (src.height + k - 1) / k;
+  dst.grey = src.grey;
+  dst.rgb.resize(size_t(dst.width) * dst.height * 3);
+  std::vector<uint32_t> sums(size_t(dst.width) * 3);
+  for (int oy = 0; oy < dst.height; ++oy) {
+    std::fill(sums.begin(), sums.end(), 0u);
+    const int y0 = oy * k, y1 = std::min(src.height, y0 + k);
+    for (int y = y0; y < y1; ++y) {
+      const uint8_t* s = &src.rgb[size_t(y) * src.width * 3];
+      for (int x = 0; x < src.width; ++x) {
+        uint32_t* t = &sums[size_t(x / k) * 3];
+        t[0] += s[3 * x];
+        t[1] += s[3 * x + 1];
+        t[2] += s[3 * x + 2];
+      }
+    }
+    uint8_t* d = &dst.rgb[size_t(oy) * dst.width * 3];
+    for (int ox = 0; ox < dst.width; ++ox) {
+      const uint32_t n = uint32_t((y1 - y0) * (std::min(src.width, (ox + 1) * k) - ox * k));
+      for (int c = 0; c < 3; ++c) d[3 * ox + c] = uint8_t((sums[size_t(ox) * 3 + c] + n / 2) / n);
+    }
+  }
+  return dst;
+}
+
 }  // namespace
 
 Image resize_image(const Image& src, int out_w, int out_h) {
@@ -58,6 +89,9 @@ Image resize_image(const Image& src, int out_w, int out_h) {
     dst.rgb = src.rgb;
     return dst;
   }
+  // Shrinking by 4 or more: box-reduce by an integer factor first, leaving the tent a shrink of 2 to 4.
+  const int k = std::min(src.width / out_w, src.height / out_h) / 2;
+  if (k >= 2) return resize_image(box_reduce(src, k), out_w, out_h);
   const Taps tx = make_taps(src.width, out_w);
   const Taps ty = make_taps(src.height, out_h);
   // Horizontal pass into float rows, then the vertical pass rounds to 8-bit.

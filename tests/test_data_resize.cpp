@@ -72,6 +72,29 @@ TEST_CASE("resize: a ramp keeps its pixel-centre positions when shrunk by 4") {
   }
 }
 
+TEST_CASE("resize: big shrinks (box pre-reduction, then the tent) keep positions and smoothness") {
+  Image ramp;  // 2040 wide: not a multiple of the box factor, so a partial edge block exists
+  ramp.width = 2040;
+  ramp.height = 40;
+  for (int y = 0; y < 40; ++y)
+    for (int x = 0; x < 2040; ++x) {
+      ramp.rgb.push_back(uint8_t(x / 8));
+      ramp.rgb.push_back(uint8_t(y * 6));
+      ramp.rgb.push_back(77);
+    }
+  const Image r = resize_image(ramp, 60, 2);
+  for (int x = 1; x < 59; ++x) {
+    INFO("x " << x);
+    const double expected = ((x + 0.5) * 34 - 0.5) / 8;  // scale 2040/60 = 34
+    CHECK(std::abs(r.rgb[3 * x] - expected) <= 1.0);
+    CHECK(r.rgb[3 * x + 2] == 77);
+  }
+  // Vertically 40 -> 2: the direct tent (radius 20, centres 9.5 and 29.5, cut at the image edges) gives
+  // 68.4 and 165.6 for the values y*6; the box-then-tent path must stay within 3 levels of it.
+  CHECK(std::abs(r.rgb[1] - 68.44) <= 3.0);
+  CHECK(std::abs(r.rgb[60 * 3 + 1] - 165.56) <= 3.0);
+}
+
 TEST_CASE("sample: pad mode places the image top-left, mask and padding exact") {
   const int S = 32;
   const Image src = test::pattern_image(40, 20, 7);
