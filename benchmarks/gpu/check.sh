@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The one prepared run for a lent GPU machine (see benchmarks/gpu/prepare.sh, which builds the binaries here
+# and prints the device-tool call). Runs, each step under its own `timeout`, within 8 minutes in all:
+#   1. the gpu tests (gpu_cuda_backends: the kernel matrix against cpu-ref, the U-Net layers against the
+#      naive kernel, the out-of-memory message) and test_cuda_backends (cuda-emu and cuda side by side)
+#   2. compute-sanitizer memcheck and racecheck on test_cuda_backends (small shapes)
+#   3. bench_gpu_conv at batch 1 and batch 8: every conv variant and product against cuDNN, GB/s of the rest
+# Everything is written under $OUT (default ./out-gpu); a short table is printed last.
+# Without a GPU it says so and exits 0 (nothing to run). Exit code: 0 when every step passed, 1 otherwise.
+# Binaries: .carry/gpu (from prepare.sh); if absent, a fallback build with cmake/ninja/nvcc there, using the
+# headers in .carry/prefix.
+set -u
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-$PWD/out-gpu}
+mkdir -p "$OUT"
+T0=$(date +%s)
+LOG=$OUT/check.log
+: > "$LOG"
+say() { echo "[check +$(( $(date +%s) - T0 ))s] $*" | tee -a "$LOG"; }
+declare -a SUMMARY=()
+FAILED=0
+record() {  # name, exit code, what 0 means
+  local status=PASS
+  case "$2" in
+    0) status=PASS ;;
+    77) status=SKIP ;;
+    124|137) status="TIMEOUT"; FAILED=1 ;;
+    *) status="FAIL(rc=$2)"; FAILED=1 ;;
+  esac
+  SUMMARY+=("$(printf '%-34s %s' "$1" "$status")")
+  say "$1: $status"
+}
+
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+  say "NO GPU: nvidia-smi is missing or lists no device; nothing to run (this is the dry run)."
+  exit 0
+fi
+nvidia-smi >> "$LOG" 2>&1
+
+BIN=.carry/gpu
+# The emulated half of test_cuda_backends runs on one host thread: small shapes, and deterministic there.
+export TINT_EMU_THREADS=1
+if [ ! -x "$BIN/gpu_cuda_backends" ] || [ ! -x "$BIN/bench_gpu_conv" ]; then
+  say "no carried binaries in $BIN: building here (fallback)"
+  BUILD=build-gpu-fallback
+  export PATH=/usr/local/cuda/bin:$PATH
+  timeout 300 cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+      -DCMAKE_PREFIX_PATH="$PWD/.carry/prefix" -DCMAKE_CXX_FLAGS="-I$PWD/.carry/prefix/include" >> "$LOG" 2>&1 &&
+    timeout 300 cmake --build $BUILD --target gpu_cuda_backends test_cuda_backends bench_gpu_conv -j"$(nproc)" >> "$LOG" 2>&1
+  record "fallback build" $?
+  mkdir -p "$BIN"
+  cp $BUILD/tests/gpu_cuda_backends $BUILD/tests/test_cuda_backends $BUILD/benchmarks/gpu/bench_gpu_conv "$BIN"/ 2>/dev/null
+fi
+[ -f "$BIN/COMMIT" ] && say "binaries built from commit $(cat $BIN/COMMIT)"
+
+# cuDNN for the baseline: beside the toolkit, or in PyTorch's site-packages.
+for sp in $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) /usr/local/cuda/lib64; do
+  for d in "$sp/nvidia/cudnn/lib" "$sp"; do
+    if ls "$d"/libcudnn.so.9* >/dev/null 2>&1; then CUDNN_DIR=$d; break 2; fi
+  done
+done
+if [ -n "${CUDNN_DIR:-}" ]; then
+  export LD_LIBRARY_PATH="$CUDNN_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  say "cuDNN from $CUDNN_DIR"
+else
+  say "cuDNN not found: the benchmark times tint's kernels only"
+fi
+
+# 1. tests
+{ echo "== gpu_cuda_backends"; timeout 150 "$BIN/gpu_cuda_backends" -d yes; } > "$OUT/tests.log" 2>&1
+record "gpu_cuda_backends" $?
+{ echo "== test_cuda_backends"; timeout 60 "$BIN/test_cuda_backends" -d yes; } >> "$OUT/tests.log" 2>&1
+record "test_cuda_backends (emu + cuda)" $?
+
+# 2. compute-sanitizer (small shapes: the test binary's cuda backend; the emulated half is host code)
+CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+if [ -n "$CS" ]; then
+  { echo "== memcheck"; timeout 120 "$CS" --tool memcheck --leak-check no --error-exitcode 9 \
+      "$BIN/test_cuda_backends"; } > "$OUT/sanitizer.log" 2>&1
+  record "compute-sanitizer memcheck" $?
+  { echo "== racecheck"; timeout 100 "$CS" --tool racecheck --error-exitcode 9 \
+      "$BIN/test_cuda_backends" "[conv],*sum*,*bias*,*losses*"; } >> "$OUT/sanitizer.log" 2>&1
+  record "compute-sanitizer racecheck" $?
+else
+  SUMMARY+=("compute-sanitizer                  not found")
+fi
+
+# 3. benchmark: batch 1 then batch 8 (separate runs, so a timeout in one keeps the other's JSON)
+for b in 1 8; do
+  left=$(( 470 - ($(date +%s) - T0) ))
+  if [ $left -lt 30 ]; then SUMMARY+=("bench batch $b                      skipped (time)"); continue; fi
+  limit=$(( b == 1 ? (left < 150 ? left : 150) : left ))
+  timeout $limit "$BIN/bench_gpu_conv" --batches $b --json "$OUT/bench_b$b.json" > "$OUT/bench_b$b.log" 2>&1
+  record "bench_gpu_conv batch $b" $?
+done
+
+say "done in $(( $(date +%s) - T0 )) s"
+echo
+echo "================ summary ================"
+for b in 1 8; do
+  [ -f "$OUT/bench_b$b.log" ] && sed -n '/^sum over the U-Net layers/,/^json:/p' "$OUT/bench_b$b.log" | grep -v '^json:'
+done
+grep -h "^device:\|^cuDNN" "$OUT/bench_b1.log" 2>/dev/null | head -2
+grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$OUT/sanitizer.log" 2>/dev/null
+grep -h "^All tests passed\|^test cases:" "$OUT/tests.log" 2>/dev/null
+printf '%s\n' "${SUMMARY[@]}"
+exit $FAILED

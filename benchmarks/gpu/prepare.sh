@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds HERE (nvcc, sm_90, Release) what benchmarks/gpu/check.sh runs on a lent GPU, and copies it into
+# .carry/ (ignored by git) for the device tool's `carry`:
+#   .carry/gpu/      gpu_cuda_backends, test_cuda_backends, bench_gpu_conv (static cudart: no CUDA libraries
+#                    needed there; cuDNN is dlopen'ed by the benchmark)
+#   .carry/prefix/   fmt and Catch2 (headers + CMake configs) for check.sh's fallback build there
+# Usage: bash benchmarks/gpu/prepare.sh [build-dir]   (default: build-cuda)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-build-cuda}
+cd "$root"
+[ -x /usr/local/cuda/bin/nvcc ] || { echo "prepare.sh: nvcc not found at /usr/local/cuda/bin/nvcc" >&2; exit 1; }
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+cmake --build "$build" --target gpu_cuda_backends test_cuda_backends bench_gpu_conv -j"$(nproc)"
+
+rm -rf .carry/gpu .carry/prefix
+mkdir -p .carry/gpu .carry/prefix/include .carry/prefix/lib/cmake
+cp "$build/tests/gpu_cuda_backends" "$build/tests/test_cuda_backends" "$build/benchmarks/gpu/bench_gpu_conv" .carry/gpu/
+git rev-parse HEAD > .carry/gpu/COMMIT 2>/dev/null || true
+# Header-only dependencies, mirrored as a prefix so that find_package works there (fallback build only).
+cp -r /usr/include/fmt /usr/include/catch2 .carry/prefix/include/
+cp -r /usr/lib/cmake/Catch2 .carry/prefix/lib/cmake/
+fmt_cfg=$(dirname "$(find /usr/lib -name fmt-config.cmake | head -1)")
+mkdir -p .carry/prefix/lib/x86_64-linux-gnu/cmake
+cp -r "$fmt_cfg" .carry/prefix/lib/x86_64-linux-gnu/cmake/
+cp -P /usr/lib/x86_64-linux-gnu/libfmt.so* .carry/prefix/lib/x86_64-linux-gnu/ 2>/dev/null || true
+[ -d /usr/include/stb ] && cp -r /usr/include/stb .carry/prefix/include/
+du -sh .carry
+cat <<'MSG'
+
+Ready. The device-tool call (one run, ~8 minutes at most; the script stops each step with `timeout`):
+  run(command="bash benchmarks/gpu/check.sh", carry=[".carry"], timeout_s=570)
+Results come back under $OUT (check.log, tests.log, sanitizer.log, bench_b1/b8 .log and .json); the summary
+table is printed last. Commit what matters under benchmarks/results/.
+MSG
