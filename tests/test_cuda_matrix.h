@@ -384,12 +384,13 @@ inline std::vector<Conv2dShape> small_conv_shapes() {
   };
 }
 
-// The 128x128 tile (M >= 96 and enough tiles), in the one product of each shape that takes it, cheap there
+// The 128x128 and 64x128 tiles (M >= 96 or 64, and enough tiles), in the one product of each shape that takes it, cheap there
 // because K is 1 (the other products of these shapes are slow to emulate: one barrier per 8 pixels).
 inline void check_conv_wide(const Target& t) {
   t.set_variant(t.default_variant);
   check_conv_shape(t, make_conv2d(1, 1, 130, 130, 128, 1, 1, 1, 1, 0, 0), false, kForward, false);
   check_conv_shape(t, make_conv2d(1, 128, 130, 130, 1, 1, 1, 1, 1, 0, 0), false, kBackwardData, false);
+  check_conv_shape(t, make_conv2d(1, 1, 130, 130, 64, 1, 1, 1, 1, 0, 0), false, kForward, false);  // 64x128
 }
 
 inline void check_conv(const Target& t, const std::vector<Conv2dShape>& shapes, bool all_variants) {

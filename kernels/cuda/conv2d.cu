@@ -151,7 +151,7 @@ struct AlongK {
 
 template <Dir D, int TM, int TN>
 // Small tiles: ask for two resident blocks per SM (<= 128 registers); ptxas otherwise settles on 64 and spills.
-__global__ void __launch_bounds__(kThreads, TM == 8 ? 1 : 2)
+__global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
     conv_igemm_kernel(ConvGemm g, float* __restrict__ out, const float* __restrict__ a_src,
                       const float* __restrict__ b_src, float* __restrict__ partial) {
   constexpr int BM = 16 * TM, BN = 16 * TN;
@@ -162,8 +162,8 @@ __global__ void __launch_bounds__(kThreads, TM == 8 ? 1 : 2)
   using LA = typename std::conditional<D == Dir::backward_data, AlongX<BM, EA>, AlongK<BM, EA>>::type;
   using LB = typename std::conditional<D == Dir::backward_weight, AlongK<BN, EB>, AlongX<BN, EB>>::type;
 
-  __shared__ alignas(16) float As[2][kBK][LDA];
-  __shared__ alignas(16) float Bs[2][kBK][LDB];
+  __shared__ __align__(16) float As[2][kBK][LDA];
+  __shared__ __align__(16) float Bs[2][kBK][LDB];
 
   const int phase = blockIdx.z / g.splits;
   const int split = blockIdx.z % g.splits;
@@ -475,7 +475,7 @@ std::atomic<int> g_variant{conv_default_variant};
 
 struct Plan {
   ConvGemm g;
-  int tile;  // 8: 128x128 tiles, 4: 64x64
+  int tm, tn;  // register block per thread; the block's tile is 16*tm x 16*tn
   int n_max, k_max;
 };
 
@@ -495,11 +495,19 @@ Plan make_plan(const Conv2dShape& s, int variant, size_t workspace_bytes) {
     plan.k_max = std::max(plan.k_max, f.K);
   }
   g.n_pad = (plan.n_max + 3) / 4 * 4;
-  // Large tiles when they alone fill the device; otherwise 64x64 (four times the blocks).
-  const int64_t big_tiles = int64_t(ceil_div(g.M, 128)) * ceil_div(plan.n_max, 128) * g.phases;
-  plan.tile = g.M >= 96 && plan.n_max >= 96 && big_tiles >= kTargetBlocks / 2 ? 8 : 4;
-  const int bm = 16 * plan.tile;
-  const int64_t blocks = int64_t(ceil_div(g.M, bm)) * ceil_div(plan.n_max, bm) * g.phases;
+  // The largest tile that still gives about one block per SM: 128x128 (8x8 per thread, 16 FFMA per shared
+  // load), 64x128 for the 64-channel layers (U-Net level 0), else 64x64 (four times the blocks).
+  const auto tiles = [&](int bm, int bn) {
+    return int64_t(ceil_div(g.M, bm)) * ceil_div(plan.n_max, bn) * g.phases;
+  };
+  if (g.M >= 96 && plan.n_max >= 96 && tiles(128, 128) >= kTargetBlocks / 2) {
+    plan.tm = 8, plan.tn = 8;
+  } else if (plan.n_max >= 96 && tiles(64, 128) >= kTargetBlocks / 2) {
+    plan.tm = 4, plan.tn = 8;
+  } else {
+    plan.tm = 4, plan.tn = 4;
+  }
+  const int64_t blocks = tiles(16 * plan.tm, 16 * plan.tn);
   if (variant == 1 && blocks < kTargetBlocks) {
     // Each split keeps at least 32 slices of K, so that the loop still hides its loads.
     const int by_blocks = int(ceil_div(kTargetBlocks, int(blocks)));
@@ -539,10 +547,12 @@ void launch_conv(const Stream& stream, float* out, const float* a, const float* 
   g.vec_a = reinterpret_cast<uintptr_t>(a) % 16 == 0;
   g.vec_out = reinterpret_cast<uintptr_t>(out) % 16 == 0;
   float* partial = g.splits > 1 ? static_cast<float*>(stream.workspace) : nullptr;
-  const int bn = 16 * plan.tile;
-  const dim3 grid(unsigned(ceil_div(plan.n_max, bn)), unsigned(ceil_div(g.M, bn)), unsigned(g.phases * g.splits));
-  if (plan.tile == 8)
+  const dim3 grid(unsigned(ceil_div(plan.n_max, 16 * plan.tn)), unsigned(ceil_div(g.M, 16 * plan.tm)),
+                  unsigned(g.phases * g.splits));
+  if (plan.tm == 8)
     TINT_LAUNCH((conv_igemm_kernel<D, 8, 8>), grid, kThreads, 0, st, g, out, a, b, partial);
+  else if (plan.tn == 8)
+    TINT_LAUNCH((conv_igemm_kernel<D, 4, 8>), grid, kThreads, 0, st, g, out, a, b, partial);
   else
     TINT_LAUNCH((conv_igemm_kernel<D, 4, 4>), grid, kThreads, 0, st, g, out, a, b, partial);
   if (g.splits > 1) {
