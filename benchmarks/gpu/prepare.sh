@@ -25,6 +25,9 @@ mkdir -p .carry/prefix/lib/x86_64-linux-gnu/cmake
 cp -r "$fmt_cfg" .carry/prefix/lib/x86_64-linux-gnu/cmake/
 cp -P /usr/lib/x86_64-linux-gnu/libfmt.so* .carry/prefix/lib/x86_64-linux-gnu/ 2>/dev/null || true
 [ -d /usr/include/stb ] && cp -r /usr/include/stb .carry/prefix/include/
+# data/ needs libwebp to configure (our targets do not link it): its headers and static archive.
+[ -d /usr/include/webp ] && cp -r /usr/include/webp .carry/prefix/include/
+cp /usr/lib/x86_64-linux-gnu/libwebp.a .carry/prefix/lib/ 2>/dev/null || true
 du -sh .carry
 cat <<'MSG'
 
