@@ -20,6 +20,7 @@ git rev-parse HEAD > .carry/gpu/COMMIT 2>/dev/null || true
 # Header-only dependencies, mirrored as a prefix so that find_package works there (fallback build only).
 cp -r /usr/include/fmt /usr/include/catch2 .carry/prefix/include/
 cp -r /usr/lib/cmake/Catch2 .carry/prefix/lib/cmake/
+cp /usr/lib/libCatch2*.a .carry/prefix/lib/ 2>/dev/null || true  # referenced by its CMake config
 fmt_cfg=$(dirname "$(find /usr/lib -name fmt-config.cmake | head -1)")
 mkdir -p .carry/prefix/lib/x86_64-linux-gnu/cmake
 cp -r "$fmt_cfg" .carry/prefix/lib/x86_64-linux-gnu/cmake/
