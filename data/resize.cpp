@@ -60,11 +60,18 @@ Image box_reduce(const Image& src, int k) {
     const int y0 = oy * k, y1 = std::min(src.height, y0 + k);
     for (int y = y0; y < y1; ++y) {
       const uint8_t* s = &src.rgb[size_t(y) * src.width * 3];
-      for (int x = 0; x < src.width; ++x) {
-        uint32_t* t = &sums[size_t(x / k) * 3];
-        t[0] += s[3 * x];
-        t[1] += s[3 * x + 1];
-        t[2] += s[3 * x + 2];
+      for (int ox = 0; ox < dst.width; ++ox) {
+        const int x0 = ox * k, x1 = std::min(src.width, x0 + k);
+        uint32_t t0 = 0, t1 = 0, t2 = 0;
+        for (int x = x0; x < x1; ++x) {
+          t0 += s[3 * x];
+          t1 += s[3 * x + 1];
+          t2 += s[3 * x + 2];
+        }
+        uint32_t* t = &sums[size_t(ox) * 3];
+        t[0] += t0;
+        t[1] += t1;
+        t[2] += t2;
       }
     }
     uint8_t* d = &dst.rgb[size_t(oy) * dst.width * 3];

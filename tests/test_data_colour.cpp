@@ -104,7 +104,7 @@ TEST_CASE("colour: 8-bit sRGB -> Lab -> sRGB returns every sampled colour within
   CHECK(exact > int64_t(rgb.size() * 0.99));  // one level is the rounding allowance, not the norm
 }
 
-TEST_CASE("colour: white and greys map to a = b = 0 to float precision; scaling bounds") {
+TEST_CASE("colour: white and greys map to a = b = 0 to float precision, scaling bounds") {
   for (int v : {0, 1, 17, 128, 200, 255}) {
     const uint8_t px[3] = {uint8_t(v), uint8_t(v), uint8_t(v)};
     float L, a, b;

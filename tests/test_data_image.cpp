@@ -26,7 +26,7 @@ BadImageReason reason_of(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("image: PNG, BMP and TGA decode losslessly; JPEG closely") {
+TEST_CASE("image: PNG, BMP and TGA decode losslessly, JPEG closely") {
   TempDir dir("image_formats");
   const Image img = test::pattern_image(37, 23, 1);
   test::write_png(dir / "a.png", img);
@@ -51,7 +51,7 @@ TEST_CASE("image: PNG, BMP and TGA decode losslessly; JPEG closely") {
   CHECK(err / jpg.rgb.size() < 3.0);
 }
 
-TEST_CASE("image: WebP lossless round trip; WebP with alpha is composited over white") {
+TEST_CASE("image: WebP lossless round trip, WebP with alpha is composited over white") {
   TempDir dir("image_webp");
   const Image img = test::pattern_image(21, 13, 3);
   uint8_t* out = nullptr;
@@ -152,7 +152,7 @@ TEST_CASE("image: the bad-input corpus is refused with one reason per file") {
   }
 }
 
-TEST_CASE("dataset: recursive scan is sorted, filters extensions, skips hidden; list files") {
+TEST_CASE("dataset: recursive scan is sorted, filters extensions, skips hidden, list files") {
   TempDir dir("scan");
   const Image img = test::pattern_image(8, 8, 5);
   test::write_png(dir / "train/b_class/2.PNG", img);

@@ -186,7 +186,7 @@ TEST_CASE("loader: epochs visit each good file once, shuffled per epoch, batches
   CHECK(s8.paths != s7.paths);
 }
 
-TEST_CASE("loader: the bad-input corpus is skipped file by file; no usable image is a clear error") {
+TEST_CASE("loader: the bad-input corpus is skipped file by file, no usable image is a clear error") {
   TempDir dir("loader_bad");
   const Image img = test::pattern_image(30, 30, 11);
   test::write_jpg(dir / "mixed/good1.jpg", img);
@@ -243,7 +243,7 @@ TEST_CASE("loader: the bad-input corpus is skipped file by file; no usable image
   CHECK_THROWS_AS(Loader(paths, opt), tint::Error);
 }
 
-TEST_CASE("loader: endless mode keeps going; destroying a loader mid-run stops cleanly") {
+TEST_CASE("loader: endless mode keeps going, destroying a loader mid-run stops cleanly") {
   TempDir dir("loader_endless");
   const auto paths = make_set(dir);
   LoaderOptions opt;
