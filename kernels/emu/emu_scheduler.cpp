@@ -197,7 +197,7 @@ class Worker {
   }
   void resume(int t) {
     current_ = t;
-    t_thread_idx = coords(t);
+    t_thread_idx = thread_coords_[size_t(t)];
     switch_context(scheduler_, fibers_[size_t(t)]->context());
   }
   void yield() { switch_context(fibers_[size_t(current_)]->context(), scheduler_); }
@@ -226,6 +226,7 @@ class Worker {
   int at_barrier_ = 0;
   int barrier_count_ = 0;
   int barrier_result_ = 0;
+  std::vector<uint3> thread_coords_;  // coords(t), computed once per block: resume() is the hot path
   std::vector<ThreadState> state_;
   std::vector<LaneSlot> lanes_;
   std::vector<Warp> warps_;
@@ -473,6 +474,8 @@ bool Worker::run_block(Launch& launch, uint64_t block) {
     fibers_.push_back(std::make_unique<Fiber>(fiber_stack_bytes(), &fiber_entry, this));
   in_kernel_.resize(std::max(in_kernel_.size(), n), false);
   state_.assign(n, ThreadState::ready);
+  thread_coords_.resize(n);
+  for (size_t t = 0; t < n; ++t) thread_coords_[t] = coords(int(t));
   lanes_.resize(n);
   warps_.resize((n + 31) / 32);
   for (size_t w = 0; w < warps_.size(); ++w) {
