@@ -5,6 +5,8 @@
 #      naive kernel, the out-of-memory message) and test_cuda_backends (cuda-emu and cuda side by side)
 #   2. compute-sanitizer memcheck and racecheck on test_cuda_backends (small shapes)
 #   3. bench_gpu_conv at batch 1 and batch 8: every conv variant and product against cuDNN, GB/s of the rest
+# Step limits can be tightened for a short lease: T_GPU_TESTS, T_EMU_TESTS, T_MEMCHECK, T_RACECHECK
+# (seconds each) and T_TOTAL (the whole run's budget, which the benchmark fills).
 # Everything is written under $OUT (default ./out-gpu); a short table is printed last.
 # Without a GPU it says so and exits 0 (nothing to run). Exit code: 0 when every step passed, 1 otherwise.
 # Binaries: .carry/gpu (from prepare.sh); if absent, a fallback build with cmake/ninja/nvcc there, using the
@@ -67,18 +69,18 @@ else
 fi
 
 # 1. tests
-{ echo "== gpu_cuda_backends"; timeout 150 "$BIN/gpu_cuda_backends" -d yes; } > "$OUT/tests.log" 2>&1
+{ echo "== gpu_cuda_backends"; timeout ${T_GPU_TESTS:-150} "$BIN/gpu_cuda_backends" -d yes; } > "$OUT/tests.log" 2>&1
 record "gpu_cuda_backends" $?
-{ echo "== test_cuda_backends"; timeout 60 "$BIN/test_cuda_backends" -d yes; } >> "$OUT/tests.log" 2>&1
+{ echo "== test_cuda_backends"; timeout ${T_EMU_TESTS:-60} "$BIN/test_cuda_backends" -d yes; } >> "$OUT/tests.log" 2>&1
 record "test_cuda_backends (emu + cuda)" $?
 
 # 2. compute-sanitizer (small shapes: the test binary's cuda backend; the emulated half is host code)
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 if [ -n "$CS" ]; then
-  { echo "== memcheck"; timeout 120 "$CS" --tool memcheck --leak-check no --error-exitcode 9 \
+  { echo "== memcheck"; timeout ${T_MEMCHECK:-120} "$CS" --tool memcheck --leak-check no --error-exitcode 9 \
       "$BIN/test_cuda_backends"; } > "$OUT/sanitizer.log" 2>&1
   record "compute-sanitizer memcheck" $?
-  { echo "== racecheck"; timeout 100 "$CS" --tool racecheck --error-exitcode 9 \
+  { echo "== racecheck"; timeout ${T_RACECHECK:-100} "$CS" --tool racecheck --error-exitcode 9 \
       "$BIN/test_cuda_backends" "[conv],*sum*,*bias*,*losses*"; } >> "$OUT/sanitizer.log" 2>&1
   record "compute-sanitizer racecheck" $?
 else
@@ -87,7 +89,7 @@ fi
 
 # 3. benchmark: batch 1 then batch 8 (separate runs, so a timeout in one keeps the other's JSON)
 for b in 1 8; do
-  left=$(( 470 - ($(date +%s) - T0) ))
+  left=$(( ${T_TOTAL:-470} - ($(date +%s) - T0) ))
   if [ $left -lt 30 ]; then SUMMARY+=("bench batch $b                      skipped (time)"); continue; fi
   limit=$(( b == 1 ? (left < 150 ? left : 150) : left ))
   timeout $limit "$BIN/bench_gpu_conv" --batches $b --json "$OUT/bench_b$b.json" > "$OUT/bench_b$b.log" 2>&1
