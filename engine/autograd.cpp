@@ -45,19 +45,20 @@ void record(Tensor& output, std::shared_ptr<Node> node, std::initializer_list<co
 }
 
 // Nodes in an order where every node comes after all nodes that consume its output (iterative DFS, so deep
-// graphs cannot overflow the stack).
-static std::vector<Node*> topological_order(Node* root) {
-  std::vector<Node*> order;
+// graphs cannot overflow the stack). Owning pointers: backward clears each node's edges as it goes, which
+// would otherwise free the nodes still to be visited.
+static std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> visited;
-  std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
-  visited.insert(root);
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root, 0}};
+  visited.insert(root.get());
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
       const Tensor& in = node->inputs[next++];
       if (in.defined() && in.grad_fn() && !visited.count(in.grad_fn().get())) {
         visited.insert(in.grad_fn().get());
-        stack.emplace_back(in.grad_fn().get(), 0);
+        stack.emplace_back(in.grad_fn(), 0);
       }
     } else {
       order.push_back(node);
@@ -97,7 +98,8 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
   TINT_CHECK(!start->released, "backward: this graph was already walked once (its saved tensors are freed); "
              "run the forward pass again");
   std::unordered_map<Node*, Tensor> grads{{start, g}};
-  for (Node* node : topological_order(start)) {
+  for (const std::shared_ptr<Node>& owned : topological_order(root.grad_fn())) {
+    Node* node = owned.get();
     auto it = grads.find(node);
     if (it == grads.end()) continue;  // no gradient reached it
     Tensor grad_out = it->second;
@@ -139,10 +141,11 @@ std::string graphviz(const Tensor& root) {
     return id;
   };
   if (!root.defined()) return out + "}\n";
-  std::vector<Node*> nodes;
-  if (root.grad_fn()) nodes = topological_order(root.grad_fn().get());
+  std::vector<std::shared_ptr<Node>> nodes;
+  if (root.grad_fn()) nodes = topological_order(root.grad_fn());
   std::unordered_set<const void*> leaves_done;
-  for (Node* node : nodes) {
+  for (const std::shared_ptr<Node>& owned : nodes) {
+    const Node* node = owned.get();
     out += fmt::format("  {} [shape=box, style=filled, fillcolor=\"#dde8f7\", label=\"{}\\n{}\"];\n", id_of(node),
                        node->name(), shape_str(node->output_shape));
     for (const Tensor& in : node->inputs) {

@@ -42,7 +42,10 @@ inline double rel_error(const std::vector<float>& a, const std::vector<float>& b
 inline void check_gradients(const std::string& what, std::vector<Tensor> inputs,
                             const std::function<Tensor(const std::vector<Tensor>&)>& loss_fn, double tol = 2e-2,
                             float h = 1e-2f) {
-  for (auto& t : inputs) t.set_requires_grad(true);
+  for (auto& t : inputs) {
+    t.set_requires_grad(true);
+    t.set_grad(Tensor());  // a fresh gradient: earlier checks on the same tensor must not add to it
+  }
   Tensor loss = loss_fn(inputs);
   loss.backward();
   for (size_t k = 0; k < inputs.size(); ++k) {
