@@ -12,7 +12,7 @@ namespace {
 
 Target emu_target() {
   return Target{&cuda_emu_backend(), cuda_emu::conv_variant_count, cuda_emu::conv_variant_name,
-                cuda_emu::set_conv_variant, cuda_emu::conv_default_variant};
+                cuda_emu::set_conv_variant, cuda_emu::conv_default_variant, cuda_emu::set_conv_tile};
 }
 
 std::vector<Target> targets() {
@@ -20,7 +20,7 @@ std::vector<Target> targets() {
 #ifdef TINT_HAVE_CUDA
   if (cuda_device_available())
     t.push_back(Target{cuda_backend(), cuda::conv_variant_count, cuda::conv_variant_name, cuda::set_conv_variant,
-                       cuda::conv_default_variant});
+                       cuda::conv_default_variant, cuda::set_conv_tile});
 #endif
   return t;
 }
@@ -55,12 +55,18 @@ TEST_CASE("cuda backends: conv2d 128x128 tiles", "[cuda][conv]") {
   for (const Target& t : targets()) check_conv_wide(t);
 }
 
+TEST_CASE("cuda backends: conv2d tuned variants with forced large tiles", "[cuda][conv]") {
+  for (const Target& t : targets()) check_conv_forced_tiles(t);
+}
+
 TEST_CASE("cuda-emu: table, variants and errors", "[cuda]") {
   const Backend& b = cuda_emu_backend();
   CHECK(std::string(b.name) == "cuda-emu");
   CHECK(cuda_emu::conv_variant() == cuda_emu::conv_default_variant);
   CHECK(std::string(cuda_emu::conv_variant_name(0)) == "naive");
   CHECK_THROWS_AS(cuda_emu::set_conv_variant(cuda_emu::conv_variant_count()), Error);
+  CHECK(std::string(cuda_emu::conv_variant_name(3)) == "igemm2");
+  CHECK_THROWS_AS(cuda_emu::set_conv_tile(8, 4), Error);
   // The workspace covers split-K where it is chosen, and nothing where it is not.
   CHECK(b.conv2d_workspace_bytes(make_conv2d(1, 64, 4, 4, 8, 3, 3, 1, 1, 1, 1)) > 0);
   CHECK(b.conv2d_workspace_bytes(make_conv2d(1, 1, 3, 3, 1, 1, 1, 1, 1, 0, 0)) == 0);

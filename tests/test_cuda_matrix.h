@@ -37,6 +37,7 @@ struct Target {
   const char* (*variant_name)(int);
   void (*set_variant)(int);
   int default_variant;
+  void (*set_tile)(int, int) = nullptr;  // forces the tuned variants' register block (see kernels/cuda/conv2d.h)
 };
 
 // Device memory of one backend, freed at scope exit.
@@ -391,6 +392,28 @@ inline void check_conv_wide(const Target& t) {
   check_conv_shape(t, make_conv2d(1, 1, 130, 130, 128, 1, 1, 1, 1, 0, 0), false, kForward, false);
   check_conv_shape(t, make_conv2d(1, 128, 130, 130, 1, 1, 1, 1, 1, 0, 0), false, kBackwardData, false);
   check_conv_shape(t, make_conv2d(1, 1, 130, 130, 64, 1, 1, 1, 1, 0, 0), false, kForward, false);  // 64x128
+}
+
+// Every tuned variant (1: igemm, 3: igemm2) with its large register blocks forced onto small shapes: the
+// 128x128 and 64x128 tiles over K ranges of many slices, split-K, image boundaries inside a slice, the
+// float4 and scalar loader paths, stride 2 and the transposed (phased) backward-data.
+inline void check_conv_forced_tiles(const Target& t) {
+  if (!t.set_tile) return;
+  std::vector<Conv2dShape> shapes = small_conv_shapes();
+  shapes.push_back(make_conv2d(2, 5, 13, 11, 7, 3, 3, 1, 1, 1, 1));  // K of backward-weight = 286: odd runs
+  shapes.push_back(make_conv2d(3, 4, 6, 6, 5, 3, 3, 1, 1, 1, 1));    // hw = 36: float4 dy runs across images
+  const int tiles[][2] = {{8, 8}, {4, 8}};
+  for (int v : {1, 3}) {
+    if (v >= t.variant_count()) continue;
+    t.set_variant(v);
+    for (const auto& tile : tiles) {
+      t.set_tile(tile[0], tile[1]);
+      INFO("conv variant " << v << " (" << t.variant_name(v) << ") tile " << tile[0] << "x" << tile[1]);
+      for (const Conv2dShape& s : shapes) check_conv_shape(t, s, false);
+    }
+  }
+  t.set_tile(0, 0);
+  t.set_variant(t.default_variant);
 }
 
 inline void check_conv(const Target& t, const std::vector<Conv2dShape>& shapes, bool all_variants) {

@@ -392,6 +392,329 @@ __global__ void conv_splitk_reduce_kernel(ConvGemm g, float* __restrict__ out, c
   }
 }
 
+// ---- variant 3 "igemm2": deeper slices, no integer division in the main loop ---------------------------
+//
+// The GEMM mapping of conv_igemm_kernel, changed where the H200 measurement (2026-11-26) pointed: forward
+// ran at ~20 TFLOP/s and backward-data, whose loaders divide most, at ~14, both far under the FMA peak.
+// - Every thread loads a run of E consecutive k of one column (the old loaders strided k by 256/BX) and
+//   walks the gather coordinates of k with a mixed-radix counter (KDigits): the divisions happen once per
+//   block; per element there is only an increment with carries. The old loaders did two or three integer
+//   divisions by run-time values per element, a ~20-instruction sequence each.
+// - BK = 16: half the barriers, and twice the multiply-adds between a slice's global loads and their use.
+// - Backward-weight (K = all output pixels, C small) takes the large tiles and splits K further (up to
+//   kMaxSplits2, workspace capped at kMaxWorkspace2): the old plan chose 64x64 tiles there.
+constexpr int kBK2 = 16;
+constexpr int kTargetBlocks2 = 528;  // four waves of the one-block-per-SM 128x128 kernel on 132 SMs
+constexpr int kMaxSplits2 = 128;
+constexpr size_t kMaxWorkspace2 = size_t(64) << 20;
+
+// A position in K written as k = (u * r1 + v) * r2 + w.
+struct KDigits {
+  int u, v, w;
+};
+
+struct KRadix {
+  int r1, r2;
+  int su, sv, sw;  // kBK2 written in the same digits (sv < r1, sw < r2)
+};
+
+__host__ __device__ inline KRadix make_radix(int r1, int r2) {
+  KRadix r{};
+  r.r1 = r1 > 0 ? r1 : 1;  // a backward-data phase without taps has K = 0 and never counts
+  r.r2 = r2 > 0 ? r2 : 1;
+  const int span = r.r1 * r.r2;
+  r.su = kBK2 / span;
+  const int rem = kBK2 - r.su * span;
+  r.sv = rem / r.r2;
+  r.sw = rem - r.sv * r.r2;
+  return r;
+}
+
+__device__ __forceinline__ KDigits to_digits(const KRadix& r, int k) {
+  KDigits d;
+  const int span = r.r1 * r.r2;
+  d.u = k / span;
+  const int rem = k - d.u * span;
+  d.v = rem / r.r2;
+  d.w = rem - d.v * r.r2;
+  return d;
+}
+
+__device__ __forceinline__ void digits_incr(const KRadix& r, KDigits& d) {
+  if (++d.w == r.r2) {
+    d.w = 0;
+    if (++d.v == r.r1) {
+      d.v = 0;
+      ++d.u;
+    }
+  }
+}
+
+// d += 4, for r2 % 4 == 0 and d.w % 4 == 0 (the float4 path: four k that stay in one run of w).
+__device__ __forceinline__ void digits_incr4(const KRadix& r, KDigits& d) {
+  d.w += 4;
+  if (d.w == r.r2) {
+    d.w = 0;
+    if (++d.v == r.r1) {
+      d.v = 0;
+      ++d.u;
+    }
+  }
+}
+
+__device__ __forceinline__ void digits_step(const KRadix& r, KDigits& d) {  // d += kBK2
+  d.w += r.sw;
+  if (d.w >= r.r2) d.w -= r.r2, ++d.v;
+  d.v += r.sv;
+  if (d.v >= r.r1) d.v -= r.r1, ++d.u;
+  d.u += r.su;
+}
+
+// A thread's share of a kBK2 x BX slice: one column x and E consecutive k from k0.
+//   along-X: neighbouring threads take neighbouring x (coalesced where the operand is contiguous along X)
+//   along-K: neighbouring threads continue each other's k run (contiguous along K: float4 loads)
+template <int BX, bool kAlongK>
+struct Run {
+  static constexpr int E = BX * kBK2 / kThreads;
+  static_assert(E == 4 || E == 8, "a run is one or two float4");
+  __device__ __forceinline__ static int x(int t) { return kAlongK ? t / (kBK2 / E) : t % BX; }
+  __device__ __forceinline__ static int k0(int t) { return kAlongK ? (t % (kBK2 / E)) * E : (t / BX) * E; }
+};
+
+template <Dir D, int TM, int TN>
+__global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
+    conv_igemm2_kernel(ConvGemm g, float* __restrict__ out, const float* __restrict__ a_src,
+                       const float* __restrict__ b_src, float* __restrict__ partial) {
+  constexpr int BM = 16 * TM, BN = 16 * TN;
+  using LA = Run<BM, D != Dir::backward_data>;
+  using LB = Run<BN, D == Dir::backward_weight>;
+  constexpr int EA = LA::E, EB = LB::E;
+  // Rows padded by 4 floats (float4 alignment kept); along-X stores are a warp-wide row, conflict-free.
+  constexpr int LDA = BM + 4, LDB = BN + 4;
+
+  __shared__ __align__(16) float As[2][kBK2][LDA];
+  __shared__ __align__(16) float Bs[2][kBK2][LDB];
+
+  const int phase = blockIdx.z / g.splits;
+  const int split = blockIdx.z % g.splits;
+  const PhaseInfo f = phase_info<D>(g, phase);
+  const int m0 = blockIdx.y * BM;
+  const int n0 = blockIdx.x * BN;
+  if (n0 >= f.N) return;  // this phase is smaller than the largest one (whole block leaves together)
+  const int k_per_split = ceil_div(ceil_div(f.K, g.splits), kBK2) * kBK2;
+  const int k_begin = split * k_per_split;
+  const int k_end = f.K < k_begin + k_per_split ? f.K : k_begin + k_per_split;
+
+  const int t = threadIdx.x;
+  const int hw_in = g.h_in * g.w_in, hw_out = g.h_out * g.w_out, khkw = g.kh * g.kw;
+
+  // ---- per-thread constants: the fixed column of each loader, and where its k run starts ----
+  const int a_m = m0 + LA::x(t);
+  const bool a_valid = a_m < g.M;
+  const int b_n = n0 + LB::x(t);
+  const bool b_valid = b_n < f.N;
+  const int a_k0 = LA::k0(t), b_k0 = LB::k0(t);
+
+  // Digits of k: forward B (c, p, q); backward-data A and B (o, tp, tq); backward-weight A (img, 0, pixel),
+  // B (img, i, j). Offsets: element = base + u * ustride + (terms of v and w).
+  KRadix ra{}, rb{};
+  if constexpr (D == Dir::forward) {
+    rb = make_radix(g.kh, g.kw);
+  } else if constexpr (D == Dir::backward_data) {
+    ra = rb = make_radix(f.tp, f.tq);
+  } else {
+    ra = make_radix(1, hw_out);
+    rb = make_radix(g.h_out, g.w_out);
+  }
+  int64_t a_base = 0, a_ustride = 0, b_base = 0, b_ustride = 0;
+  int b_r0 = 0, b_c0 = 0;  // forward / backward-data: top-left input (output) pixel of the column
+  int b_p = 0, b_q = 0;    // backward-weight: the column's tap
+  if constexpr (D == Dir::forward) {
+    a_base = int64_t(a_m) * f.K;
+    b_ustride = hw_in;
+    if (b_valid) {
+      const int img = b_n / hw_out;
+      const int pix = b_n - img * hw_out;
+      const int i = pix / g.w_out;
+      b_r0 = i * g.sh - g.ph;
+      b_c0 = (pix - i * g.w_out) * g.sw - g.pw;
+      b_base = int64_t(img) * g.c_in * hw_in;
+    }
+  } else if constexpr (D == Dir::backward_data) {
+    a_base = int64_t(a_m) * khkw + f.rp * g.kw + f.rq;
+    a_ustride = int64_t(g.c_in) * khkw;
+    b_ustride = hw_out;
+    if (b_valid) {
+      const int per_img = f.hp * f.wp;
+      const int img = b_n / per_img;
+      const int r = b_n - img * per_img;
+      const int hh = r / f.wp;
+      b_r0 = hh + f.off_h;
+      b_c0 = r - hh * f.wp + f.off_w;
+      b_base = int64_t(img) * g.c_out * hw_out;
+    }
+  } else {
+    a_base = int64_t(a_m) * hw_out;
+    a_ustride = int64_t(g.c_out) * hw_out;
+    b_ustride = int64_t(g.c_in) * hw_in;
+    if (b_valid) {
+      const int c = b_n / khkw;
+      const int r = b_n - c * khkw;
+      b_p = r / g.kw;
+      b_q = r - b_p * g.kw;
+      b_base = int64_t(c) * hw_in;
+    }
+  }
+  KDigits a_d{}, b_d{};
+  if constexpr (D != Dir::forward) a_d = to_digits(ra, k_begin + a_k0);
+  b_d = to_digits(rb, k_begin + b_k0);
+  // float4 loads of A: forward (rows of w), backward-weight (runs of dy pixels within one image).
+  const bool a_vec = g.vec_a && a_valid &&
+                     (D == Dir::forward ? f.K % 4 == 0 : D == Dir::backward_weight ? hw_out % 4 == 0 : false);
+
+  float ra_[EA], rb_[EB];
+
+  auto load_a = [&](int kt) {  // the slice starting at kt; a_d holds the digits of kt + a_k0
+    const int k0 = kt + a_k0;
+    if constexpr (D == Dir::forward || D == Dir::backward_weight) {
+      KDigits d = a_d;
+#pragma unroll
+      for (int e4 = 0; e4 < EA; e4 += 4) {
+        const float* src = D == Dir::forward ? a_src + a_base + k0 + e4 : a_src + a_base + d.u * a_ustride + d.w;
+        if (a_vec && k0 + e4 + 3 < k_end) {
+          const float4 v = *reinterpret_cast<const float4*>(src);
+          ra_[e4] = v.x, ra_[e4 + 1] = v.y, ra_[e4 + 2] = v.z, ra_[e4 + 3] = v.w;
+          if constexpr (D == Dir::backward_weight) digits_incr4(ra, d);
+        } else {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            float v = 0.0f;
+            if (a_valid && k0 + e4 + e < k_end) {
+              if constexpr (D == Dir::forward) v = src[e];
+              else v = a_src[a_base + d.u * a_ustride + d.w];
+            }
+            ra_[e4 + e] = v;
+            if constexpr (D == Dir::backward_weight) digits_incr(ra, d);
+          }
+        }
+      }
+    } else {  // backward-data: A(c, (o, tp, tq)) = w[o, c, rp + s*tp, rq + s*tq]
+      KDigits d = a_d;
+#pragma unroll
+      for (int e = 0; e < EA; ++e) {
+        float v = 0.0f;
+        if (a_valid && k0 + e < k_end) v = a_src[a_base + d.u * a_ustride + g.sh * d.v * g.kw + g.sw * d.w];
+        ra_[e] = v;
+        digits_incr(ra, d);
+      }
+    }
+  };
+
+  auto load_b = [&](int kt) {  // b_d holds the digits of kt + b_k0
+    const int k0 = kt + b_k0;
+    KDigits d = b_d;
+#pragma unroll
+    for (int e = 0; e < EB; ++e) {
+      float v = 0.0f;
+      if (b_valid && k0 + e < k_end) {
+        if constexpr (D == Dir::forward) {  // B((c, p, q), pixel) = x[img, c, r0 + p, c0 + q]
+          const int h = b_r0 + d.v, w = b_c0 + d.w;
+          if (unsigned(h) < unsigned(g.h_in) && unsigned(w) < unsigned(g.w_in))
+            v = b_src[b_base + d.u * b_ustride + h * g.w_in + w];
+        } else if constexpr (D == Dir::backward_data) {  // B((o, tp, tq), pixel) = dy[img, o, r0 - tp, c0 - tq]
+          const int i = b_r0 - d.v, j = b_c0 - d.w;
+          if (unsigned(i) < unsigned(g.h_out) && unsigned(j) < unsigned(g.w_out))
+            v = b_src[b_base + d.u * b_ustride + i * g.w_out + j];
+        } else {  // B((img, i, j), (c, p, q)) = x[img, c, i*s - pad + p, j*s - pad + q]
+          const int h = d.v * g.sh - g.ph + b_p, w = d.w * g.sw - g.pw + b_q;
+          if (unsigned(h) < unsigned(g.h_in) && unsigned(w) < unsigned(g.w_in))
+            v = b_src[b_base + d.u * b_ustride + h * g.w_in + w];
+        }
+      }
+      rb_[e] = v;
+      digits_incr(rb, d);
+    }
+  };
+
+  auto store_tiles = [&](int buf) {
+    const int ax = LA::x(t), bx = LB::x(t);
+#pragma unroll
+    for (int e = 0; e < EA; ++e) As[buf][a_k0 + e][ax] = ra_[e];
+#pragma unroll
+    for (int e = 0; e < EB; ++e) Bs[buf][b_k0 + e][bx] = rb_[e];
+  };
+
+  auto advance = [&]() {
+    if constexpr (D != Dir::forward) digits_step(ra, a_d);
+    digits_step(rb, b_d);
+  };
+
+  float acc[TM][TN];
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
+
+  const int tx = t % 16, ty = t / 16;
+  load_a(k_begin);
+  load_b(k_begin);
+  advance();
+  store_tiles(0);
+  __syncthreads();
+  int buf = 0;
+  for (int kt = k_begin; kt < k_end; kt += kBK2) {
+    const bool has_next = kt + kBK2 < k_end;
+    if (has_next) {
+      load_a(kt + kBK2);
+      load_b(kt + kBK2);
+      advance();
+    }
+#pragma unroll
+    for (int kk = 0; kk < kBK2; ++kk) {
+      float a[TM], b[TN];
+#pragma unroll
+      for (int gi = 0; gi < TM / 4; ++gi) load_smem4(&As[buf][kk][gi * 64 + ty * 4], &a[gi * 4]);
+#pragma unroll
+      for (int gj = 0; gj < TN / 4; ++gj) load_smem4(&Bs[buf][kk][gj * 64 + tx * 4], &b[gj * 4]);
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    if (has_next) store_tiles(buf ^ 1);
+    __syncthreads();
+    buf ^= 1;
+  }
+
+  // ---- epilogue: the partial of this split, or C itself ----
+  const bool contiguous4 = out_contiguous4<D>(g, f);
+#pragma unroll
+  for (int i = 0; i < TM; ++i) {
+    const int m = m0 + (i / 4) * 64 + ty * 4 + (i % 4);
+    if (m >= g.M) continue;
+#pragma unroll
+    for (int gj = 0; gj < TN / 4; ++gj) {
+      const int n = n0 + gj * 64 + tx * 4;
+      if (n >= f.N) continue;
+      if (g.splits > 1) {
+        float* p = partial + ((int64_t(phase) * g.splits + split) * g.M + m) * g.n_pad + n;
+        *reinterpret_cast<float4*>(p) = make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2],
+                                                    acc[i][gj * 4 + 3]);
+        continue;
+      }
+      const int64_t off = out_offset<D>(g, f, m, n);
+      if (contiguous4 && g.vec_out && n + 3 < f.N && off % 4 == 0) {
+        *reinterpret_cast<float4*>(out + off) = make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1],
+                                                            acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (n + j < f.N) out[out_offset<D>(g, f, m, n + j)] = acc[i][gj * 4 + j];
+      }
+    }
+  }
+}
+
 // ---- variant 0: one thread per output element ----------------------------------------------------------
 
 __global__ void conv_naive_forward_kernel(ConvGemm g, float* __restrict__ y, const float* __restrict__ x,
@@ -472,12 +795,18 @@ __global__ void conv_naive_backward_weight_kernel(ConvGemm g, float* __restrict_
 // ---- planning and launch ------------------------------------------------------------------------------
 
 std::atomic<int> g_variant{conv_default_variant};
+std::atomic<int> g_forced_tm{0}, g_forced_tn{0};  // set_conv_tile (tests): 0 lets the planner choose
 
 struct Plan {
   ConvGemm g;
   int tm, tn;  // register block per thread; the block's tile is 16*tm x 16*tn
   int n_max, k_max;
 };
+
+inline void force_tile(Plan& plan) {
+  const int tm = g_forced_tm.load(std::memory_order_relaxed), tn = g_forced_tn.load(std::memory_order_relaxed);
+  if (tm != 0) plan.tm = tm, plan.tn = tn;
+}
 
 template <Dir D>
 Plan make_plan(const Conv2dShape& s, int variant, size_t workspace_bytes) {
@@ -500,6 +829,28 @@ Plan make_plan(const Conv2dShape& s, int variant, size_t workspace_bytes) {
   const auto tiles = [&](int bm, int bn) {
     return int64_t(ceil_div(g.M, bm)) * ceil_div(plan.n_max, bn) * g.phases;
   };
+  if (variant == 3) {
+    // Count the blocks that splitting K can add (each split keeps at least 16 slices): backward-weight,
+    // whose C is small and K huge, then takes the large tiles too.
+    const int depth_splits = std::min(kMaxSplits2, std::max(1, plan.k_max / (16 * kBK2)));
+    const auto enough = [&](int bm, int bn) { return tiles(bm, bn) * depth_splits >= kTargetBlocks2 / 2; };
+    if (g.M >= 96 && plan.n_max >= 96 && enough(128, 128)) {
+      plan.tm = 8, plan.tn = 8;
+    } else if (plan.n_max >= 96 && enough(64, 128)) {
+      plan.tm = 4, plan.tn = 8;
+    } else {
+      plan.tm = 4, plan.tn = 4;
+    }
+    force_tile(plan);
+    const int64_t blocks = tiles(16 * plan.tm, 16 * plan.tn);
+    if (blocks < kTargetBlocks2) {
+      int splits = std::min(int(ceil_div(kTargetBlocks2, int(blocks))), depth_splits);
+      const size_t per_split = size_t(g.phases) * g.M * g.n_pad * sizeof(float);
+      splits = int(std::min<size_t>(size_t(splits), std::min(workspace_bytes, kMaxWorkspace2) / per_split));
+      g.splits = std::max(1, splits);
+    }
+    return plan;
+  }
   if (g.M >= 96 && plan.n_max >= 96 && tiles(128, 128) >= kTargetBlocks / 2) {
     plan.tm = 8, plan.tn = 8;
   } else if (plan.n_max >= 96 && tiles(64, 128) >= kTargetBlocks / 2) {
@@ -507,6 +858,7 @@ Plan make_plan(const Conv2dShape& s, int variant, size_t workspace_bytes) {
   } else {
     plan.tm = 4, plan.tn = 4;
   }
+  force_tile(plan);
   const int64_t blocks = tiles(16 * plan.tm, 16 * plan.tn);
   if (variant == 1 && blocks < kTargetBlocks) {
     // Each split keeps at least 32 slices of K, so that the loop still hides its loads.
@@ -520,10 +872,15 @@ Plan make_plan(const Conv2dShape& s, int variant, size_t workspace_bytes) {
   return plan;
 }
 
+// Enough for both splitting variants (1 and 3), whichever is selected when the kernel runs.
 template <Dir D>
 size_t workspace_for(const Conv2dShape& s) {
-  const Plan p = make_plan<D>(s, 1, SIZE_MAX);
-  return p.g.splits > 1 ? size_t(p.g.splits) * p.g.phases * p.g.M * p.g.n_pad * sizeof(float) : 0;
+  size_t bytes = 0;
+  for (int variant : {1, 3}) {
+    const Plan p = make_plan<D>(s, variant, SIZE_MAX);
+    if (p.g.splits > 1) bytes = std::max(bytes, size_t(p.g.splits) * p.g.phases * p.g.M * p.g.n_pad * sizeof(float));
+  }
+  return bytes;
 }
 
 template <Dir D>
@@ -549,7 +906,14 @@ void launch_conv(const Stream& stream, float* out, const float* a, const float* 
   float* partial = g.splits > 1 ? static_cast<float*>(stream.workspace) : nullptr;
   const dim3 grid(unsigned(ceil_div(plan.n_max, 16 * plan.tn)), unsigned(ceil_div(g.M, 16 * plan.tm)),
                   unsigned(g.phases * g.splits));
-  if (plan.tm == 8)
+  if (variant == 3) {
+    if (plan.tm == 8)
+      TINT_LAUNCH((conv_igemm2_kernel<D, 8, 8>), grid, kThreads, 0, st, g, out, a, b, partial);
+    else if (plan.tn == 8)
+      TINT_LAUNCH((conv_igemm2_kernel<D, 4, 8>), grid, kThreads, 0, st, g, out, a, b, partial);
+    else
+      TINT_LAUNCH((conv_igemm2_kernel<D, 4, 4>), grid, kThreads, 0, st, g, out, a, b, partial);
+  } else if (plan.tm == 8)
     TINT_LAUNCH((conv_igemm_kernel<D, 8, 8>), grid, kThreads, 0, st, g, out, a, b, partial);
   else if (plan.tn == 8)
     TINT_LAUNCH((conv_igemm_kernel<D, 4, 8>), grid, kThreads, 0, st, g, out, a, b, partial);
@@ -563,13 +927,14 @@ void launch_conv(const Stream& stream, float* out, const float* a, const float* 
 
 }  // namespace
 
-int conv_variant_count() { return 3; }
+int conv_variant_count() { return 4; }
 
 const char* conv_variant_name(int variant) {
   switch (variant) {
     case 0: return "naive";
     case 1: return "igemm";
     case 2: return "igemm-nosplit";
+    case 3: return "igemm2";
     default: return "?";
   }
 }
@@ -581,6 +946,14 @@ void set_conv_variant(int variant) {
     raise_error(format_message("%s: conv variant %d out of range [0, %d)", TINT_BACKEND_NAME, variant,
                                conv_variant_count()));
   g_variant.store(variant);
+}
+
+void set_conv_tile(int tm, int tn) {
+  const bool ok = (tm == 0 && tn == 0) || (tm == 8 && tn == 8) || (tm == 4 && tn == 8) || (tm == 4 && tn == 4);
+  if (!ok)
+    raise_error(format_message("%s: conv tile %dx%d is not one of 0x0, 8x8, 4x8, 4x4", TINT_BACKEND_NAME, tm, tn));
+  g_forced_tm.store(tm);
+  g_forced_tn.store(tn);
 }
 
 // x (n, c_in, h, w) * w (c_out, c_in, kh, kw) -> y

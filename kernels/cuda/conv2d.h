@@ -6,8 +6,13 @@
 //   1 "igemm"          implicit GEMM: shared-memory tiles, register blocking, a deterministic split-K
 //                      through Stream::workspace when the output alone gives too few blocks (default)
 //   2 "igemm-nosplit"  the same kernel, never split: shows what split-K buys on small layers
+//   3 "igemm2"         the same GEMM mapping with 16-deep slices and division-free gather indices (each
+//                      thread walks a run of consecutive k with a mixed-radix counter); backward-weight
+//                      takes large tiles and splits K wider (conv2d.cu says why)
 //
 // The variant is process-wide (tests and benchmarks switch it; set it back to the default afterwards).
+// set_conv_tile forces the per-thread register block of the tuned variants (8x8, 4x8 or 4x4; 0x0 gives the
+// choice back to the planner), so that tests reach every tile on shapes small enough to emulate.
 #pragma once
 
 namespace tint {
@@ -17,6 +22,7 @@ int conv_variant_count();
 const char* conv_variant_name(int variant);
 int conv_variant();
 void set_conv_variant(int variant);  // throws tint::Error when out of range
+void set_conv_tile(int tm, int tn);  // throws tint::Error for any other pair
 constexpr int conv_default_variant = 1;
 }  // namespace cuda_emu
 
@@ -25,6 +31,7 @@ int conv_variant_count();
 const char* conv_variant_name(int variant);
 int conv_variant();
 void set_conv_variant(int variant);
+void set_conv_tile(int tm, int tn);  // throws tint::Error for any other pair
 constexpr int conv_default_variant = 1;
 }  // namespace cuda
 
