@@ -87,7 +87,14 @@ else
   SUMMARY+=("compute-sanitizer                  not found")
 fi
 
-# 3. benchmark: batch 1 then batch 8 (separate runs, so a timeout in one keeps the other's JSON)
+# 3. the whole training step through the engine on the GPU, against the same U-Net in PyTorch there
+if [ -x "$BIN/bench_train_step" ]; then
+  timeout ${T_TRAIN_STEP:-90} "$BIN/bench_train_step" --device cuda --batches 1,8 \
+    > "$OUT/train_step.log" 2>&1
+  record "bench_train_step (engine, vs PyTorch)" $?
+fi
+
+# 4. conv benchmark: batch 1 then batch 8 (separate runs, so a timeout in one keeps the other's JSON)
 for b in 1 8; do
   left=$(( ${T_TOTAL:-470} - ($(date +%s) - T0) ))
   if [ $left -lt 30 ]; then SUMMARY+=("bench batch $b                      skipped (time)"); continue; fi
@@ -103,6 +110,7 @@ for b in 1 8; do
   [ -f "$OUT/bench_b$b.log" ] && sed -n '/^sum over the U-Net layers/,/^json:/p' "$OUT/bench_b$b.log" | grep -v '^json:'
 done
 grep -h "^device:\|^cuDNN" "$OUT/bench_b1.log" 2>/dev/null | head -2
+[ -f "$OUT/train_step.log" ] && grep -v "^json:" "$OUT/train_step.log"
 grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$OUT/sanitizer.log" 2>/dev/null
 grep -h "^All tests passed\|^test cases:" "$OUT/tests.log" 2>/dev/null
 printf '%s\n' "${SUMMARY[@]}"

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""The training step of tint's U-Net (models/unet.h) in PyTorch, timed the way bench_train_step times tint:
+forward, masked loss, backward, Adam, synchronised, median over repeats after warm-up. fp32, TF32 off.
+
+Needs an interpreter with torch (Debian's python3-torch on the CPU: /usr/bin/python3; on a GPU machine the
+image's python3). Prints one JSON object on stdout. Exit code 3 when torch or the device is missing.
+"""
+import argparse
+import json
+import sys
+import time
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--levels", type=int, default=4)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--loss", default="l2", choices=["l1", "l2"])
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    a = p.parse_args()
+    try:
+        import torch
+        import torch.nn as nn
+    except ImportError as e:
+        print(f"torch_unet_step.py: no torch in {sys.executable}: {e}", file=sys.stderr)
+        return 3
+    if a.device == "cuda" and not torch.cuda.is_available():
+        print("torch_unet_step.py: CUDA not available", file=sys.stderr)
+        return 3
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True  # cuDNN picks its fastest algorithms, as in the kernel benchmark
+
+    def ch(level):
+        return a.width * (1 << min(level, 3))
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down = nn.ModuleList()
+            for k in range(a.levels + 1):
+                blk = nn.Module()
+                blk.conv1 = nn.Conv2d(1, ch(0), 3, 1, 1) if k == 0 else nn.Conv2d(ch(k - 1), ch(k), 4, 2, 1)
+                blk.conv2 = nn.Conv2d(ch(k), ch(k), 3, 1, 1)
+                self.down.append(blk)
+            self.up = nn.ModuleDict()
+            for k in range(a.levels - 1, -1, -1):
+                blk = nn.Module()
+                blk.upconv = nn.ConvTranspose2d(ch(k + 1), ch(k), 4, 2, 1)
+                blk.conv = nn.Conv2d(2 * ch(k), ch(k), 3, 1, 1)
+                self.up[str(k)] = blk
+            self.head = nn.Conv2d(ch(0), 2, 1)
+
+        def forward(self, x):
+            skips = []
+            for blk in self.down:
+                x = torch.relu(blk.conv2(torch.relu(blk.conv1(x))))
+                skips.append(x)
+            skips.pop()
+            for k in range(a.levels - 1, -1, -1):
+                blk = self.up[str(k)]
+                x = torch.relu(blk.upconv(x))
+                x = torch.cat([x, skips.pop()], 1)
+                x = torch.relu(blk.conv(x))
+            return torch.tanh(self.head(x))
+
+    dev = torch.device(a.device)
+    torch.manual_seed(0)
+    net = UNet().to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-4)
+    L = torch.rand(a.batch, 1, a.size, a.size, device=dev) * 2 - 1
+    target = torch.rand(a.batch, 2, a.size, a.size, device=dev) * 2 - 1
+    mask = (torch.rand(a.batch, 1, a.size, a.size, device=dev) < 0.9).float()
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        pred = net(L)
+        d = (pred - target) * mask
+        per = d.abs() if a.loss == "l1" else d * d
+        loss = per.sum() / (mask.sum() * 2)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def sync():
+        if a.device == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(a.warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+    times.sort()
+    out = {
+        "peer": "pytorch",
+        "torch": torch.__version__,
+        "device": torch.cuda.get_device_name() if a.device == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        "batch": a.batch,
+        "size": a.size,
+        "ms_median": times[len(times) // 2],
+        "ms_min": times[0],
+        "ms_max": times[-1],
+        "repeats": a.repeats,
+    }
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
