@@ -96,7 +96,10 @@ void run_peer(const std::string& python, const std::string& dir, int size, int b
     return;
   }
   std::string workers;
-  for (const auto& p : points) workers += (workers.empty() ? "" : ",") + std::to_string(p.workers);
+  for (const auto& p : points) {
+    if (!workers.empty()) workers += ',';
+    workers += std::to_string(p.workers);
+  }
   const std::string command = "'" + python + "' '" + script.string() + "' --dir '" + dir + "' --size " + std::to_string(size) +
                               " --batch " + std::to_string(batch) + " --workers " + workers + " --repeats " +
                               std::to_string(repeats) + (limit ? " --limit " + std::to_string(limit) : "") + " 2>&1";
@@ -180,8 +183,8 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> paths = tint::scan_images(dir);
     if (limit > 0 && int(paths.size()) > limit) paths.resize(size_t(limit));
-    std::printf("data pipeline: %zu files under %s, S=%d, batch %d, median of %d; %s, %d hardware threads\n", paths.size(),
-                dir.c_str(), size, batch, repeats, cpu_model().c_str(), cores);
+    std::printf("data pipeline: %zu files under %s, S=%d, batch %d, median of %d; JPEG via %s; %s, %d hardware threads\n",
+                paths.size(), dir.c_str(), size, batch, repeats, tint::jpeg_decoder_name(), cpu_model().c_str(), cores);
     std::vector<Point> points;
     for (int w : worker_counts) points.push_back(measure(paths, size, batch, w, repeats));
     std::string note;
@@ -206,7 +209,7 @@ int main(int argc, char** argv) {
       std::ofstream out(json);
       out << "{\n  \"benchmark\": \"data_pipeline\",\n  \"dir\": \"" << dir << "\",\n  \"files\": " << paths.size()
           << ",\n  \"size\": " << size << ",\n  \"batch\": " << batch << ",\n  \"repeats\": " << repeats << ",\n  \"cpu\": \""
-          << cpu_model() << "\",\n  \"hardware_threads\": " << cores << ",\n  \"peer_note\": \"" << note << "\",\n  \"points\": [\n";
+          << cpu_model() << "\",\n  \"jpeg_decoder\": \"" << tint::jpeg_decoder_name() << "\",\n  \"hardware_threads\": " << cores << ",\n  \"peer_note\": \"" << note << "\",\n  \"points\": [\n";
       for (size_t i = 0; i < points.size(); ++i) {
         const auto& p = points[i];
         out << "    {\"workers\": " << p.workers << ", \"images_per_s\": " << p.images_per_s << ", \"decode_ms\": " << p.decode_ms

@@ -8,6 +8,11 @@
 
 #include <webp/decode.h>
 
+#if defined(TINT_HAVE_LIBJPEG)
+#include <csetjmp>
+#include <jpeglib.h>
+#endif
+
 #include <stb_image.h>
 #include <stb_image_write.h>
 
@@ -134,7 +139,64 @@ void to_rgb(const uint8_t* src, int channels, int64_t pixels, Image& out) {
   }
 }
 
+#if defined(TINT_HAVE_LIBJPEG)
+struct JpegErrors {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void jpeg_error_exit(j_common_ptr cinfo) {
+  auto* e = reinterpret_cast<JpegErrors*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, e->message);
+  std::longjmp(e->jump, 1);
+}
+void jpeg_quiet(j_common_ptr, int) {}  // warnings (benign markers, extra bytes) are not worth a line each
+
+// Decodes with libjpeg at scale 1/denom. libjpeg reports errors by longjmp; this frame holds no object
+// with a destructor between setjmp and the jump (out is the caller's), so nothing is skipped.
+bool jpeg_decode(const std::vector<uint8_t>& b, int denom, std::vector<uint8_t>& out, int& w, int& h, int& channels,
+                 char* message) {
+  jpeg_decompress_struct cinfo;
+  JpegErrors errors;
+  cinfo.err = jpeg_std_error(&errors.mgr);
+  errors.mgr.error_exit = jpeg_error_exit;
+  errors.mgr.emit_message = jpeg_quiet;
+  if (setjmp(errors.jump)) {
+    std::memcpy(message, errors.message, JMSG_LENGTH_MAX);
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, b.data(), static_cast<unsigned long>(b.size()));
+  jpeg_read_header(&cinfo, TRUE);
+  cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = unsigned(denom);
+  jpeg_start_decompress(&cinfo);
+  w = int(cinfo.output_width);
+  h = int(cinfo.output_height);
+  channels = cinfo.output_components;
+  out.resize(size_t(w) * h * channels);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = &out[size_t(cinfo.output_scanline) * w * channels];
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return true;
+}
+#endif
+
 }  // namespace
+
+const char* jpeg_decoder_name() {
+#if defined(TINT_HAVE_LIBJPEG)
+  return "libjpeg-turbo";
+#else
+  return "stb_image";
+#endif
+}
 
 ImageFormat sniff_format(const uint8_t* d, size_t n, std::string_view path) {
   if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return ImageFormat::jpeg;
@@ -193,7 +255,7 @@ ImageInfo probe_image(const std::vector<uint8_t>& b, const std::string& path, in
   return info;
 }
 
-Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64_t max_pixels) {
+Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64_t max_pixels, int reduce_to) {
   const ImageInfo info = probe_image(b, path, max_pixels);
   Image out;
   if (info.format == ImageFormat::webp) {
@@ -211,6 +273,21 @@ Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64
   }
   if (info.format == ImageFormat::jpeg && !jpeg_has_end_marker(b))
     throw BadImage(BadImageReason::corrupt, path, "JPEG has no end-of-image marker (truncated?)");
+#if defined(TINT_HAVE_LIBJPEG)
+  if (info.format == ImageFormat::jpeg) {
+    int denom = 1;
+    while (denom < 8 && reduce_to > 0 && std::min(info.width, info.height) / (denom * 2) >= 2 * reduce_to) denom *= 2;
+    std::vector<uint8_t> pixels;
+    int w = 0, h = 0, channels = 0;
+    char message[JMSG_LENGTH_MAX] = {0};
+    if (!jpeg_decode(b, denom, pixels, w, h, channels, message))
+      throw BadImage(BadImageReason::corrupt, path, fmt::format("jpeg decoder: {}", message));
+    out.width = w;
+    out.height = h;
+    to_rgb(pixels.data(), channels, out.pixels(), out);
+    return out;
+  }
+#endif
   int w = 0, h = 0, channels = 0;
   uint8_t* pixels = stbi_load_from_memory(b.data(), int(b.size()), &w, &h, &channels, 0);
   if (!pixels) throw BadImage(BadImageReason::corrupt, path, fmt::format("{} decoder: {}", format_name(info.format), stbi_failure_reason()));
@@ -223,7 +300,9 @@ Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64
   return out;
 }
 
-Image load_image(const std::string& path, int64_t max_pixels) { return decode_image(read_file_bytes(path), path, max_pixels); }
+Image load_image(const std::string& path, int64_t max_pixels, int reduce_to) {
+  return decode_image(read_file_bytes(path), path, max_pixels, reduce_to);
+}
 
 void save_image(const Image& image, const std::string& path, int quality) {
   const std::string ext = lower_extension(path);

@@ -57,8 +57,15 @@ ImageInfo probe_image(const std::vector<uint8_t>& bytes, const std::string& path
 std::vector<uint8_t> read_file_bytes(const std::string& path);  // throws BadImage(unreadable)
 
 // Full decode. Throws BadImage.
-Image decode_image(const std::vector<uint8_t>& bytes, const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
-Image load_image(const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
+// reduce_to > 0 says the caller will shrink the image towards that side: a decoder that can (JPEG through
+// libjpeg-turbo) may then return the image reduced by 2, 4 or 8 in the DCT domain, keeping its shorter side
+// at least 2 * reduce_to. Other formats and the stb_image path ignore it.
+Image decode_image(const std::vector<uint8_t>& bytes, const std::string& path, int64_t max_pixels = kDefaultMaxPixels,
+                   int reduce_to = 0);
+Image load_image(const std::string& path, int64_t max_pixels = kDefaultMaxPixels, int reduce_to = 0);
+
+// "libjpeg-turbo" when the build found a static libjpeg (faster, scaled decoding), else "stb_image".
+const char* jpeg_decoder_name();
 
 // True for the file names the scanner picks up: .jpg .jpeg .jpe .png .bmp .tga .gif .webp, any case.
 bool has_image_extension(std::string_view path);

@@ -201,7 +201,7 @@ struct Loader::State {
       }
     }
     auto t0 = Clock::now();
-    const Image decoded = load_image(paths[file], opt.max_pixels);
+    const Image decoded = load_image(paths[file], opt.max_pixels, opt.image_size);
     decode_ns += ns_since(t0);
     t0 = Clock::now();
     auto img = std::make_shared<const Image>(prepare_image(decoded, opt.image_size, opt.fit));

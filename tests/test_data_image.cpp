@@ -4,8 +4,11 @@
 
 #include <webp/encode.h>
 
+#include <cmath>
+
 #include "data/dataset.h"
 #include "data/image.h"
+#include "data/loader.h"
 #include "test_data_fixtures.h"
 
 using namespace tint;
@@ -49,6 +52,35 @@ TEST_CASE("image: PNG, BMP and TGA decode losslessly, JPEG closely") {
   double err = 0;
   for (size_t i = 0; i < jpg.rgb.size(); ++i) err += std::abs(int(jpg.rgb[i]) - int(smooth.rgb[i]));
   CHECK(err / jpg.rgb.size() < 3.0);
+}
+
+TEST_CASE("image: JPEG decoded reduced for a small target matches the full decode once resized") {
+  TempDir dir("image_jpeg_scaled");
+  Image smooth;  // smooth content, so that JPEG loss and the two downscaling routes stay small
+  smooth.width = 1200;
+  smooth.height = 1000;
+  for (int y = 0; y < smooth.height; ++y)
+    for (int x = 0; x < smooth.width; ++x) {
+      smooth.rgb.push_back(uint8_t(128 + 100 * std::sin(x * 0.01)));
+      smooth.rgb.push_back(uint8_t(128 + 100 * std::cos(y * 0.013)));
+      smooth.rgb.push_back(uint8_t((x + y) / 9));
+    }
+  test::write_jpg(dir / "big.jpg", smooth, 95);
+  const Image full = load_image(dir / "big.jpg");
+  const Image reduced = load_image(dir / "big.jpg", kDefaultMaxPixels, 64);
+  CHECK(full.width == 1200);
+  INFO("decoder " << jpeg_decoder_name() << ", reduced to " << reduced.width << "x" << reduced.height);
+  if (std::string(jpeg_decoder_name()) == "libjpeg-turbo") {
+    CHECK(reduced.width == 300);  // 1/4: 1/8 would take the shorter side to 125 < 2 * 64
+    CHECK(reduced.height == 250);
+  }
+  const Image a = prepare_image(full, 64, FitMode::pad);
+  const Image b = prepare_image(reduced, 64, FitMode::pad);
+  REQUIRE(a.width == b.width);
+  REQUIRE(a.height == b.height);
+  double diff = 0;
+  for (size_t i = 0; i < a.rgb.size(); ++i) diff += std::abs(int(a.rgb[i]) - int(b.rgb[i]));
+  CHECK(diff / double(a.rgb.size()) < 3.0);  // two downscaling routes; a swapped channel or shift gives tens
 }
 
 TEST_CASE("image: WebP lossless round trip, WebP with alpha is composited over white") {

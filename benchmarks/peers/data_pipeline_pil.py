@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The data pipeline of tint, done with PIL + numpy: the peer of benchmarks/bench_data_pipeline.cpp.
 
-Same work per image: decode to 8-bit RGB (alpha over white), resize the longest side to S with PIL's
+Same work per image: decode to 8-bit RGB (alpha over white; JPEGs reduced in the DCT domain by Image.draft
+while both sides stay >= 2*S, as tint does with libjpeg-turbo), resize the longest side to S with PIL's
 antialiased BILINEAR (a tent filter widened by the shrink factor, like tint's), pad to S x S with black and a
 mask, random horizontal flip, sRGB -> Lab (D65) -> L/50-1, a/110, b/110 in float32, batches of
 (N,1,S,S) / (N,2,S,S) / (N,1,S,S). Workers are processes (multiprocessing), the usual way around the GIL.
@@ -53,6 +54,8 @@ def sample(args):
     t0 = time.perf_counter()
     try:
         im = Image.open(path)
+        # The same DCT-domain reduction tint's loader asks libjpeg for: both sides stay >= 2 * S.
+        im.draft(None, (2 * S, 2 * S))
         im.load()
     except Exception:
         return None
