@@ -6,15 +6,15 @@
 #include <string>
 
 #include "engine/error.h"
+#include "tools/cmd_data.h"
 #include "tools/commands.h"
 
-// The data commands come from tools/cmd_data.cpp (the data pipeline).
-int run_data_command(int argc, char** argv) __attribute__((weak));
 
 namespace {
 const char* kUsage = R"(usage: tint <command> [options]     (tint <command> --help for each)
 
 commands:
+  train     train the colorizer's U-Net on a folder of photos (default: the embedded sample)
   demo      train a small U-Net on a synthetic task and print the loss falling (the engine end to end)
   data      fetch the photo sets (data fetch DIR), describe a data set (data stats DIR)
   devices   list the backends this build and machine can run
@@ -28,12 +28,10 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   try {
+    if (command == "train") return tint::cli::run_train(argc - 1, argv + 1);
     if (command == "demo") return tint::cli::run_demo(argc - 1, argv + 1);
     if (command == "devices") return tint::cli::run_devices(argc - 1, argv + 1);
-    if (command == "data") {
-      if (!run_data_command) throw tint::Error("this build has no data commands");
-      return run_data_command(argc - 1, argv + 1);
-    }
+    if (command == "data") return run_data_command(argc - 1, argv + 1);
     std::fprintf(stderr, "tint: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const tint::Error& e) {

@@ -11,6 +11,46 @@ import sys
 import time
 
 
+def make_unet_class(torch, width, levels):
+    """tint's models/unet.h in PyTorch, with the same parameter names (down.K.conv1, up.K.upconv, head)."""
+    import torch.nn as nn
+
+    def ch(level):
+        return width * (1 << min(level, 3))
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down = nn.ModuleList()
+            for k in range(levels + 1):
+                blk = nn.Module()
+                blk.conv1 = nn.Conv2d(1, ch(0), 3, 1, 1) if k == 0 else nn.Conv2d(ch(k - 1), ch(k), 4, 2, 1)
+                blk.conv2 = nn.Conv2d(ch(k), ch(k), 3, 1, 1)
+                self.down.append(blk)
+            self.up = nn.ModuleDict()
+            for k in range(levels - 1, -1, -1):
+                blk = nn.Module()
+                blk.upconv = nn.ConvTranspose2d(ch(k + 1), ch(k), 4, 2, 1)
+                blk.conv = nn.Conv2d(2 * ch(k), ch(k), 3, 1, 1)
+                self.up[str(k)] = blk
+            self.head = nn.Conv2d(ch(0), 2, 1)
+
+        def forward(self, x):
+            skips = []
+            for blk in self.down:
+                x = torch.relu(blk.conv2(torch.relu(blk.conv1(x))))
+                skips.append(x)
+            skips.pop()
+            for k in range(levels - 1, -1, -1):
+                blk = self.up[str(k)]
+                x = torch.relu(blk.upconv(x))
+                x = torch.cat([x, skips.pop()], 1)
+                x = torch.relu(blk.conv(x))
+            return torch.tanh(self.head(x))
+
+    return UNet
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -38,38 +78,7 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.benchmark = True  # cuDNN picks its fastest algorithms, as in the kernel benchmark
 
-    def ch(level):
-        return a.width * (1 << min(level, 3))
-
-    class UNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.down = nn.ModuleList()
-            for k in range(a.levels + 1):
-                blk = nn.Module()
-                blk.conv1 = nn.Conv2d(1, ch(0), 3, 1, 1) if k == 0 else nn.Conv2d(ch(k - 1), ch(k), 4, 2, 1)
-                blk.conv2 = nn.Conv2d(ch(k), ch(k), 3, 1, 1)
-                self.down.append(blk)
-            self.up = nn.ModuleDict()
-            for k in range(a.levels - 1, -1, -1):
-                blk = nn.Module()
-                blk.upconv = nn.ConvTranspose2d(ch(k + 1), ch(k), 4, 2, 1)
-                blk.conv = nn.Conv2d(2 * ch(k), ch(k), 3, 1, 1)
-                self.up[str(k)] = blk
-            self.head = nn.Conv2d(ch(0), 2, 1)
-
-        def forward(self, x):
-            skips = []
-            for blk in self.down:
-                x = torch.relu(blk.conv2(torch.relu(blk.conv1(x))))
-                skips.append(x)
-            skips.pop()
-            for k in range(a.levels - 1, -1, -1):
-                blk = self.up[str(k)]
-                x = torch.relu(blk.upconv(x))
-                x = torch.cat([x, skips.pop()], 1)
-                x = torch.relu(blk.conv(x))
-            return torch.tanh(self.head(x))
+    UNet = make_unet_class(torch, a.width, a.levels)
 
     dev = torch.device(a.device)
     torch.manual_seed(0)
