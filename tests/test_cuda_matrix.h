@@ -380,6 +380,7 @@ inline std::vector<Conv2dShape> small_conv_shapes() {
       make_conv2d(8, 8, 4, 4, 2, 1, 1, 1, 1, 0, 0),    // batch 8, 1x1 head, float4 paths
       make_conv2d(2, 3, 5, 6, 4, 1, 1, 2, 2, 0, 0),    // 1x1 stride 2: backward-data phases with no taps
       make_conv2d(1, 64, 4, 4, 8, 3, 3, 1, 1, 1, 1),   // deep and small: split-K in every product
+      make_conv2d(2, 3, 24, 24, 5, 3, 3, 1, 1, 1, 1),  // backward-weight K = 1152: split-K, float4 dy runs
       make_conv_transpose2d(2, 6, 4, 5, 3, 4, 4, 2, 2, 1, 1, 0, 0),  // transposed 4x4 s2 (U-Net up-sampling)
       make_conv_transpose2d(1, 4, 3, 3, 2, 3, 3, 2, 2, 1, 1, 1, 1),  // transposed 3x3 s2, output padding
   };

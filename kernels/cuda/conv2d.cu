@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
@@ -404,7 +405,6 @@ __global__ void conv_splitk_reduce_kernel(ConvGemm g, float* __restrict__ out, c
 // - Backward-weight (K = all output pixels, C small) takes the large tiles and splits K further (up to
 //   kMaxSplits2, workspace capped at kMaxWorkspace2): the old plan chose 64x64 tiles there.
 constexpr int kBK2 = 16;
-constexpr int kTargetBlocks2 = 528;  // four waves of the one-block-per-SM 128x128 kernel on 132 SMs
 constexpr int kMaxSplits2 = 128;
 constexpr size_t kMaxWorkspace2 = size_t(64) << 20;
 
@@ -830,24 +830,31 @@ Plan make_plan(const Conv2dShape& s, int variant, size_t workspace_bytes) {
     return int64_t(ceil_div(g.M, bm)) * ceil_div(plan.n_max, bn) * g.phases;
   };
   if (variant == 3) {
-    // Count the blocks that splitting K can add (each split keeps at least 16 slices): backward-weight,
-    // whose C is small and K huge, then takes the large tiles too.
-    const int depth_splits = std::min(kMaxSplits2, std::max(1, plan.k_max / (16 * kBK2)));
-    const auto enough = [&](int bm, int bn) { return tiles(bm, bn) * depth_splits >= kTargetBlocks2 / 2; };
-    if (g.M >= 96 && plan.n_max >= 96 && enough(128, 128)) {
-      plan.tm = 8, plan.tn = 8;
-    } else if (plan.n_max >= 96 && enough(64, 128)) {
-      plan.tm = 4, plan.tn = 8;
-    } else {
-      plan.tm = 4, plan.tn = 4;
-    }
-    force_tile(plan);
-    const int64_t blocks = tiles(16 * plan.tm, 16 * plan.tn);
-    if (blocks < kTargetBlocks2) {
-      int splits = std::min(int(ceil_div(kTargetBlocks2, int(blocks))), depth_splits);
-      const size_t per_split = size_t(g.phases) * g.M * g.n_pad * sizeof(float);
-      splits = int(std::min<size_t>(size_t(splits), std::min(workspace_bytes, kMaxWorkspace2) / per_split));
-      g.splits = std::max(1, splits);
+    // A cost model picks the tile and the split count together: waves of blocks (one resident 128x128
+    // block per SM, two of the smaller ones) times one block's multiply-adds at a per-tile efficiency, plus
+    // the partials' round trip through memory and the reduce launch. It splits backward-weight (C small, K
+    // huge) wide with large tiles, and leaves alone a grid that already fills the device in whole waves.
+    // Rates are an H200's (132 SMs, ~254 G FMA/s per SM, ~4 TB/s); a wrong guess costs speed, not results.
+    constexpr double kSMs = 132, kSmFma = 0.254e12, kBytesPerS = 4.0e12, kReduceLaunch = 4e-6;
+    const size_t per_split = size_t(g.phases) * g.M * g.n_pad * sizeof(float);
+    const int max_splits = int(std::min<size_t>(
+        size_t(std::min(kMaxSplits2, std::max(1, plan.k_max / (16 * kBK2)))),  // >= 16 slices per split
+        std::max<size_t>(1, std::min(workspace_bytes, kMaxWorkspace2) / std::max<size_t>(per_split, 1))));
+    const int forced_tm = g_forced_tm.load(std::memory_order_relaxed);
+    const int forced_tn = g_forced_tn.load(std::memory_order_relaxed);
+    struct Tile { int tm, tn, per_sm; double efficiency; };
+    const Tile choices[] = {{8, 8, 1, 0.60}, {4, 8, 2, 0.50}, {4, 4, 2, 0.35}};
+    double best = -1;
+    for (const Tile& c : choices) {
+      if (forced_tm != 0 && (c.tm != forced_tm || c.tn != forced_tn)) continue;
+      const int64_t blocks = tiles(16 * c.tm, 16 * c.tn);
+      for (int splits = 1; splits <= max_splits; ++splits) {
+        const double k_split = double(ceil_div(ceil_div(plan.k_max, splits), kBK2) * kBK2);
+        const double waves = std::ceil(double(blocks) * splits / (kSMs * c.per_sm));
+        double cost = waves * c.per_sm * (256.0 * c.tm * c.tn) * k_split / (kSmFma * c.efficiency);
+        if (splits > 1) cost += (2.0 * splits + 1.0) * double(per_split) / kBytesPerS + kReduceLaunch;
+        if (best < 0 || cost < best) best = cost, plan.tm = c.tm, plan.tn = c.tn, g.splits = splits;
+      }
     }
     return plan;
   }
