@@ -136,7 +136,7 @@ std::string graphviz(const Tensor& root) {
   auto id_of = [&](const void* p) {
     auto it = ids.find(p);
     if (it != ids.end()) return it->second;
-    std::string id = "n" + std::to_string(ids.size());
+    std::string id = fmt::format("n{}", ids.size());
     ids.emplace(p, id);
     return id;
   };

@@ -64,7 +64,7 @@ void Args::check_known(const std::vector<std::string>& known) const {
     if (name == "help" || name == "h") continue;
     if (std::find(known.begin(), known.end(), name) == known.end())
       throw Error(fmt::format("{}: unknown option --{} (see '{} --help')", command_, name,
-                              command_ == "tint" ? "tint" : "tint " + command_));
+                              command_ == "tint" ? std::string("tint") : fmt::format("tint {}", command_)));
   }
 }
 

@@ -53,7 +53,7 @@ run:
 )";
 
 std::string default_samples(const std::string& split) {
-  for (std::string base : {std::string("data/samples/"), std::string(TINT_SOURCE_DIR_FOR_TOOLS) + "/data/samples/"}) {
+  for (std::string base : {std::string("data/samples/"), fmt::format("{}/data/samples/", TINT_SOURCE_DIR_FOR_TOOLS)}) {
     if (fs::is_directory(base + split)) return base + split;
   }
   return "";
@@ -268,7 +268,7 @@ int run_train(int argc, char** argv) {
                          v.images ? fmt::format("{:.4f}", v.hi.b) : "", seconds());
       log.flush();
       running = 0, running_n = 0;
-      save_checkpoint(stop ? "end" : "epoch " + std::to_string(epoch + 1));
+      save_checkpoint(stop ? std::string("end") : fmt::format("epoch {}", epoch + 1));
       if (stop) break;
     }
   }
