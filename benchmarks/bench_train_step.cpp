@@ -14,6 +14,7 @@
 
 #include "benchmarks/unet_shapes.h"
 #include "engine/optim.h"
+#include "kernels/cpu/thread_pool.h"
 #include "models/unet.h"
 #include "tools/args.h"
 
