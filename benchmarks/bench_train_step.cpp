@@ -15,6 +15,7 @@
 #include "benchmarks/unet_shapes.h"
 #include "engine/optim.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/cuda/conv2d.h"
 #include "models/unet.h"
 #include "tools/args.h"
 
@@ -39,6 +40,8 @@ options:
   --python PATH     interpreter for the PyTorch peer (default: the first of python3, /usr/bin/python3
                     that imports torch); --no-peer skips it
   --peer-script P   path of torch_unet_step.py (default: benchmarks/peers/ under the source tree or cwd)
+  --conv-variant N  CUDA convolution variant for cuda and cuda-emu (kernels/cuda/conv2d.h; default: the
+                    backend's default)
   --json PATH       write the results as JSON
 )";
 
@@ -114,11 +117,26 @@ int main(int argc, char** argv) {
       return 0;
     }
     args.check_known({"device", "batches", "size", "width", "levels", "loss", "warmup", "repeats", "python",
-                      "peer-script", "json", "no-peer"});
+                      "peer-script", "json", "no-peer", "conv-variant"});
     const Device device = Device::parse(args.get("device", "cpu"));
     if (!device.available()) {
       std::fprintf(stderr, "bench_train_step: device '%s' is not available here\n", device.str().c_str());
       return 77;
+    }
+    std::string variant_note;
+    if (args.has("conv-variant")) {
+      const int v = args.get_int("conv-variant", 1);
+      if (device.kind == DeviceKind::CudaEmu) {
+        cuda_emu::set_conv_variant(v);
+        variant_note = fmt::format(", conv variant {} ({})", v, cuda_emu::conv_variant_name(v));
+      }
+#ifdef TINT_HAVE_CUDA
+      if (device.kind == DeviceKind::Cuda) {
+        cuda::set_conv_variant(v);
+        variant_note = fmt::format(", conv variant {} ({})", v, cuda::conv_variant_name(v));
+      }
+#endif
+      TINT_CHECK(!variant_note.empty(), "--conv-variant applies to the cuda and cuda-emu devices only");
     }
     const int size = args.get_int("size", 256), width = args.get_int("width", 64), levels = args.get_int("levels", 4);
     const int warmup = args.get_int("warmup", 3), repeats = args.get_int("repeats", 10);
@@ -146,8 +164,8 @@ int main(int argc, char** argv) {
     }
     const bool peer = !python.empty() && !script.empty();
 
-    fmt::print("U-Net training step: {}x{} input, width {}, {} levels, {} loss, fp32 (no TF32), device {}\n", size,
-               size, width, levels, loss_name, device.str());
+    fmt::print("U-Net training step: {}x{} input, width {}, {} levels, {} loss, fp32 (no TF32), device {}{}\n", size,
+               size, width, levels, loss_name, device.str(), variant_note);
     fmt::print("{:>5} {:>12} {:>10} {:>10} {:>12} {:>10}\n", "batch", "tint ms", "img/s", "GFLOP/s", "pytorch ms",
                "x pytorch");
     std::string json = fmt::format("{{\"device\": \"{}\", \"size\": {}, \"width\": {}, \"levels\": {}, \"loss\": \"{}\", "

@@ -333,7 +333,7 @@ std::string encode_safetensors(const std::vector<std::pair<std::string, Tensor>>
   for (auto& [name, t] : tensors) {
     TINT_CHECK(name != "__metadata__" && !name.empty(), "safetensors: invalid tensor name '{}'", name);
     std::string shape;
-    for (size_t i = 0; i < t.shape().size(); ++i) shape += (i ? "," : "") + std::to_string(t.shape()[i]);
+    for (size_t i = 0; i < t.shape().size(); ++i) shape += fmt::format("{}{}", i ? "," : "", t.shape()[i]);
     size_t bytes = size_t(t.numel()) * 4;
     header += fmt::format("{}\"{}\":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{},{}]}}", first ? "" : ",",
                           json_escape(name), shape, offset, offset + bytes);

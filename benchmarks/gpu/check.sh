@@ -92,6 +92,10 @@ if [ -x "$BIN/bench_train_step" ]; then
   timeout ${T_TRAIN_STEP:-90} "$BIN/bench_train_step" --device cuda --batches 1,8 \
     > "$OUT/train_step.log" 2>&1
   record "bench_train_step (engine, vs PyTorch)" $?
+  # The same step with the igemm2 convolutions (variant 3), PyTorch not rerun.
+  timeout ${T_TRAIN_STEP:-90} "$BIN/bench_train_step" --device cuda --batches 1,8 --conv-variant 3 --no-peer \
+    >> "$OUT/train_step.log" 2>&1
+  record "bench_train_step (conv variant 3)" $?
 fi
 
 # 4. conv benchmark: batch 1 then batch 8 (separate runs, so a timeout in one keeps the other's JSON)
