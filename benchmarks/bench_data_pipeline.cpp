@@ -102,7 +102,7 @@ void run_peer(const std::string& python, const std::string& dir, int size, int b
   }
   const std::string command = "'" + python + "' '" + script.string() + "' --dir '" + dir + "' --size " + std::to_string(size) +
                               " --batch " + std::to_string(batch) + " --workers " + workers + " --repeats " +
-                              std::to_string(repeats) + (limit ? " --limit " + std::to_string(limit) : "") + " 2>&1";
+                              std::to_string(repeats) + (limit ? std::string(" --limit ").append(std::to_string(limit)) : std::string()) + " 2>&1";
   FILE* f = ::popen(command.c_str(), "r");
   if (!f) {
     note = "peer skipped: cannot run " + python;
