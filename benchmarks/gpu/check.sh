@@ -48,10 +48,11 @@ if [ ! -x "$BIN/gpu_cuda_backends" ] || [ ! -x "$BIN/bench_gpu_conv" ]; then
   export PATH=/usr/local/cuda/bin:$PATH
   timeout 300 cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
       -DCMAKE_PREFIX_PATH="$PWD/.carry/prefix" -DCMAKE_CXX_FLAGS="-I$PWD/.carry/prefix/include" >> "$LOG" 2>&1 &&
-    timeout 300 cmake --build $BUILD --target gpu_cuda_backends test_cuda_backends bench_gpu_conv -j"$(nproc)" >> "$LOG" 2>&1
+    timeout 300 cmake --build $BUILD --target gpu_cuda_backends gpu_engine test_cuda_backends bench_gpu_conv bench_train_step -j"$(nproc)" >> "$LOG" 2>&1
   record "fallback build" $?
   mkdir -p "$BIN"
-  cp $BUILD/tests/gpu_cuda_backends $BUILD/tests/test_cuda_backends $BUILD/benchmarks/gpu/bench_gpu_conv "$BIN"/ 2>/dev/null
+  cp $BUILD/tests/gpu_cuda_backends $BUILD/tests/gpu_engine $BUILD/tests/test_cuda_backends $BUILD/benchmarks/gpu/bench_gpu_conv \
+    $BUILD/benchmarks/bench_train_step "$BIN"/ 2>/dev/null
 fi
 [ -f "$BIN/COMMIT" ] && say "binaries built from commit $(cat $BIN/COMMIT)"
 
@@ -73,6 +74,10 @@ fi
 record "gpu_cuda_backends" $?
 { echo "== test_cuda_backends"; timeout ${T_EMU_TESTS:-60} "$BIN/test_cuda_backends" -d yes; } >> "$OUT/tests.log" 2>&1
 record "test_cuda_backends (emu + cuda)" $?
+if [ -x "$BIN/gpu_engine" ]; then
+  { echo "== gpu_engine"; timeout ${T_GPU_TESTS:-150} "$BIN/gpu_engine" -d yes; } >> "$OUT/tests.log" 2>&1
+  record "gpu_engine (training on cuda = cpu)" $?
+fi
 
 # 2. compute-sanitizer (small shapes: the test binary's cuda backend; the emulated half is host code)
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)

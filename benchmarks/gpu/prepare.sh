@@ -11,11 +11,11 @@ build=${1:-build-cuda}
 cd "$root"
 [ -x /usr/local/cuda/bin/nvcc ] || { echo "prepare.sh: nvcc not found at /usr/local/cuda/bin/nvcc" >&2; exit 1; }
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-cmake --build "$build" --target gpu_cuda_backends test_cuda_backends bench_gpu_conv bench_train_step -j"$(nproc)"
+cmake --build "$build" --target gpu_cuda_backends gpu_engine test_cuda_backends bench_gpu_conv bench_train_step -j"$(nproc)"
 
 rm -rf .carry/gpu .carry/prefix
 mkdir -p .carry/gpu .carry/prefix/include .carry/prefix/lib/cmake
-cp "$build/tests/gpu_cuda_backends" "$build/tests/test_cuda_backends" "$build/benchmarks/gpu/bench_gpu_conv" \
+cp "$build/tests/gpu_cuda_backends" "$build/tests/gpu_engine" "$build/tests/test_cuda_backends" "$build/benchmarks/gpu/bench_gpu_conv" \
   "$build/benchmarks/bench_train_step" .carry/gpu/
 git rev-parse HEAD > .carry/gpu/COMMIT 2>/dev/null || true
 # Header-only dependencies, mirrored as a prefix so that find_package works there (fallback build only).
