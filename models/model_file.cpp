@@ -1,0 +1,109 @@
+#include "models/model_file.h"
+
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "engine/error.h"
+
+namespace tint::models {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t parse_int_meta(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path,
+                       int64_t lo, int64_t hi, bool required, int64_t fallback) {
+  auto it = meta.find(key);
+  if (it == meta.end()) {
+    TINT_CHECK(!required, "'{}': not a tint model file: its metadata has no '{}' entry", path, key);
+    return fallback;
+  }
+  int64_t value = 0;
+  const std::string& s = it->second;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  TINT_CHECK(ec == std::errc() && end == s.data() + s.size(), "'{}': metadata '{}' = '{}' is not a whole number",
+             path, key, s);
+  TINT_CHECK(value >= lo && value <= hi, "'{}': metadata '{}' = {} is outside {}..{}", path, key, value, lo, hi);
+  return value;
+}
+
+}  // namespace
+
+std::string resolve_model_path(const std::string& path_or_run) {
+  std::error_code ec;
+  if (fs::is_directory(path_or_run, ec)) {
+    const std::string file = (fs::path(path_or_run) / "model.safetensors").string();
+    TINT_CHECK(fs::is_regular_file(file, ec), "'{}' is a folder without a model.safetensors (not a run folder?)",
+               path_or_run);
+    return file;
+  }
+  TINT_CHECK(fs::exists(path_or_run, ec), "model '{}' does not exist", path_or_run);
+  TINT_CHECK(fs::is_regular_file(path_or_run, ec), "model '{}' is not a regular file", path_or_run);
+  return path_or_run;
+}
+
+ModelInfo model_info(const io::NamedTensors& file, const std::string& path) {
+  ModelInfo info;
+  info.path = path;
+  info.metadata = file.metadata;
+  auto model = file.metadata.find("model");
+  TINT_CHECK(model != file.metadata.end() && model->second == "tint.UNet",
+             "'{}': not a tint U-Net model file (metadata 'model' is {}, expected 'tint.UNet')", path,
+             model == file.metadata.end() ? std::string("missing") : "'" + model->second + "'");
+  info.config.width = int(parse_int_meta(file.metadata, "width", path, 1, 4096, true, 0));
+  info.config.levels = int(parse_int_meta(file.metadata, "levels", path, 1, 6, true, 0));
+  info.image_size = int(parse_int_meta(file.metadata, "image_size", path, 0, 1 << 16, false, 0));
+  info.step = parse_int_meta(file.metadata, "step", path, 0, int64_t(1) << 62, false, 0);
+  auto loss = file.metadata.find("loss");
+  if (loss != file.metadata.end()) info.loss = loss->second;
+  return info;
+}
+
+void load_weights(nn::Module& unet, const io::NamedTensors& file, const std::string& path) {
+  std::set<std::string> expected;
+  for (auto& [name, t] : unet.named_parameters()) {
+    expected.insert(name);
+    const Tensor* saved = file.find(name);
+    TINT_CHECK(saved, "'{}': tensor '{}' is missing (the file is not this U-Net, or is damaged)", path, name);
+    TINT_CHECK(saved->shape() == t->shape(), "'{}': tensor '{}' has shape {}, the model needs {}", path, name,
+               shape_str(saved->shape()), shape_str(t->shape()));
+    std::vector<float> values = saved->to_vector();
+    for (size_t i = 0; i < values.size(); ++i)
+      TINT_CHECK(std::isfinite(values[i]), "'{}': tensor '{}' holds {} at element {}: the weights are damaged",
+                 path, name, values[i], i);
+    t->detach().copy_(*saved);
+  }
+  for (auto& [name, t] : file.tensors)
+    TINT_CHECK(expected.count(name), "'{}': tensor '{}' is not a parameter of this U-Net (the file is for another "
+               "model)", path, name);
+}
+
+std::unique_ptr<UNet> load_unet(const std::string& path_or_run, Device device, ModelInfo* info) {
+  const std::string path = resolve_model_path(path_or_run);
+  io::NamedTensors file = io::load_safetensors(path);
+  ModelInfo mi = model_info(file, path);
+  Rng rng(0);
+  auto unet = std::make_unique<UNet>(mi.config, rng);
+  load_weights(*unet, file, path);
+  for (auto& [name, t] : unet->named_parameters()) *t = t->to(device);
+  unet->eval();
+  if (info) *info = std::move(mi);
+  return unet;
+}
+
+std::map<std::string, std::string> model_metadata(const UNetConfig& config) {
+  return {{"format", "pt"},
+          {"model", "tint.UNet"},
+          {"width", std::to_string(config.width)},
+          {"levels", std::to_string(config.levels)}};
+}
+
+void save_unet(const std::string& path, nn::Module& unet, const std::map<std::string, std::string>& metadata) {
+  std::vector<std::pair<std::string, Tensor>> named;
+  for (auto& [name, t] : unet.named_parameters()) named.emplace_back(name, t->detach());
+  io::save_safetensors(path, named, metadata);
+}
+
+}  // namespace tint::models
