@@ -59,6 +59,18 @@ double Args::get_double(const std::string& name, double fallback) const {
   throw Error(fmt::format("{}: --{} expects a number, got '{}'", command_, name, it->second));
 }
 
+int Args::get_int(const std::string& name, int fallback, int lo, int hi) const {
+  const int v = get_int(name, fallback);
+  TINT_CHECK(v >= lo && v <= hi, "{}: --{} must be between {} and {}, got {}", command_, name, lo, hi, v);
+  return v;
+}
+
+double Args::get_double(const std::string& name, double fallback, double lo, double hi) const {
+  const double v = get_double(name, fallback);
+  TINT_CHECK(v >= lo && v <= hi, "{}: --{} must be between {} and {}, got {}", command_, name, lo, hi, v);
+  return v;
+}
+
 void Args::check_known(const std::vector<std::string>& known) const {
   for (auto& [name, value] : options_) {
     if (name == "help" || name == "h") continue;

@@ -19,6 +19,9 @@ class Args {
   std::string get(const std::string& name, const std::string& fallback) const;
   int get_int(const std::string& name, int fallback) const;
   double get_double(const std::string& name, double fallback) const;
+  // The same, and an error naming the flag unless lo <= value <= hi.
+  int get_int(const std::string& name, int fallback, int lo, int hi) const;
+  double get_double(const std::string& name, double fallback, double lo, double hi) const;
   const std::vector<std::string>& positional() const { return positional_; }
   // Throws naming every option the command did not consume (typos, options of another command).
   void check_known(const std::vector<std::string>& known) const;
