@@ -375,7 +375,7 @@ TEST_CASE("emu: threads that exit before a __syncthreads fail the launch instead
   for (int t = 0; t < 64; ++t) REQUIRE(got[size_t(t)] == float((t + 1) % 64));
 }
 
-TEST_CASE("emu: a missing __syncthreads gives a wrong answer under some seed; the correct kernel never does",
+TEST_CASE("emu: a missing __syncthreads gives a wrong answer under some seed, the correct kernel never does",
           "[emu]") {
   const int blocks = 4, n = blocks * kReduceThreads;
   std::vector<float> in(n);
