@@ -418,6 +418,11 @@ struct OpenFile {
   int fd = -1;
   int64_t size = 0;
   OpenFile(const std::string& path) {
+    // stat first: a socket cannot be opened at all (ENXIO), and the reason should say what it is.
+    struct stat named {};
+    if (::stat(path.c_str(), &named) != 0) throw BadImage(BadImageReason::unreadable, path, std::strerror(errno));
+    if (!S_ISREG(named.st_mode))
+      throw BadImage(BadImageReason::unreadable, path, fmt::format("{}, not a regular file", file_kind(named.st_mode)));
     fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) throw BadImage(BadImageReason::unreadable, path, std::strerror(errno));
     struct stat st {};
@@ -426,7 +431,7 @@ struct OpenFile {
       ::close(fd);
       throw BadImage(BadImageReason::unreadable, path, std::strerror(e));
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st.st_mode)) {  // replaced between the two calls
       ::close(fd);
       throw BadImage(BadImageReason::unreadable, path, fmt::format("{}, not a regular file", file_kind(st.st_mode)));
     }
