@@ -1,14 +1,14 @@
 #include "data/dataset.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <utility>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "data/image.h"
 #include "engine/error.h"
@@ -70,7 +70,8 @@ std::vector<std::string> read_list(const std::string& root) {
   const fs::path base = fs::path(root).parent_path();
   std::string line;
   while (std::getline(list, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.pop_back();
     if (line.empty() || line[0] == '#') continue;
     const fs::path p(line);
     paths.push_back(p.is_absolute() ? line : (base / p).string());
@@ -84,8 +85,10 @@ std::vector<std::string> read_list(const std::string& root) {
 std::vector<std::string> scan_images(const std::string& root, ScanReport* report) {
   struct stat st {};
   TINT_CHECK(::stat(root.c_str(), &st) == 0, "data set {}: no such file or folder", root);
-  if (S_ISREG(st.st_mode)) return has_image_extension(root) ? std::vector<std::string>{root} : read_list(root);
-  TINT_CHECK(S_ISDIR(st.st_mode), "data set {}: neither a folder nor a list file (a FIFO, socket or device?)", root);
+  if (S_ISREG(st.st_mode))
+    return has_image_extension(root) ? std::vector<std::string>{root} : read_list(root);
+  TINT_CHECK(S_ISDIR(st.st_mode), "data set {}: neither a folder nor a list file (a FIFO, socket or device?)",
+             root);
   Scanner scanner;
   scanner.report = report;
   scanner.scan(fs::path(root), st, root);

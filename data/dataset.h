@@ -5,9 +5,9 @@
 //
 // Symbolic links are followed, but each real folder (device and inode) is entered once: a link back up the
 // tree (`x -> .`) or a second link to a folder already scanned is not followed, and is listed in the report.
-// Entries with an image extension that are not regular files (FIFOs, sockets, devices, dangling links) stay in
-// the list: reading one is refused at once, without blocking, as an unreadable file with the reason, so the
-// loader and `tint data stats` count and report them like any other bad file.
+// Entries with an image extension that are not regular files (FIFOs, sockets, devices, dangling links) stay
+// in the list: reading one is refused at once, without blocking, as an unreadable file with the reason, so
+// the loader and `tint data stats` count and report them like any other bad file.
 #pragma once
 
 #include <string>

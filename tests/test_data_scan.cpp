@@ -1,12 +1,11 @@
 // Scanning hostile folder trees: symbolic-link loops, links to folders and files, dangling links, FIFOs and
 // sockets named like images. Every tree is generated here; the expected lists are written out by hand.
-#include <catch2/catch.hpp>
-
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 
@@ -21,7 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void small_png(const std::string& path) { test::write_png(path, test::pattern_image(6, 5, 3)); }
+void small_png(const std::string& path) {
+  test::write_png(path, test::pattern_image(6, 5, 3));
+}
 
 BadImage refusal(const std::string& path) {
   try {
@@ -39,7 +40,7 @@ TEST_CASE("scan: a link back to its own folder is entered once, two loops do not
   TempDir dir("scan_loop");
   small_png(dir / "set/a.png");
   small_png(dir / "set/sub/b.png");
-  fs::create_directory_symlink(".", dir / "set/x");       // x -> the folder itself
+  fs::create_directory_symlink(".", dir / "set/x");        // x -> the folder itself
   fs::create_directory_symlink("..", dir / "set/sub/up");  // up -> the parent: a second, nested loop
   ScanReport report;
   const auto paths = scan_images(dir / "set", &report);
@@ -79,9 +80,10 @@ TEST_CASE("scan: FIFOs, sockets and dangling links named like images are refused
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   const std::string sock_path = dir / "set/sock.png";
-  const bool have_socket = sock_path.size() < sizeof addr.sun_path &&
-                           (std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock_path.c_str()), true) &&
-                           ::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  const bool have_socket =
+      sock_path.size() < sizeof addr.sun_path &&
+      (std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock_path.c_str()), true) &&
+      ::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   const auto paths = scan_images(dir / "set");
   CHECK(paths.size() == (have_socket ? 4u : 3u));
 

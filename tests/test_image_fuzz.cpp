@@ -5,7 +5,6 @@
 // report, an image whose buffer does not match its size) fails. TINT_FUZZ_CASES=N sets the number of cases
 // (default 3000, about 10 s under ASan); TINT_FUZZ_SEED=S starts another sequence.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -77,7 +76,8 @@ std::string mutate(std::vector<uint8_t>& v, Rng& rng) {
     }
     case 4: {  // header fields (the first 40 bytes: sizes, depths, lengths) set to extreme values
       const size_t edits = 1 + rng.below(3);
-      for (size_t i = 0; i < edits; ++i) v[rng.below(std::min<size_t>(40, v.size()))] = extremes[rng.below(6)];
+      for (size_t i = 0; i < edits; ++i)
+        v[rng.below(std::min<size_t>(40, v.size()))] = extremes[rng.below(6)];
       return "header edits";
     }
     case 5: {  // a run copied from elsewhere in the file (repeated markers and chunk headers)
@@ -119,14 +119,17 @@ TEST_CASE("image fuzz: mutated images of every format decode sanely or are refus
       } else {
         img = decode_image(bytes, path, kMaxPixels);
       }
-      if (img.width <= 0 || img.height <= 0 || img.pixels() > kMaxPixels || img.rgb.size() != size_t(img.pixels()) * 3)
-        problem = "accepted an image of " + std::to_string(img.width) + "x" + std::to_string(img.height) + " with " +
-                  std::to_string(img.rgb.size()) + " bytes";
+      if (img.width <= 0 || img.height <= 0 || img.pixels() > kMaxPixels ||
+          img.rgb.size() != size_t(img.pixels()) * 3)
+        problem = "accepted an image of " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                  " with " + std::to_string(img.rgb.size()) + " bytes";
       ++accepted;
     } catch (const BadImage& e) {
       by_reason[int(e.reason)]++;
-      if (e.detail.empty() || e.detail == "no detail given") problem = "refused without a reason: " + std::string(e.what());
-      else if (std::string(e.what()).find(path) == std::string::npos) problem = "message does not name the file: " + std::string(e.what());
+      if (e.detail.empty() || e.detail == "no detail given")
+        problem = "refused without a reason: " + std::string(e.what());
+      else if (std::string(e.what()).find(path) == std::string::npos)
+        problem = "message does not name the file: " + std::string(e.what());
     } catch (const std::exception& e) {
       problem = std::string("threw something other than BadImage: ") + e.what();
     }
@@ -135,7 +138,8 @@ TEST_CASE("image fuzz: mutated images of every format decode sanely or are refus
   }
   std::string summary = fmt::format("{} cases, {} accepted", cases, accepted);
   for (int r = 0; r < kBadImageReasons; ++r)
-    if (by_reason[size_t(r)]) summary += fmt::format(", {} {}", by_reason[size_t(r)], reason_name(BadImageReason(r)));
+    if (by_reason[size_t(r)])
+      summary += fmt::format(", {} {}", by_reason[size_t(r)], reason_name(BadImageReason(r)));
   WARN(summary);
   CHECK(failures == 0);
   // The mutations must reach the decoders, not only the sniffing: many cases are corrupt, some still decode.

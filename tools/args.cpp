@@ -6,13 +6,22 @@
 namespace tint::cli {
 
 namespace {
-bool contains(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
-bool looks_like_option(const std::string& a) { return a.rfind("--", 0) == 0 || (a.size() == 2 && a[0] == '-' && a[1] != '-'); }
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+bool looks_like_option(const std::string& a) {
+  return a.rfind("--", 0) == 0 || (a.size() == 2 && a[0] == '-' && a[1] != '-');
+}
 }  // namespace
 
-std::string Args::see_help() const { return fmt::format("see 'tint {} --help'", command_); }
+std::string Args::see_help() const {
+  return fmt::format("see 'tint {} --help'", command_);
+}
 
-Args::Args(int argc, char** argv, const Options& o) : command_(!o.name.empty() ? o.name : argc > 0 ? argv[0] : "tint") {
+Args::Args(int argc, char** argv, const Options& o)
+    : command_(!o.name.empty() ? o.name
+               : argc > 0      ? argv[0]
+                               : "tint") {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--") {  // everything after is positional, even "-x"
@@ -33,7 +42,8 @@ Args::Args(int argc, char** argv, const Options& o) : command_(!o.name.empty() ?
       name = name.substr(0, eq);
     }
     const bool is_flag = contains(o.flags, name) || name == "help" || name == "h";
-    TINT_CHECK(is_flag || contains(o.values, name), "{}: unknown option --{} ({})", command_, name, see_help());
+    TINT_CHECK(is_flag || contains(o.values, name), "{}: unknown option --{} ({})", command_, name,
+               see_help());
     if (is_flag) {
       TINT_CHECK(!inline_value, "{}: option --{} takes no value", command_, name);
       value = "1";
@@ -70,7 +80,9 @@ Args::Args(int argc, char** argv, std::vector<std::string> flags) : command_(arg
   }
 }
 
-bool Args::has(const std::string& name) const { return options_.count(name) > 0; }
+bool Args::has(const std::string& name) const {
+  return options_.count(name) > 0;
+}
 
 std::string Args::get(const std::string& name, const std::string& fallback) const {
   auto it = options_.find(name);
