@@ -9,6 +9,7 @@
 // (which both do in double) to 1e-6.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -382,4 +383,17 @@ TEST_CASE("cpu allocations are 64-byte aligned and a failed one names its size")
     }
 #endif
   }
+}
+
+TEST_CASE("cpu thread pool: sizes outside 1..256 and a bad TINT_THREADS are errors naming the setting") {
+  CHECK_THROWS_WITH(ThreadPool(ThreadPool::kMaxThreads + 1), Catch::Contains("at most 256 (TINT_THREADS)"));
+  CHECK(ThreadPool(2).size() == 2);
+  for (const char* bad : {"0", "257", "-3", "4x"}) {
+    INFO(bad);
+    ::setenv("TINT_THREADS", bad, 1);
+    CHECK_THROWS_WITH(ThreadPool(), Catch::Contains(std::string("TINT_THREADS='") + bad + "': expected a whole number from 1 to 256"));
+  }
+  ::setenv("TINT_THREADS", "3", 1);
+  CHECK(ThreadPool().size() == 3);
+  ::unsetenv("TINT_THREADS");
 }

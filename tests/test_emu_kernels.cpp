@@ -464,3 +464,15 @@ TEST_CASE("emu: time of a 64x64-block, 256-thread launch with four barriers", "[
     REQUIRE(got[i] == 2.0f * in[base + t]);  // s[t] = 2 * in[t+1], read back at t-1
   }
 }
+
+TEST_CASE("emu: more than 256 block threads is an error, the pool keeps working", "[emu]") {
+  CHECK_THROWS_WITH(tint::emu::set_block_threads(257), Catch::Contains("at most 256"));
+  tint::emu::set_block_threads(3);
+  CHECK(tint::emu::block_threads() == 3);
+  const int n = 4 * kReduceThreads;
+  std::vector<float> x(n, 1.0f);
+  DeviceBuffer<float> dx(x);
+  DeviceBuffer<float> partial(4);
+  TINT_LAUNCH(block_sum, 4, kReduceThreads, 0, nullptr, dx.ptr, partial.ptr, n);
+  CHECK(partial.get() == std::vector<float>(4, float(kReduceThreads)));
+}
