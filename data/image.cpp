@@ -417,7 +417,7 @@ const char* file_kind(mode_t mode) {
 struct OpenFile {
   int fd = -1;
   int64_t size = 0;
-  OpenFile(const std::string& path) {
+  explicit OpenFile(const std::string& path) {
     // stat first: a socket cannot be opened at all (ENXIO), and the reason should say what it is.
     struct stat named {};
     if (::stat(path.c_str(), &named) != 0) throw BadImage(BadImageReason::unreadable, path, std::strerror(errno));
