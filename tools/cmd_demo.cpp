@@ -76,7 +76,8 @@ std::vector<float> targets(const std::vector<float>& L, int n, int size) {
 }  // namespace
 
 int run_demo(int argc, char** argv) {
-  Args args(argc, argv, Options{{}, {"device", "steps", "batch", "size", "width", "levels", "lr", "seed", "dot", "save"}});
+  Args args(argc, argv,
+            Options{{}, {"device", "steps", "batch", "size", "width", "levels", "lr", "seed", "dot", "save"}, 0, ""});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
