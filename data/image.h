@@ -7,9 +7,14 @@
 //    whose every pixel has R == G == B;
 //  - 16-bit PNGs keep their high byte;
 //  - alpha is composited over white (what a viewer shows); the colour under transparent pixels is arbitrary.
-// Refused before decoding, from the header: zero-byte files, unrecognised bytes, CMYK / arithmetic-coded /
-// lossless / 12-bit JPEGs, animated WebPs, and images above max_pixels. Refused after: anything the decoder
-// rejects, and JPEGs without an end-of-image marker (stb_image pads truncated JPEG data silently).
+// Refused before reading the whole file: anything that is not a regular file (FIFOs, sockets, devices: never
+// opened in a blocking way), zero-byte files, unrecognised bytes, CMYK / arithmetic-coded / lossless / 12-bit
+// JPEGs, animated WebPs, headers claiming more than max_pixels (every format: "oversized"), and files larger
+// than max_file_bytes(max_pixels). Refused before decoding: truncation found from the file's structure (the
+// JPEG's end-of-image marker reached through its segments and entropy-coded data, PNG chunks up to IEND,
+// the first GIF frame's data blocks, BMP/TGA pixel data, the WebP RIFF size), because stb_image pads missing
+// data with zeros. Refused after: anything the decoder rejects, and libjpeg's "premature end of data".
+// Every refusal carries a non-empty reason.
 #pragma once
 
 #include <cstdint>
@@ -54,7 +59,18 @@ struct ImageInfo {
 // Header checks only (no pixel decoding). Throws BadImage.
 ImageInfo probe_image(const std::vector<uint8_t>& bytes, const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
 
-std::vector<uint8_t> read_file_bytes(const std::string& path);  // throws BadImage(unreadable)
+// The largest file accepted for images of at most max_pixels: room for an uncompressed 32-bit BMP of that
+// size plus 16 MiB of metadata. Larger files are refused as oversized before they are read.
+int64_t max_file_bytes(int64_t max_pixels);
+
+// The whole file. Throws BadImage: unreadable (cannot open; not a regular file, e.g. a FIFO, socket or
+// device, which is refused without blocking), empty, or oversized (above max_bytes, checked before reading).
+std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes = int64_t(1) << 30);
+
+// An image file's bytes, read the careful way: the first 64 KiB are sniffed and their header probed, so that
+// a file that is not an image, is unsupported or claims too many pixels is refused without reading or
+// allocating the rest; then the size limit max_file_bytes(max_pixels); then the rest. Throws BadImage.
+std::vector<uint8_t> read_image_file(const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
 
 // Full decode. Throws BadImage.
 // reduce_to > 0 says the caller will shrink the image towards that side: a decoder that can (JPEG through

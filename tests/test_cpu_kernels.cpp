@@ -9,6 +9,8 @@
 // (which both do in double) to 1e-6.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <vector>
@@ -115,7 +117,7 @@ TEST_CASE("cpu conv: transposed convolutions through the role swap") {
   check_conv(make_conv_transpose2d(1, 4, 3, 3, 5, 3, 3, 2, 2, 1, 1, 1, 1));  // output_padding 1
 }
 
-TEST_CASE("cpu conv: U-Net shapes (64->64 3x3 at 32x32; 1x1 64->2 head)") {
+TEST_CASE("cpu conv: U-Net shapes (64->64 3x3 at 32x32 and the 1x1 64->2 head)") {
   check_conv(make_conv2d(1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
   check_conv(make_conv2d(2, 64, 16, 16, 2, 1, 1, 1, 1, 0, 0), {cpu::best_isa()});
 }
@@ -194,12 +196,75 @@ TEST_CASE("cpu sums are the same bits for any thread count") {
   }
 }
 
+// Random inputs cannot show a split that depends on the thread count: sums kept in double round to the same
+// float whatever their order. These inputs are built so that the order does show:
+//  - bias gradient: each plane starts with +2^60 and ends with -2^60, ones in between. Summed in one run,
+//    the ones vanish next to 2^60 (its double ulp is 256) and the plane sums to 0; split into parts, the ones
+//    of a part without the +2^60 survive, and the sum is thousands.
+//  - losses: N = 2^18 differences, the first 1, the second 2^-12 (L2; 2^-24 for L1), the rest 2^-30 (L2;
+//    2^-60 for L1): the terms 1 + 2^-24 + tiny ones. Added to 1 one at a time the tiny ones vanish and the sum
+//    is exactly the float tie 1 + 2^-24, which rounds to 1; summed apart from the 1 first, they survive and
+//    push the mean over the tie. One split or the other, the float mean differs.
+TEST_CASE("cpu bias gradient and losses are the same bits for any thread count, on order-sensitive inputs") {
+  const Backend& fast = cpu_backend();
+  const int n = 2, c = 3;
+  const int64_t hw = 70001;
+  Vec dy(size_t(n * c * hw), 1.0f);
+  for (int64_t plane = 0; plane < n * c; ++plane) {
+    dy[size_t(plane * hw)] = 0x1p60f;
+    dy[size_t(plane * hw + hw - 1)] = -0x1p60f;
+  }
+  const int64_t total = int64_t(1) << 18;
+  Vec zero(size_t(total), 0.0f), d_l2(size_t(total), 0x1p-30f), d_l1(size_t(total), 0x1p-60f);
+  d_l2[0] = d_l1[0] = 1.0f;
+  d_l2[1] = 0x1p-12f;
+  d_l1[1] = 0x1p-24f;
+  Vec mask(size_t(total / 2), 1.0f);
+  mask[3] = 0.0f;  // a masked pixel: the count is 2^18 - 2, and the backward divides by it
+  const float g = 1.0f;
+  struct Result {
+    Vec bias, l1, l2, l1_grad, l2_grad;
+  };
+  auto run = [&](const Stream& st) {
+    Result r{poisoned(c), poisoned(2), poisoned(2), poisoned(size_t(total)), poisoned(size_t(total))};
+    fast.bias_backward(st, r.bias.data(), dy.data(), n, c, hw);
+    fast.l1_loss_forward(st, r.l1.data(), d_l1.data(), zero.data(), nullptr, 1, 2, total / 2);
+    fast.mse_loss_forward(st, r.l2.data(), d_l2.data(), zero.data(), nullptr, 1, 2, total / 2);
+    float masked[2] = {NAN, NAN};
+    fast.l1_loss_forward(st, masked, d_l1.data(), zero.data(), mask.data(), 1, 2, total / 2);
+    fast.l1_loss_backward(st, r.l1_grad.data(), &g, masked, d_l1.data(), zero.data(), mask.data(), 1, 2, total / 2);
+    fast.mse_loss_forward(st, masked, d_l2.data(), zero.data(), mask.data(), 1, 2, total / 2);
+    fast.mse_loss_backward(st, r.l2_grad.data(), &g, masked, d_l2.data(), zero.data(), mask.data(), 1, 2, total / 2);
+    return r;
+  };
+  const Result serial = run(Stream{});
+  for (int threads : {1, 2, 3, 4}) {
+    INFO(threads << " threads");
+    ThreadPool pool(threads);
+    Stream st;
+    st.pool = &pool;
+    const Result r = run(st);
+    auto same_bits = [](const Vec& x, const Vec& y) { return x.size() == y.size() && !std::memcmp(x.data(), y.data(), x.size() * 4); };
+    CHECK(same_bits(r.bias, serial.bias));
+    CHECK(same_bits(r.l1, serial.l1));
+    CHECK(same_bits(r.l2, serial.l2));
+    CHECK(same_bits(r.l1_grad, serial.l1_grad));
+    CHECK(same_bits(r.l2_grad, serial.l2_grad));
+  }
+  // The count is exact; the mean is 2^-18 to float precision (the tiny terms are below it).
+  CHECK(serial.l2[1] == float(total));
+  CHECK(std::fabs(serial.l2[0] * double(total) - 1.0) <= 2e-7);
+}
+
 // ---- entries every backend must agree on, checked against values computed here in double -------------
 
 TEST_CASE("losses with and without mask, on every CPU backend, against double") {
   const int n = 2, c = 2;
   const int64_t hw = 40001;
-  const Vec pred = random_vec(size_t(n * c * hw), 61), target = random_vec(pred.size(), 62);
+  Vec pred = random_vec(size_t(n * c * hw), 61);
+  const Vec target = random_vec(pred.size(), 62);
+  // The kink of L1: where pred == target exactly the gradient is sign(0) = 0, not +-1.
+  for (size_t k = 0; k < pred.size(); k += 5) pred[k] = target[k];
   Vec mask(size_t(n * hw));
   for (size_t i = 0; i < mask.size(); ++i) mask[i] = (i % 7) < 4 ? 1.0f : 0.0f;
   ThreadPool pool(2);
@@ -239,6 +304,29 @@ TEST_CASE("losses with and without mask, on every CPU backend, against double") 
             }
         CHECK(worst < 1e-6);
       }
+}
+
+TEST_CASE("relu and L1 at their kinks: the gradient at exactly 0 is 0 on every CPU backend") {
+  // x = -1, -0, +0, the smallest normal, 2: relu passes the gradient only where x > 0.
+  const Vec x = {-1.0f, -0.0f, 0.0f, 1.17549435e-38f, 2.0f}, dy = {1, 2, 3, 4, 5};
+  const Vec expect_relu = {0, 0, 0, 4, 5};
+  // L1 of (pred - target) = (-0.5, 0, 0, 0.25): mean 0.1875, gradient sign(d) / 4 = -0.25, 0, 0, 0.25.
+  const Vec pred = {0.5f, 0.25f, -0.75f, 1.0f}, target = {1.0f, 0.25f, -0.75f, 0.75f};
+  const Vec expect_l1 = {-0.25f, 0, 0, 0.25f};
+  for (const Backend* be : {&cpu_backend(), &cpu_reference_backend()}) {
+    INFO(be->name);
+    Vec dx = poisoned(x.size());
+    be->relu_backward({}, dx.data(), dy.data(), x.data(), int64_t(x.size()));
+    CHECK(dx == expect_relu);
+    float out[2] = {NAN, NAN};
+    be->l1_loss_forward({}, out, pred.data(), target.data(), nullptr, 1, 1, 4);
+    CHECK(out[0] == 0.1875f);
+    CHECK(out[1] == 4.0f);
+    const float g = 1.0f;
+    Vec dpred = poisoned(4);
+    be->l1_loss_backward({}, dpred.data(), &g, out, pred.data(), target.data(), nullptr, 1, 1, 4);
+    CHECK(dpred == expect_l1);
+  }
 }
 
 TEST_CASE("adam and adamw: three steps on every CPU backend against a hand computation in double") {
@@ -295,4 +383,17 @@ TEST_CASE("cpu allocations are 64-byte aligned and a failed one names its size")
     }
 #endif
   }
+}
+
+TEST_CASE("cpu thread pool: sizes outside 1..256 and a bad TINT_THREADS are errors naming the setting") {
+  CHECK_THROWS_WITH(ThreadPool(ThreadPool::kMaxThreads + 1), Catch::Contains("at most 256 (TINT_THREADS)"));
+  CHECK(ThreadPool(2).size() == 2);
+  for (const char* bad : {"0", "257", "-3", "4x"}) {
+    INFO(bad);
+    ::setenv("TINT_THREADS", bad, 1);
+    CHECK_THROWS_WITH(ThreadPool(), Catch::Contains(std::string("TINT_THREADS='") + bad + "': expected a whole number from 1 to 256"));
+  }
+  ::setenv("TINT_THREADS", "3", 1);
+  CHECK(ThreadPool().size() == 3);
+  ::unsetenv("TINT_THREADS");
 }

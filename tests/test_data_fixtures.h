@@ -2,15 +2,19 @@
 // stb_image_write knows, and hand-made bytes for the ones it does not (16-bit PNG, CMYK JPEG headers, ...).
 #pragma once
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <stb_image_write.h>
+#include <webp/encode.h>
 
 #include "data/image.h"
 
@@ -19,14 +23,15 @@ extern "C" unsigned char* stbi_zlib_compress(unsigned char* data, int data_len, 
 
 namespace tint::test {
 
+// A fresh folder made by mkdtemp: unique even between processes that share /tmp but not a PID namespace (CI
+// containers, parallel ctest runs of two build trees), where the old name tint_<tag>_<pid>_<n> could collide
+// and one test's start-up remove_all deleted the files of another one running at the same time.
 struct TempDir {
   std::filesystem::path path;
   explicit TempDir(const std::string& tag) {
-    static int counter = 0;
-    path = std::filesystem::temp_directory_path() /
-           ("tint_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
+    std::string pattern = (std::filesystem::temp_directory_path() / ("tint_" + tag + "_XXXXXX")).string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp " + pattern + " failed");
+    path = pattern;
   }
   ~TempDir() {
     std::error_code ec;
@@ -125,6 +130,67 @@ inline std::vector<uint8_t> jpeg_header(uint8_t sof_marker, int components, int 
                      uint8_t(w >> 8), uint8_t(w), uint8_t(components)});
   for (int c = 0; c < components; ++c) append(v, {uint8_t(c + 1), 0x11, 0});
   append(v, {0xFF, 0xD9});
+  return v;
+}
+
+// stb_image_write's encoders into memory.
+inline void append_to(void* context, void* data, int size) {
+  auto* v = static_cast<std::vector<uint8_t>*>(context);
+  v->insert(v->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+}
+
+// A GIF89a of `img` (each pixel's palette index is its red value; the palette is grey), written with 9-bit
+// LZW codes that are all literals and a clear code every 250 so the code width never grows: valid for any
+// decoder, with no compressor to get wrong.
+inline std::vector<uint8_t> make_gif(const Image& img) {
+  std::vector<uint8_t> v = {'G', 'I', 'F', '8', '9', 'a'};
+  append(v, {uint8_t(img.width), uint8_t(img.width >> 8), uint8_t(img.height), uint8_t(img.height >> 8), 0xF7, 0, 0});
+  for (int i = 0; i < 256; ++i) append(v, {uint8_t(i), uint8_t(i), uint8_t(i)});
+  append(v, {0x2C, 0, 0, 0, 0, uint8_t(img.width), uint8_t(img.width >> 8), uint8_t(img.height), uint8_t(img.height >> 8), 0, 8});
+  std::vector<uint8_t> codes;
+  uint32_t acc = 0;
+  int bits = 0;
+  auto put = [&](uint32_t code) {
+    acc |= code << bits;
+    for (bits += 9; bits >= 8; bits -= 8, acc >>= 8) codes.push_back(uint8_t(acc));
+  };
+  const int64_t n = img.pixels();
+  for (int64_t i = 0; i < n; ++i) {
+    if (i % 250 == 0) put(256);
+    put(img.rgb[size_t(i) * 3]);
+  }
+  put(257);
+  if (bits > 0) codes.push_back(uint8_t(acc));
+  for (size_t at = 0; at < codes.size(); at += 255) {
+    const size_t len = std::min<size_t>(255, codes.size() - at);
+    v.push_back(uint8_t(len));
+    v.insert(v.end(), codes.begin() + long(at), codes.begin() + long(at + len));
+  }
+  append(v, {0, 0x3B});
+  return v;
+}
+
+// `img` encoded as `format` ("jpeg", "png", "gif", "bmp", "tga" (run-length), "tga-raw", "webp" lossless).
+inline std::vector<uint8_t> encode_image(const Image& img, const std::string& format) {
+  std::vector<uint8_t> v;
+  const int w = img.width, h = img.height;
+  if (format == "jpeg") stbi_write_jpg_to_func(append_to, &v, w, h, 3, img.rgb.data(), 90);
+  if (format == "png") stbi_write_png_to_func(append_to, &v, w, h, 3, img.rgb.data(), w * 3);
+  if (format == "bmp") stbi_write_bmp_to_func(append_to, &v, w, h, 3, img.rgb.data());
+  if (format == "tga" || format == "tga-raw") {
+    const int rle = stbi_write_tga_with_rle;
+    stbi_write_tga_with_rle = format == "tga";
+    stbi_write_tga_to_func(append_to, &v, w, h, 3, img.rgb.data());
+    stbi_write_tga_with_rle = rle;
+  }
+  if (format == "gif") v = make_gif(img);
+  if (format == "webp") {
+    uint8_t* out = nullptr;
+    const size_t size = WebPEncodeLosslessRGB(img.rgb.data(), w, h, w * 3, &out);
+    v.assign(out, out + size);
+    WebPFree(out);
+  }
+  if (v.empty()) throw std::runtime_error("encode_image: cannot write " + format);
   return v;
 }
 

@@ -4,6 +4,9 @@
 
 #include <webp/encode.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
 
 #include "data/dataset.h"
@@ -204,4 +207,129 @@ TEST_CASE("dataset: recursive scan is sorted, filters extensions, skips hidden, 
   CHECK(listed[1] == dir / "train/a_class/1.png");
   CHECK_THROWS_AS(scan_images(dir / "nowhere"), tint::Error);
   CHECK(scan_images(dir / "train/a_class/1.png").size() == 1);
+}
+
+namespace {
+
+// The reason and detail a file is refused with; "accepted" when it decodes.
+std::pair<std::string, std::string> verdict(const std::string& path, int64_t max_pixels = kDefaultMaxPixels) {
+  try {
+    load_image(path, max_pixels);
+  } catch (const BadImage& e) {
+    return {std::string(reason_name(e.reason)), e.detail};
+  }
+  return {"accepted", ""};
+}
+
+std::vector<uint8_t> cut(const std::vector<uint8_t>& v, size_t keep) { return std::vector<uint8_t>(v.begin(), v.begin() + long(keep)); }
+
+uint32_t le32_at(const std::vector<uint8_t>& v, size_t at) {
+  return uint32_t(v[at]) | uint32_t(v[at + 1]) << 8 | uint32_t(v[at + 2]) << 16 | uint32_t(v[at + 3]) << 24;
+}
+
+}  // namespace
+
+TEST_CASE("image: truncated files of every format are refused as truncated, with the exact reason") {
+  TempDir dir("image_truncated");
+  const Image img = test::pattern_image(40, 30, 9);
+  const auto write = [&](const std::string& name, const std::vector<uint8_t>& bytes) {
+    test::write_bytes(dir / name, bytes);
+    return dir / name;
+  };
+  using V = std::pair<std::string, std::string>;
+  const char* kCorrupt = "corrupt or truncated";
+
+  // Every writer's output decodes: the cuts below are what makes them fail.
+  for (const char* f : {"jpeg", "png", "gif", "bmp", "tga", "tga-raw", "webp"}) {
+    INFO(f);
+    const std::string ext = std::string(f).substr(0, 3) == "tga" ? "tga" : f;  // TGA is known by its name only
+    CHECK(verdict(write(std::string("whole_") + f + "." + ext, test::encode_image(img, f))).first == "accepted");
+  }
+  const auto png = test::encode_image(img, "png");
+  // Cut inside the IDAT chunk, and cut just before IEND (the 12 bytes of an empty chunk).
+  CHECK(verdict(write("a.png", cut(png, png.size() / 2))) == V{kCorrupt, "PNG chunk runs past the end of the file (truncated)"});
+  CHECK(verdict(write("b.png", cut(png, png.size() - 12))) == V{kCorrupt, "PNG ends before its IEND chunk (truncated)"});
+
+  // A GIF cut anywhere inside its one frame: stb_image used to return the frame with its tail blank.
+  const auto gif = test::encode_image(img, "gif");
+  for (size_t keep : {gif.size() - 2, gif.size() - 40, size_t(800 + 13 + 10)}) {
+    INFO("gif cut to " << keep);
+    CHECK(verdict(write("a.gif", cut(gif, keep))) == V{kCorrupt, "GIF ends inside its first frame (truncated)"});
+  }
+  CHECK(verdict(write("b.gif", cut(gif, gif.size() - 1))).first == "accepted");  // only the trailer is missing
+
+  const auto bmp = test::encode_image(img, "bmp");
+  // 40x30 at 24 bits: rows of 120 bytes, 3600 bytes of pixels after a 54-byte header.
+  CHECK(verdict(write("a.bmp", cut(bmp, bmp.size() - 1))) ==
+        V{kCorrupt, fmt::format("BMP pixel data needs 3654 bytes, the file has {} (truncated)", bmp.size() - 1)});
+
+  const auto tga_raw = test::encode_image(img, "tga-raw");
+  CHECK(verdict(write("a.tga", cut(tga_raw, 18 + 3600 - 1))) == V{kCorrupt, "TGA pixel data runs past the end of the file (truncated)"});
+  const auto tga = test::encode_image(img, "tga");
+  CHECK(verdict(write("b.tga", cut(tga, tga.size() - 1))) ==
+        V{kCorrupt, "TGA run-length data runs past the end of the file (truncated)"});
+
+  const auto webp = test::encode_image(img, "webp");
+  CHECK(verdict(write("a.webp", cut(webp, webp.size() - 1))) ==
+        V{kCorrupt, fmt::format("WebP header says {} bytes, the file has {} (truncated)", le32_at(webp, 4) + 8, webp.size() - 1)});
+
+  // A small JPEG with a comment holding FF D9 right after SOI, cut in the middle of its entropy-coded data:
+  // the old check found "an end marker" in the comment and let stb_image pad the rest with grey.
+  const auto jpg = test::encode_image(img, "jpeg");
+  std::vector<uint8_t> commented = {0xFF, 0xD8, 0xFF, 0xFE, 0x00, 0x06, 'e', 0xFF, 0xD9, 'x'};
+  commented.insert(commented.end(), jpg.begin() + 2, jpg.end());
+  CHECK(verdict(write("whole_comment.jpg", commented)).first == "accepted");
+  CHECK(verdict(write("a.jpg", cut(commented, commented.size() - 100))) ==
+        V{kCorrupt, "JPEG data ends before its end-of-image marker (truncated)"});
+  // Cut, then an end-of-image marker appended: the structure is whole, the scan is short.
+  std::vector<uint8_t> short_scan = cut(jpg, jpg.size() - 100);
+  test::append(short_scan, {0xFF, 0xD9});
+  const V short_verdict = verdict(write("b.jpg", short_scan));
+  if (std::string(jpeg_decoder_name()) == "libjpeg-turbo")
+    CHECK(short_verdict == V{kCorrupt, "jpeg decoder: Corrupt JPEG data: premature end of data segment"});
+  else
+    WARN("stb_image decodes a JPEG whose scan was cut and closed by an end-of-image marker: " << short_verdict.first);
+}
+
+TEST_CASE("image: headers claiming huge sizes are oversized in every format, before any decoding") {
+  TempDir dir("image_oversized");
+  const Image img = test::pattern_image(4, 4, 2);
+  using V = std::pair<std::string, std::string>;
+  const auto claim = [&](const std::string& name, std::vector<uint8_t> bytes) {
+    test::write_bytes(dir / name, bytes);
+    return verdict(dir / name);
+  };
+  const std::string huge = "100000x100000 = 10000.0 megapixels, limit 64.0";
+  const std::string max16 = "65535x65535 = 4294.8 megapixels, limit 64.0";
+  CHECK(claim("a.png", test::make_png(100000, 100000, 8, 2, {})) == V{"oversized", huge});
+  auto gif = test::encode_image(img, "gif");
+  for (int i : {6, 7, 8, 9}) gif[size_t(i)] = 0xFF;
+  CHECK(claim("a.gif", gif) == V{"oversized", max16});
+  auto bmp = test::encode_image(img, "bmp");
+  for (size_t at : {18u, 22u}) bmp[at] = 0xA0, bmp[at + 1] = 0x86, bmp[at + 2] = 0x01, bmp[at + 3] = 0;  // 100000
+  CHECK(claim("a.bmp", bmp) == V{"oversized", huge});
+  auto tga = test::encode_image(img, "tga");
+  for (int i : {12, 13, 14, 15}) tga[size_t(i)] = 0xFF;
+  CHECK(claim("a.tga", tga) == V{"oversized", max16});
+  CHECK(claim("a.jpg", test::jpeg_header(0xC0, 3, 65535, 65535)) == V{"oversized", max16});
+  // WebP: an extended header (VP8X) whose canvas is 16384 x 16384 (fields hold size - 1, 24 bits each).
+  std::vector<uint8_t> webp = {'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X', 10, 0, 0, 0,
+                               0, 0, 0, 0, 0xFF, 0x3F, 0, 0xFF, 0x3F, 0};
+  CHECK(claim("a.webp", webp) == V{"oversized", "16384x16384 = 268.4 megapixels, limit 64.0"});
+}
+
+TEST_CASE("image: a 5 GB sparse file is refused from its first bytes, fast and without reading it") {
+  TempDir dir("image_sparse");
+  const auto png = test::encode_image(test::pattern_image(8, 8, 1), "png");
+  test::write_bytes(dir / "big.png", png);
+  REQUIRE(::truncate((dir / "big.png").c_str(), int64_t(5) << 30) == 0);
+  test::write_bytes(dir / "zeros.jpg", {});
+  REQUIRE(::truncate((dir / "zeros.jpg").c_str(), int64_t(5) << 30) == 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(verdict(dir / "big.png") == std::pair<std::string, std::string>{"oversized", "file is 5.0 GiB, limit 321.2 MiB"});
+  CHECK(verdict(dir / "zeros.jpg") ==
+        std::pair<std::string, std::string>{"not an image", "bytes match no supported image format"});
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  // The plain whole-file reader refuses it by size too, before allocating.
+  CHECK_THROWS_WITH(read_file_bytes(dir / "big.png"), Catch::Contains("oversized (file is 5.0 GiB, limit 1.0 GiB)"));
 }

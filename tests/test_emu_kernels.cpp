@@ -375,7 +375,7 @@ TEST_CASE("emu: threads that exit before a __syncthreads fail the launch instead
   for (int t = 0; t < 64; ++t) REQUIRE(got[size_t(t)] == float((t + 1) % 64));
 }
 
-TEST_CASE("emu: a missing __syncthreads gives a wrong answer under some seed; the correct kernel never does",
+TEST_CASE("emu: a missing __syncthreads gives a wrong answer under some seed, the correct kernel never does",
           "[emu]") {
   const int blocks = 4, n = blocks * kReduceThreads;
   std::vector<float> in(n);
@@ -463,4 +463,16 @@ TEST_CASE("emu: time of a 64x64-block, 256-thread launch with four barriers", "[
     const size_t base = i / kReduceThreads * kReduceThreads, t = i % kReduceThreads;
     REQUIRE(got[i] == 2.0f * in[base + t]);  // s[t] = 2 * in[t+1], read back at t-1
   }
+}
+
+TEST_CASE("emu: more than 256 block threads is an error, the pool keeps working", "[emu]") {
+  CHECK_THROWS_WITH(tint::emu::set_block_threads(257), Catch::Contains("at most 256"));
+  tint::emu::set_block_threads(3);
+  CHECK(tint::emu::block_threads() == 3);
+  const int n = 4 * kReduceThreads;
+  std::vector<float> x(n, 1.0f);
+  DeviceBuffer<float> dx(x);
+  DeviceBuffer<float> partial(4);
+  TINT_LAUNCH(block_sum, 4, kReduceThreads, 0, nullptr, dx.ptr, partial.ptr, n);
+  CHECK(partial.get() == std::vector<float>(4, float(kReduceThreads)));
 }

@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -15,10 +17,14 @@
 #include "data/fetch.h"
 #include "data/image.h"
 #include "engine/error.h"
+#include "tools/args.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+
+// Decoding threads beyond this buy nothing and only risk the system's thread limits.
+constexpr unsigned kMaxThreads = 256;
 
 const char* const kDataHelp =
     "usage: tint data <command> [options]\n"
@@ -53,7 +59,10 @@ const char* const kStatsHelp =
     "\n"
     "options:\n"
     "  --max-megapixels N  refuse larger images before decoding (default 64)\n"
-    "  --threads N         decoding threads (default: all cores)\n";
+    "  --threads N         decoding threads, 1..256 (default: all cores)\n"
+    "\n"
+    "Folder links are followed once per real folder (loops are reported, not followed). Files named like images\n"
+    "that are not regular files (FIFOs, sockets, devices, dangling links) are skipped as unreadable.\n";
 
 bool is_help(const char* a) { return !std::strcmp(a, "--help") || !std::strcmp(a, "-h") || !std::strcmp(a, "help"); }
 
@@ -64,42 +73,42 @@ std::string human_bytes(double b) {
   return fmt::format("{} B", int64_t(b));
 }
 
-// Parses "--name value" pairs after the positional DIR; returns the positional.
-std::string parse_args(int argc, char** argv, const char* command, std::map<std::string, std::string>& values,
-                       const std::vector<std::string>& with_value, const std::vector<std::string>& flags) {
-  std::string dir;
-  for (int i = 2; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (std::find(with_value.begin(), with_value.end(), a) != with_value.end()) {
-      TINT_CHECK(i + 1 < argc, "tint data {}: {} needs a value", command, a);
-      values[a] = argv[++i];
-    } else if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
-      values[a] = "1";
-    } else if (!a.empty() && a[0] == '-') {
-      TINT_CHECK(false, "tint data {}: unknown option {} (see `tint data {} --help`)", command, a, command);
-    } else {
-      TINT_CHECK(dir.empty(), "tint data {}: one folder expected, got {} and {}", command, dir, a);
-      dir = a;
-    }
-  }
-  TINT_CHECK(!dir.empty(), "tint data {}: which folder? (see `tint data {} --help`)", command, command);
-  return dir;
+// The sub-subcommand's options, parsed by the shared parser with "data <sub>" as its name; returns DIR.
+std::string folder_argument(const tint::cli::Args& args, const char* command) {
+  TINT_CHECK(args.positional().size() == 1, "data {}: which folder? (see 'tint data {} --help')", command, command);
+  return args.positional()[0];
 }
 
-int64_t parse_int(const std::string& flag, const std::string& v, int64_t lo, int64_t hi) {
-  char* end = nullptr;
-  const long long x = std::strtoll(v.c_str(), &end, 10);
-  TINT_CHECK(end && *end == 0 && !v.empty() && x >= lo && x <= hi, "{} {}: expected a whole number in {}..{}", flag, v, lo, hi);
-  return x;
+// Starts `count` threads running `work`; if the system refuses one, the started ones are joined and the
+// refusal becomes an error naming the setting (an unjoined std::thread would end the process).
+void run_threads(int count, const std::function<void()>& work, const char* setting) {
+  std::vector<std::thread> pool;
+  std::string refused;
+  for (int t = 0; t < count; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error& e) {
+      refused = e.what();
+      break;
+    }
+  }
+  if (!refused.empty()) {
+    // The started threads must finish what they took before the error leaves: they share the caller's state.
+    for (auto& t : pool) t.join();
+    throw tint::Error(fmt::format("{}: cannot start {} threads, the system allowed {} ({}); ask for fewer", setting, count,
+                                  pool.size(), refused));
+  }
+  for (auto& t : pool) t.join();
 }
 
 int fetch_command(int argc, char** argv) {
-  std::map<std::string, std::string> opt;
-  const std::string dir = parse_args(argc, argv, "fetch", opt, {"--cache"}, {"--force"});
+  const tint::cli::Args args(argc - 1, argv + 1, tint::cli::Options{{"force"}, {"cache"}, 1, "data fetch"});
+  if (args.help()) return std::fputs(kFetchHelp, stdout), 0;
+  const std::string dir = folder_argument(args, "fetch");
   tint::FetchOptions o;
   o.dir = dir;
-  o.cache_dir = opt.count("--cache") ? opt["--cache"] : "";
-  o.force = opt.count("--force") > 0;
+  o.cache_dir = args.get("cache", "");
+  o.force = args.has("force");
   o.log = [](const std::string& line) { std::fprintf(stderr, "tint data fetch: %s\n", line.c_str()); };
   const tint::FetchReport r = tint::fetch_photo_sets(o);
   if (r.already_present)
@@ -123,12 +132,14 @@ struct FileStat {
 };
 
 int stats_command(int argc, char** argv) {
-  std::map<std::string, std::string> opt;
-  const std::string dir = parse_args(argc, argv, "stats", opt, {"--max-megapixels", "--threads"}, {});
-  const int64_t max_pixels = opt.count("--max-megapixels") ? parse_int("--max-megapixels", opt["--max-megapixels"], 1, 100000) * 1'000'000 : tint::kDefaultMaxPixels;
-  const int threads = opt.count("--threads") ? int(parse_int("--threads", opt["--threads"], 1, 1024))
-                                             : int(std::max(1u, std::thread::hardware_concurrency()));
-  const std::vector<std::string> paths = tint::scan_images(dir);
+  const tint::cli::Args args(argc - 1, argv + 1, tint::cli::Options{{}, {"max-megapixels", "threads"}, 1, "data stats"});
+  if (args.help()) return std::fputs(kStatsHelp, stdout), 0;
+  const std::string dir = folder_argument(args, "stats");
+  const int64_t max_pixels = int64_t(args.get_int("max-megapixels", 64, 1, 100000)) * 1'000'000;
+  const int threads = args.get_int("threads", int(std::min(kMaxThreads, std::max(1u, std::thread::hardware_concurrency()))), 1,
+                                   int(kMaxThreads));
+  tint::ScanReport scan;
+  const std::vector<std::string> paths = tint::scan_images(dir, &scan);
   TINT_CHECK(!paths.empty(), "tint data stats: no image files under {} (looked for .jpg .jpeg .png .bmp .tga .gif .webp)", dir);
   std::vector<FileStat> stats(paths.size());
   std::atomic<size_t> next{0};
@@ -136,7 +147,7 @@ int stats_command(int argc, char** argv) {
     for (size_t i; (i = next++) < paths.size();) {
       FileStat& s = stats[i];
       try {
-        const auto bytes = tint::read_file_bytes(paths[i]);
+        const auto bytes = tint::read_image_file(paths[i], max_pixels);
         s.bytes = int64_t(bytes.size());
         if (!bytes.empty()) s.format = tint::sniff_format(bytes.data(), bytes.size(), paths[i]);
         const tint::Image img = tint::decode_image(bytes, paths[i], max_pixels);
@@ -147,15 +158,14 @@ int stats_command(int argc, char** argv) {
       } catch (const tint::BadImage& e) {
         s.error = e.detail;
         s.reason = e.reason;
+
       } catch (const std::exception& e) {
         s.error = e.what();
         s.reason = tint::BadImageReason::corrupt;
       }
     }
   };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < std::min<int>(threads, int(paths.size())); ++t) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
+  run_threads(std::min<int>(threads, int(paths.size())), work, "data stats --threads");
 
   int64_t total_bytes = 0, usable = 0, grey = 0;
   std::map<std::string, int> formats, folders, reasons;
@@ -206,6 +216,10 @@ int stats_command(int argc, char** argv) {
       if (!stats[i].ok)
         std::printf("    %s: %s (%s)\n", paths[i].c_str(), std::string(tint::reason_name(stats[i].reason)).c_str(), stats[i].error.c_str());
   }
+  if (!scan.not_followed.empty()) {
+    std::printf("  links not followed %zu\n", scan.not_followed.size());
+    for (const auto& s : scan.not_followed) std::printf("    %s: %s\n", s.path.c_str(), s.reason.c_str());
+  }
   TINT_CHECK(usable > 0, "tint data stats: no usable image among the {} files under {}", paths.size(), dir);
   return 0;
 }
@@ -215,18 +229,11 @@ int stats_command(int argc, char** argv) {
 int run_data_command(int argc, char** argv) {
   if (argc < 2 || is_help(argv[1])) {
     std::fputs(kDataHelp, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+    return argc < 2 ? 1 : 0;
   }
   const std::string sub = argv[1];
-  const bool help = std::any_of(argv + 2, argv + argc, [](const char* a) { return is_help(a); });
-  if (sub == "fetch") {
-    if (help) return std::fputs(kFetchHelp, stdout), 0;
-    return fetch_command(argc, argv);
-  }
-  if (sub == "stats") {
-    if (help) return std::fputs(kStatsHelp, stdout), 0;
-    return stats_command(argc, argv);
-  }
-  std::fprintf(stderr, "tint data: unknown command '%s'\n\n%s", sub.c_str(), kDataHelp);
-  return 2;
+  if (sub == "fetch") return fetch_command(argc, argv);
+  if (sub == "stats") return stats_command(argc, argv);
+  TINT_CHECK(false, "unknown command 'data {}' (see 'tint data --help')", sub);
+  return 1;
 }

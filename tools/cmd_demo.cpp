@@ -76,23 +76,26 @@ std::vector<float> targets(const std::vector<float>& L, int n, int size) {
 }  // namespace
 
 int run_demo(int argc, char** argv) {
-  Args args(argc, argv);
+  Args args(argc, argv,
+            Options{{}, {"device", "steps", "batch", "size", "width", "levels", "lr", "seed", "dot", "save"}, 0, ""});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  args.check_known({"device", "steps", "batch", "size", "width", "levels", "lr", "seed", "dot", "save"});
   const Device device = Device::parse(args.get("device", "cpu"));
   TINT_CHECK(device.available(), "device '{}' is not available in this build or on this machine", device.str());
-  const int steps = args.get_int("steps", 60), batch = args.get_int("batch", 4), size = args.get_int("size", 32);
-  models::UNetConfig config{args.get_int("width", 8), args.get_int("levels", 2)};
-  TINT_CHECK(steps > 0 && batch > 0 && size > 0, "demo: --steps, --batch and --size must be positive");
+  const int steps = args.get_int("steps", 60, 1, 1'000'000), batch = args.get_int("batch", 4, 1, 1024);
+  const int levels = args.get_int("levels", 2, 1, 6);
+  const int size = args.get_int("size", 32, 1, 4096);
+  TINT_CHECK(size % (1 << levels) == 0, "demo: --size {} must be divisible by 2^levels = {}", size, 1 << levels);
+  models::UNetConfig config{args.get_int("width", 8, 1, 512), levels};
+  const double lr = args.get_double("lr", 3e-3, 0, 10);
 
-  Rng rng(uint64_t(args.get_int("seed", 1)));
+  Rng rng(uint64_t(args.get_int("seed", 1, 0, 2'000'000'000)));
   models::UNet unet(config, rng);
   nn::FlatParameters flat = nn::flatten_parameters(unet, device);
   AdamHyper hyper;
-  hyper.lr = float(args.get_double("lr", 3e-3));
+  hyper.lr = float(lr);
   hyper.step = 0;
   optim::Adam adam(flat, hyper);
   fmt::print("tint demo: U-Net width {} levels {} ({} parameters) on {}, batch {} of {}x{}, {} steps\n", config.width,

@@ -8,13 +8,12 @@
 namespace tint::cli {
 
 int run_devices(int argc, char** argv) {
-  Args args(argc, argv);
+  Args args(argc, argv, Options{});
   if (args.help()) {
     std::puts("usage: tint devices\n\nLists the backends: cpu (fast kernels), cpu-ref (the reference loops),\n"
               "cuda-emu (the CUDA kernels run on the CPU through the emulator), cuda (a real GPU).");
     return 0;
   }
-  args.check_known({});
   for (Device d : {Device::cpu(), Device::cpu_ref(), Device::cuda_emu(), Device::cuda()}) {
     const char* why = d.available() ? "available"
                       : cuda_backend() == nullptr ? "not built (no nvcc at build time)"

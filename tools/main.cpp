@@ -4,6 +4,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <system_error>
 
 #include "engine/error.h"
 #include "tools/cmd_data.h"
@@ -24,7 +25,7 @@ commands:
 int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+    return argc < 2 ? 1 : 0;
   }
   const std::string command = argv[1];
   try {
@@ -32,10 +33,14 @@ int main(int argc, char** argv) {
     if (command == "demo") return tint::cli::run_demo(argc - 1, argv + 1);
     if (command == "devices") return tint::cli::run_devices(argc - 1, argv + 1);
     if (command == "data") return run_data_command(argc - 1, argv + 1);
-    std::fprintf(stderr, "tint: unknown command '%s'\n\n%s", command.c_str(), kUsage);
-    return 2;
+    std::fprintf(stderr, "tint: error: unknown command '%s' (see 'tint --help')\n", command.c_str());
+    return 1;
   } catch (const tint::Error& e) {
     std::fprintf(stderr, "tint %s: error: %s\n", command.c_str(), e.what());
+    return 1;
+  } catch (const std::system_error& e) {
+    // Threads or files the system refused (thread limits, memory limits): an error, never an abort.
+    std::fprintf(stderr, "tint %s: error: the system refused: %s\n", command.c_str(), e.what());
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "tint %s: error: out of host memory\n", command.c_str());

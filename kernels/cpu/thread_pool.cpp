@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <system_error>
+
+#include "engine/error.h"
 
 namespace tint {
 
@@ -10,18 +14,35 @@ namespace {
 thread_local bool t_inside_pool = false;
 
 int default_threads() {
-  if (const char* env = std::getenv("TINT_THREADS")) {
-    int n = std::atoi(env);
-    if (n > 0) return n;
+  if (const char* env = std::getenv("TINT_THREADS"); env && *env) {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    TINT_CHECK(*end == 0 && n >= 1 && n <= ThreadPool::kMaxThreads, "TINT_THREADS='{}': expected a whole number from 1 to {}",
+               env, ThreadPool::kMaxThreads);
+    return int(n);
   }
   unsigned hw = std::thread::hardware_concurrency();
-  return hw ? int(hw) : 1;
+  return std::clamp(int(hw), 1, ThreadPool::kMaxThreads);
 }
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = default_threads();
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  TINT_CHECK(threads <= kMaxThreads, "CPU thread pool: {} threads asked for, at most {} (TINT_THREADS)", threads, kMaxThreads);
+  try {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  } catch (const std::system_error& e) {
+    // The destructor does not run for a constructor that throws: stop the workers already started here.
+    const size_t started = workers_.size();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+    throw Error(fmt::format("CPU thread pool: the system refused thread {} of {} ({}); set TINT_THREADS lower", started + 1,
+                            threads, e.what()));
+  }
 }
 
 ThreadPool::~ThreadPool() {

@@ -15,7 +15,11 @@ namespace tint {
 
 class ThreadPool {
  public:
+  static constexpr int kMaxThreads = 256;
+
   // threads <= 0: one per hardware thread (std::thread::hardware_concurrency, or TINT_THREADS if set).
+  // Throws tint::Error for more than kMaxThreads, a TINT_THREADS outside 1..kMaxThreads, or threads the
+  // system refuses to create (never std::terminate).
   explicit ThreadPool(int threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;

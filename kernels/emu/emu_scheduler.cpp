@@ -15,6 +15,7 @@
 #include <new>
 #include <numeric>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -542,11 +543,20 @@ void run_blocks(Launch& launch) {
   }
 }
 
+constexpr int kMaxBlockThreads = 256;
+
+int env_threads(const char* name) {
+  const uint64_t n = env_u64(name, 0);
+  TINT_CHECK(n <= uint64_t(kMaxBlockThreads) && (n > 0 || !std::getenv(name) || !*std::getenv(name)),
+             "cuda-emu: {}='{}': expected a whole number from 1 to {}", name, std::getenv(name), kMaxBlockThreads);
+  return int(n);
+}
+
 int default_block_threads() {
-  uint64_t n = env_u64("TINT_EMU_THREADS", 0);
-  if (n == 0) n = env_u64("TINT_THREADS", 0);
-  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
-  return int(std::min<uint64_t>(n, 1024));
+  int n = env_threads("TINT_EMU_THREADS");
+  if (n == 0) n = env_threads("TINT_THREADS");
+  if (n == 0) n = int(std::min<unsigned>(std::max(1u, std::thread::hardware_concurrency()), kMaxBlockThreads));
+  return n;
 }
 
 class BlockPool {
@@ -565,7 +575,8 @@ class BlockPool {
     std::lock_guard<std::mutex> lock(run_mutex_);  // not while a launch runs
     stop_threads();
     std::lock_guard<std::mutex> lock2(mutex_);
-    wanted_ = threads > 0 ? std::min(threads, 1024) : default_block_threads();
+    TINT_CHECK(threads <= kMaxBlockThreads, "cuda-emu: {} block threads asked for, at most {}", threads, kMaxBlockThreads);
+    wanted_ = threads > 0 ? threads : default_block_threads();
   }
 
   // Runs every block of `launch`; the calling thread takes part. One launch at a time.
@@ -599,7 +610,14 @@ class BlockPool {
       stop_ = false;
       generation = generation_;  // a thread that starts late must still take the job posted next
     }
-    for (int i = 1; i < wanted_; ++i) threads_.emplace_back([this, generation] { thread_main(generation); });
+    try {
+      for (int i = 1; i < wanted_; ++i) threads_.emplace_back([this, generation] { thread_main(generation); });
+    } catch (const std::system_error& e) {
+      const size_t started = threads_.size();
+      stop_threads();
+      throw Error(fmt::format("cuda-emu: the system refused block thread {} of {} ({}); set TINT_EMU_THREADS lower",
+                              started + 1, wanted_, e.what()));
+    }
   }
   void stop_threads() {
     {

@@ -33,13 +33,39 @@ echo "$out" | grep -q "zero.jpg: zero-byte" || fail "zero-byte not reported: $ou
 echo "$out" | grep -q "text.jpg: not an image" || fail "text file not reported: $out"
 echo "$out" | grep -q "truncated.jpg: corrupt or truncated" || fail "truncated file not reported: $out"
 
+# A hostile tree: a link loop, a second loop, a FIFO, a dangling link, a link to a file and a 5 GB sparse
+# file. The scan must end (no hang), count each real image once and report the rest with reasons.
+mkdir -p "$TMP/hostile/sub"
+cp "$SRC/data/samples/train/krank_level-01.jpg" "$TMP/hostile/a.jpg"
+cp "$SRC/data/samples/train/krank_level-02.jpg" "$TMP/hostile/sub/b.jpg"
+ln -s . "$TMP/hostile/x"
+ln -s .. "$TMP/hostile/sub/up"
+ln -s "$TMP/hostile/nothing.jpg" "$TMP/hostile/dangling.jpg"
+ln -s "$TMP/hostile/a.jpg" "$TMP/hostile/alias.jpg"
+mkfifo "$TMP/hostile/pipe.jpg"
+head -c 100 "$SRC/data/samples/train/krank_level-01.jpg" > "$TMP/hostile/sparse.jpg"
+truncate -s 5G "$TMP/hostile/sparse.jpg"
+out=$(timeout 30 "$TINT" data stats "$TMP/hostile" 2>&1) || fail "stats on a hostile tree: $out"
+echo "$out" | grep -q "6 files" || fail "hostile tree count: $out"
+echo "$out" | grep -Eq "usable +3 " || fail "hostile usable: $out"
+echo "$out" | grep -q "pipe.jpg: unreadable (a FIFO, not a regular file)" || fail "FIFO not reported: $out"
+echo "$out" | grep -q "dangling.jpg: unreadable (No such file or directory)" || fail "dangling link not reported: $out"
+echo "$out" | grep -q "sparse.jpg: oversized (file is 5.0 GiB, limit 321.2 MiB)" || fail "sparse file not reported: $out"
+echo "$out" | grep -q "links not followed 2" || fail "loops not reported: $out"
+echo "$out" | grep -q "hostile/x: links to a folder already scanned" || fail "loop x not reported: $out"
+# A list file naming the FIFO: read, refused, no blocking.
+printf 'a.jpg\npipe.jpg\n' > "$TMP/hostile/list.txt"
+out=$(timeout 30 "$TINT" data stats "$TMP/hostile/list.txt" 2>&1) || fail "stats on a list naming a FIFO: $out"
+echo "$out" | grep -q "pipe.jpg: unreadable (a FIFO" || fail "listed FIFO not reported: $out"
+
 # Nothing usable, nothing there, unknown commands: errors that name the culprit.
 rm "$TMP/mixed/good.jpg"
 out=$("$TINT" data stats "$TMP/mixed" 2>&1) && fail "all-bad set should fail: $out"
 echo "$out" | grep -q "no usable image" || fail "all-bad message: $out"
 out=$("$TINT" data stats "$TMP/nowhere" 2>&1) && fail "missing folder should fail"
 echo "$out" | grep -q "nowhere" || fail "missing folder message: $out"
-"$TINT" data frobnicate >/dev/null 2>&1 && fail "unknown subcommand should fail"
+"$TINT" data frobnicate >/dev/null 2>&1
+[ $? -eq 1 ] || fail "unknown subcommand should exit 1"
 out=$("$TINT" data stats "$TMP/mixed" --bogus 2>&1) && fail "unknown option should fail"
 echo "$out" | grep -q -- "--bogus" || fail "unknown option message: $out"
 
