@@ -222,7 +222,11 @@ TEST_CASE("safetensors reading validates the header instead of trusting it", "[e
   };
   const std::vector<Case> cases = {
       {"shape overflowing 64 bits", R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})",
-       eight, "'w'"},
+       eight, "'w' declares a shape too large"},
+      // 5581 * 826318942560005 = 2^62 + 1 elements: 4 bytes each wraps around 2^64 to exactly the 4 bytes the
+      // offsets give it, so a reader multiplying without a check would accept it and allocate 2^62 floats.
+      {"byte size wrapping to the data's size", R"({"w":{"dtype":"F32","shape":[5581,826318942560005],"data_offsets":[0,4]}})",
+       std::string(4, '\0'), "needs more bytes"},
       {"shape larger than the file", R"({"w":{"dtype":"F32","shape":[1073741824,4],"data_offsets":[0,8]}})", eight,
        "needs more bytes"},
       {"fractional dimension", R"({"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,8]}})", eight, "bad shape"},
