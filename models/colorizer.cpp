@@ -41,8 +41,9 @@ int colorize_size(const ModelInfo& info, int requested) {
 }
 
 ColorizeInput prepare_colorize_input(const Image& original, int size) {
-  TINT_CHECK(original.width > 0 && original.height > 0 && original.rgb.size() == size_t(original.pixels()) * 3,
-             "colorize: an empty or malformed image ({}x{})", original.width, original.height);
+  TINT_CHECK(
+      original.width > 0 && original.height > 0 && original.rgb.size() == size_t(original.pixels()) * 3,
+      "colorize: an empty or malformed image ({}x{})", original.width, original.height);
   const Image prepared = prepare_image(original, size, FitMode::pad);
   ColorizeInput in;
   in.real_width = prepared.width;
@@ -68,12 +69,13 @@ std::vector<std::vector<float>> predict_ab(UNet& unet, Device device, int size,
   const std::vector<float> ab = unet(x).to_vector();
   std::vector<std::vector<float>> out(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i)
-    out[i].assign(ab.begin() + std::ptrdiff_t(2 * i * plane), ab.begin() + std::ptrdiff_t(2 * (i + 1) * plane));
+    out[i].assign(ab.begin() + std::ptrdiff_t(2 * i * plane),
+                  ab.begin() + std::ptrdiff_t(2 * (i + 1) * plane));
   return out;
 }
 
-void resize_plane_bilinear(const float* src, int src_stride, int src_width, int src_height, float* dst, int dst_width,
-                           int dst_height) {
+void resize_plane_bilinear(const float* src, int src_stride, int src_width, int src_height, float* dst,
+                           int dst_width, int dst_height) {
   TINT_CHECK(src_width > 0 && src_height > 0 && dst_width > 0 && dst_height > 0 && src_stride >= src_width,
              "resize_plane_bilinear: bad sizes {}x{} (stride {}) -> {}x{}", src_width, src_height, src_stride,
              dst_width, dst_height);
@@ -103,8 +105,9 @@ void lab_to_rgb8_keep_L(float L, float a, float b, uint8_t* rgb) {
   };
   float r, g, bl;
   if (!inside(1.f, r, g, bl)) {
-    // The gamut at a fixed L is star-shaped around grey in (a, b), so the in-gamut chroma scales form an interval
-    // [0, t*]: bisect for t*. Grey at L <= 0 or L >= 100 is itself on the edge (black, white): t = 0 then.
+    // The gamut at a fixed L is star-shaped around grey in (a, b), so the in-gamut chroma scales form an
+    // interval [0, t*]: bisect for t*. Grey at L <= 0 or L >= 100 is itself on the edge (black, white): t = 0
+    // then.
     float lo = 0.f, hi = 1.f;
     for (int i = 0; i < 14; ++i) {
       const float mid = 0.5f * (lo + hi);
@@ -126,7 +129,8 @@ Image combine_with_original(const Image& original, const float* a, const float* 
   TINT_CHECK(W > 0 && H > 0 && original.rgb.size() == size_t(original.pixels()) * 3,
              "colorize: an empty or malformed image ({}x{})", W, H);
   TINT_CHECK(real_width >= 1 && real_height >= 1 && real_width <= size && real_height <= size,
-             "colorize: real region {}x{} does not fit the {}x{} prediction", real_width, real_height, size, size);
+             "colorize: real region {}x{} does not fit the {}x{} prediction", real_width, real_height, size,
+             size);
   Image out;
   out.width = W;
   out.height = H;
@@ -148,8 +152,8 @@ Image combine_with_original(const Image& original, const float* a, const float* 
         const float bottom = p[y1 + x0] + wx * (p[y1 + x1] - p[y1 + x0]);
         return top + wy * (bottom - top);
       };
-      lab_to_rgb8_keep_L(colour::unscale_L(L[size_t(x)]), colour::unscale_ab(sample(a)), colour::unscale_ab(sample(b)),
-                         &out.rgb[row + size_t(x) * 3]);
+      lab_to_rgb8_keep_L(colour::unscale_L(L[size_t(x)]), colour::unscale_ab(sample(a)),
+                         colour::unscale_ab(sample(b)), &out.rgb[row + size_t(x) * 3]);
     }
   }
   return out;
@@ -166,8 +170,8 @@ std::vector<Image> colorize(UNet& unet, Device device, int size, const std::vect
   std::vector<Image> out;
   out.reserve(images.size());
   for (size_t i = 0; i < images.size(); ++i)
-    out.push_back(combine_with_original(images[i], ab[i].data(), ab[i].data() + plane, size, inputs[i].real_width,
-                                        inputs[i].real_height));
+    out.push_back(combine_with_original(images[i], ab[i].data(), ab[i].data() + plane, size,
+                                        inputs[i].real_width, inputs[i].real_height));
   return out;
 }
 

@@ -2,7 +2,8 @@
 //
 //   original (W x H) --prepare_image + write_sample (as in training)--> L at S x S, the real w x h top-left
 //   --U-Net (no grad, any device, a batch at a time)--> ab at S x S
-//   --the real w x h of ab only, bilinear to W x H--> joined with the ORIGINAL full-resolution L --> sRGB 8-bit
+//   --the real w x h of ab only, bilinear to W x H--> joined with the ORIGINAL full-resolution L --> sRGB
+//   8-bit
 //
 // The network never sees the padding's prediction leave the canvas: only the real region of its ab is used.
 // Only the L of the input is used, so colour inputs work too.
@@ -50,10 +51,10 @@ Image combine_with_original(const Image& original, const float* a, const float* 
 std::vector<Image> colorize(UNet& unet, Device device, int size, const std::vector<Image>& images);
 
 // Bilinear resampling of the src_width x src_height plane at `src` (rows `src_stride` apart) to
-// dst_width x dst_height, pixel centres aligned: output x samples source (x + 0.5) * src_width / dst_width - 0.5,
-// clamped to the source's edge pixels.
-void resize_plane_bilinear(const float* src, int src_stride, int src_width, int src_height, float* dst, int dst_width,
-                           int dst_height);
+// dst_width x dst_height, pixel centres aligned: output x samples source (x + 0.5) * src_width / dst_width -
+// 0.5, clamped to the source's edge pixels.
+void resize_plane_bilinear(const float* src, int src_stride, int src_width, int src_height, float* dst,
+                           int dst_width, int dst_height);
 
 // Lab (unscaled: L 0..100) -> 8-bit sRGB, keeping L: when (a, b) is out of the sRGB gamut at this L, the
 // largest t in [0, 1] for which (t*a, t*b) is inside is used instead.

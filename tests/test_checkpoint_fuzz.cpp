@@ -4,12 +4,11 @@
 // failures); then targeted damage with the exact message expected, and the checks of models/model_file.
 //
 // TINT_FUZZ_CASES=N sets the number of fuzz cases (default 3000, about 10 s under ASan).
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
-
-#include <catch2/catch.hpp>
 
 #include "engine/error.h"
 #include "engine/io.h"
@@ -26,7 +25,9 @@ uint64_t splitmix(uint64_t& state) {
   return x ^ (x >> 31);
 }
 
-models::UNetConfig tiny_config() { return {2, 1}; }
+models::UNetConfig tiny_config() {
+  return {2, 1};
+}
 
 // Named weights and metadata of a tiny U-Net (548 weights), as tint train would write them.
 std::vector<std::pair<std::string, Tensor>> tiny_weights(models::UNet& unet) {
@@ -77,10 +78,19 @@ std::string replace_once(std::string s, const std::string& from, const std::stri
   return s.replace(at, from.size(), to);
 }
 
-enum Mutation { bit_flips, truncate, insert_bytes, header_digit, header_char, header_delete, length_field, kMutations };
+enum Mutation {
+  bit_flips,
+  truncate,
+  insert_bytes,
+  header_digit,
+  header_char,
+  header_delete,
+  length_field,
+  kMutations
+};
 const char* mutation_name(int m) {
-  static const char* names[] = {"bit flips", "truncation", "inserted bytes", "header digit", "header character",
-                                "header byte deleted", "length field"};
+  static const char* names[] = {"bit flips",        "truncation",          "inserted bytes", "header digit",
+                                "header character", "header byte deleted", "length field"};
   return names[m];
 }
 
@@ -95,7 +105,9 @@ std::string mutate(const std::string& valid, size_t header_end, int kind, uint64
       for (int i = 0; i < flips; ++i) b[position()] ^= char(1u << pick(8));
       break;
     }
-    case truncate: b.resize(pick(b.size())); break;
+    case truncate:
+      b.resize(pick(b.size()));
+      break;
     case insert_bytes: {
       std::string extra(1 + pick(8), '\0');
       for (char& c : extra) c = char(splitmix(rng));
@@ -107,7 +119,8 @@ std::string mutate(const std::string& valid, size_t header_end, int kind, uint64
       for (size_t i = 8; i < header_end; ++i)
         if (b[i] >= '0' && b[i] <= '9') digits.push_back(i);
       const size_t at = digits[pick(digits.size())];
-      const std::string replacement[] = {"9", "0", "99999999999", "-1", "1e30", "0.5", "", "18446744073709551616"};
+      const std::string replacement[] = {"9",   "0", "99999999999",         "-1", "1e30",
+                                         "0.5", "",  "18446744073709551616"};
       b.replace(at, 1, replacement[pick(8)]);
       break;
     }
@@ -116,10 +129,18 @@ std::string mutate(const std::string& valid, size_t header_end, int kind, uint64
       b[8 + pick(header_end - 8)] = structural[pick(sizeof structural - 1)];
       break;
     }
-    case header_delete: b.erase(8 + pick(header_end - 8), 1 + pick(3)); break;
+    case header_delete:
+      b.erase(8 + pick(header_end - 8), 1 + pick(3));
+      break;
     case length_field: {
-      const uint64_t lengths[] = {0, 1, header_end - 9, header_end - 7, uint64_t(b.size()), ~uint64_t(0),
-                                  uint64_t(1) << 63, splitmix(rng)};
+      const uint64_t lengths[] = {0,
+                                  1,
+                                  header_end - 9,
+                                  header_end - 7,
+                                  uint64_t(b.size()),
+                                  ~uint64_t(0),
+                                  uint64_t(1) << 63,
+                                  splitmix(rng)};
       const uint64_t len = lengths[pick(8)];
       std::memcpy(&b[0], &len, 8);
       break;
@@ -176,7 +197,8 @@ TEST_CASE("a model file with a NaN or infinite weight names the tensor and eleme
   }
 }
 
-TEST_CASE("a model file with missing or malformed metadata is refused, naming the file and key", "[fuzz][model_file]") {
+TEST_CASE("a model file with missing or malformed metadata is refused, naming the file and key",
+          "[fuzz][model_file]") {
   Rng rng(3);
   models::UNet unet(tiny_config(), rng);
   const auto named = tiny_weights(unet);
@@ -196,7 +218,8 @@ TEST_CASE("a model file with missing or malformed metadata is refused, naming th
   // Metadata that is not a string -> string object is malformed JSON content, not silently dropped.
   const std::string valid = valid_model_bytes();
   const std::string bad = with_header(valid, replace_once(header_of(valid), "\"step\":\"7\"", "\"step\":7"));
-  CHECK_THROWS_WITH(load_model_bytes(bad), Catch::Contains("fuzz.safetensors") && Catch::Contains("malformed metadata") &&
+  CHECK_THROWS_WITH(load_model_bytes(bad), Catch::Contains("fuzz.safetensors") &&
+                                               Catch::Contains("malformed metadata") &&
                                                Catch::Contains("'step'"));
 }
 
@@ -220,11 +243,13 @@ TEST_CASE("a huge declared shape is refused without overflow or allocation", "[f
   const std::string header = header_of(valid);
   // down.0.conv1.bias is (2): declare it (2^40, 2^40), whose element count overflows int64 when multiplied
   // naively, and (2^30, 2^30), whose byte size fits 64 bits but not the file.
-  for (const std::string& shape : {std::string("[1099511627776,1099511627776]"), std::string("[1073741824,1073741824]"),
-                                   std::string("[1e300]"), std::string("[-2]"), std::string("[2.5]")}) {
+  for (const std::string& shape :
+       {std::string("[1099511627776,1099511627776]"), std::string("[1073741824,1073741824]"),
+        std::string("[1e300]"), std::string("[-2]"), std::string("[2.5]")}) {
     const std::string bytes = with_header(valid, replace_once(header, "\"shape\":[2]", "\"shape\":" + shape));
     INFO(shape);
-    CHECK_THROWS_WITH(load_model_bytes(bytes), Catch::Contains("fuzz.safetensors") && Catch::Contains("'down.0.conv1.bias'"));
+    CHECK_THROWS_WITH(load_model_bytes(bytes),
+                      Catch::Contains("fuzz.safetensors") && Catch::Contains("'down.0.conv1.bias'"));
   }
 }
 

@@ -1,10 +1,9 @@
 // The colorizer's inference library (models/colorizer.h): sizes kept, the input's L kept through a PNG
 // round trip, nothing read from the padding's prediction, batches equal to one image at a time, bilinear
 // upsampling against a plane it must reproduce exactly, and an F16 model file against its F32 original.
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
-
-#include <catch2/catch.hpp>
 
 #include "data/image.h"
 #include "engine/io.h"
@@ -80,7 +79,8 @@ double max_L_change_through_png(const Image& input, const Image& out, const std:
   REQUIRE(back.height == input.height);
   double worst = 0;
   for (int64_t i = 0; i < input.pixels(); ++i)
-    worst = std::max(worst, std::fabs(reference_L(&back.rgb[size_t(i) * 3]) - reference_L(&input.rgb[size_t(i) * 3])));
+    worst = std::max(
+        worst, std::fabs(reference_L(&back.rgb[size_t(i) * 3]) - reference_L(&input.rgb[size_t(i) * 3])));
   return worst;
 }
 
@@ -115,7 +115,8 @@ TEST_CASE("colorize keeps the input's L within the 8-bit rounding of the output"
     const auto prepared = models::prepare_colorize_input(in, size);
     w = prepared.real_width;
     h = prepared.real_height;
-    const Image out = models::combine_with_original(in, ab.data(), ab.data() + size_t(size) * size, size, w, h);
+    const Image out =
+        models::combine_with_original(in, ab.data(), ab.data() + size_t(size) * size, size, w, h);
     const double worst = max_L_change_through_png(in, out, dir / ("out" + std::to_string(i) + ".png"));
     INFO("input " << i << " (" << (in.grey ? "grey" : "colour") << "): max |dL| = " << worst);
     WARN("L kept, saturated ab, input " << i << ": max |dL| = " << worst);
@@ -130,13 +131,15 @@ TEST_CASE("colorize keeps the input's L within the 8-bit rounding of the output"
   }
 }
 
-TEST_CASE("colorize through a U-Net keeps L; zero a/b on a grey input gives the input back exactly", "[colorize]") {
+TEST_CASE("colorize through a U-Net keeps L; zero a/b on a grey input gives the input back exactly",
+          "[colorize]") {
   test::TempDir dir("colorize_L_unet");
   auto unet = small_unet(4, 2, 5);
   const std::vector<Image> inputs = {grey_ramp(70, 20), random_colour(33, 47, 9)};
   const std::vector<Image> out = models::colorize(unet, Device::cpu(), 32, inputs);
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const double worst = max_L_change_through_png(inputs[i], out[i], dir / ("u" + std::to_string(i) + ".png"));
+    const double worst =
+        max_L_change_through_png(inputs[i], out[i], dir / ("u" + std::to_string(i) + ".png"));
     INFO("input " << i << ": max |dL| = " << worst);
     CHECK(worst <= 0.27);  // the bound of the test above
   }
@@ -145,8 +148,8 @@ TEST_CASE("colorize through a U-Net keeps L; zero a/b on a grey input gives the 
   const Image grey = grey_ramp(256, 2);
   std::vector<float> zero(2 * 32 * 32, 0.f);
   const auto prepared = models::prepare_colorize_input(grey, 32);
-  const Image same =
-      models::combine_with_original(grey, zero.data(), zero.data() + 32 * 32, 32, prepared.real_width, prepared.real_height);
+  const Image same = models::combine_with_original(grey, zero.data(), zero.data() + 32 * 32, 32,
+                                                   prepared.real_width, prepared.real_height);
   CHECK(same.rgb == grey.rgb);
 }
 
@@ -168,17 +171,21 @@ TEST_CASE("colorize reads only the real region of the prediction, never the padd
     std::vector<float> ab(2 * size_t(size) * size, std::numeric_limits<float>::quiet_NaN());
     for (int y = 0; y < rh; ++y)
       for (int x = 0; x < rw; ++x) {
-        ab[size_t(y) * size + x] = 0.15f;                           // a = 16.5
-        ab[size_t(size) * size + size_t(y) * size + x] = -0.1f;     // b = -11
+        ab[size_t(y) * size + x] = 0.15f;                        // a = 16.5
+        ab[size_t(size) * size + size_t(y) * size + x] = -0.1f;  // b = -11
       }
-    const Image out = models::combine_with_original(in, ab.data(), ab.data() + size_t(size) * size, size, rw, rh);
+    const Image out =
+        models::combine_with_original(in, ab.data(), ab.data() + size_t(size) * size, size, rw, rh);
     int checked = 0;
     for (int64_t p = 0; p < in.pixels(); ++p) {
       const double L = reference_L(&in.rgb[size_t(p) * 3]);
       if (L < 30 || L > 80) continue;  // where (16.5, -11) is inside sRGB: no gamut mapping to account for
-      // Expected colour from Lab in double (CIE 15 inverse, IEC 61966-2-1 matrix and curve), written out here.
+      // Expected colour from Lab in double (CIE 15 inverse, IEC 61966-2-1 matrix and curve), written out
+      // here.
       const double fy = (L + 16) / 116, fx = fy + 16.5 / 500, fz = fy + 11.0 / 200;
-      auto finv = [](double f) { return f * f * f > 216.0 / 24389.0 ? f * f * f : (116 * f - 16) / (24389.0 / 27.0); };
+      auto finv = [](double f) {
+        return f * f * f > 216.0 / 24389.0 ? f * f * f : (116 * f - 16) / (24389.0 / 27.0);
+      };
       const double X = 0.95047 * finv(fx), Y = finv(fy), Z = 1.08883 * finv(fz);
       const double lin[3] = {3.2404542 * X - 1.5371385 * Y - 0.4985314 * Z,
                              -0.9692660 * X + 1.8760108 * Y + 0.0415560 * Z,
@@ -209,7 +216,8 @@ TEST_CASE("a batch of differently sized images gives the same bytes as one image
   CHECK(together[0].rgb != models::colorize(unet, Device::cpu(), 32, {random_colour(40, 25, 99)})[0].rgb);
 }
 
-TEST_CASE("bilinear upsampling of the prediction reproduces a linear ramp at pixel-centre positions", "[colorize]") {
+TEST_CASE("bilinear upsampling of the prediction reproduces a linear ramp at pixel-centre positions",
+          "[colorize]") {
   // f(x, y) = 2x + 3y sampled at the centres of a 5 x 4 source (inside a stride-7 canvas). Bilinear
   // interpolation is exact on a linear function, so output (X, Y) must equal f at the source position
   // clamp((X + 0.5) * 5 / 13 - 0.5), clamp((Y + 0.5) * 4 / 9 - 0.5), computed here in double.
@@ -237,7 +245,8 @@ TEST_CASE("the size the network runs at: the model's, else 256, a multiple of 2^
   CHECK(models::colorize_size(info, 96) == 96);
   info.image_size = 0;
   CHECK(models::colorize_size(info, 0) == 256);
-  CHECK_THROWS_WITH(models::colorize_size(info, 30), Catch::Contains("multiple of 4") && Catch::Contains("m.safetensors"));
+  CHECK_THROWS_WITH(models::colorize_size(info, 30),
+                    Catch::Contains("multiple of 4") && Catch::Contains("m.safetensors"));
   info.config.levels = 6;
   CHECK_THROWS_WITH(models::colorize_size(info, 32), Catch::Contains("multiple of 64"));
 }
@@ -277,7 +286,8 @@ TEST_CASE("an F16 export of a model colorizes almost exactly as the F32 original
   const auto o16 = models::colorize(*m16, Device::cpu(), 32, images);
   int worst = 0;
   for (size_t i = 0; i < images.size(); ++i)
-    for (size_t k = 0; k < o32[i].rgb.size(); ++k) worst = std::max(worst, std::abs(o32[i].rgb[k] - o16[i].rgb[k]));
+    for (size_t k = 0; k < o32[i].rgb.size(); ++k)
+      worst = std::max(worst, std::abs(o32[i].rgb[k] - o16[i].rgb[k]));
   WARN("F16 vs F32 model: max 8-bit difference = " << worst);
   CHECK(worst <= 1);
 }

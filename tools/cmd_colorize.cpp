@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -83,10 +84,11 @@ std::string default_model() {
     std::error_code ec;
     if (fs::is_regular_file(base + kDefaultModel, ec)) return base + kDefaultModel;
   }
-  throw Error(fmt::format("no --model given, $TINT_MODEL is not set and the default model {} was not found (looked "
-                          "in the current folder and in {}); pass --model RUNDIR|FILE.safetensors, or train one "
-                          "with 'tint train --out RUNDIR'",
-                          kDefaultModel, TINT_SOURCE_DIR_FOR_TOOLS));
+  throw Error(
+      fmt::format("no --model given, $TINT_MODEL is not set and the default model {} was not found (looked "
+                  "in the current folder and in {}); pass --model RUNDIR|FILE.safetensors, or train one "
+                  "with 'tint train --out RUNDIR'",
+                  kDefaultModel, TINT_SOURCE_DIR_FOR_TOOLS));
 }
 
 struct Job {
@@ -134,7 +136,8 @@ std::vector<Job> collect_jobs(const std::vector<std::string>& arguments, const f
       files = {path};  // whatever it is, the decoder says what is wrong with it
       root = fs::path(path).parent_path();
     }
-    for (const std::string& f : files) jobs.push_back({f, (out_dir / relative_output(f, root, extension)).string(), ""});
+    for (const std::string& f : files)
+      jobs.push_back({f, (out_dir / relative_output(f, root, extension)).string(), ""});
   }
   // Never write over an input (same file by inode, whatever the path says), nor twice to one output.
   std::set<std::pair<dev_t, ino_t>> inputs;
@@ -146,15 +149,16 @@ std::vector<Job> collect_jobs(const std::vector<std::string>& arguments, const f
   for (Job& j : jobs) {
     struct stat st;
     if (::stat(j.output.c_str(), &st) == 0 && inputs.count({st.st_dev, st.st_ino})) {
-      j.error = fmt::format("{}: refusing to write {}: it is an input file (choose another -o folder)", j.input,
-                            j.output);
+      j.error = fmt::format("{}: refusing to write {}: it is an input file (choose another -o folder)",
+                            j.input, j.output);
       continue;
     }
     std::error_code ec;
     const fs::path canonical = fs::weakly_canonical(j.output, ec);
     const std::string key = ec ? fs::path(j.output).lexically_normal().string() : canonical.string();
     auto [it, fresh] = taken.emplace(key, j.input);
-    if (!fresh) j.error = fmt::format("{}: its output {} is already the output of {}", j.input, j.output, it->second);
+    if (!fresh)
+      j.error = fmt::format("{}: its output {} is already the output of {}", j.input, j.output, it->second);
   }
   return jobs;
 }
@@ -169,7 +173,8 @@ class Prefetcher {
     models::ColorizeInput input;
   };
 
-  Prefetcher(const std::vector<Job>& jobs, int size, int workers, int window) : jobs_(jobs), size_(size), window_(window) {
+  Prefetcher(const std::vector<Job>& jobs, int size, int workers, int window)
+      : jobs_(jobs), size_(size), window_(window) {
     for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
   }
   ~Prefetcher() {
@@ -260,8 +265,8 @@ class Progress {
     if (done_ == 0) return;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double rate = done_ / std::max(s, 1e-9);
-    const std::string line = fmt::format("colorize: {}/{} files, {:.2f} img/s, ETA {:.0f} s", done_, total_, rate,
-                                         double(total_ - done_) / std::max(rate, 1e-9));
+    const std::string line = fmt::format("colorize: {}/{} files, {:.2f} img/s, ETA {:.0f} s", done_, total_,
+                                         rate, double(total_ - done_) / std::max(rate, 1e-9));
     if (tty_) {
       std::fprintf(stderr, "\r\x1b[K%s", line.c_str());
     } else {
@@ -285,9 +290,10 @@ int run_colorize(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  args.check_known({"o", "out", "model", "device", "size", "format", "quality", "side-by-side", "grid", "grid-height",
-                    "batch", "workers"});
-  TINT_CHECK(!args.positional().empty(), "no input given (files, folders or list files; see 'tint colorize --help')");
+  args.check_known({"o", "out", "model", "device", "size", "format", "quality", "side-by-side", "grid",
+                    "grid-height", "batch", "workers"});
+  TINT_CHECK(!args.positional().empty(),
+             "no input given (files, folders or list files; see 'tint colorize --help')");
   const std::string format = args.get("format", "png");
   TINT_CHECK(format == "png" || format == "jpg", "--format must be png or jpg, got '{}'", format);
   const int quality = args.get_int("quality", 92, 1, 100);
@@ -300,7 +306,8 @@ int run_colorize(int argc, char** argv) {
   const std::string grid_path = args.get("grid", "");
   const fs::path out_dir = args.get("out", args.get("o", "colorized"));
   const Device device = Device::parse(args.get("device", "cpu"));
-  TINT_CHECK(device.available(), "device '{}' is not available in this build or on this machine", device.str());
+  TINT_CHECK(device.available(), "device '{}' is not available in this build or on this machine",
+             device.str());
 
   const std::string model_arg = args.has("model") ? args.get("model", "") : default_model();
   models::ModelInfo info;
@@ -309,9 +316,9 @@ int run_colorize(int argc, char** argv) {
 
   int failures = 0;
   const std::vector<Job> jobs = collect_jobs(args.positional(), out_dir, "." + format, failures);
-  fmt::print("tint colorize: {} file{}, model {} (width {}, levels {}, step {}), at {}x{} on {} -> {}\n", jobs.size(),
-             jobs.size() == 1 ? "" : "s", info.path, info.config.width, info.config.levels, info.step, size, size,
-             device.str(), out_dir.string());
+  fmt::print("tint colorize: {} file{}, model {} (width {}, levels {}, step {}), at {}x{} on {} -> {}\n",
+             jobs.size(), jobs.size() == 1 ? "" : "s", info.path, info.config.width, info.config.levels,
+             info.step, size, size, device.str(), out_dir.string());
   std::fflush(stdout);
 
   Progress progress(jobs.size());
@@ -366,8 +373,13 @@ int run_colorize(int argc, char** argv) {
     if (grid_rows.empty()) {
       std::fprintf(stderr, "no grid written: no file was colorized\n");
     } else {
-      save_image(compose_grid(grid_rows, grid_height, 4), grid_path, quality);
-      fmt::print("grid: {} ({} rows)\n", grid_path, grid_rows.size());
+      try {
+        save_image(compose_grid(grid_rows, grid_height, 4), grid_path, quality);
+        fmt::print("grid: {} ({} rows)\n", grid_path, grid_rows.size());
+      } catch (const Error& e) {  // the colorized files are written: report the grid like one more file
+        std::fprintf(stderr, "failed: grid %s: %s\n", grid_path.c_str(), e.what());
+        ++failures;
+      }
     }
   }
   fmt::print("{} colorized, {} failed\n", written, failures);
@@ -381,8 +393,10 @@ int run_export(int argc, char** argv) {
     return 0;
   }
   args.check_known({"dtype"});
-  TINT_CHECK(args.positional().size() == 2, "expected MODEL and OUT.safetensors, got {} argument{} (see 'tint export "
-             "--help')", args.positional().size(), args.positional().size() == 1 ? "" : "s");
+  TINT_CHECK(args.positional().size() == 2,
+             "expected MODEL and OUT.safetensors, got {} argument{} (see 'tint export "
+             "--help')",
+             args.positional().size(), args.positional().size() == 1 ? "" : "s");
   const std::string dtype_name = args.get("dtype", "f16");
   TINT_CHECK(dtype_name == "f16" || dtype_name == "f32", "--dtype must be f16 or f32, got '{}'", dtype_name);
   const io::FileDtype dtype = dtype_name == "f16" ? io::FileDtype::f16 : io::FileDtype::f32;
@@ -400,8 +414,8 @@ int run_export(int argc, char** argv) {
   }
   std::error_code ec;
   fmt::print("wrote {} ({}, {:.2f} MB, from {:.2f} MB); largest change of a weight: {:.3g}\n", out,
-             io::file_dtype_name(dtype), double(fs::file_size(out, ec)) / 1e6, double(fs::file_size(in, ec)) / 1e6,
-             worst);
+             io::file_dtype_name(dtype), double(fs::file_size(out, ec)) / 1e6,
+             double(fs::file_size(in, ec)) / 1e6, worst);
   return 0;
 }
 
