@@ -63,8 +63,8 @@ model and run:
                     of 2^levels
   --device NAME     cpu (default), cpu-ref, cuda-emu, cuda
   --batch N         images per network call (default 8)
-  --workers N       decoding threads, which run ahead of the network by at most batch + 2 * workers images
-                    (default: min(4, cores))
+  --workers N       threads that decode files ahead of the network (at most batch + 2 * workers files
+                    ahead) and that join and write each batch's results (default: min(4, cores))
 Exit status 0 when every file was colorized, 1 when any failed (each failure is one line naming the file).
 )";
 
@@ -343,8 +343,15 @@ int run_colorize(int argc, char** argv) {
     std::vector<const models::ColorizeInput*> inputs;
     for (auto& [index, item] : items) inputs.push_back(&item.input);
     const std::vector<std::vector<float>> ab = models::predict_ab(*unet, device, size, inputs);
+    // Joining with the full-resolution L and encoding cost more than the network on large photos: the
+    // batch's images are finished on `workers` threads, then reported in input order.
     const size_t plane = size_t(size) * size_t(size);
-    for (size_t k = 0; k < items.size(); ++k) {
+    struct Finished {
+      std::string error;
+      std::vector<Image> grid_cells;
+    };
+    std::vector<Finished> finished(items.size());
+    auto finish = [&](size_t k) {
       const Job& job = jobs[items[k].first];
       const Image& original = items[k].second.image;
       const models::ColorizeInput& in = items[k].second.input;
@@ -358,11 +365,27 @@ int run_colorize(int argc, char** argv) {
         save_image(side_by_side ? compose_grid({cells}, 0, 4) : colour, job.output, quality);
         if (!grid_path.empty()) {
           for (Image& c : cells) c = scaled_to_height(c, grid_height);
-          grid_rows.push_back(std::move(cells));
+          finished[k].grid_cells = std::move(cells);
         }
-        ++written;
       } catch (const std::exception& e) {
-        progress.fail(fmt::format("{}: {}", job.input, e.what()));
+        finished[k].error = fmt::format("{}: {}", job.input, e.what());
+      }
+    };
+    {
+      std::vector<std::thread> threads;
+      const size_t n = std::min(items.size(), size_t(workers));
+      for (size_t t = 0; t < n; ++t)
+        threads.emplace_back([&, t] {
+          for (size_t k = t; k < items.size(); k += n) finish(k);
+        });
+      for (auto& t : threads) t.join();
+    }
+    for (Finished& f : finished) {
+      if (f.error.empty()) {
+        ++written;
+        if (!grid_path.empty()) grid_rows.push_back(std::move(f.grid_cells));
+      } else {
+        progress.fail(f.error);
         ++failures;
       }
       progress.advance();
