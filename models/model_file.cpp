@@ -1,5 +1,6 @@
 #include "models/model_file.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -80,10 +81,24 @@ void load_weights(nn::Module& unet, const io::NamedTensors& file, const std::str
                "model)", path, name);
 }
 
-std::unique_ptr<UNet> load_unet(const std::string& path_or_run, Device device, ModelInfo* info) {
-  const std::string path = resolve_model_path(path_or_run);
-  io::NamedTensors file = io::load_safetensors(path);
+int64_t unet_parameter_count(const UNetConfig& config) {
+  // Mirrors UNet's constructor (models/unet.cpp); a test holds the two together.
+  auto channels = [&](int level) { return int64_t(config.width) * (int64_t(1) << std::min(level, 3)); };
+  auto conv = [](int64_t in, int64_t out, int64_t k) { return out * in * k * k + out; };
+  int64_t n = conv(1, channels(0), 3) + conv(channels(0), channels(0), 3);
+  for (int k = 1; k <= config.levels; ++k) n += conv(channels(k - 1), channels(k), 4) + conv(channels(k), channels(k), 3);
+  for (int k = 0; k < config.levels; ++k) n += conv(channels(k + 1), channels(k), 4) + conv(2 * channels(k), channels(k), 3);
+  return n + conv(channels(0), 2, 1);
+}
+
+std::unique_ptr<UNet> load_unet(const io::NamedTensors& file, const std::string& path, Device device,
+                                ModelInfo* info) {
   ModelInfo mi = model_info(file, path);
+  int64_t held = 0;
+  for (auto& [name, t] : file.tensors) held += t.numel();
+  const int64_t expected = unet_parameter_count(mi.config);
+  TINT_CHECK(held == expected, "'{}': metadata says width {} and levels {} ({} weights) but the file holds {} weights",
+             path, mi.config.width, mi.config.levels, expected, held);
   Rng rng(0);
   auto unet = std::make_unique<UNet>(mi.config, rng);
   load_weights(*unet, file, path);
@@ -93,6 +108,11 @@ std::unique_ptr<UNet> load_unet(const std::string& path_or_run, Device device, M
   return unet;
 }
 
+std::unique_ptr<UNet> load_unet(const std::string& path_or_run, Device device, ModelInfo* info) {
+  const std::string path = resolve_model_path(path_or_run);
+  return load_unet(io::load_safetensors(path), path, device, info);
+}
+
 std::map<std::string, std::string> model_metadata(const UNetConfig& config) {
   return {{"format", "pt"},
           {"model", "tint.UNet"},
@@ -100,10 +120,13 @@ std::map<std::string, std::string> model_metadata(const UNetConfig& config) {
           {"levels", std::to_string(config.levels)}};
 }
 
-void save_unet(const std::string& path, nn::Module& unet, const std::map<std::string, std::string>& metadata) {
+void save_unet(const std::string& path, nn::Module& unet, const std::map<std::string, std::string>& metadata,
+               io::FileDtype dtype) {
   std::vector<std::pair<std::string, Tensor>> named;
   for (auto& [name, t] : unet.named_parameters()) named.emplace_back(name, t->detach());
-  io::save_safetensors(path, named, metadata);
+  std::map<std::string, std::string> meta = metadata;
+  meta["dtype"] = dtype == io::FileDtype::f16 ? "f16" : "f32";
+  io::save_safetensors(path, named, meta, dtype);
 }
 
 }  // namespace tint::models

@@ -38,13 +38,24 @@ ModelInfo model_info(const io::NamedTensors& file, const std::string& path);
 void load_weights(nn::Module& unet, const io::NamedTensors& file, const std::string& path);
 
 // Reads a model file (or a run folder's) and builds the U-Net it describes, in eval mode, with its
-// parameters on `device`. `info`, when given, receives what the file says about itself.
+// parameters on `device`. `info`, when given, receives what the file says about itself. F32, F16 and BF16
+// files all load (as float32).
 std::unique_ptr<UNet> load_unet(const std::string& path_or_run, Device device, ModelInfo* info = nullptr);
+// The same from a decoded file; `path` names it in errors. The metadata's width and levels are checked
+// against the number of weights the file holds before anything is allocated, so a damaged "width" cannot
+// make it build a network of many gigabytes.
+std::unique_ptr<UNet> load_unet(const io::NamedTensors& file, const std::string& path, Device device,
+                                ModelInfo* info = nullptr);
+
+// The number of parameters of the U-Net `config` describes, without building it.
+int64_t unet_parameter_count(const UNetConfig& config);
 
 // The metadata every model file carries, for the U-Net `config`; callers add their own keys.
 std::map<std::string, std::string> model_metadata(const UNetConfig& config);
 
-// Writes the U-Net's weights and `metadata` (model_metadata + the caller's) atomically.
-void save_unet(const std::string& path, nn::Module& unet, const std::map<std::string, std::string>& metadata);
+// Writes the U-Net's weights and `metadata` (model_metadata + the caller's) atomically, as F32 or F16 (the
+// metadata's "dtype" says which: "f32" or "f16"; a weight beyond float16's range is an Error naming the tensor).
+void save_unet(const std::string& path, nn::Module& unet, const std::map<std::string, std::string>& metadata,
+               io::FileDtype dtype = io::FileDtype::f32);
 
 }  // namespace tint::models
