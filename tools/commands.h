@@ -4,5 +4,6 @@
 namespace tint::cli {
 int run_demo(int argc, char** argv);
 int run_devices(int argc, char** argv);
+int run_eval(int argc, char** argv);
 int run_train(int argc, char** argv);
 }  // namespace tint::cli
