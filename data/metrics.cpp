@@ -44,8 +44,12 @@ std::array<double, AbHistogram::kBins> normalised(const std::array<int64_t, AbHi
 }
 }  // namespace
 
-std::array<double, AbHistogram::kBins> AbHistogram::normalised_a() const { return normalised(a); }
-std::array<double, AbHistogram::kBins> AbHistogram::normalised_b() const { return normalised(b); }
+std::array<double, AbHistogram::kBins> AbHistogram::normalised_a() const {
+  return normalised(a);
+}
+std::array<double, AbHistogram::kBins> AbHistogram::normalised_b() const {
+  return normalised(b);
+}
 
 double histogram_intersection(const std::array<int64_t, AbHistogram::kBins>& p,
                               const std::array<int64_t, AbHistogram::kBins>& q) {
@@ -56,7 +60,8 @@ double histogram_intersection(const std::array<int64_t, AbHistogram::kBins>& p,
   }
   if (sp == 0 || sq == 0) return 0.0;
   double hi = 0;
-  for (int k = 0; k < AbHistogram::kBins; ++k) hi += std::min(double(p[k]) / double(sp), double(q[k]) / double(sq));
+  for (int k = 0; k < AbHistogram::kBins; ++k)
+    hi += std::min(double(p[k]) / double(sp), double(q[k]) / double(sq));
   return hi;
 }
 
@@ -147,7 +152,9 @@ double colourfulness_rgb8(const uint8_t* rgb, const float* mask, int64_t n) {
   double mean_rg = 0, mean_yb = 0;
   int64_t used = 0;
   auto rg_of = [&](int64_t i) { return double(rgb[3 * i]) - double(rgb[3 * i + 1]); };
-  auto yb_of = [&](int64_t i) { return 0.5 * (double(rgb[3 * i]) + double(rgb[3 * i + 1])) - double(rgb[3 * i + 2]); };
+  auto yb_of = [&](int64_t i) {
+    return 0.5 * (double(rgb[3 * i]) + double(rgb[3 * i + 1])) - double(rgb[3 * i + 2]);
+  };
   for (int64_t i = 0; i < n; ++i) {
     if (mask && mask[i] < 0.5f) continue;
     mean_rg += rg_of(i);
@@ -169,8 +176,8 @@ double colourfulness_rgb8(const uint8_t* rgb, const float* mask, int64_t n) {
   return std::sqrt(var_rg + var_yb) + 0.3 * std::sqrt(mean_rg * mean_rg + mean_yb * mean_yb);
 }
 
-void ColourMetrics::add_image(const float* L, const float* ab_predicted, const float* ab_true, const float* mask,
-                              int64_t n) {
+void ColourMetrics::add_image(const float* L, const float* ab_predicted, const float* ab_true,
+                              const float* mask, int64_t n) {
   const float *a_p = ab_predicted, *b_p = ab_predicted + n, *a_t = ab_true, *b_t = ab_true + n;
   int64_t real = 0;
   for (int64_t i = 0; i < n; ++i) real += !mask || mask[i] >= 0.5f;

@@ -1,6 +1,6 @@
 // The colour metrics of `tint eval` (and of training's validation): each is an accumulator fed one image at a
-// time with the network's planes (L/50 - 1, a/110, b/110) and the mask of real pixels, pooled or averaged over
-// a whole set as stated below. All values are computed in double from the float planes.
+// time with the network's planes (L/50 - 1, a/110, b/110) and the mask of real pixels, pooled or averaged
+// over a whole set as stated below. All values are computed in double from the float planes.
 //
 // Histogram intersection (the seed's metric): bins of width 1 centred on the whole numbers -128..127: a value
 // v (in Lab units, not scaled) falls in bin floor(v + 0.5), so the tiny values of either sign that neutral
@@ -15,8 +15,8 @@
 // (a/110) cannot push an exact error of 3 to 3.0000002 and past the threshold 3.
 // Class-rebalanced AuC: the same, with each pixel weighted by 1 / (the frequency of its TRUE (a, b) bin over
 // the evaluated set), weights normalised to sum 1. Bins are 10 x 10 Lab units centred on multiples of 10
-// (bin floor((v + 5) / 10) per axis, clamped to -13..13), the grid of Zhang et al., centred for the same reason
-// as the histogram's. With B occupied bins this equals the mean over those bins of each bin's own AuC.
+// (bin floor((v + 5) / 10) per axis, clamped to -13..13), the grid of Zhang et al., centred for the same
+// reason as the histogram's. With B occupied bins this equals the mean over those bins of each bin's own AuC.
 //
 // PSNR: per image, L + predicted ab and L + true ab both go to 8-bit sRGB (data/colour.h); the MSE is over
 // the three channels of the real pixels, PSNR = 10 log10(255^2 / MSE) dB, +inf when the two are equal. The
@@ -63,10 +63,10 @@ AbIntersection histogram_intersection(const AbHistogram& predicted, const AbHist
 
 // The distribution of per-pixel ab errors behind both AuCs, split by the pixel's true (a, b) bin.
 struct AbErrorCdf {
-  static constexpr int kMaxThreshold = 150;               // thresholds 0, 1, ..., 150 Lab units
-  static constexpr int kBuckets = kMaxThreshold + 2;      // bucket t: error in (t - 1, t]; the last: above 150
-  static constexpr int kGrid = 10;                        // rebalancing bins, Lab units
-  static constexpr int kBinRange = 13;                    // bin indices -13..13 per axis
+  static constexpr int kMaxThreshold = 150;           // thresholds 0, 1, ..., 150 Lab units
+  static constexpr int kBuckets = kMaxThreshold + 2;  // bucket t: error in (t - 1, t]; the last: above 150
+  static constexpr int kGrid = 10;                    // rebalancing bins, Lab units
+  static constexpr int kBinRange = 13;                // bin indices -13..13 per axis
   static constexpr int kBinsPerAxis = 2 * kBinRange + 1;
   static constexpr double kTolerance = 1e-3;
 
@@ -81,7 +81,7 @@ struct AbErrorCdf {
   double auc() const;             // 1 when nothing was added
   double auc_rebalanced() const;  // 1 when nothing was added
   int64_t pixels = 0;
-  std::vector<int64_t> counts;    // [ab bin][bucket]
+  std::vector<int64_t> counts;  // [ab bin][bucket]
 };
 
 // PSNR in dB of two n-pixel interleaved 8-bit RGB images over the masked pixels (mask null: all; +inf when
@@ -91,8 +91,8 @@ double psnr_rgb8(const uint8_t* x, const uint8_t* y, const float* mask, int64_t 
 double colourfulness_rgb8(const uint8_t* rgb, const float* mask, int64_t n);
 
 struct ColourScores {
-  int64_t images = 0;              // images scored (those with at least one real pixel)
-  int64_t pixels = 0;              // real pixels pooled
+  int64_t images = 0;  // images scored (those with at least one real pixel)
+  int64_t pixels = 0;  // real pixels pooled
   AbIntersection hi;
   double auc = 1, auc_rebalanced = 1;
   double psnr = 0;                 // mean over images, +inf when psnr_infinite > 0
@@ -105,9 +105,10 @@ struct ColourScores {
 // Pools every metric above over a set. Feed it one image at a time; scores() can be read at any point.
 class ColourMetrics {
  public:
-  // n pixels of one image in the network's scaling: L (n), predicted and true ab as planes a then b (2n), mask
-  // (n) 1 on real pixels (null: all real). An image without a real pixel is ignored.
-  void add_image(const float* L, const float* ab_predicted, const float* ab_true, const float* mask, int64_t n);
+  // n pixels of one image in the network's scaling: L (n), predicted and true ab as planes a then b (2n),
+  // mask (n) 1 on real pixels (null: all real). An image without a real pixel is ignored.
+  void add_image(const float* L, const float* ab_predicted, const float* ab_true, const float* mask,
+                 int64_t n);
   ColourScores scores() const;
   const AbHistogram& predicted_histogram() const { return predicted_; }
   const AbHistogram& truth_histogram() const { return truth_; }

@@ -1,7 +1,6 @@
 // The colour metrics of `tint eval` on tiny made-up images whose answers are known: computed by hand here, or
 // recomputed in double from the definitions in data/metrics.h without its code.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -17,7 +16,8 @@ using tint::ColourMetrics;
 // One image's planes in the network's scaling, written from Lab units.
 struct Planes {
   std::vector<float> L, ab_pred, ab_true, mask;
-  explicit Planes(int n) : L(size_t(n), 0.f), ab_pred(size_t(2 * n), 0.f), ab_true(size_t(2 * n), 0.f), mask(size_t(n), 1.f) {}
+  explicit Planes(int n)
+      : L(size_t(n), 0.f), ab_pred(size_t(2 * n), 0.f), ab_true(size_t(2 * n), 0.f), mask(size_t(n), 1.f) {}
   int n() const { return int(L.size()); }
   void set(int i, double L_lab, double a_pred, double b_pred, double a_true, double b_true) {
     L[size_t(i)] = float(L_lab / 50 - 1);
@@ -26,12 +26,15 @@ struct Planes {
     ab_true[size_t(i)] = float(a_true / 110);
     ab_true[size_t(n() + i)] = float(b_true / 110);
   }
-  void add_to(ColourMetrics& m) const { m.add_image(L.data(), ab_pred.data(), ab_true.data(), mask.data(), n()); }
+  void add_to(ColourMetrics& m) const {
+    m.add_image(L.data(), ab_pred.data(), ab_true.data(), mask.data(), n());
+  }
 };
 
 // A 3x2 image of real colours, from 8-bit RGB through the pipeline's own conversion (as the loader does).
 Planes colourful_image() {
-  const uint8_t rgb[6][3] = {{255, 0, 0}, {0, 128, 0}, {30, 60, 200}, {250, 250, 20}, {128, 128, 128}, {90, 40, 10}};
+  const uint8_t rgb[6][3] = {{255, 0, 0},    {0, 128, 0},     {30, 60, 200},
+                             {250, 250, 20}, {128, 128, 128}, {90, 40, 10}};
   Planes p(6);
   std::vector<float> a(6), b(6);
   tint::rgb8_to_lab_scaled(&rgb[0][0], 6, p.L.data(), a.data(), b.data());
@@ -87,17 +90,20 @@ TEST_CASE("metrics: a grey image has colourfulness 0") {
 TEST_CASE("metrics: colourfulness by hand (Hasler and Suesstrunk)") {
   // Red and blue: rg = 255, 0 (mean 127.5, sd 127.5); yb = 127.5, -255 (mean -63.75, sd 191.25).
   const uint8_t two[6] = {255, 0, 0, 0, 0, 255};
-  const double expected = std::sqrt(127.5 * 127.5 + 191.25 * 191.25) + 0.3 * std::sqrt(127.5 * 127.5 + 63.75 * 63.75);
+  const double expected =
+      std::sqrt(127.5 * 127.5 + 191.25 * 191.25) + 0.3 * std::sqrt(127.5 * 127.5 + 63.75 * 63.75);
   CHECK(tint::colourfulness_rgb8(two, nullptr, 2) == Approx(expected).epsilon(1e-12));
   // Masked to the red pixel alone: no spread, only the mean term.
   const float first[2] = {1, 0};
-  CHECK(tint::colourfulness_rgb8(two, first, 2) == Approx(0.3 * std::sqrt(255.0 * 255 + 127.5 * 127.5)).epsilon(1e-12));
+  CHECK(tint::colourfulness_rgb8(two, first, 2) ==
+        Approx(0.3 * std::sqrt(255.0 * 255 + 127.5 * 127.5)).epsilon(1e-12));
 }
 
 TEST_CASE("metrics: PSNR by hand, over the real pixels") {
   const uint8_t x[6] = {10, 20, 30, 0, 0, 0}, y[6] = {12, 20, 30, 0, 0, 3};
   // Squared differences 4 and 9 over 2 pixels x 3 channels.
-  CHECK(tint::psnr_rgb8(x, y, nullptr, 2) == Approx(10 * std::log10(255.0 * 255 / (13.0 / 6))).epsilon(1e-12));
+  CHECK(tint::psnr_rgb8(x, y, nullptr, 2) ==
+        Approx(10 * std::log10(255.0 * 255 / (13.0 / 6))).epsilon(1e-12));
   const float first[2] = {1, 0};
   CHECK(tint::psnr_rgb8(x, y, first, 2) == Approx(10 * std::log10(255.0 * 255 / (4.0 / 3))).epsilon(1e-12));
   CHECK(std::isinf(tint::psnr_rgb8(x, x, nullptr, 2)));
@@ -188,7 +194,8 @@ TEST_CASE("metrics: class-rebalanced AuC weighs each true ab bin by its inverse 
   };
   const Px px[4] = {{2, -3, 0}, {-4, 4, 10.5}, {4.9, 0, 200}, {60, -20, 200}};
   Planes p(4);
-  for (int i = 0; i < 4; ++i) p.set(i, 50, px[i].a_true + px[i].error, px[i].b_true, px[i].a_true, px[i].b_true);
+  for (int i = 0; i < 4; ++i)
+    p.set(i, 50, px[i].a_true + px[i].error, px[i].b_true, px[i].a_true, px[i].b_true);
   ColourMetrics m;
   p.add_to(m);
 

@@ -1,10 +1,9 @@
 // tools/figures: the SVGs are well-formed, carry every series, and put a hand-picked value where the axis
 // says it belongs; the example grid round-trips through a PNG file.
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -88,14 +87,17 @@ struct Rect {
 };
 std::vector<Rect> plot_areas(const std::string& svg) {
   std::vector<Rect> out;
-  const std::regex re("<rect class=\"plot-area\" x=\"([-0-9.]+)\" y=\"([-0-9.]+)\" width=\"([-0-9.]+)\" height=\"([-0-9.]+)\"");
+  const std::regex re(
+      "<rect class=\"plot-area\" x=\"([-0-9.]+)\" y=\"([-0-9.]+)\" width=\"([-0-9.]+)\" "
+      "height=\"([-0-9.]+)\"");
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), re); it != std::sregex_iterator(); ++it)
     out.push_back({std::stod((*it)[1]), std::stod((*it)[2]), std::stod((*it)[3]), std::stod((*it)[4])});
   return out;
 }
 
 // Every polyline of the series called `name`, as lists of (x, y) pixel coordinates.
-std::vector<std::vector<std::pair<double, double>>> polylines(const std::string& svg, const std::string& name) {
+std::vector<std::vector<std::pair<double, double>>> polylines(const std::string& svg,
+                                                              const std::string& name) {
   std::vector<std::vector<std::pair<double, double>>> out;
   const std::regex re("<polyline class=\"series\" data-name=\"([^\"]*)\"[^>]* points=\"([^\"]*)\"");
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), re); it != std::sregex_iterator(); ++it) {
@@ -136,7 +138,7 @@ TEST_CASE("figures: a line plot is well-formed and maps a hand-picked point onto
   CHECK(train[0][1].first == Approx(r.x + 0.5 * r.w).margin(0.006));
   CHECK(train[0][1].second == Approx(r.y + r.h - 0.25 * r.h).margin(0.006));
   CHECK(train[0][0].second == Approx(r.y + r.h).margin(0.006));  // y = 0 at the bottom
-  CHECK(train[0][2].first == Approx(r.x + r.w).margin(0.006));    // x = 10 at the right edge
+  CHECK(train[0][2].first == Approx(r.x + r.w).margin(0.006));   // x = 10 at the right edge
   const auto val = polylines(svg, "validation");
   REQUIRE(val.size() == 1);
   CHECK(val[0][0].first == Approx(r.x + 0.2 * r.w).margin(0.006));
@@ -193,7 +195,8 @@ TEST_CASE("figures: names are escaped, mismatched series are an error") {
   CHECK(svg.find("a &lt; b &amp; &quot;c&quot;") != std::string::npos);
   CHECK(svg.find("data-name=\"x&lt;y\"") != std::string::npos);
   plot.series[0].ys.pop_back();
-  CHECK_THROWS_WITH(tint::figures::line_plot_svg(plot), Catch::Contains("'x<y'") && Catch::Contains("2 x values"));
+  CHECK_THROWS_WITH(tint::figures::line_plot_svg(plot),
+                    Catch::Contains("'x<y'") && Catch::Contains("2 x values"));
 }
 
 TEST_CASE("figures: the a/b histogram figure has two panels, every series, x from -128 to 127") {
@@ -219,10 +222,10 @@ TEST_CASE("figures: the a/b histogram figure has two panels, every series, x fro
   const Rect a = areas[0];
   const auto truth_a = polylines(svg, "truth")[0];
   REQUIRE(truth_a.size() == 256);
-  CHECK(truth_a.front().first == Approx(a.x).margin(0.006));        // bin -128 at the left edge
-  CHECK(truth_a.back().first == Approx(a.x + a.w).margin(0.006));   // bin 127 at the right edge
+  CHECK(truth_a.front().first == Approx(a.x).margin(0.006));                   // bin -128 at the left edge
+  CHECK(truth_a.back().first == Approx(a.x + a.w).margin(0.006));              // bin 127 at the right edge
   CHECK(truth_a[138].first == Approx(a.x + 138.0 / 255 * a.w).margin(0.006));  // a = 10
-  CHECK(truth_a[0].second == Approx(a.y + a.h).margin(0.006));      // 0 at the bottom
+  CHECK(truth_a[0].second == Approx(a.y + a.h).margin(0.006));                 // 0 at the bottom
   // The peak of 0.5 fills most of the height: the dashed spike at 1 did not set the scale.
   const double peak = (a.y + a.h - truth_a[138].second) / a.h;
   CHECK(peak > 0.7);
@@ -241,10 +244,12 @@ TEST_CASE("figures: the example grid is written as a PNG of the composed cells")
     for (int i = 0; i < w * h; ++i) img.rgb.insert(img.rgb.end(), {r, g, b});
     return img;
   };
-  const std::string dir = (std::filesystem::temp_directory_path() / ("tint_figures_" + std::to_string(getpid()))).string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("tint_figures_" + std::to_string(getpid()))).string();
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/grid.png";
-  tint::figures::write_image_grid(path, {{solid(4, 3, 255, 0, 0), solid(4, 3, 0, 0, 255)}, {solid(4, 3, 0, 255, 0)}});
+  tint::figures::write_image_grid(
+      path, {{solid(4, 3, 255, 0, 0), solid(4, 3, 0, 0, 255)}, {solid(4, 3, 0, 255, 0)}});
   const tint::Image back = tint::load_image(path);
   CHECK(back.width == 4 + 4 + 4);   // two cells and the gap of 4
   CHECK(back.height == 3 + 4 + 3);  // two rows and the gap
@@ -255,6 +260,7 @@ TEST_CASE("figures: the example grid is written as a PNG of the composed cells")
   CHECK((px(1, 8, 1) == 255 && px(1, 8, 0) == 0));    // the green cell of the second row
   // An unwritable path is an error naming it.
   std::ofstream(dir + "/file") << "x";
-  CHECK_THROWS_WITH(tint::figures::write_svg(dir + "/file/x.svg", "<svg/>"), Catch::Contains(dir + "/file/x.svg"));
+  CHECK_THROWS_WITH(tint::figures::write_svg(dir + "/file/x.svg", "<svg/>"),
+                    Catch::Contains(dir + "/file/x.svg"));
   std::filesystem::remove_all(dir);
 }

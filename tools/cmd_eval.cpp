@@ -88,8 +88,8 @@ std::pair<double, double> parse_mean_ab(const std::string& text, const std::stri
     }
     throw Error(fmt::format("{} expects 'A,B': two numbers in -128..128 (Lab units), got '{}'", what, text));
   };
-  TINT_CHECK(comma != std::string::npos, "{} expects 'A,B': two numbers in -128..128 (Lab units), got '{}'", what,
-             text);
+  TINT_CHECK(comma != std::string::npos, "{} expects 'A,B': two numbers in -128..128 (Lab units), got '{}'",
+             what, text);
   return {number(text.substr(0, comma)), number(text.substr(comma + 1))};
 }
 
@@ -97,14 +97,16 @@ std::string folder_name(const std::string& path) {
   fs::path p = fs::path(path).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
   std::string name = fs::is_directory(p) ? p.filename().string() : p.stem().string();
-  if (name.empty() || name == "." || name == "..") name = fs::absolute(p).lexically_normal().filename().string();
+  if (name.empty() || name == "." || name == "..")
+    name = fs::absolute(p).lexically_normal().filename().string();
   return name.empty() ? std::string("data") : name;
 }
 
 // A run folder's name, or a model file's stem (its folder's name for a run's model.safetensors).
 std::string model_label(const std::string& given, const std::string& file) {
   fs::path p = fs::path(file).lexically_normal();
-  if (fs::is_directory(given) || p.filename() == "model.safetensors") return folder_name(p.parent_path().string());
+  if (fs::is_directory(given) || p.filename() == "model.safetensors")
+    return folder_name(p.parent_path().string());
   return p.stem().string();
 }
 
@@ -159,8 +161,9 @@ Image crop_to_image(const float* L, const float* a, const float* b, const float*
 
 std::string model_line(const Model& m) {
   const auto& i = m.info;
-  return fmt::format("`{}` ({}): U-Net width {}, {} levels, trained at {}, {} loss, {} steps", m.label, i.path,
-                     i.config.width, i.config.levels, i.image_size ? std::to_string(i.image_size) : "an unknown size",
+  return fmt::format("`{}` ({}): U-Net width {}, {} levels, trained at {}, {} loss, {} steps", m.label,
+                     i.path, i.config.width, i.config.levels,
+                     i.image_size ? std::to_string(i.image_size) : "an unknown size",
                      i.loss.empty() ? "unknown" : i.loss, i.step);
 }
 
@@ -172,8 +175,8 @@ int run_eval(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  args.check_known({"model", "compare", "data", "size", "train-mean", "out", "json", "examples", "device", "batch",
-                    "workers"});
+  args.check_known({"model", "compare", "data", "size", "train-mean", "out", "json", "examples", "device",
+                    "batch", "workers"});
 
   // The models: --model, then --compare's value and the words after it.
   std::vector<std::string> given;
@@ -190,7 +193,8 @@ int run_eval(int argc, char** argv) {
   const std::string data_dir = args.get("data", "");
 
   const Device device = Device::parse(args.get("device", "cpu"));
-  TINT_CHECK(device.available(), "--device '{}' is not available in this build or on this machine", device.str());
+  TINT_CHECK(device.available(), "--device '{}' is not available in this build or on this machine",
+             device.str());
   const int batch_size = args.get_int("batch", 8, 1, 1024);
   const int workers = args.get_int("workers", 0, 0, 256);
   const int examples = args.get_int("examples", 8, 0, 256);
@@ -207,8 +211,9 @@ int run_eval(int argc, char** argv) {
   const int fallback_size = models[0].info.image_size > 0 ? models[0].info.image_size : 256;
   const int size = args.get_int("size", fallback_size, 8, 4096);
   for (const Model& m : models)
-    TINT_CHECK(size % (1 << m.info.config.levels) == 0, "--size {} must be divisible by 2^levels = {} of '{}'",
-               size, 1 << m.info.config.levels, m.info.path);
+    TINT_CHECK(size % (1 << m.info.config.levels) == 0,
+               "--size {} must be divisible by 2^levels = {} of '{}'", size, 1 << m.info.config.levels,
+               m.info.path);
 
   std::optional<std::pair<double, double>> mean_ab;
   std::string mean_source;
@@ -234,7 +239,8 @@ int run_eval(int argc, char** argv) {
       out = (fs::path(given[0]) / ("eval-" + data_name)).string();
     } else {
       const fs::path file(models[0].info.path);
-      const fs::path base = file.filename() == "model.safetensors" ? file.parent_path() : file.parent_path() / file.stem();
+      const fs::path base =
+          file.filename() == "model.safetensors" ? file.parent_path() : file.parent_path() / file.stem();
       out = (base / ("eval-" + data_name)).string();
     }
   }
@@ -246,8 +252,8 @@ int run_eval(int argc, char** argv) {
   const std::vector<std::string> files = scan_images(data_dir);
   TINT_CHECK(!files.empty(), "no images found under '{}'", data_dir);
 
-  fmt::print("tint eval: {} model{} on {} files in {} at {}x{} (pad, real pixels only), on {}\n", models.size(),
-             models.size() > 1 ? "s" : "", files.size(), data_dir, size, size, device.str());
+  fmt::print("tint eval: {} model{} on {} files in {} at {}x{} (pad, real pixels only), on {}\n",
+             models.size(), models.size() > 1 ? "s" : "", files.size(), data_dir, size, size, device.str());
   for (const Model& m : models) fmt::print("  {}\n", model_line(m));
   std::fflush(stdout);
 
@@ -267,7 +273,9 @@ int run_eval(int argc, char** argv) {
   int64_t grey_skipped = 0, seen = 0;
   std::vector<std::vector<Image>> example_rows;
   const auto start = std::chrono::steady_clock::now();
-  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   double last_progress = 0;
 
   Loader loader(files, lo);
@@ -282,7 +290,8 @@ int run_eval(int argc, char** argv) {
     const int n = batch->size;
     std::vector<std::vector<float>> predictions;
     for (Model& m : models) {
-      Tensor L = Tensor::from_vector(std::vector<float>(batch->L, batch->L + n * hw), {n, 1, size, size}, device);
+      Tensor L =
+          Tensor::from_vector(std::vector<float>(batch->L, batch->L + n * hw), {n, 1, size, size}, device);
       predictions.push_back((*m.unet)(L).to_vector());
     }
     for (int i = 0; i < n; ++i) {
@@ -310,7 +319,8 @@ int run_eval(int argc, char** argv) {
     }
     if (seconds() - last_progress >= 10) {
       last_progress = seconds();
-      fmt::print("eval: {}/{} files, {:.1f} img/s\n", seen, files.size(), double(seen) / std::max(seconds(), 1e-9));
+      fmt::print("eval: {}/{} files, {:.1f} img/s\n", seen, files.size(),
+                 double(seen) / std::max(seconds(), 1e-9));
       std::fflush(stdout);
     }
   }
@@ -323,21 +333,22 @@ int run_eval(int argc, char** argv) {
 
   // The table: models, then baselines.
   std::vector<Row> rows;
-  for (const Model& m : models)
-    rows.push_back({m.label, "model", m.metrics.scores()});
+  for (const Model& m : models) rows.push_back({m.label, "model", m.metrics.scores()});
   rows.push_back({"grey (a = b = 0)", "baseline", grey_metrics.scores()});
   if (mean_ab)
-    rows.push_back({fmt::format("train mean ab ({:.2f}, {:.2f})", mean_ab->first, mean_ab->second), "baseline",
-                    mean_metrics.scores()});
+    rows.push_back({fmt::format("train mean ab ({:.2f}, {:.2f})", mean_ab->first, mean_ab->second),
+                    "baseline", mean_metrics.scores()});
   const ColourScores truth_scores = grey_metrics.scores();
   const AbHistogram& truth_hist = grey_metrics.truth_histogram();
 
   // Figures.
   std::vector<std::string> figure_files;
   for (Model& m : models) {
-    m.histogram_file = models.size() == 1 ? "histograms.svg" : "histograms-" + safe_file_part(m.label) + ".svg";
+    m.histogram_file =
+        models.size() == 1 ? "histograms.svg" : "histograms-" + safe_file_part(m.label) + ".svg";
     std::vector<figures::HistogramSeries> series;
-    auto add = [&](const std::string& name, const char* ca, const char* cb, const AbHistogram& h, bool dashed) {
+    auto add = [&](const std::string& name, const char* ca, const char* cb, const AbHistogram& h,
+                   bool dashed) {
       figures::HistogramSeries s{name, ca, cb, h.normalised_a(), h.normalised_b(), dashed};
       series.push_back(std::move(s));
     };
@@ -347,18 +358,20 @@ int run_eval(int argc, char** argv) {
     if (mean_ab) add("train mean baseline", "#ff7f0e", "#ff7f0e", mean_metrics.predicted_histogram(), true);
     const AbIntersection hi = m.metrics.scores().hi;
     figures::write_svg((fs::path(out) / m.histogram_file).string(),
-                       figures::ab_histogram_svg(fmt::format("{} on {}: HI a {:.3f}, b {:.3f} ({} images)", m.label,
-                                                             data_name, hi.a, hi.b, scored),
+                       figures::ab_histogram_svg(fmt::format("{} on {}: HI a {:.3f}, b {:.3f} ({} images)",
+                                                             m.label, data_name, hi.a, hi.b, scored),
                                                  series));
     figure_files.push_back(m.histogram_file);
   }
   const bool have_examples = !example_rows.empty();
-  if (have_examples) figures::write_image_grid((fs::path(out) / "examples.png").string(), example_rows, std::min(size, 256));
+  if (have_examples)
+    figures::write_image_grid((fs::path(out) / "examples.png").string(), example_rows, std::min(size, 256));
 
   // The JSON.
   std::string json = "{\n";
-  json += fmt::format("  \"data\": {},\n  \"size\": {},\n  \"fit\": \"pad\",\n  \"masked\": true,\n  \"device\": {},\n",
-                      json_string(data_dir), size, json_string(device.str()));
+  json += fmt::format(
+      "  \"data\": {},\n  \"size\": {},\n  \"fit\": \"pad\",\n  \"masked\": true,\n  \"device\": {},\n",
+      json_string(data_dir), size, json_string(device.str()));
   json += fmt::format("  \"files\": {},\n  \"images\": {},\n  \"grey_skipped\": {},\n  \"unreadable\": {},\n",
                       files.size(), scored, grey_skipped, stats.bad_files);
   json += fmt::format("  \"pixels\": {},\n  \"auc_thresholds\": [0, {}],\n  \"rebalance_bin\": {},\n",
@@ -366,24 +379,27 @@ int run_eval(int argc, char** argv) {
   json += "  \"models\": [\n";
   for (size_t k = 0; k < models.size(); ++k) {
     const auto& i = models[k].info;
-    json += fmt::format("    {{\"name\": {}, \"path\": {}, \"width\": {}, \"levels\": {}, \"image_size\": {}, "
-                        "\"loss\": {}, \"step\": {}}}{}\n",
-                        json_string(models[k].label), json_string(i.path), i.config.width, i.config.levels,
-                        i.image_size, json_string(i.loss), i.step, k + 1 < models.size() ? "," : "");
+    json += fmt::format(
+        "    {{\"name\": {}, \"path\": {}, \"width\": {}, \"levels\": {}, \"image_size\": {}, "
+        "\"loss\": {}, \"step\": {}}}{}\n",
+        json_string(models[k].label), json_string(i.path), i.config.width, i.config.levels, i.image_size,
+        json_string(i.loss), i.step, k + 1 < models.size() ? "," : "");
   }
   json += "  ],\n";
-  json += fmt::format("  \"train_mean_ab\": {},\n",
-                      mean_ab ? fmt::format("[{}, {}]", mean_ab->first, mean_ab->second) : std::string("null"));
+  json +=
+      fmt::format("  \"train_mean_ab\": {},\n",
+                  mean_ab ? fmt::format("[{}, {}]", mean_ab->first, mean_ab->second) : std::string("null"));
   json += "  \"rows\": [\n";
   for (size_t r = 0; r < rows.size(); ++r) {
     const ColourScores& s = rows[r].scores;
-    json += fmt::format("    {{\"name\": {}, \"kind\": {}, \"hi_a\": {}, \"hi_b\": {}, \"hi_mean\": {}, \"auc\": {}, "
-                        "\"auc_rebalanced\": {}, \"psnr_db\": {}, \"psnr_finite_db\": {}, \"psnr_infinite_images\": {}, "
-                        "\"colourfulness\": {}}}{}\n",
-                        json_string(rows[r].name), json_string(rows[r].kind), json_number(s.hi.a),
-                        json_number(s.hi.b), json_number(s.hi.mean()), json_number(s.auc),
-                        json_number(s.auc_rebalanced), json_number(s.psnr), json_number(s.psnr_finite),
-                        s.psnr_infinite, json_number(s.colourfulness), r + 1 < rows.size() ? "," : "");
+    json += fmt::format(
+        "    {{\"name\": {}, \"kind\": {}, \"hi_a\": {}, \"hi_b\": {}, \"hi_mean\": {}, \"auc\": {}, "
+        "\"auc_rebalanced\": {}, \"psnr_db\": {}, \"psnr_finite_db\": {}, \"psnr_infinite_images\": {}, "
+        "\"colourfulness\": {}}}{}\n",
+        json_string(rows[r].name), json_string(rows[r].kind), json_number(s.hi.a), json_number(s.hi.b),
+        json_number(s.hi.mean()), json_number(s.auc), json_number(s.auc_rebalanced), json_number(s.psnr),
+        json_number(s.psnr_finite), s.psnr_infinite, json_number(s.colourfulness),
+        r + 1 < rows.size() ? "," : "");
   }
   json += "  ],\n";
   json += fmt::format("  \"truth_colourfulness\": {},\n", json_number(truth_scores.colourfulness_truth));
@@ -393,15 +409,19 @@ int run_eval(int argc, char** argv) {
   write_text(json_path, json);
 
   // The report.
-  std::string md = fmt::format("# tint eval: {} on `{}`\n\n", models.size() == 1 ? "`" + models[0].label + "`" : "models compared", data_dir);
+  std::string md =
+      fmt::format("# tint eval: {} on `{}`\n\n",
+                  models.size() == 1 ? "`" + models[0].label + "`" : "models compared", data_dir);
   md += "## Protocol\n\n";
-  md += fmt::format("- Data: `{}`, {} files: **{} images scored**, {} grey photos skipped (no colour to score), "
-                    "{} unreadable files skipped.\n",
-                    data_dir, files.size(), scored, grey_skipped, stats.bad_files);
-  md += fmt::format("- Each photo's longest side resized to {} (antialiased) and padded to {}x{} (fit pad), as in "
-                    "training; no flip, file order. Every metric counts the real pixels only ({} in all); the padding "
-                    "is masked out.\n",
-                    size, size, size, truth_scores.pixels);
+  md += fmt::format(
+      "- Data: `{}`, {} files: **{} images scored**, {} grey photos skipped (no colour to score), "
+      "{} unreadable files skipped.\n",
+      data_dir, files.size(), scored, grey_skipped, stats.bad_files);
+  md += fmt::format(
+      "- Each photo's longest side resized to {} (antialiased) and padded to {}x{} (fit pad), as in "
+      "training; no flip, file order. Every metric counts the real pixels only ({} in all); the padding "
+      "is masked out.\n",
+      size, size, size, truth_scores.pixels);
   for (const Model& m : models) md += fmt::format("- Model {}.\n", model_line(m));
   md += fmt::format("- Device `{}`, batches of {}, float32.\n", device.str(), batch_size);
   md += "- Baselines on the same pixels: grey (a = b = 0 everywhere)";
@@ -409,52 +429,67 @@ int run_eval(int argc, char** argv) {
     md += fmt::format(", and the training set's mean ab (a = {:.2f}, b = {:.2f}) everywhere, from {}.\n",
                       mean_ab->first, mean_ab->second, mean_source);
   else
-    md += ". The training set's mean-ab baseline is left out: no --train-mean was given and the model file has no "
-          "'mean_ab' metadata.\n";
+    md +=
+        ". The training set's mean-ab baseline is left out: no --train-mean was given and the model file has "
+        "no "
+        "'mean_ab' metadata.\n";
   md += "\n## Metrics\n\n";
   md += "| model | HI a | HI b | HI mean | AuC | AuC rebalanced | PSNR (dB) | colourfulness |\n";
   md += "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (const Row& r : rows) {
     const ColourScores& s = r.scores;
-    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", r.name, fixed(s.hi.a, 4), fixed(s.hi.b, 4),
-                      fixed(s.hi.mean(), 4), fixed(s.auc, 4), fixed(s.auc_rebalanced, 4), fixed(s.psnr, 2),
-                      fixed(s.colourfulness, 2));
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", r.name, fixed(s.hi.a, 4),
+                      fixed(s.hi.b, 4), fixed(s.hi.mean(), 4), fixed(s.auc, 4), fixed(s.auc_rebalanced, 4),
+                      fixed(s.psnr, 2), fixed(s.colourfulness, 2));
   }
   md += fmt::format("| truth | | | | | | | {} |\n\n", fixed(truth_scores.colourfulness_truth, 2));
-  md += "- **HI a, HI b**: histogram intersection of the predicted and true a (and b) values, pooled over the real "
-        "pixels of the whole set; bins of width 1 centred on the whole numbers -128..127 (v falls in bin "
-        "floor(v + 0.5)), each histogram normalised to sum 1, HI = sum of min. 1 is a perfect match.\n";
-  md += "- **AuC**: the per-pixel error is the Euclidean distance between predicted and true (a, b) in Lab units; "
-        "for t = 0, 1, ..., 150 take the fraction of pixels with error <= t; AuC is the mean of the 151 fractions "
-        "(Zhang et al. 2016). 1 is exact.\n";
-  md += "- **AuC rebalanced**: the same with each pixel weighted by 1 / the frequency of its true (a, b) bin in this "
-        "set (10 x 10 Lab-unit bins centred on multiples of 10), weights normalised: rare colours count as much "
-        "as common ones.\n";
-  md += "- **PSNR**: per image, L + predicted ab and L + true ab converted to 8-bit sRGB, MSE over the three "
-        "channels of the real pixels, 10 log10(255^2 / MSE); the mean over images in dB (inf when an image is "
-        "reproduced exactly).\n";
-  md += "- **Colourfulness** (Hasler and Suesstrunk 2003) of the 8-bit sRGB predictions, mean over images: "
-        "sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2) with rg = R - G, yb = (R + G)/2 - B. The "
-        "truth row gives the photos' own.\n";
+  md +=
+      "- **HI a, HI b**: histogram intersection of the predicted and true a (and b) values, pooled over the "
+      "real "
+      "pixels of the whole set; bins of width 1 centred on the whole numbers -128..127 (v falls in bin "
+      "floor(v + 0.5)), each histogram normalised to sum 1, HI = sum of min. 1 is a perfect match.\n";
+  md +=
+      "- **AuC**: the per-pixel error is the Euclidean distance between predicted and true (a, b) in Lab "
+      "units; "
+      "for t = 0, 1, ..., 150 take the fraction of pixels with error <= t; AuC is the mean of the 151 "
+      "fractions "
+      "(Zhang et al. 2016). 1 is exact.\n";
+  md +=
+      "- **AuC rebalanced**: the same with each pixel weighted by 1 / the frequency of its true (a, b) bin "
+      "in this "
+      "set (10 x 10 Lab-unit bins centred on multiples of 10), weights normalised: rare colours count as "
+      "much "
+      "as common ones.\n";
+  md +=
+      "- **PSNR**: per image, L + predicted ab and L + true ab converted to 8-bit sRGB, MSE over the three "
+      "channels of the real pixels, 10 log10(255^2 / MSE); the mean over images in dB (inf when an image is "
+      "reproduced exactly).\n";
+  md +=
+      "- **Colourfulness** (Hasler and Suesstrunk 2003) of the 8-bit sRGB predictions, mean over images: "
+      "sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2) with rg = R - G, yb = (R + G)/2 - B. The "
+      "truth row gives the photos' own.\n";
   md += "\n## Plots\n\n";
   for (const Model& m : models)
-    md += fmt::format("![a and b histograms of {}]({})\n\n`{}`: the a and b histograms of {} (truth black, "
-                      "prediction a green and b blue, baselines dashed; the baselines are single spikes).\n\n",
-                      m.label, m.histogram_file, m.histogram_file, m.label);
+    md += fmt::format(
+        "![a and b histograms of {}]({})\n\n`{}`: the a and b histograms of {} (truth black, "
+        "prediction a green and b blue, baselines dashed; the baselines are single spikes).\n\n",
+        m.label, m.histogram_file, m.histogram_file, m.label);
   if (have_examples) {
     std::string columns = "grey input";
     for (const Model& m : models) columns += " | " + m.label;
-    md += fmt::format("![examples](examples.png)\n\n`examples.png`: the first {} scored photos, one per row: {} | "
-                      "truth.\n",
-                      example_rows.size(), columns);
+    md += fmt::format(
+        "![examples](examples.png)\n\n`examples.png`: the first {} scored photos, one per row: {} | "
+        "truth.\n",
+        example_rows.size(), columns);
   }
   const std::string report = (fs::path(out) / "report.md").string();
   write_text(report, md);
 
   fmt::print("\n| model | HI a | HI b | AuC | AuC rebal. | PSNR dB | colourfulness |\n");
   for (const Row& r : rows)
-    fmt::print("| {} | {:.4f} | {:.4f} | {:.4f} | {:.4f} | {} | {:.2f} |\n", r.name, r.scores.hi.a, r.scores.hi.b,
-               r.scores.auc, r.scores.auc_rebalanced, fixed(r.scores.psnr, 2), r.scores.colourfulness);
+    fmt::print("| {} | {:.4f} | {:.4f} | {:.4f} | {:.4f} | {} | {:.2f} |\n", r.name, r.scores.hi.a,
+               r.scores.hi.b, r.scores.auc, r.scores.auc_rebalanced, fixed(r.scores.psnr, 2),
+               r.scores.colourfulness);
   fmt::print("| truth | | | | | | {:.2f} |\n\n", truth_scores.colourfulness_truth);
   fmt::print("wrote {} (report), {}, {} in {}\n", report, json_path,
              have_examples ? "histograms and examples.png" : "histograms", out);

@@ -19,11 +19,20 @@ std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -116,46 +125,60 @@ struct Panel {
 
 void draw_text(std::string& svg, double x, double y, const std::string& text, const char* anchor, int size,
                const std::string& extra = "") {
-  svg += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"{}\" font-size=\"{}\"{}>{}</text>\n", x, y, anchor,
-                     size, extra, escape(text));
+  svg += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"{}\" font-size=\"{}\"{}>{}</text>\n", x,
+                     y, anchor, size, extra, escape(text));
 }
 
 void draw_panel(std::string& svg, const Panel& p, int clip_id) {
   const Box& b = p.box;
   auto px = [&](double v) { return b.x + p.x.unit(v) * b.w; };
   auto py = [&](double v) { return b.y + b.h - p.y.unit(v) * b.h; };
-  svg += fmt::format("<clipPath id=\"clip{}\"><rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\"/>"
-                     "</clipPath>\n",
-                     clip_id, b.x, b.y, b.w, b.h);
+  svg += fmt::format(
+      "<clipPath id=\"clip{}\"><rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\"/>"
+      "</clipPath>\n",
+      clip_id, b.x, b.y, b.w, b.h);
   // Grid lines and ticks.
   svg += "<g class=\"grid\" stroke=\"#e6e6e6\" stroke-width=\"1\">\n";
-  for (double t : p.x.ticks) svg += fmt::format("<line x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{0:.2f}\" y2=\"{2:.2f}\"/>\n", px(t), b.y, b.y + b.h);
-  for (double t : p.y.ticks) svg += fmt::format("<line x1=\"{1:.2f}\" y1=\"{0:.2f}\" x2=\"{2:.2f}\" y2=\"{0:.2f}\"/>\n", py(t), b.x, b.x + b.w);
+  for (double t : p.x.ticks)
+    svg += fmt::format("<line x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{0:.2f}\" y2=\"{2:.2f}\"/>\n", px(t), b.y,
+                       b.y + b.h);
+  for (double t : p.y.ticks)
+    svg += fmt::format("<line x1=\"{1:.2f}\" y1=\"{0:.2f}\" x2=\"{2:.2f}\" y2=\"{0:.2f}\"/>\n", py(t), b.x,
+                       b.x + b.w);
   svg += "</g>\n<g class=\"ticks\" stroke=\"#333\" stroke-width=\"1\">\n";
-  for (double t : p.x.ticks) svg += fmt::format("<line x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{0:.2f}\" y2=\"{2:.2f}\"/>\n", px(t), b.y + b.h, b.y + b.h + 5);
-  for (double t : p.y.ticks) svg += fmt::format("<line x1=\"{1:.2f}\" y1=\"{0:.2f}\" x2=\"{2:.2f}\" y2=\"{0:.2f}\"/>\n", py(t), b.x - 5, b.x);
+  for (double t : p.x.ticks)
+    svg += fmt::format("<line x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{0:.2f}\" y2=\"{2:.2f}\"/>\n", px(t),
+                       b.y + b.h, b.y + b.h + 5);
+  for (double t : p.y.ticks)
+    svg += fmt::format("<line x1=\"{1:.2f}\" y1=\"{0:.2f}\" x2=\"{2:.2f}\" y2=\"{0:.2f}\"/>\n", py(t),
+                       b.x - 5, b.x);
   svg += "</g>\n<g class=\"tick-labels\" fill=\"#333\">\n";
-  for (size_t i = 0; i < p.x.ticks.size(); ++i) draw_text(svg, px(p.x.ticks[i]), b.y + b.h + 19, p.x.labels[i], "middle", 12);
-  for (size_t i = 0; i < p.y.ticks.size(); ++i) draw_text(svg, b.x - 8, py(p.y.ticks[i]) + 4, p.y.labels[i], "end", 12);
+  for (size_t i = 0; i < p.x.ticks.size(); ++i)
+    draw_text(svg, px(p.x.ticks[i]), b.y + b.h + 19, p.x.labels[i], "middle", 12);
+  for (size_t i = 0; i < p.y.ticks.size(); ++i)
+    draw_text(svg, b.x - 8, py(p.y.ticks[i]) + 4, p.y.labels[i], "end", 12);
   svg += "</g>\n";
   // Labels and title.
   draw_text(svg, b.x + b.w / 2, b.y + b.h + 40, p.x_label, "middle", 13);
   const double ly = b.y + b.h / 2, lx = b.x - 58;
-  draw_text(svg, lx, ly, p.y_label, "middle", 13, fmt::format(" transform=\"rotate(-90 {:.2f} {:.2f})\"", lx, ly));
+  draw_text(svg, lx, ly, p.y_label, "middle", 13,
+            fmt::format(" transform=\"rotate(-90 {:.2f} {:.2f})\"", lx, ly));
   draw_text(svg, b.x + b.w / 2, b.y - 10, p.title, "middle", 15, " font-weight=\"bold\"");
 
   // The data, one polyline per unbroken stretch, clipped to the plot area.
-  svg += fmt::format("<g class=\"data\" clip-path=\"url(#clip{})\" fill=\"none\" stroke-width=\"1.6\" "
-                     "stroke-linejoin=\"round\">\n",
-                     clip_id);
+  svg += fmt::format(
+      "<g class=\"data\" clip-path=\"url(#clip{})\" fill=\"none\" stroke-width=\"1.6\" "
+      "stroke-linejoin=\"round\">\n",
+      clip_id);
   for (const Series& s : *p.series) {
-    TINT_CHECK(s.xs.size() == s.ys.size(), "figure '{}': series '{}' has {} x values but {} y values", p.title, s.name,
-               s.xs.size(), s.ys.size());
+    TINT_CHECK(s.xs.size() == s.ys.size(), "figure '{}': series '{}' has {} x values but {} y values",
+               p.title, s.name, s.xs.size(), s.ys.size());
     std::string points;
     auto flush = [&] {
       if (points.empty()) return;
-      svg += fmt::format("<polyline class=\"series\" data-name=\"{}\" stroke=\"{}\"{} points=\"{}\"/>\n",
-                         escape(s.name), escape(s.colour), s.dashed ? " stroke-dasharray=\"6 4\"" : "", points);
+      svg +=
+          fmt::format("<polyline class=\"series\" data-name=\"{}\" stroke=\"{}\"{} points=\"{}\"/>\n",
+                      escape(s.name), escape(s.colour), s.dashed ? " stroke-dasharray=\"6 4\"" : "", points);
       points.clear();
     };
     for (size_t i = 0; i < s.xs.size(); ++i) {
@@ -166,48 +189,56 @@ void draw_panel(std::string& svg, const Panel& p, int clip_id) {
       }
       // Far outside values are pinned a little beyond the frame, so the clip hides them and no renderer sees
       // coordinates in the billions.
-      const double X = std::clamp(px(x), b.x - b.w, b.x + 2 * b.w), Y = std::clamp(py(y), b.y - b.h, b.y + 2 * b.h);
+      const double X = std::clamp(px(x), b.x - b.w, b.x + 2 * b.w),
+                   Y = std::clamp(py(y), b.y - b.h, b.y + 2 * b.h);
       points += fmt::format("{}{:.2f},{:.2f}", points.empty() ? "" : " ", X, Y);
     }
     flush();
   }
   svg += "</g>\n";
-  svg += fmt::format("<rect class=\"plot-area\" x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" "
-                     "fill=\"none\" stroke=\"#333\" stroke-width=\"1\"/>\n",
-                     b.x, b.y, b.w, b.h);
+  svg += fmt::format(
+      "<rect class=\"plot-area\" x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" "
+      "fill=\"none\" stroke=\"#333\" stroke-width=\"1\"/>\n",
+      b.x, b.y, b.w, b.h);
 }
 
 // The legend: a white box in the plot area's top-right corner, one short line and name per series.
-void draw_legend(std::string& svg, const Box& b, const std::vector<std::pair<std::string, std::pair<std::string, bool>>>& entries) {
+void draw_legend(std::string& svg, const Box& b,
+                 const std::vector<std::pair<std::string, std::pair<std::string, bool>>>& entries) {
   if (entries.empty()) return;
   size_t longest = 0;
   for (auto& e : entries) longest = std::max(longest, e.first.size());
   const double w = 38 + 6.6 * double(longest), h = 8 + 17.0 * double(entries.size());
   const double x = b.x + b.w - w - 8, y = b.y + 8;
   svg += "<g class=\"legend\">\n";
-  svg += fmt::format("<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" fill=\"white\" "
-                     "fill-opacity=\"0.9\" stroke=\"#bbb\"/>\n",
-                     x, y, w, h);
+  svg += fmt::format(
+      "<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" fill=\"white\" "
+      "fill-opacity=\"0.9\" stroke=\"#bbb\"/>\n",
+      x, y, w, h);
   for (size_t i = 0; i < entries.size(); ++i) {
     const double ey = y + 13 + 17.0 * double(i);
-    svg += fmt::format("<line x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
-                       x + 6, ey - 4, x + 28, ey - 4, escape(entries[i].second.first),
-                       entries[i].second.second ? " stroke-dasharray=\"6 4\"" : "");
+    svg += fmt::format(
+        "<line x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" stroke=\"{}\" "
+        "stroke-width=\"2\"{}/>\n",
+        x + 6, ey - 4, x + 28, ey - 4, escape(entries[i].second.first),
+        entries[i].second.second ? " stroke-dasharray=\"6 4\"" : "");
     draw_text(svg, x + 33, ey, entries[i].first, "start", 12);
   }
   svg += "</g>\n";
 }
 
 std::string svg_open(double width, double height) {
-  return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                     "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-                     "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
-                     "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-                     width, height);
+  return fmt::format(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
+      "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
+      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      width, height);
 }
 
 // The range of the finite values of the series (positive ones on a log axis); `only_solid` skips dashed ones.
-void data_range(const std::vector<Series>& series, bool x, bool log, bool only_solid, double& lo, double& hi) {
+void data_range(const std::vector<Series>& series, bool x, bool log, bool only_solid, double& lo,
+                double& hi) {
   lo = kInf, hi = -kInf;
   for (const Series& s : series) {
     if (only_solid && s.dashed) continue;

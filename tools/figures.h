@@ -16,9 +16,10 @@
 namespace tint::figures {
 
 struct Series {
-  std::string name;            // shown in the legend
-  std::string colour;          // any SVG colour: "black", "#1f77b4"
-  std::vector<double> xs, ys;  // the same length; a non-finite point (or y <= 0 on a log axis) breaks the line
+  std::string name;    // shown in the legend
+  std::string colour;  // any SVG colour: "black", "#1f77b4"
+  std::vector<double> xs,
+      ys;  // the same length; a non-finite point (or y <= 0 on a log axis) breaks the line
   bool dashed = false;
 };
 
@@ -45,13 +46,14 @@ void write_line_plot_svg(const std::string& path, const std::string& title, cons
 // are single spikes) are drawn over it and clipped at the top.
 struct HistogramSeries {
   std::string name;
-  std::string colour_a, colour_b;                // truth: black in both; a prediction: green in a, blue in b
-  std::array<double, 256> a{}, b{};              // bin k holds the value k - 128, normalised to sum 1
+  std::string colour_a, colour_b;    // truth: black in both; a prediction: green in a, blue in b
+  std::array<double, 256> a{}, b{};  // bin k holds the value k - 128, normalised to sum 1
   bool dashed = false;
 };
 std::string ab_histogram_svg(const std::string& title, const std::vector<HistogramSeries>& series);
 
 // A PNG (or JPEG, by extension) of example rows such as grey | prediction | truth, through compose_grid.
-void write_image_grid(const std::string& path, const std::vector<std::vector<Image>>& rows, int cell_height = 0);
+void write_image_grid(const std::string& path, const std::vector<std::vector<Image>>& rows,
+                      int cell_height = 0);
 
 }  // namespace tint::figures
