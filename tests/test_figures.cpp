@@ -185,6 +185,19 @@ TEST_CASE("figures: ranges from the data widen to round ticks, breaks at missing
   CHECK(pts[0].second == Approx(r.y + r.h - (0.93 - 0.2) / 0.8 * r.h).margin(0.006));
 }
 
+TEST_CASE("figures: degenerate ranges still give a plot") {
+  std::string why;
+  for (const Series& s : {Series{"one point", "black", {3}, {0.5}}, Series{"flat", "black", {0, 1}, {2, 2}},
+                          Series{"empty", "black", {}, {}},
+                          Series{"below resolution", "black", {0, 1}, {1e17, 1e17 + 16}}}) {
+    tint::figures::LinePlot plot;
+    plot.series = {s};
+    const std::string svg = tint::figures::line_plot_svg(plot);
+    CHECK(well_formed(svg, why));
+    CHECK(svg.find("nan") == std::string::npos);
+  }
+}
+
 TEST_CASE("figures: names are escaped, mismatched series are an error") {
   tint::figures::LinePlot plot;
   plot.title = "a < b & \"c\"";

@@ -83,7 +83,11 @@ Axis linear_axis(double lo, double hi, bool fixed) {
     hi = std::ceil(hi / a.step - 1e-9) * a.step;
   }
   a.lo = lo, a.hi = hi;
-  for (double t = std::ceil(lo / a.step - 1e-9) * a.step; t <= hi + a.step * 1e-9; t += a.step) {
+  // Ticks by index, not by repeated addition: a step below the values' resolution must not loop forever.
+  const double first = std::ceil(lo / a.step - 1e-9) * a.step;
+  for (int i = 0; i < 64; ++i) {
+    const double t = first + i * a.step;
+    if (!(t <= hi + a.step * 1e-9)) break;
     a.ticks.push_back(t);
     a.labels.push_back(tick_label(t, a.step));
   }
