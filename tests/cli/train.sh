@@ -95,6 +95,21 @@ expect_error "unexpected argument 'somewhere'" somewhere
 expect_error "\-\-dump-graph" --dump-graph "$work/missing/dir/g.dot"
 out=$("$tint" train --resume "$work/empty" 2>&1) && fail "resumed an empty folder"
 echo "$out" | grep -q "\-\-resume '$work/empty' has no checkpoint" || fail "unclear --resume error: $out"
+# Threads that cannot be created (no memory for 64 stacks under a 400 MB address-space limit): an error
+# naming --workers, not std::terminate. ASan cannot run under such a limit at all, so it skips this part.
+out=$(ulimit -v 400000; "$tint" train "${small[@]}" --steps 1 --workers 64 --out "$work/new" 2>&1); rc=$?
+if echo "$out" | grep -q "Sanitizer"; then
+  echo "skipped the thread-failure check: sanitizer build"
+else
+  [ $rc -eq 1 ] || fail "exit $rc for a thread that could not start: $out"
+  echo "$out" | grep -q "could not start thread .*--workers" || fail "unclear thread failure: $out"
+  [ -e "$work/new" ] && fail "the thread failure left the run folder behind"
+fi
+# A failure inside the first step (a dump that cannot be written) removes the run folder it created.
+mkdir -p "$work/dumps/step_000001_L.npy"
+out=$("$tint" train "${small[@]}" --steps 2 --dump-batches "$work/dumps" --out "$work/new" 2>&1) && fail "unwritable dump"
+echo "$out" | grep -q "step_000001_L.npy" || fail "the unwritable dump is not named: $out"
+[ -e "$work/new" ] && fail "a run that failed in its first step left its folder behind"
 touch "$work/afile"
 out=$("$tint" train "${small[@]}" --epochs 1 --out "$work/afile" 2>&1) && fail "--out on a file succeeded"
 echo "$out" | grep -q "\-\-out '$work/afile' is a file" || fail "unclear --out error: $out"

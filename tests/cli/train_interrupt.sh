@@ -19,6 +19,9 @@ pid=$!
 for _ in $(seq 600); do grep -q "step      1 " "$work/out.txt" && break; sleep 0.1; done
 grep -q "step      1 " "$work/out.txt" || fail "no first step line: $(cat "$work/out.txt")"
 kill -INT "$pid"
+# One step and a checkpoint take well under a second here; a minute means the signal was not handled.
+for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "still running a minute after SIGINT"
 wait "$pid"; rc=$?
 pid=
 cat "$work/out.txt"
