@@ -76,7 +76,9 @@ Exit status: 0 done, 1 error (one line naming the flag, file or tensor), 130 int
 )";
 
 volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_interrupt(int) { g_interrupted = 1; }
+extern "C" void on_interrupt(int) {
+  g_interrupted = 1;
+}
 
 // Installs the stop-after-this-step handlers for the loop's lifetime. SA_RESETHAND: the second Ctrl-C gets
 // the default action, so a stuck checkpoint write can still be aborted.
@@ -84,7 +86,7 @@ class InterruptScope {
  public:
   InterruptScope() {
     g_interrupted = 0;
-    struct sigaction sa {};
+    struct sigaction sa = {};
     sa.sa_handler = on_interrupt;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESETHAND | SA_RESTART;
@@ -99,11 +101,13 @@ class InterruptScope {
   InterruptScope& operator=(const InterruptScope&) = delete;
 
  private:
-  struct sigaction old_int_ {}, old_term_ {};
+  struct sigaction old_int_ = {};
+  struct sigaction old_term_ = {};
 };
 
 std::string default_samples(const std::string& split) {
-  for (std::string base : {std::string("data/samples/"), fmt::format("{}/data/samples/", TINT_SOURCE_DIR_FOR_TOOLS)}) {
+  for (std::string base :
+       {std::string("data/samples/"), fmt::format("{}/data/samples/", TINT_SOURCE_DIR_FOR_TOOLS)}) {
     if (fs::is_directory(base + split)) return base + split;
   }
   return "";
@@ -140,8 +144,8 @@ struct ValResult {
   int64_t images = 0;
 };
 
-ValResult validate(models::UNet& unet, const std::vector<std::string>& files, const LoaderOptions& base, Device device,
-                   bool l1, bool masked) {
+ValResult validate(models::UNet& unet, const std::vector<std::string>& files, const LoaderOptions& base,
+                   Device device, bool l1, bool masked) {
   ValResult r;
   if (files.empty()) return r;
   LoaderOptions o = base;
@@ -236,9 +240,12 @@ bool prepare_out_folder(const std::string& out, bool overwrite) {
   if (existed) {
     TINT_CHECK(fs::is_directory(out, ec), "--out '{}' is a file, not a folder", out);
     if (holds_a_run(out)) {
-      TINT_CHECK(overwrite, "--out '{}' already holds a run (checkpoint, model or log); pass --resume {} to continue "
-                 "it, or --overwrite to replace it", out, out);
-      for (const char* f : {kCheckpointFile, kModelFile, kOldOptimizerFile, kLogFile}) fs::remove(fs::path(out) / f, ec);
+      TINT_CHECK(overwrite,
+                 "--out '{}' already holds a run (checkpoint, model or log); pass --resume {} to continue "
+                 "it, or --overwrite to replace it",
+                 out, out);
+      for (const char* f : {kCheckpointFile, kModelFile, kOldOptimizerFile, kLogFile})
+        fs::remove(fs::path(out) / f, ec);
     }
   } else {
     fs::create_directories(out, ec);
@@ -250,10 +257,13 @@ bool prepare_out_folder(const std::string& out, bool overwrite) {
 
 // A flag given on --resume must agree with the run's configuration.
 template <typename T>
-void must_match(const char* flag, bool given, const T& flag_value, const T& stored, const std::string& checkpoint) {
+void must_match(const char* flag, bool given, const T& flag_value, const T& stored,
+                const std::string& checkpoint) {
   if (given && !(flag_value == stored))
-    throw Error(fmt::format("--{} {} contradicts the run being resumed ({} in '{}'); a resumed run keeps its "
-                            "configuration", flag, flag_value, stored, checkpoint));
+    throw Error(
+        fmt::format("--{} {} contradicts the run being resumed ({} in '{}'); a resumed run keeps its "
+                    "configuration",
+                    flag, flag_value, stored, checkpoint));
 }
 
 }  // namespace
@@ -264,18 +274,22 @@ int run_train(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  args.check_known({"data", "val", "size", "fit", "workers", "no-mask", "width", "levels", "loss", "lr",
-                    "weight-decay", "batch", "device", "epochs", "steps", "seed", "out", "resume", "log-every",
-                    "overwrite", "dump-graph", "dump-batches"});
-  TINT_CHECK(args.positional().empty(), "unexpected argument '{}' (options take the form --name value; did you mean "
-             "--data {}?)", args.positional()[0], args.positional()[0]);
+  args.check_known({"data",      "val",       "size",       "fit",         "workers",      "no-mask",
+                    "width",     "levels",    "loss",       "lr",          "weight-decay", "batch",
+                    "device",    "epochs",    "steps",      "seed",        "out",          "resume",
+                    "log-every", "overwrite", "dump-graph", "dump-batches"});
+  TINT_CHECK(args.positional().empty(),
+             "unexpected argument '{}' (options take the form --name value; did you mean "
+             "--data {}?)",
+             args.positional()[0], args.positional()[0]);
 
   // From here on Ctrl-C means "stop after the current step, with a checkpoint", never a half-made folder.
   InterruptScope interrupts;
 
   // ---- every flag checked before anything is created ----------------------------------------------------
   const Device device = Device::parse(args.get("device", "cpu"));
-  TINT_CHECK(device.available(), "device '{}' is not available in this build or on this machine", device.str());
+  TINT_CHECK(device.available(), "device '{}' is not available in this build or on this machine",
+             device.str());
   TrainConfig config;
   config.unet.width = args.get_int("width", 64, 1, 1024);
   config.unet.levels = args.get_int("levels", 4, 1, 6);
@@ -305,9 +319,11 @@ int run_train(int argc, char** argv) {
   std::optional<Checkpoint> ck;
   std::string out = args.get("out", "");
   if (!resume.empty()) {
-    TINT_CHECK(!overwrite, "--resume and --overwrite contradict each other (continue the run, or replace it?)");
+    TINT_CHECK(!overwrite,
+               "--resume and --overwrite contradict each other (continue the run, or replace it?)");
     TINT_CHECK(out.empty() || absolute(out) == absolute(resume),
-               "--out '{}' differs from --resume '{}': a resumed run continues in its own folder", out, resume);
+               "--out '{}' differs from --resume '{}': a resumed run continues in its own folder", out,
+               resume);
     out = resume;
     ck = read_checkpoint(checkpoint_in_run_folder(resume));
     const TrainConfig& s = ck->config;
@@ -318,8 +334,10 @@ int run_train(int argc, char** argv) {
     must_match("batch", args.has("batch"), config.batch, s.batch, f);
     must_match("loss", args.has("loss"), config.loss, s.loss, f);
     must_match("fit", args.has("fit"), config.fit, s.fit, f);
-    TINT_CHECK(!args.has("no-mask") || !s.mask, "--no-mask contradicts the run being resumed (it masks the loss, "
-               "in '{}'); a resumed run keeps its configuration", f);
+    TINT_CHECK(!args.has("no-mask") || !s.mask,
+               "--no-mask contradicts the run being resumed (it masks the loss, "
+               "in '{}'); a resumed run keeps its configuration",
+               f);
     must_match("lr", args.has("lr"), config.lr, s.lr, f);
     must_match("weight-decay", args.has("weight-decay"), config.weight_decay, s.weight_decay, f);
     must_match("seed", args.has("seed"), config.seed, s.seed, f);
@@ -331,21 +349,27 @@ int run_train(int argc, char** argv) {
     config.val = val;
     const TrainProgress& p = ck->progress;
     if (config.epochs > 0)
-      TINT_CHECK(p.epoch < config.epochs, "--resume '{}': the run has finished its {} epoch{} (step {}); pass "
-                 "--epochs N with N > {} to train it further", resume, p.epoch, p.epoch == 1 ? "" : "s", p.step,
-                 p.epoch);
+      TINT_CHECK(p.epoch < config.epochs,
+                 "--resume '{}': the run has finished its {} epoch{} (step {}); pass "
+                 "--epochs N with N > {} to train it further",
+                 resume, p.epoch, p.epoch == 1 ? "" : "s", p.step, p.epoch);
     else
-      TINT_CHECK(max_steps > 0, "--resume '{}': the run has no epoch limit (it was started with --steps only); pass "
-                 "--steps N or --epochs N", resume);
-    TINT_CHECK(max_steps == 0 || max_steps > p.step, "--steps {}: the run in '{}' is already at step {}", max_steps,
-               resume, p.step);
+      TINT_CHECK(max_steps > 0,
+                 "--resume '{}': the run has no epoch limit (it was started with --steps only); pass "
+                 "--steps N or --epochs N",
+                 resume);
+    TINT_CHECK(max_steps == 0 || max_steps > p.step, "--steps {}: the run in '{}' is already at step {}",
+               max_steps, resume, p.step);
   } else {
-    TINT_CHECK(config.image_size % (1 << config.unet.levels) == 0, "--size {} must be a multiple of 2^levels = {} "
-               "(--levels {})", config.image_size, 1 << config.unet.levels, config.unet.levels);
+    TINT_CHECK(config.image_size % (1 << config.unet.levels) == 0,
+               "--size {} must be a multiple of 2^levels = {} "
+               "(--levels {})",
+               config.image_size, 1 << config.unet.levels, config.unet.levels);
     std::string data_dir = args.get("data", ""), val_dir = args.get("val", "");
     if (data_dir.empty()) {
       data_dir = default_samples("train");
-      TINT_CHECK(!data_dir.empty(), "no --data given and the embedded sample (data/samples/train) was not found; "
+      TINT_CHECK(!data_dir.empty(),
+                 "no --data given and the embedded sample (data/samples/train) was not found; "
                  "run from the repository root or pass --data DIR");
       if (!args.has("val")) val_dir = default_samples("val");
     }
@@ -356,12 +380,15 @@ int run_train(int argc, char** argv) {
 
   std::vector<std::string> files = scan_images(config.data);
   TINT_CHECK(!files.empty(), "no images found under '{}'", config.data);
-  std::vector<std::string> val_files = config.val.empty() ? std::vector<std::string>{} : scan_images(config.val);
+  std::vector<std::string> val_files =
+      config.val.empty() ? std::vector<std::string>{} : scan_images(config.val);
   TrainProgress progress;
   if (ck) {
     progress = ck->progress;
-    TINT_CHECK(int64_t(files.size()) == progress.files, "--resume: '{}' now has {} images, the run was trained on {}; "
-               "the data order would differ, so it cannot resume exactly", config.data, files.size(), progress.files);
+    TINT_CHECK(int64_t(files.size()) == progress.files,
+               "--resume: '{}' now has {} images, the run was trained on {}; "
+               "the data order would differ, so it cannot resume exactly",
+               config.data, files.size(), progress.files);
   }
   progress.files = int64_t(files.size());
 
@@ -399,8 +426,8 @@ int run_train(int argc, char** argv) {
   if (!dump_batches.empty()) {
     std::error_code ec;
     fs::create_directories(dump_batches, ec);
-    TINT_CHECK(!ec && fs::is_directory(dump_batches), "--dump-batches '{}': cannot create the folder{}", dump_batches,
-               ec ? ": " + ec.message() : std::string());
+    TINT_CHECK(!ec && fs::is_directory(dump_batches), "--dump-batches '{}': cannot create the folder{}",
+               dump_batches, ec ? ": " + ec.message() : std::string());
   }
 
   Loader loader(files, lo);  // starts its threads: a failure names --workers
@@ -429,13 +456,14 @@ int run_train(int argc, char** argv) {
   if (ck)
     fmt::print("resumed {} at step {} (epoch {}, after {} batch{} of it)\n", resume, progress.step,
                progress.epoch + 1, progress.epoch_batches, progress.epoch_batches == 1 ? "" : "es");
-  fmt::print("tint train: {} images in {} ({} for validation), U-Net width {} levels {} ({:.2f} M parameters), "
-             "{} loss{}, batch {} of {}x{} ({}), Adam lr {}, {}, on {}\n",
-             files.size(), config.data, val_files.size(), config.unet.width, config.unet.levels,
-             unet.parameter_count() / 1e6, config.loss, config.mask ? " (masked to real pixels)" : "", config.batch,
-             config.image_size, config.image_size, config.fit, config.lr,
-             config.epochs > 0 ? fmt::format("{} epochs", config.epochs) : fmt::format("{} steps", max_steps),
-             device.str());
+  fmt::print(
+      "tint train: {} images in {} ({} for validation), U-Net width {} levels {} ({:.2f} M parameters), "
+      "{} loss{}, batch {} of {}x{} ({}), Adam lr {}, {}, on {}\n",
+      files.size(), config.data, val_files.size(), config.unet.width, config.unet.levels,
+      unet.parameter_count() / 1e6, config.loss, config.mask ? " (masked to real pixels)" : "", config.batch,
+      config.image_size, config.image_size, config.fit, config.lr,
+      config.epochs > 0 ? fmt::format("{} epochs", config.epochs) : fmt::format("{} steps", max_steps),
+      device.str());
   fmt::print("run folder: {}\n", out);
   std::fflush(stdout);
 
@@ -452,10 +480,14 @@ int run_train(int argc, char** argv) {
 
   auto write_checkpoint = [&](const std::string& why) {
     // Never replace a good checkpoint with a diverged model.
-    TINT_CHECK(all_finite(flat.params), "the weights hold NaN or infinity at step {}; the checkpoint in '{}' is "
-               "not replaced (try a lower --lr than {})", progress.step, out, config.lr);
-    TINT_CHECK(all_finite(adam.m) && all_finite(adam.v), "Adam's moments hold NaN or infinity at step {}; the "
-               "checkpoint in '{}' is not replaced (try a lower --lr than {})", progress.step, out, config.lr);
+    TINT_CHECK(all_finite(flat.params),
+               "the weights hold NaN or infinity at step {}; the checkpoint in '{}' is "
+               "not replaced (try a lower --lr than {})",
+               progress.step, out, config.lr);
+    TINT_CHECK(all_finite(adam.m) && all_finite(adam.v),
+               "Adam's moments hold NaN or infinity at step {}; the "
+               "checkpoint in '{}' is not replaced (try a lower --lr than {})",
+               progress.step, out, config.lr);
     save_checkpoint(folder.file(kCheckpointFile), flat, adam, config, progress);
     std::map<std::string, std::string> meta = models::model_metadata(config.unet);
     meta.insert({{"image_size", std::to_string(config.image_size)},
@@ -470,7 +502,9 @@ int run_train(int argc, char** argv) {
   Progress show(isatty(fileno(stdout)) != 0, log_every, config.epochs);
   const int64_t epoch_images = int64_t(files.size());
   auto start = std::chrono::steady_clock::now();
-  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   double running = 0;
   int running_n = 0;
   int64_t images = 0, epoch_done_images = 0;
@@ -492,13 +526,13 @@ int run_train(int argc, char** argv) {
     if (!std::isfinite(value)) {
       show.finish_line();
       // Keep the last good checkpoint: do not update the weights, do not save.
-      throw Error(fmt::format("the loss became {} at step {} (batch of {}, first file '{}'); {}. The weights were "
-                              "finite before this step{}, so the training diverged: try a lower --lr than {}",
-                              value, progress.step + 1, batch->size, batch->paths.empty() ? "?" : batch->paths[0],
-                              fs::exists(folder.file(kCheckpointFile)) ? "the last good checkpoint in '" + out +
-                                                                             "' is kept"
-                                                                       : "no checkpoint was written",
-                              ck ? " (those from the checkpoint were checked on load)" : "", config.lr));
+      throw Error(fmt::format(
+          "the loss became {} at step {} (batch of {}, first file '{}'); {}. The weights were "
+          "finite before this step{}, so the training diverged: try a lower --lr than {}",
+          value, progress.step + 1, batch->size, batch->paths.empty() ? "?" : batch->paths[0],
+          fs::exists(folder.file(kCheckpointFile)) ? "the last good checkpoint in '" + out + "' is kept"
+                                                   : "no checkpoint was written",
+          ck ? " (those from the checkpoint were checked on load)" : "", config.lr));
     }
     adam.step();
     if (progress.step > start_step) {
@@ -510,9 +544,10 @@ int run_train(int argc, char** argv) {
       const std::string stem = dump_path(fmt::format("step_{:06d}", progress.step + 1));
       io::save_npy(stem + "_L.npy", u.L);
       io::save_npy(stem + "_ab.npy", u.ab);
-      io::save_npy(stem + "_mask.npy", config.mask ? u.mask
-                                                   : Tensor::from_vector(std::vector<float>(size_t(u.mask.numel()), 1.f),
-                                                                         u.mask.shape()));
+      io::save_npy(
+          stem + "_mask.npy",
+          config.mask ? u.mask
+                      : Tensor::from_vector(std::vector<float>(size_t(u.mask.numel()), 1.f), u.mask.shape()));
       losses << fmt::format("{},{:.9g}\n", progress.step + 1, value) << std::flush;
     }
     if (epoch == 0 && !progress.mean_complete) {
@@ -527,8 +562,8 @@ int run_train(int argc, char** argv) {
     epoch_done_images = batch->last_in_epoch ? epoch_images : batch->end_position - epoch * progress.files;
     running += value;
     ++running_n;
-    show.step(progress.step, epoch, epoch_done_images, epoch_images, running / running_n, batch->last_in_epoch,
-              images / std::max(seconds(), 1e-9));
+    show.step(progress.step, epoch, epoch_done_images, epoch_images, running / running_n,
+              batch->last_in_epoch, images / std::max(seconds(), 1e-9));
 
     const bool stop = max_steps > 0 && progress.step >= max_steps;
     interrupted = g_interrupted != 0;
@@ -537,10 +572,12 @@ int run_train(int argc, char** argv) {
       ValResult v;
       if (!interrupted) v = validate(unet, val_files, lo, device, l1, config.mask);
       if (v.images)
-        fmt::print("epoch {:3d} validation: loss {:.5f}, histogram intersection a {:.3f} b {:.3f} ({} images)\n",
-                   epoch + 1, v.loss, v.hi.a, v.hi.b, v.images);
+        fmt::print(
+            "epoch {:3d} validation: loss {:.5f}, histogram intersection a {:.3f} b {:.3f} ({} images)\n",
+            epoch + 1, v.loss, v.hi.a, v.hi.b, v.images);
       log << fmt::format("{},{},{:.6f},{},{},{},{:.1f}\n", progress.step, epoch + 1, running / running_n,
-                         v.images ? fmt::format("{:.6f}", v.loss) : "", v.images ? fmt::format("{:.4f}", v.hi.a) : "",
+                         v.images ? fmt::format("{:.6f}", v.loss) : "",
+                         v.images ? fmt::format("{:.4f}", v.hi.a) : "",
                          v.images ? fmt::format("{:.4f}", v.hi.b) : "", seconds());
       log.flush();
       TINT_CHECK(log.good(), "cannot write '{}' (disk full?)", folder.file(kLogFile));

@@ -20,15 +20,19 @@ constexpr const char* kKind = "tint.train_checkpoint";
 constexpr const char* kVersion = "1";
 
 // Round-trip text for floats: a resumed run must see the very same lr and sums.
-std::string exact(double v) { return fmt::format("{}", v); }
+std::string exact(double v) {
+  return fmt::format("{}", v);
+}
 
 class MetaReader {
  public:
-  MetaReader(const std::map<std::string, std::string>& meta, const std::string& path) : meta_(meta), path_(path) {}
+  MetaReader(const std::map<std::string, std::string>& meta, const std::string& path)
+      : meta_(meta), path_(path) {}
 
   const std::string& text(const std::string& key) const {
     auto it = meta_.find(key);
-    TINT_CHECK(it != meta_.end(), "'{}': metadata '{}' is missing (a damaged or foreign checkpoint)", path_, key);
+    TINT_CHECK(it != meta_.end(), "'{}': metadata '{}' is missing (a damaged or foreign checkpoint)", path_,
+               key);
     return it->second;
   }
   int64_t integer(const std::string& key, int64_t lo, int64_t hi) const {
@@ -40,7 +44,9 @@ class MetaReader {
     TINT_CHECK(v >= lo && v <= hi, "'{}': metadata '{}' = {} is outside {}..{}", path_, key, v, lo, hi);
     return v;
   }
-  double real(const std::string& key, double lo, double hi) const { return parse_real(key, text(key), lo, hi); }
+  double real(const std::string& key, double lo, double hi) const {
+    return parse_real(key, text(key), lo, hi);
+  }
   double parse_real(const std::string& key, const std::string& s, double lo, double hi) const {
     double v = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -64,19 +70,21 @@ class MetaReader {
   const std::string& path_;
 };
 
-void check_moment(const io::NamedTensors& file, const std::string& path, const std::string& name, int64_t total,
-                  bool non_negative) {
+void check_moment(const io::NamedTensors& file, const std::string& path, const std::string& name,
+                  int64_t total, bool non_negative) {
   const Tensor* t = file.find(name);
   TINT_CHECK(t, "'{}': tensor '{}' (Adam's moment) is missing", path, name);
-  TINT_CHECK(t->shape() == Shape{total}, "'{}': tensor '{}' has shape {}, the model's {} parameters need ({})", path,
-             name, shape_str(t->shape()), total, total);
+  TINT_CHECK(t->shape() == Shape{total},
+             "'{}': tensor '{}' has shape {}, the model's {} parameters need ({})", path, name,
+             shape_str(t->shape()), total, total);
   const std::vector<float> values = t->to_vector();
   for (size_t i = 0; i < values.size(); ++i) {
-    TINT_CHECK(std::isfinite(values[i]), "'{}': tensor '{}' holds {} at element {}: the optimiser state is damaged",
-               path, name, values[i], i);
+    TINT_CHECK(std::isfinite(values[i]),
+               "'{}': tensor '{}' holds {} at element {}: the optimiser state is damaged", path, name,
+               values[i], i);
     TINT_CHECK(!non_negative || values[i] >= 0.f,
-               "'{}': tensor '{}' holds {} at element {}: a second moment cannot be negative", path, name, values[i],
-               i);
+               "'{}': tensor '{}' holds {} at element {}: a second moment cannot be negative", path, name,
+               values[i], i);
   }
 }
 
@@ -129,14 +137,14 @@ Checkpoint read_checkpoint(const std::string& path) {
              kind == meta.end() ? std::string("missing") : "'" + kind->second + "'", kKind);
   MetaReader r(meta, path);
   TINT_CHECK(r.text("checkpoint_version") == kVersion,
-             "'{}': checkpoint version '{}' is not the one this tint reads ({})", path, r.text("checkpoint_version"),
-             kVersion);
+             "'{}': checkpoint version '{}' is not the one this tint reads ({})", path,
+             r.text("checkpoint_version"), kVersion);
   const models::ModelInfo info = models::model_info(ck.file, path);  // model, width, levels
   TrainConfig& c = ck.config;
   c.unet = info.config;
   c.image_size = int(r.integer("image_size", 8, 8192));
-  TINT_CHECK(c.image_size % (1 << c.unet.levels) == 0, "'{}': metadata image_size {} is not a multiple of 2^{}", path,
-             c.image_size, c.unet.levels);
+  TINT_CHECK(c.image_size % (1 << c.unet.levels) == 0,
+             "'{}': metadata image_size {} is not a multiple of 2^{}", path, c.image_size, c.unet.levels);
   c.batch = int(r.integer("batch", 1, 4096));
   c.fit = r.one_of("fit", {"pad", "crop"});
   c.loss = r.one_of("loss", {"l1", "l2"});
@@ -156,7 +164,8 @@ Checkpoint read_checkpoint(const std::string& path) {
   p.epoch_batches = r.integer("epoch_batch", 0, p.files);
   const std::string& sums = r.text("mean_ab_sums");
   const size_t c1 = sums.find(','), c2 = c1 == std::string::npos ? c1 : sums.find(',', c1 + 1);
-  TINT_CHECK(c2 != std::string::npos, "'{}': metadata 'mean_ab_sums' = '{}' is not 'sum_a,sum_b,pixels'", path, sums);
+  TINT_CHECK(c2 != std::string::npos, "'{}': metadata 'mean_ab_sums' = '{}' is not 'sum_a,sum_b,pixels'",
+             path, sums);
   p.sum_a = r.parse_real("mean_ab_sums", sums.substr(0, c1), -1e30, 1e30);
   p.sum_b = r.parse_real("mean_ab_sums", sums.substr(c1 + 1, c2 - c1 - 1), -1e30, 1e30);
   const std::string pixels = sums.substr(c2 + 1);
@@ -167,7 +176,8 @@ Checkpoint read_checkpoint(const std::string& path) {
   return ck;
 }
 
-void restore_checkpoint(const Checkpoint& ck, models::UNet& unet, nn::FlatParameters& flat, optim::Adam& adam) {
+void restore_checkpoint(const Checkpoint& ck, models::UNet& unet, nn::FlatParameters& flat,
+                        optim::Adam& adam) {
   io::NamedTensors weights;
   for (const auto& [name, t] : ck.file.tensors)
     if (name != "adam.m" && name != "adam.v") weights.tensors.emplace_back(name, t);
@@ -184,12 +194,16 @@ std::string checkpoint_in_run_folder(const std::string& dir) {
   TINT_CHECK(fs::is_directory(dir, ec), "--resume '{}' is not a run folder (no such folder)", dir);
   const fs::path checkpoint = fs::path(dir) / kCheckpointFile;
   if (fs::exists(checkpoint, ec)) return checkpoint.string();
-  TINT_CHECK(!fs::exists(fs::path(dir) / kOldOptimizerFile, ec),
-             "--resume '{}' is a run folder of the old layout (model.safetensors + optimizer.safetensors, which can "
-             "hold two different steps); it cannot be resumed safely: start a new run (its model.safetensors still "
-             "works for colorize and eval)", dir);
-  throw Error(fmt::format("--resume '{}' has no {} (not a run folder, or the run stopped before its first "
-                          "checkpoint)", dir, kCheckpointFile));
+  TINT_CHECK(
+      !fs::exists(fs::path(dir) / kOldOptimizerFile, ec),
+      "--resume '{}' is a run folder of the old layout (model.safetensors + optimizer.safetensors, which can "
+      "hold two different steps); it cannot be resumed safely: start a new run (its model.safetensors still "
+      "works for colorize and eval)",
+      dir);
+  throw Error(
+      fmt::format("--resume '{}' has no {} (not a run folder, or the run stopped before its first "
+                  "checkpoint)",
+                  dir, kCheckpointFile));
 }
 
 std::vector<std::string> remove_stale_temporaries(const std::string& dir) {

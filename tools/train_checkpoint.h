@@ -35,8 +35,8 @@ struct TrainConfig {
   float lr = 3e-4f;
   float weight_decay = 0;
   uint64_t seed = 0;
-  std::string data;  // absolute path of the training folder
-  std::string val;   // absolute path of the validation folder, "" for none
+  std::string data;     // absolute path of the training folder
+  std::string val;      // absolute path of the validation folder, "" for none
   int64_t epochs = 10;  // the run's length; 0: no epoch limit (a run started with --steps only)
 };
 
@@ -70,7 +70,8 @@ Checkpoint read_checkpoint(const std::string& path);
 
 // Copies the checkpoint's weights and moments into a model built from its config (shapes, finiteness and
 // v >= 0 checked). Throws naming the file and tensor.
-void restore_checkpoint(const Checkpoint& ck, models::UNet& unet, nn::FlatParameters& flat, optim::Adam& adam);
+void restore_checkpoint(const Checkpoint& ck, models::UNet& unet, nn::FlatParameters& flat,
+                        optim::Adam& adam);
 
 // The checkpoint file of a run folder given to --resume; refuses the old two-file layout and folders
 // without a checkpoint, naming the folder.

@@ -1,10 +1,10 @@
 #include "tools/train_progress.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-
-#include <fmt/format.h>
 
 namespace tint::cli {
 
@@ -23,24 +23,24 @@ std::string progress_line(int64_t epoch, int64_t epochs, int64_t done, int64_t t
   const int filled = int(done * width / total);
   const double eta = images_per_second > 0 ? double(total - done) / images_per_second : -1;
   return fmt::format("epoch {}{} [{}{}] {}/{} loss {:.5f} {:.1f} img/s ETA {}", epoch + 1,
-                     epochs > 0 ? fmt::format("/{}", epochs) : std::string(), std::string(size_t(filled), '#'),
-                     std::string(size_t(width - filled), ' '), done, total, loss, images_per_second,
-                     format_duration(eta));
+                     epochs > 0 ? fmt::format("/{}", epochs) : std::string(),
+                     std::string(size_t(filled), '#'), std::string(size_t(width - filled), ' '), done, total,
+                     loss, images_per_second, format_duration(eta));
 }
 
 void Progress::step(int64_t step, int64_t epoch, int64_t images, int64_t epoch_images, double running_loss,
                     bool last_in_epoch, double images_per_second) {
   if (terminal_) {
     // \r and erase-to-end redraw the same line; the epoch's last redraw stays.
-    std::fputs(("\r\x1b[K" + progress_line(epoch, epochs_, last_in_epoch ? epoch_images : images, epoch_images,
-                                           running_loss, images_per_second))
+    std::fputs(("\r\x1b[K" + progress_line(epoch, epochs_, last_in_epoch ? epoch_images : images,
+                                           epoch_images, running_loss, images_per_second))
                    .c_str(),
                stdout);
     open_line_ = true;
     if (last_in_epoch) finish_line();
   } else if (step % log_every_ == 0 || last_in_epoch) {
-    std::fputs(fmt::format("epoch {:3d} step {:6d}  loss {:.5f}  {:.1f} img/s\n", epoch + 1, step, running_loss,
-                           images_per_second)
+    std::fputs(fmt::format("epoch {:3d} step {:6d}  loss {:.5f}  {:.1f} img/s\n", epoch + 1, step,
+                           running_loss, images_per_second)
                    .c_str(),
                stdout);
   }

@@ -18,11 +18,12 @@ std::string progress_line(int64_t epoch, int64_t epochs, int64_t done, int64_t t
 
 class Progress {
  public:
-  Progress(bool terminal, int log_every, int64_t epochs) : terminal_(terminal), log_every_(log_every), epochs_(epochs) {}
+  Progress(bool terminal, int log_every, int64_t epochs)
+      : terminal_(terminal), log_every_(log_every), epochs_(epochs) {}
   bool terminal() const { return terminal_; }
   // After each step: `images` trained in this epoch so far out of `epoch_images`, the step's loss.
-  void step(int64_t step, int64_t epoch, int64_t images, int64_t epoch_images, double running_loss, bool last_in_epoch,
-            double images_per_second);
+  void step(int64_t step, int64_t epoch, int64_t images, int64_t epoch_images, double running_loss,
+            bool last_in_epoch, double images_per_second);
   // Ends the bar's line before anything else is printed.
   void finish_line();
 
