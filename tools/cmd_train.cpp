@@ -462,7 +462,8 @@ int run_train(int argc, char** argv) {
       files.size(), config.data, val_files.size(), config.unet.width, config.unet.levels,
       unet.parameter_count() / 1e6, config.loss, config.mask ? " (masked to real pixels)" : "", config.batch,
       config.image_size, config.image_size, config.fit, config.lr,
-      config.epochs > 0 ? fmt::format("{} epochs", config.epochs) : fmt::format("{} steps", max_steps),
+      config.epochs > 0 ? fmt::format("{} epoch{}", config.epochs, config.epochs == 1 ? "" : "s")
+                        : fmt::format("{} steps", max_steps),
       device.str());
   fmt::print("run folder: {}\n", out);
   std::fflush(stdout);
