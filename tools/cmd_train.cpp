@@ -204,14 +204,20 @@ bool all_finite(const Tensor& t) {
 // its first checkpoint, so failed commands leave nothing behind.
 class RunFolder {
  public:
-  RunFolder(std::string path, bool created) : path_(std::move(path)), created_(created) {}
+  // `created`: the folders this command made, innermost (the run folder) first.
+  RunFolder(std::string path, std::vector<fs::path> created)
+      : path_(std::move(path)), created_(std::move(created)) {}
   ~RunFolder() {
     if (kept_) return;
     std::error_code ec;
-    if (created_)
-      fs::remove_all(path_, ec);
-    else if (wrote_log_)
-      fs::remove(fs::path(path_) / kLogFile, ec);
+    if (created_.empty()) {
+      if (wrote_log_) fs::remove(fs::path(path_) / kLogFile, ec);
+      return;
+    }
+    fs::remove_all(created_[0], ec);
+    // Parents (runs/) only while empty: another run may have been started in them meanwhile.
+    for (size_t i = 1; i < created_.size(); ++i)
+      if (!fs::remove(created_[i], ec)) break;
   }
   RunFolder(const RunFolder&) = delete;
   RunFolder& operator=(const RunFolder&) = delete;
@@ -222,7 +228,7 @@ class RunFolder {
 
  private:
   std::string path_;
-  bool created_;
+  std::vector<fs::path> created_;
   bool wrote_log_ = false, kept_ = false;
 };
 
@@ -234,8 +240,9 @@ bool holds_a_run(const std::string& dir) {
 }
 
 // Creates (or checks) the folder --out names; errors name the flag and the reason.
-bool prepare_out_folder(const std::string& out, bool overwrite) {
+std::vector<fs::path> prepare_out_folder(const std::string& out, bool overwrite) {
   std::error_code ec;
+  std::vector<fs::path> created;
   const bool existed = fs::exists(out, ec);
   if (existed) {
     TINT_CHECK(fs::is_directory(out, ec), "--out '{}' is a file, not a folder", out);
@@ -248,11 +255,17 @@ bool prepare_out_folder(const std::string& out, bool overwrite) {
         fs::remove(fs::path(out) / f, ec);
     }
   } else {
+    for (fs::path p = fs::absolute(out).lexically_normal(); !p.empty() && !fs::exists(p, ec);
+         p = p.parent_path()) {
+      if (p.filename().empty()) p = p.parent_path();  // "runs/new/" ends in an empty name
+      created.push_back(p);
+      if (p == p.parent_path()) break;
+    }
     fs::create_directories(out, ec);
     TINT_CHECK(!ec, "--out '{}': cannot create the run folder: {}", out, ec.message());
   }
   TINT_CHECK(::access(out.c_str(), W_OK | X_OK) == 0, "--out '{}': the folder is not writable", out);
-  return !existed;
+  return created;
 }
 
 // A flag given on --resume must agree with the run's configuration.
@@ -439,7 +452,7 @@ int run_train(int argc, char** argv) {
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
     out = std::string("runs/train-") + stamp;
   }
-  RunFolder folder(out, resume.empty() ? prepare_out_folder(out, overwrite) : false);
+  RunFolder folder(out, resume.empty() ? prepare_out_folder(out, overwrite) : std::vector<fs::path>{});
   if (!resume.empty()) {
     folder.keep();  // a resumed run's folder is never removed
     TINT_CHECK(::access(out.c_str(), W_OK | X_OK) == 0, "--resume '{}': the folder is not writable", out);

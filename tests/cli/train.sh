@@ -107,9 +107,9 @@ else
 fi
 # A failure inside the first step (a dump that cannot be written) removes the run folder it created.
 mkdir -p "$work/dumps/step_000001_L.npy"
-out=$("$tint" train "${small[@]}" --steps 2 --dump-batches "$work/dumps" --out "$work/new" 2>&1) && fail "unwritable dump"
+out=$("$tint" train "${small[@]}" --steps 2 --dump-batches "$work/dumps" --out "$work/new/runs/a" 2>&1) && fail "unwritable dump"
 echo "$out" | grep -q "step_000001_L.npy" || fail "the unwritable dump is not named: $out"
-[ -e "$work/new" ] && fail "a run that failed in its first step left its folder behind"
+[ -e "$work/new" ] && fail "a run that failed in its first step left its folders behind"
 touch "$work/afile"
 out=$("$tint" train "${small[@]}" --epochs 1 --out "$work/afile" 2>&1) && fail "--out on a file succeeded"
 echo "$out" | grep -q "\-\-out '$work/afile' is a file" || fail "unclear --out error: $out"
