@@ -540,13 +540,21 @@ int run_train(int argc, char** argv) {
     if (!std::isfinite(value)) {
       show.finish_line();
       // Keep the last good checkpoint: do not update the weights, do not save.
-      throw Error(fmt::format(
-          "the loss became {} at step {} (batch of {}, first file '{}'); {}. The weights were "
-          "finite before this step{}, so the training diverged: try a lower --lr than {}",
-          value, progress.step + 1, batch->size, batch->paths.empty() ? "?" : batch->paths[0],
-          fs::exists(folder.file(kCheckpointFile)) ? "the last good checkpoint in '" + out + "' is kept"
-                                                   : "no checkpoint was written",
-          ck ? " (those from the checkpoint were checked on load)" : "", config.lr));
+      // Loaded weights were checked finite, so only steps taken here can be blamed on --lr.
+      const std::string cause =
+          progress.step > start_step
+              ? fmt::format("The training diverged: try a lower --lr than {}", config.lr)
+          : ck ? fmt::format(
+                     "This is the first step from '{}', whose weights and moments are finite: the model "
+                     "it holds overflows on this batch",
+                     ck->path)
+               : std::string("This is the first step, from freshly initialised weights: check the data");
+      throw Error(fmt::format("the loss became {} at step {} (batch of {}, first file '{}'); {}. {}", value,
+                              progress.step + 1, batch->size, batch->paths.empty() ? "?" : batch->paths[0],
+                              fs::exists(folder.file(kCheckpointFile))
+                                  ? "the last good checkpoint in '" + out + "' is kept"
+                                  : "no checkpoint was written",
+                              cause));
     }
     adam.step();
     if (progress.step > start_step) {

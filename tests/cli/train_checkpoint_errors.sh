@@ -45,4 +45,16 @@ refused "metadata 'mean_ab_sums' = '1,2'" meta:mean_ab_sums=1,2
 rm -rf "$work/bad" && cp -r "$work/good" "$work/bad" && echo "garbage" > "$work/bad/checkpoint.safetensors"
 out=$("$tint" train --resume "$work/bad" --steps 4 2>&1) && fail "garbage accepted"
 [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q "$work/bad/checkpoint.safetensors" || fail "garbage: $out"
+# Finite but huge weights overflow on the first step after the resume: an error that does not blame --lr
+# (the checkpoint is kept as it was).
+rm -rf "$work/bad" && cp -r "$work/good" "$work/bad"
+python3 tests/cli/safetensors_tool.py edit "$good" "$work/bad/checkpoint.safetensors" set:down.0.conv1.weight:0:3e38 \
+  set:down.0.conv1.weight:1:-3e38 set:down.0.conv1.weight:4:3e38 set:down.0.conv2.weight:0:3e38 \
+  set:down.0.conv2.weight:1:-3e38 || fail "edit"
+out=$("$tint" train --resume "$work/bad" --steps 4 2>&1) && fail "an overflowing model trained on"
+echo "$out" | grep -q "the loss became .*nan at step 3 .*This is the first step from '$work/bad/checkpoint.safetensors'" \
+  || fail "unclear overflow error: $out"
+echo "$out" | grep -q "\-\-lr" && fail "the overflow of a loaded model is blamed on --lr: $out"
+python3 tests/cli/safetensors_tool.py same "$good" "$work/bad/checkpoint.safetensors" && fail "checkpoint not the edited one"
+[ "$(python3 tests/cli/safetensors_tool.py meta "$work/bad/checkpoint.safetensors" step)" = 2 ] || fail "checkpoint replaced"
 echo "PASS"
