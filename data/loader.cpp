@@ -11,6 +11,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "data/colour.h"
@@ -289,7 +290,11 @@ struct Loader::State {
   void assembler() {
     try {
       std::optional<Batch> batch;
-      int64_t epoch_good = 0;
+      // A full batch waits here until the next usable sample arrives or the epoch ends, so that a batch
+      // followed only by bad files until the epoch's end is still marked last_in_epoch.
+      std::optional<Batch> full;
+      // A resumed epoch had usable images before its start position (or it would not have been saved there).
+      int64_t epoch_good = opt.start_position > 0 ? 1 : 0;
       while (true) {
         Result r;
         {
@@ -318,6 +323,10 @@ struct Loader::State {
               std::fprintf(stderr, "warning: skipping %s\n", r.error.c_str());
           }
         } else {
+          if (full) {
+            push(std::move(*full));
+            full.reset();
+          }
           const auto t0 = Clock::now();
           if (!batch) batch = new_batch(epoch);
           const int i = batch->size++;
@@ -344,11 +353,22 @@ struct Loader::State {
           throw Error(fmt::format("no usable image among the {} file{} of the data set ({}){}", n, n == 1 ? "" : "s",
                                   s.summary(), n ? fmt::format("; first file: {}", paths[0]) : ""));
         }
-        if (batch && (batch->size == opt.batch_size || (epoch_end && !opt.drop_last))) {
-          batch->last_in_epoch = epoch_end;
-          push(std::move(*batch));
+        if (batch && batch->size == opt.batch_size) {
+          batch->end_position = assembled;
+          full = std::move(batch);
           batch.reset();
-        } else if (batch && epoch_end) {
+        }
+        if (epoch_end) {
+          if (full) {
+            full->last_in_epoch = true;
+            full->end_position = assembled;
+            push(std::move(*full));
+            full.reset();
+          } else if (batch && !opt.drop_last) {
+            batch->last_in_epoch = true;
+            batch->end_position = assembled;
+            push(std::move(*batch));
+          }
           batch.reset();  // drop_last: a short final batch goes back to the pool
         }
         if (epoch_end) epoch_good = 0;
@@ -372,11 +392,17 @@ Loader::Loader(std::vector<std::string> paths, LoaderOptions options) : state_(s
   TINT_CHECK(o.batch_size >= 1, "loader: batch size {} must be at least 1", o.batch_size);
   TINT_CHECK(o.prefetch_batches >= 1, "loader: prefetch {} must be at least 1", o.prefetch_batches);
   TINT_CHECK(o.epochs >= 0, "loader: epochs {} must be >= 0 (0: endless)", o.epochs);
+  TINT_CHECK(o.start_epoch >= 0 && o.start_position >= 0 && size_t(o.start_position) < paths.size(),
+             "loader: start position (epoch {}, position {}) is outside the {} files of an epoch", o.start_epoch,
+             o.start_position, paths.size());
+  TINT_CHECK(o.epochs == 0 || o.start_epoch < o.epochs, "loader: start epoch {} is not before the last epoch {}",
+             o.start_epoch, o.epochs);
   TINT_CHECK(paths.size() < (size_t(1) << 32), "loader: {} files is more than this loader indexes", paths.size());
   TINT_CHECK(o.allocator.alloc && o.allocator.free, "loader: the allocator needs both alloc and free");
   s.paths = std::move(paths);
   s.n = int64_t(s.paths.size());
   s.total = o.epochs == 0 ? INT64_MAX : o.epochs * s.n;
+  s.next_claim = s.assembled = o.start_epoch * s.n + o.start_position;
   s.workers = o.workers > 0 ? o.workers : int(std::max(1u, std::thread::hardware_concurrency()));
   s.window = int64_t(o.batch_size) + 2 * s.workers;
   s.plane = int64_t(o.image_size) * o.image_size;
@@ -386,11 +412,22 @@ Loader::Loader(std::vector<std::string> paths, LoaderOptions options) : state_(s
   s.pool->allocator = o.allocator;
   s.pool->bytes = sizeof(float) * 4 * size_t(o.batch_size) * size_t(s.plane);
   s.pool->keep = size_t(o.prefetch_batches) + 2;
-  for (int i = 0; i < s.workers; ++i) s.threads.emplace_back([&s] { s.worker(); });
-  s.threads.emplace_back([&s] { s.assembler(); });
+  try {
+    for (int i = 0; i < s.workers; ++i) s.threads.emplace_back([&s] { s.worker(); });
+    s.threads.emplace_back([&s] { s.assembler(); });
+  } catch (const std::system_error& e) {
+    // A thread that failed to start (no memory for its stack, a process limit) must not leave the others
+    // running: joinable threads destroyed by the unwinding would call std::terminate.
+    const size_t started = s.threads.size();
+    shutdown();
+    throw Error(fmt::format("loader: could not start thread {} of {} ({} workers + 1 assembler): {}; use fewer "
+                            "workers (--workers)", started + 1, s.workers + 1, s.workers, e.what()));
+  }
 }
 
-Loader::~Loader() {
+Loader::~Loader() { shutdown(); }
+
+void Loader::shutdown() {
   State& s = *state_;
   {
     std::lock_guard lock(s.m);
@@ -400,6 +437,7 @@ Loader::~Loader() {
   s.cv_result.notify_all();
   s.cv_ready.notify_all();
   for (auto& t : s.threads) t.join();
+  s.threads.clear();
 }
 
 std::optional<Batch> Loader::next() {

@@ -7,7 +7,8 @@
 // The sequence is fixed by the seed alone: epoch e visits the files in a permutation drawn from (seed, e),
 // and each sample's flip and crop come from (seed, e, file), never from which worker ran it. Bad files are
 // dropped from that sequence in order, so batches are byte-identical for any number of workers.
-// Batches end at epoch boundaries (the last one of an epoch may be short unless drop_last).
+// Batches end at epoch boundaries (the last one of an epoch may be short unless drop_last). A loader can
+// start mid-sequence (LoaderOptions::start_epoch/start_position), so a resumed run sees the same batches.
 #pragma once
 
 #include <array>
@@ -45,6 +46,10 @@ struct LoaderOptions {
   bool flip = true;  // random horizontal flip, probability 1/2
   FitMode fit = FitMode::pad;
   int64_t epochs = 1;  // 0: endless
+  // Where the sequence starts, to resume a run exactly: epoch `start_epoch`, after its first `start_position`
+  // positions of that epoch's permutation (a Batch's end_position says where the next batch begins).
+  int64_t start_epoch = 0;
+  int64_t start_position = 0;
   bool drop_last = false;
   int64_t cache_bytes = int64_t(1) << 30;  // decoded, resized 8-bit images kept in memory up to this; 0: off
   int64_t max_pixels = kDefaultMaxPixels;
@@ -63,6 +68,10 @@ struct Batch {
   std::vector<uint8_t> grey;  // 1 where the source image was grey
   int64_t epoch = 0;
   int64_t index = 0;  // batch number since the start
+  // Sequence position (epoch * files + position in the epoch's permutation) where the next batch starts:
+  // a loader built with start_epoch = end_position / files, start_position = end_position % files
+  // continues with exactly the batches that would have followed this one.
+  int64_t end_position = 0;
   bool last_in_epoch = false;
   std::shared_ptr<float> storage;  // owns L/ab/mask; returns them to the loader's pool when dropped
 };
@@ -80,6 +89,7 @@ struct LoaderStats {
 
 class Loader {
  public:
+  // Throws tint::Error on bad options, and when the worker threads cannot be started (naming how many).
   Loader(std::vector<std::string> paths, LoaderOptions options);
   ~Loader();
   Loader(const Loader&) = delete;
@@ -92,6 +102,7 @@ class Loader {
   int workers() const;
 
  private:
+  void shutdown();  // stops and joins every thread
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -262,3 +262,97 @@ TEST_CASE("loader: endless mode keeps going, destroying a loader mid-run stops c
   }
   CHECK(last_epoch >= 2);  // 13 good files in batches of 4: 4 batches an epoch
 }
+
+namespace {
+
+struct Step {
+  int64_t epoch = 0, end_position = 0;
+  bool last = false;
+  std::vector<std::string> paths;
+  std::vector<float> L, ab, mask;
+};
+
+std::vector<Step> steps(const std::vector<std::string>& paths, LoaderOptions opt) {
+  opt.warn = [](const std::string&) {};
+  Loader loader(paths, opt);
+  std::vector<Step> out;
+  const int64_t plane = int64_t(opt.image_size) * opt.image_size;
+  while (auto b = loader.next()) {
+    Step s{b->epoch, b->end_position, b->last_in_epoch, b->paths, {}, {}, {}};
+    s.L.assign(b->L, b->L + b->size * plane);
+    s.ab.assign(b->ab, b->ab + 2 * b->size * plane);
+    s.mask.assign(b->mask, b->mask + b->size * plane);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("loader: started at a batch's end_position it continues with the same batches, any worker count") {
+  TempDir dir("loader_resume");
+  const auto paths = make_set(dir);  // 13 good files and a broken one: batch ends are not multiples of 5
+  const int64_t n = int64_t(paths.size());
+  for (FitMode fit : {FitMode::pad, FitMode::crop}) {
+    LoaderOptions opt;
+    opt.image_size = 16;
+    opt.batch_size = 5;
+    opt.epochs = 3;
+    opt.seed = 11;
+    opt.fit = fit;
+    opt.workers = 1;
+    const std::vector<Step> all = steps(paths, opt);
+    REQUIRE(all.size() == 9);  // 5, 5, 3 per epoch
+    CHECK(all[2].last);
+    CHECK(all[2].end_position == n);  // the epoch's end, past any bad file at its tail
+    CHECK(all.back().end_position == 3 * n);
+    for (size_t k : {size_t(0), size_t(1), size_t(2), size_t(4), size_t(7)}) {
+      INFO("resumed after batch " << k << ", fit " << int(fit));
+      LoaderOptions later = opt;
+      later.start_epoch = all[k].end_position / n;
+      later.start_position = all[k].end_position % n;
+      later.workers = 3;
+      const std::vector<Step> rest = steps(paths, later);
+      REQUIRE(rest.size() == all.size() - k - 1);
+      for (size_t i = 0; i < rest.size(); ++i) {
+        const Step& want = all[k + 1 + i];
+        CHECK(rest[i].epoch == want.epoch);
+        CHECK(rest[i].end_position == want.end_position);
+        CHECK(rest[i].last == want.last);
+        CHECK(rest[i].paths == want.paths);
+        CHECK(same_bytes(rest[i].L, want.L));
+        CHECK(same_bytes(rest[i].ab, want.ab));
+        CHECK(same_bytes(rest[i].mask, want.mask));
+      }
+    }
+  }
+  LoaderOptions bad;
+  bad.epochs = 2;
+  bad.start_epoch = 2;  // nothing left to load
+  CHECK_THROWS_AS(Loader(paths, bad), tint::Error);
+  bad.start_epoch = 0;
+  bad.start_position = n;
+  CHECK_THROWS_AS(Loader(paths, bad), tint::Error);
+}
+
+TEST_CASE("loader: a full batch followed only by bad files to the epoch's end is the epoch's last") {
+  TempDir dir("loader_tail");
+  for (int i = 0; i < 10; ++i) test::write_png(dir / ("tail/img" + std::to_string(i) + ".png"), test::pattern_image(12, 12, uint32_t(i)));
+  test::write_bytes(dir / "tail/zz_bad.png", {});  // sorts last
+  const auto paths = scan_images(dir / "tail");
+  REQUIRE(paths.size() == 11);
+  LoaderOptions opt;
+  opt.image_size = 8;
+  opt.batch_size = 5;
+  opt.epochs = 2;
+  opt.shuffle = false;
+  opt.workers = 2;
+  const std::vector<Step> all = steps(paths, opt);
+  REQUIRE(all.size() == 4);
+  CHECK(!all[0].last);
+  CHECK(all[0].end_position == 5);
+  CHECK(all[1].last);  // without it a trainer would never see the end of epoch 0
+  CHECK(all[1].end_position == 11);
+  CHECK(all[3].last);
+  CHECK(all[3].end_position == 22);
+}

@@ -1,10 +1,13 @@
 // `tint train`: the colorizer's training loop. Photos -> threaded loader (L, ab, mask) -> device -> U-Net ->
 // masked L1/L2 loss -> backward -> Adam; validation loss and the a/b histogram intersection after each epoch;
-// a CSV log; checkpoints written atomically, never over a good one with a diverged model.
-#include <sys/stat.h>
+// a CSV log; one checkpoint file written atomically (tools/train_checkpoint.h), from which a run resumes
+// bit-exactly on the CPU backends; Ctrl-C stops after the current step with a checkpoint.
+#include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -12,11 +15,15 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/metrics.h"
+#include "engine/autograd.h"
 #include "engine/io.h"
 #include "engine/optim.h"
+#include "models/model_file.h"
 #include "models/unet.h"
 #include "tools/args.h"
 #include "tools/commands.h"
+#include "tools/train_checkpoint.h"
+#include "tools/train_progress.h"
 
 namespace tint::cli {
 
@@ -31,32 +38,86 @@ Trains the colorizer's U-Net (L -> ab in CIE Lab) on a folder of photos.
 data:
   --data DIR        training photos, scanned recursively (default: the embedded sample, data/samples/train)
   --val DIR         validation photos (default: data/samples/val when --data is the default; else none)
-  --size N          image side after resize + pad (default 256)
+  --size N          image side after resize + pad, 8..8192, a multiple of 2^levels (default 256)
   --fit pad|crop    pad: longest side to N, zero-padded (the seed's way); crop: random N x N crops (default pad)
-  --workers N       decoding threads (default: one per core)
+  --workers N       decoding threads, 1..64 (default: one per core)
   --no-mask         average the loss over padding too (the seed's unmasked loss)
 model and optimiser:
-  --width N         U-Net channels at full resolution (default 64)
-  --levels N        U-Net downsamplings (default 4)
+  --width N         U-Net channels at full resolution, 1..1024 (default 64)
+  --levels N        U-Net downsamplings, 1..6 (default 4)
   --loss l1|l2      (default l2)
-  --lr X            Adam learning rate (default 3e-4)
-  --weight-decay X  (default 0)
-  --batch N         (default 8)
+  --lr X            Adam learning rate, > 0 and <= 10 (default 3e-4)
+  --weight-decay X  0..10 (default 0)
+  --batch N         1..4096 (default 8)
 run:
   --device NAME     cpu (default), cpu-ref, cuda-emu, cuda
-  --epochs N        passes over the data (default 10)
-  --steps N         stop after N steps (default: no limit)
-  --seed N          shuffling, flips and initialisation (default 0)
-  --out DIR         run folder: log.csv, model.safetensors, optimizer.safetensors (default runs/train-<time>)
-  --resume DIR      continue a run from its folder (weights, optimiser state, step count)
-  --log-every N     print a line every N steps (default 10)
+  --epochs N        the run's length in passes over the data, 1..1000000 (default 10; with only --steps
+                    given: no epoch limit). On --resume, the checkpoint's value unless given.
+  --steps N         stop once the run's step count reaches N (counted from the run's start, so
+                    --steps 3 then --resume continues where it stopped); not stored in the checkpoint
+  --seed N          shuffling, flips, crops and initialisation, 0..2^31-1 (default 0)
+  --out DIR         the run folder (default runs/train-<time>); refused when it already holds a run
+  --overwrite       replace the run in --out (its checkpoint, model and log)
+  --resume DIR      continue the run in DIR from its checkpoint.safetensors: same configuration (a flag
+                    that contradicts it is an error), same data order; bit-exact on cpu and cpu-ref
+  --log-every N     without a terminal, print a line every N steps (default 10)
+inspection:
+  --dump-graph F.dot    write the autograd graph of the first step (ops, shapes) as Graphviz
+  --dump-batches DIR    write DIR/init.safetensors (weights before the first step), for each step s
+                        DIR/step_<s:06d>_L.npy, _ab.npy, _mask.npy (the tensors fed to the model and the
+                        loss; all ones with --no-mask), DIR/losses.csv (step,loss; 9 significant digits)
+                        and DIR/final.safetensors (weights after the last step), for parity checks
+
+The run folder holds checkpoint.safetensors (weights, Adam's moments, configuration, position; what
+--resume reads), model.safetensors (weights for colorize, eval and PyTorch) and log.csv.
+On a terminal a progress bar is drawn per epoch. Ctrl-C (SIGINT) or SIGTERM finishes the current step,
+writes the checkpoint and exits with status 130; a second Ctrl-C aborts at once.
+Exit status: 0 done, 1 error (one line naming the flag, file or tensor), 130 interrupted (resumable).
 )";
 
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) {
+  g_interrupted = 1;
+}
+
+// Installs the stop-after-this-step handlers for the loop's lifetime. SA_RESETHAND: the second Ctrl-C gets
+// the default action, so a stuck checkpoint write can still be aborted.
+class InterruptScope {
+ public:
+  InterruptScope() {
+    g_interrupted = 0;
+    struct sigaction sa = {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~InterruptScope() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+
+ private:
+  struct sigaction old_int_ = {};
+  struct sigaction old_term_ = {};
+};
+
 std::string default_samples(const std::string& split) {
-  for (std::string base : {std::string("data/samples/"), fmt::format("{}/data/samples/", TINT_SOURCE_DIR_FOR_TOOLS)}) {
+  for (std::string base :
+       {std::string("data/samples/"), fmt::format("{}/data/samples/", TINT_SOURCE_DIR_FOR_TOOLS)}) {
     if (fs::is_directory(base + split)) return base + split;
   }
   return "";
+}
+
+std::string absolute(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(path), ec);
+  return ec ? fs::absolute(path).lexically_normal().string() : p.string();
 }
 
 struct Uploaded {
@@ -83,12 +144,13 @@ struct ValResult {
   int64_t images = 0;
 };
 
-ValResult validate(models::UNet& unet, const std::vector<std::string>& files, const LoaderOptions& base, Device device,
-                   bool l1, bool masked) {
+ValResult validate(models::UNet& unet, const std::vector<std::string>& files, const LoaderOptions& base,
+                   Device device, bool l1, bool masked) {
   ValResult r;
   if (files.empty()) return r;
   LoaderOptions o = base;
   o.shuffle = false, o.flip = false, o.epochs = 1, o.drop_last = false, o.fit = FitMode::pad;
+  o.start_epoch = 0, o.start_position = 0;
   o.warn = [](const std::string&) {};  // already reported by the training scan
   Loader loader(files, o);
   NoGradGuard no_grad;
@@ -116,164 +178,455 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
   return r;
 }
 
+// Sums a and b (Lab units) over the batch's real pixels, for the data set's mean colour.
+void accumulate_mean_ab(const Batch& b, TrainProgress& p) {
+  const int64_t hw = int64_t(b.image_size) * b.image_size;
+  for (int i = 0; i < b.size; ++i) {
+    const float* a = b.ab + 2 * i * hw;
+    const float* bb = a + hw;
+    const float* m = b.mask + i * hw;
+    for (int64_t k = 0; k < hw; ++k)
+      if (m[k] > 0.5f) {
+        p.sum_a += double(a[k]) * 110.0;
+        p.sum_b += double(bb[k]) * 110.0;
+        p.pixels++;
+      }
+  }
+}
+
+bool all_finite(const Tensor& t) {
+  for (float v : t.to_vector())
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+// The run folder this command writes. A folder it created is removed again if the command fails before
+// its first checkpoint, so failed commands leave nothing behind.
+class RunFolder {
+ public:
+  // `created`: the folders this command made, innermost (the run folder) first.
+  RunFolder(std::string path, std::vector<fs::path> created)
+      : path_(std::move(path)), created_(std::move(created)) {}
+  ~RunFolder() {
+    if (kept_) return;
+    std::error_code ec;
+    if (created_.empty()) {
+      if (wrote_log_) fs::remove(fs::path(path_) / kLogFile, ec);
+      return;
+    }
+    fs::remove_all(created_[0], ec);
+    // Parents (runs/) only while empty: another run may have been started in them meanwhile.
+    for (size_t i = 1; i < created_.size(); ++i)
+      if (!fs::remove(created_[i], ec)) break;
+  }
+  RunFolder(const RunFolder&) = delete;
+  RunFolder& operator=(const RunFolder&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const char* name) const { return (fs::path(path_) / name).string(); }
+  void wrote_log() { wrote_log_ = true; }
+  void keep() { kept_ = true; }
+
+ private:
+  std::string path_;
+  std::vector<fs::path> created_;
+  bool wrote_log_ = false, kept_ = false;
+};
+
+bool holds_a_run(const std::string& dir) {
+  std::error_code ec;
+  for (const char* f : {kCheckpointFile, kModelFile, kOldOptimizerFile, kLogFile})
+    if (fs::exists(fs::path(dir) / f, ec)) return true;
+  return false;
+}
+
+// Creates (or checks) the folder --out names; errors name the flag and the reason.
+std::vector<fs::path> prepare_out_folder(const std::string& out, bool overwrite) {
+  std::error_code ec;
+  std::vector<fs::path> created;
+  const bool existed = fs::exists(out, ec);
+  if (existed) {
+    TINT_CHECK(fs::is_directory(out, ec), "--out '{}' is a file, not a folder", out);
+    if (holds_a_run(out)) {
+      TINT_CHECK(overwrite,
+                 "--out '{}' already holds a run (checkpoint, model or log); pass --resume {} to continue "
+                 "it, or --overwrite to replace it",
+                 out, out);
+      for (const char* f : {kCheckpointFile, kModelFile, kOldOptimizerFile, kLogFile})
+        fs::remove(fs::path(out) / f, ec);
+    }
+  } else {
+    for (fs::path p = fs::absolute(out).lexically_normal(); !p.empty() && !fs::exists(p, ec);
+         p = p.parent_path()) {
+      if (p.filename().empty()) p = p.parent_path();  // "runs/new/" ends in an empty name
+      created.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    fs::create_directories(out, ec);
+    TINT_CHECK(!ec, "--out '{}': cannot create the run folder: {}", out, ec.message());
+  }
+  TINT_CHECK(::access(out.c_str(), W_OK | X_OK) == 0, "--out '{}': the folder is not writable", out);
+  return created;
+}
+
+// A flag given on --resume must agree with the run's configuration.
+template <typename T>
+void must_match(const char* flag, bool given, const T& flag_value, const T& stored,
+                const std::string& checkpoint) {
+  if (given && !(flag_value == stored))
+    throw Error(
+        fmt::format("--{} {} contradicts the run being resumed ({} in '{}'); a resumed run keeps its "
+                    "configuration",
+                    flag, flag_value, stored, checkpoint));
+}
+
 }  // namespace
 
 int run_train(int argc, char** argv) {
-  Args args(argc, argv, {"no-mask"});
+  Args args(argc, argv, {"no-mask", "overwrite"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  args.check_known({"data", "val", "size", "fit", "workers", "no-mask", "width", "levels", "loss", "lr",
-                    "weight-decay", "batch", "device", "epochs", "steps", "seed", "out", "resume", "log-every"});
+  args.check_known({"data",      "val",       "size",       "fit",         "workers",      "no-mask",
+                    "width",     "levels",    "loss",       "lr",          "weight-decay", "batch",
+                    "device",    "epochs",    "steps",      "seed",        "out",          "resume",
+                    "log-every", "overwrite", "dump-graph", "dump-batches"});
+  TINT_CHECK(args.positional().empty(),
+             "unexpected argument '{}' (options take the form --name value; did you mean "
+             "--data {}?)",
+             args.positional()[0], args.positional()[0]);
+
+  // From here on Ctrl-C means "stop after the current step, with a checkpoint", never a half-made folder.
+  InterruptScope interrupts;
+
+  // ---- every flag checked before anything is created ----------------------------------------------------
   const Device device = Device::parse(args.get("device", "cpu"));
-  TINT_CHECK(device.available(), "device '{}' is not available in this build or on this machine", device.str());
-  std::string data_dir = args.get("data", ""), val_dir = args.get("val", "");
-  if (data_dir.empty()) {
-    data_dir = default_samples("train");
-    TINT_CHECK(!data_dir.empty(), "no --data given and the embedded sample (data/samples/train) was not found; "
-               "run from the repository root or pass --data DIR");
-    if (!args.has("val")) val_dir = default_samples("val");
+  TINT_CHECK(device.available(), "device '{}' is not available in this build or on this machine",
+             device.str());
+  TrainConfig config;
+  config.unet.width = args.get_int("width", 64, 1, 1024);
+  config.unet.levels = args.get_int("levels", 4, 1, 6);
+  config.image_size = args.get_int("size", 256, 8, 8192);
+  config.batch = args.get_int("batch", 8, 1, 4096);
+  config.loss = args.get("loss", "l2");
+  TINT_CHECK(config.loss == "l1" || config.loss == "l2", "--loss must be l1 or l2, got '{}'", config.loss);
+  config.fit = args.get("fit", "pad");
+  TINT_CHECK(config.fit == "pad" || config.fit == "crop", "--fit must be pad or crop, got '{}'", config.fit);
+  config.mask = !args.has("no-mask");
+  const double lr = args.get_double("lr", 3e-4, 0, 10);
+  TINT_CHECK(lr > 0, "--lr must be above 0, got {}", lr);
+  config.lr = float(lr);
+  config.weight_decay = float(args.get_double("weight-decay", 0, 0, 10));
+  config.seed = uint64_t(args.get_int("seed", 0, 0, 2147483647));
+  // Absent, they mean "one per core" and "no step limit".
+  const int workers = args.has("workers") ? args.get_int("workers", 0, 1, 64) : 0;
+  const int64_t max_steps = args.has("steps") ? args.get_int("steps", 0, 1, 2147483647) : 0;
+  config.epochs = args.get_int("epochs", 10, 1, 1000000);
+  if (args.has("steps") && !args.has("epochs")) config.epochs = 0;  // the step limit ends the run
+  const int log_every = args.get_int("log-every", 10, 1, 1000000);
+  const std::string dump_graph = args.get("dump-graph", ""), dump_batches = args.get("dump-batches", "");
+  const bool overwrite = args.has("overwrite");
+
+  // ---- resume: the configuration comes from the checkpoint ----------------------------------------------
+  const std::string resume = args.get("resume", "");
+  std::optional<Checkpoint> ck;
+  std::string out = args.get("out", "");
+  if (!resume.empty()) {
+    TINT_CHECK(!overwrite,
+               "--resume and --overwrite contradict each other (continue the run, or replace it?)");
+    TINT_CHECK(out.empty() || absolute(out) == absolute(resume),
+               "--out '{}' differs from --resume '{}': a resumed run continues in its own folder", out,
+               resume);
+    out = resume;
+    ck = read_checkpoint(checkpoint_in_run_folder(resume));
+    const TrainConfig& s = ck->config;
+    const std::string& f = ck->path;
+    must_match("width", args.has("width"), config.unet.width, s.unet.width, f);
+    must_match("levels", args.has("levels"), config.unet.levels, s.unet.levels, f);
+    must_match("size", args.has("size"), config.image_size, s.image_size, f);
+    must_match("batch", args.has("batch"), config.batch, s.batch, f);
+    must_match("loss", args.has("loss"), config.loss, s.loss, f);
+    must_match("fit", args.has("fit"), config.fit, s.fit, f);
+    TINT_CHECK(!args.has("no-mask") || !s.mask,
+               "--no-mask contradicts the run being resumed (it masks the loss, "
+               "in '{}'); a resumed run keeps its configuration",
+               f);
+    must_match("lr", args.has("lr"), config.lr, s.lr, f);
+    must_match("weight-decay", args.has("weight-decay"), config.weight_decay, s.weight_decay, f);
+    must_match("seed", args.has("seed"), config.seed, s.seed, f);
+    must_match("data", args.has("data"), absolute(args.get("data", "")), s.data, f);
+    const int64_t epochs = args.has("epochs") ? config.epochs : s.epochs;
+    const std::string val = args.has("val") ? absolute(args.get("val", "")) : s.val;
+    config = s;
+    config.epochs = epochs;
+    config.val = val;
+    const TrainProgress& p = ck->progress;
+    if (config.epochs > 0)
+      TINT_CHECK(p.epoch < config.epochs,
+                 "--resume '{}': the run has finished its {} epoch{} (step {}); pass "
+                 "--epochs N with N > {} to train it further",
+                 resume, p.epoch, p.epoch == 1 ? "" : "s", p.step, p.epoch);
+    else
+      TINT_CHECK(max_steps > 0,
+                 "--resume '{}': the run has no epoch limit (it was started with --steps only); pass "
+                 "--steps N or --epochs N",
+                 resume);
+    TINT_CHECK(max_steps == 0 || max_steps > p.step, "--steps {}: the run in '{}' is already at step {}",
+               max_steps, resume, p.step);
+  } else {
+    TINT_CHECK(config.image_size % (1 << config.unet.levels) == 0,
+               "--size {} must be a multiple of 2^levels = {} "
+               "(--levels {})",
+               config.image_size, 1 << config.unet.levels, config.unet.levels);
+    std::string data_dir = args.get("data", ""), val_dir = args.get("val", "");
+    if (data_dir.empty()) {
+      data_dir = default_samples("train");
+      TINT_CHECK(!data_dir.empty(),
+                 "no --data given and the embedded sample (data/samples/train) was not found; "
+                 "run from the repository root or pass --data DIR");
+      if (!args.has("val")) val_dir = default_samples("val");
+    }
+    config.data = absolute(data_dir);
+    config.val = absolute(val_dir);
   }
-  const std::string loss_name = args.get("loss", "l2");
-  TINT_CHECK(loss_name == "l1" || loss_name == "l2", "--loss must be l1 or l2, got '{}'", loss_name);
-  const bool l1 = loss_name == "l1", masked = !args.has("no-mask");
-  const std::string fit = args.get("fit", "pad");
-  TINT_CHECK(fit == "pad" || fit == "crop", "--fit must be pad or crop, got '{}'", fit);
+  const bool l1 = config.loss == "l1";
+
+  std::vector<std::string> files = scan_images(config.data);
+  TINT_CHECK(!files.empty(), "no images found under '{}'", config.data);
+  std::vector<std::string> val_files =
+      config.val.empty() ? std::vector<std::string>{} : scan_images(config.val);
+  TrainProgress progress;
+  if (ck) {
+    progress = ck->progress;
+    TINT_CHECK(int64_t(files.size()) == progress.files,
+               "--resume: '{}' now has {} images, the run was trained on {}; "
+               "the data order would differ, so it cannot resume exactly",
+               config.data, files.size(), progress.files);
+  }
+  progress.files = int64_t(files.size());
 
   LoaderOptions lo;
-  lo.image_size = args.get_int("size", 256);
-  lo.batch_size = args.get_int("batch", 8);
-  lo.workers = args.get_int("workers", 0);
-  lo.seed = uint64_t(args.get_int("seed", 0));
-  lo.fit = fit == "crop" ? FitMode::crop : FitMode::pad;
-  lo.epochs = args.get_int("epochs", 10);
-  const int64_t max_steps = args.get_int("steps", 0);
-  if (max_steps > 0 && !args.has("epochs")) lo.epochs = 0;  // endless; the step limit ends the run
-  TINT_CHECK(lo.image_size > 0 && lo.batch_size > 0 && lo.epochs >= 0, "--size, --batch and --epochs must be positive");
+  lo.image_size = config.image_size;
+  lo.batch_size = config.batch;
+  lo.workers = workers;
+  lo.seed = config.seed;
+  lo.fit = config.fit == "crop" ? FitMode::crop : FitMode::pad;
+  lo.epochs = config.epochs;
+  lo.start_epoch = progress.epoch;
+  lo.start_position = progress.epoch_position;
   const Backend& backend = device.backend();
   if (backend.alloc_pinned) lo.allocator = HostAllocator{backend.alloc_pinned, backend.free_pinned};
 
-  models::UNetConfig config{args.get_int("width", 64), args.get_int("levels", 4)};
-  TINT_CHECK(lo.image_size % (1 << config.levels) == 0, "--size {} must be divisible by 2^levels = {}", lo.image_size,
-             1 << config.levels);
+  Rng rng(config.seed + 1);
+  models::UNet unet(config.unet, rng);
+  nn::FlatParameters flat = nn::flatten_parameters(unet, device);
+  AdamHyper hyper;
+  hyper.lr = config.lr;
+  hyper.weight_decay = config.weight_decay;
+  hyper.step = 0;
+  optim::Adam adam(flat, hyper);
+  if (ck) {
+    restore_checkpoint(*ck, unet, flat, adam);
+    ck->file = {};  // the tensors are copied; free the host copies
+  }
+  const int64_t start_step = progress.step;
 
-  std::string out = args.get("out", "");
-  const std::string resume = args.get("resume", "");
-  if (!resume.empty() && out.empty()) out = resume;
+  // Checked before the run folder exists, so a bad path leaves nothing behind.
+  if (!dump_graph.empty()) {
+    std::ofstream probe(dump_graph);
+    TINT_CHECK(probe.good(), "--dump-graph '{}': cannot write this file", dump_graph);
+  }
+  if (!dump_batches.empty()) {
+    std::error_code ec;
+    fs::create_directories(dump_batches, ec);
+    TINT_CHECK(!ec && fs::is_directory(dump_batches), "--dump-batches '{}': cannot create the folder{}",
+               dump_batches, ec ? ": " + ec.message() : std::string());
+  }
+
+  Loader loader(files, lo);  // starts its threads: a failure names --workers
+
+  // ---- the run folder -----------------------------------------------------------------------------------
   if (out.empty()) {
     char stamp[32];
     std::time_t now = std::time(nullptr);
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
     out = std::string("runs/train-") + stamp;
   }
-  fs::create_directories(out);
-
-  std::vector<std::string> files = scan_images(data_dir);
-  TINT_CHECK(!files.empty(), "no images found under '{}'", data_dir);
-  std::vector<std::string> val_files = val_dir.empty() ? std::vector<std::string>{} : scan_images(val_dir);
-
-  Rng rng(lo.seed + 1);
-  models::UNet unet(config, rng);
-  nn::FlatParameters flat = nn::flatten_parameters(unet, device);
-  AdamHyper hyper;
-  hyper.lr = float(args.get_double("lr", 3e-4));
-  hyper.weight_decay = float(args.get_double("weight-decay", 0));
-  hyper.step = 0;
-  optim::Adam adam(flat, hyper);
-
-  int64_t step = 0;
+  RunFolder folder(out, resume.empty() ? prepare_out_folder(out, overwrite) : std::vector<fs::path>{});
   if (!resume.empty()) {
-    io::NamedTensors model = io::load_safetensors(resume + "/model.safetensors");
-    for (auto& [name, t] : flat.named) {
-      const Tensor& saved = model.at(name);
-      TINT_CHECK(saved.shape() == t->shape(), "--resume: '{}' has shape {} in the checkpoint but {} in this model "
-                 "(different --width or --levels?)", name, shape_str(saved.shape()), shape_str(t->shape()));
-      t->detach().copy_(saved);
-    }
-    io::NamedTensors opt = io::load_safetensors(resume + "/optimizer.safetensors");
-    adam.m.copy_(opt.at("adam.m"));
-    adam.v.copy_(opt.at("adam.v"));
-    step = std::stoll(opt.metadata.at("step"));
-    adam.hyper.step = step;
-    fmt::print("resumed {} at step {}\n", resume, step);
+    folder.keep();  // a resumed run's folder is never removed
+    TINT_CHECK(::access(out.c_str(), W_OK | X_OK) == 0, "--resume '{}': the folder is not writable", out);
   }
+  for (const std::string& name : remove_stale_temporaries(out))
+    fmt::print("removed {}/{}, left by an interrupted write\n", out, name);
 
-  auto save_checkpoint = [&](const std::string& why) {
-    std::vector<std::pair<std::string, Tensor>> named;
-    for (auto& [name, t] : flat.named) named.emplace_back(name, *t);
-    std::map<std::string, std::string> meta = {
-        {"format", "pt"},          {"model", "tint.UNet"},          {"width", std::to_string(config.width)},
-        {"levels", std::to_string(config.levels)}, {"image_size", std::to_string(lo.image_size)},
-        {"loss", loss_name},       {"step", std::to_string(step)}};
-    io::save_safetensors(out + "/model.safetensors", named, meta);
-    io::save_safetensors(out + "/optimizer.safetensors", {{"adam.m", adam.m}, {"adam.v", adam.v}},
-                         {{"step", std::to_string(step)}, {"lr", fmt::format("{}", adam.hyper.lr)}});
-    fmt::print("checkpoint ({}): {}/model.safetensors at step {}\n", why, out, step);
-  };
-
-  const bool append = !resume.empty() && fs::exists(out + "/log.csv");
-  std::ofstream log(out + "/log.csv", append ? std::ios::app : std::ios::trunc);
-  TINT_CHECK(log.good(), "cannot write '{}/log.csv'", out);
+  const bool append = !resume.empty() && fs::exists(folder.file(kLogFile));
+  std::ofstream log(folder.file(kLogFile), append ? std::ios::app : std::ios::trunc);
+  TINT_CHECK(log.good(), "cannot write '{}'", folder.file(kLogFile));
+  folder.wrote_log();
   if (!append) log << "step,epoch,train_loss,val_loss,val_hi_a,val_hi_b,seconds\n";
 
-  fmt::print("tint train: {} images in {} ({} for validation), U-Net width {} levels {} ({:.2f} M parameters), "
-             "{} loss{}, batch {} of {}x{} ({}), Adam lr {}, on {}\n",
-             files.size(), data_dir, val_files.size(), config.width, config.levels, unet.parameter_count() / 1e6,
-             loss_name, masked ? " (masked to real pixels)" : "", lo.batch_size, lo.image_size, lo.image_size, fit,
-             hyper.lr, device.str());
+  if (ck)
+    fmt::print("resumed {} at step {} (epoch {}, after {} batch{} of it)\n", resume, progress.step,
+               progress.epoch + 1, progress.epoch_batches, progress.epoch_batches == 1 ? "" : "es");
+  fmt::print(
+      "tint train: {} images in {} ({} for validation), U-Net width {} levels {} ({:.2f} M parameters), "
+      "{} loss{}, batch {} of {}x{} ({}), Adam lr {}, {}, on {}\n",
+      files.size(), config.data, val_files.size(), config.unet.width, config.unet.levels,
+      unet.parameter_count() / 1e6, config.loss, config.mask ? " (masked to real pixels)" : "", config.batch,
+      config.image_size, config.image_size, config.fit, config.lr,
+      config.epochs > 0 ? fmt::format("{} epoch{}", config.epochs, config.epochs == 1 ? "" : "s")
+                        : fmt::format("{} steps", max_steps),
+      device.str());
   fmt::print("run folder: {}\n", out);
+  std::fflush(stdout);
 
-  Loader loader(files, lo);
-  const int log_every = std::max(1, args.get_int("log-every", 10));
+  std::ofstream losses;
+  auto dump_path = [&](const std::string& name) { return (fs::path(dump_batches) / name).string(); };
+  if (!dump_batches.empty()) {
+    std::vector<std::pair<std::string, Tensor>> init;
+    for (auto& [name, t] : flat.named) init.emplace_back(name, *t);
+    io::save_safetensors(dump_path("init.safetensors"), init, models::model_metadata(config.unet));
+    losses.open(dump_path("losses.csv"), std::ios::trunc);
+    TINT_CHECK(losses.good(), "--dump-batches: cannot write '{}'", dump_path("losses.csv"));
+    losses << "step,loss\n";
+  }
+
+  auto write_checkpoint = [&](const std::string& why) {
+    // Never replace a good checkpoint with a diverged model.
+    TINT_CHECK(all_finite(flat.params),
+               "the weights hold NaN or infinity at step {}; the checkpoint in '{}' is "
+               "not replaced (try a lower --lr than {})",
+               progress.step, out, config.lr);
+    TINT_CHECK(all_finite(adam.m) && all_finite(adam.v),
+               "Adam's moments hold NaN or infinity at step {}; the "
+               "checkpoint in '{}' is not replaced (try a lower --lr than {})",
+               progress.step, out, config.lr);
+    save_checkpoint(folder.file(kCheckpointFile), flat, adam, config, progress);
+    std::map<std::string, std::string> meta = models::model_metadata(config.unet);
+    meta.insert({{"image_size", std::to_string(config.image_size)},
+                 {"loss", config.loss},
+                 {"step", std::to_string(progress.step)},
+                 {"mean_ab", progress.mean_ab()}});
+    models::save_unet(folder.file(kModelFile), unet, meta);
+    folder.keep();
+    fmt::print("checkpoint ({}): {} at step {}\n", why, folder.file(kCheckpointFile), progress.step);
+  };
+
+  Progress show(isatty(fileno(stdout)) != 0, log_every, config.epochs);
+  const int64_t epoch_images = int64_t(files.size());
   auto start = std::chrono::steady_clock::now();
-  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   double running = 0;
   int running_n = 0;
-  int64_t images = 0;
-  int64_t epoch = 0;
+  int64_t images = 0, epoch_done_images = 0;
+  CachingAllocator& allocator = runtime(device).allocator;
+  uint64_t late_allocs = 0, late_frees = 0;  // backend allocations in steps after this invocation's first
+  bool interrupted = false;
+
   while (auto batch = loader.next()) {
-    epoch = batch->epoch;
+    const int64_t epoch = batch->epoch;
+    const CachingAllocator::Stats before = allocator.stats();
     Uploaded u = upload(*batch, device);
     adam.zero_grad();
     Tensor pred = unet(u.L);
-    Tensor mask = masked ? u.mask : Tensor();
+    Tensor mask = config.mask ? u.mask : Tensor();
     Tensor loss = l1 ? ops::l1_loss(pred, u.ab, mask) : ops::mse_loss(pred, u.ab, mask);
+    if (!dump_graph.empty() && progress.step == start_step) write_graphviz(loss, dump_graph);
     loss.backward();
     const float value = loss.item();
     if (!std::isfinite(value)) {
+      show.finish_line();
       // Keep the last good checkpoint: do not update the weights, do not save.
-      throw Error(fmt::format("the loss became {} at step {} (batch of {}, first file '{}'); the last good "
-                              "checkpoint in '{}' is kept. Try a lower --lr.",
-                              value, step + 1, batch->size, batch->paths.empty() ? "?" : batch->paths[0], out));
+      // Loaded weights were checked finite, so only steps taken here can be blamed on --lr.
+      const std::string cause =
+          progress.step > start_step
+              ? fmt::format("The training diverged: try a lower --lr than {}", config.lr)
+          : ck ? fmt::format(
+                     "This is the first step from '{}', whose weights and moments are finite: the model "
+                     "it holds overflows on this batch",
+                     ck->path)
+               : std::string("This is the first step, from freshly initialised weights: check the data");
+      throw Error(fmt::format("the loss became {} at step {} (batch of {}, first file '{}'); {}. {}", value,
+                              progress.step + 1, batch->size, batch->paths.empty() ? "?" : batch->paths[0],
+                              fs::exists(folder.file(kCheckpointFile))
+                                  ? "the last good checkpoint in '" + out + "' is kept"
+                                  : "no checkpoint was written",
+                              cause));
     }
     adam.step();
-    ++step;
+    if (progress.step > start_step) {
+      const CachingAllocator::Stats after = allocator.stats();
+      late_allocs += after.backend_allocs - before.backend_allocs;
+      late_frees += after.backend_frees - before.backend_frees;
+    }
+    if (!dump_batches.empty()) {
+      const std::string stem = dump_path(fmt::format("step_{:06d}", progress.step + 1));
+      io::save_npy(stem + "_L.npy", u.L);
+      io::save_npy(stem + "_ab.npy", u.ab);
+      io::save_npy(
+          stem + "_mask.npy",
+          config.mask ? u.mask
+                      : Tensor::from_vector(std::vector<float>(size_t(u.mask.numel()), 1.f), u.mask.shape()));
+      losses << fmt::format("{},{:.9g}\n", progress.step + 1, value) << std::flush;
+    }
+    if (epoch == 0 && !progress.mean_complete) {
+      accumulate_mean_ab(*batch, progress);
+      progress.mean_complete = batch->last_in_epoch;
+    }
+    progress.step++;
+    progress.epoch = batch->end_position / progress.files;
+    progress.epoch_position = batch->end_position % progress.files;
+    progress.epoch_batches = batch->last_in_epoch ? 0 : progress.epoch_batches + 1;
     images += batch->size;
+    epoch_done_images = batch->last_in_epoch ? epoch_images : batch->end_position - epoch * progress.files;
     running += value;
     ++running_n;
-    if (step % log_every == 0 || batch->last_in_epoch) {
-      fmt::print("epoch {:3d} step {:6d}  loss {:.5f}  {:.1f} img/s\n", epoch + 1, step, running / running_n,
-                 images / std::max(seconds(), 1e-9));
-      std::fflush(stdout);
-    }
-    const bool stop = max_steps > 0 && step >= max_steps;
-    if (batch->last_in_epoch || stop) {
-      ValResult v = validate(unet, val_files, lo, device, l1, masked);
+    show.step(progress.step, epoch, epoch_done_images, epoch_images, running / running_n,
+              batch->last_in_epoch, images / std::max(seconds(), 1e-9));
+
+    const bool stop = max_steps > 0 && progress.step >= max_steps;
+    interrupted = g_interrupted != 0;
+    if (batch->last_in_epoch || stop || interrupted) {
+      show.finish_line();
+      ValResult v;
+      if (!interrupted) v = validate(unet, val_files, lo, device, l1, config.mask);
       if (v.images)
-        fmt::print("epoch {:3d} validation: loss {:.5f}, histogram intersection a {:.3f} b {:.3f} ({} images)\n",
-                   epoch + 1, v.loss, v.hi.a, v.hi.b, v.images);
-      log << fmt::format("{},{},{:.6f},{},{},{},{:.1f}\n", step, epoch + 1, running / running_n,
-                         v.images ? fmt::format("{:.6f}", v.loss) : "", v.images ? fmt::format("{:.4f}", v.hi.a) : "",
+        fmt::print(
+            "epoch {:3d} validation: loss {:.5f}, histogram intersection a {:.3f} b {:.3f} ({} images)\n",
+            epoch + 1, v.loss, v.hi.a, v.hi.b, v.images);
+      log << fmt::format("{},{},{:.6f},{},{},{},{:.1f}\n", progress.step, epoch + 1, running / running_n,
+                         v.images ? fmt::format("{:.6f}", v.loss) : "",
+                         v.images ? fmt::format("{:.4f}", v.hi.a) : "",
                          v.images ? fmt::format("{:.4f}", v.hi.b) : "", seconds());
       log.flush();
+      TINT_CHECK(log.good(), "cannot write '{}' (disk full?)", folder.file(kLogFile));
       running = 0, running_n = 0;
-      save_checkpoint(stop ? std::string("end") : fmt::format("epoch {}", epoch + 1));
-      if (stop) break;
+      write_checkpoint(interrupted ? std::string("interrupted")
+                       : stop      ? std::string("end")
+                                   : fmt::format("epoch {}", epoch + 1));
+      if (stop || interrupted) break;
     }
   }
+  show.finish_line();
+  if (!dump_batches.empty()) {
+    std::vector<std::pair<std::string, Tensor>> last;
+    for (auto& [name, t] : flat.named) last.emplace_back(name, *t);
+    io::save_safetensors(dump_path("final.safetensors"), last, models::model_metadata(config.unet));
+  }
   fmt::print("{}\n", loader.stats().summary());
-  fmt::print("done: {} steps, {} images in {:.1f} s; log {}/log.csv\n", step, images, seconds(), out);
+  fmt::print("allocations after step 1: {} allocs, {} frees\n", late_allocs, late_frees);
+  fmt::print("mean a,b of the training set (Lab, real pixels{}): {}\n",
+             progress.mean_complete ? "" : ", first epoch so far", progress.mean_ab());
+  if (interrupted) {
+    fmt::print("interrupted at step {}; the checkpoint is written. Continue with: tint train --resume {}\n",
+               progress.step, out);
+    return 130;
+  }
+  fmt::print("done: {} steps ({} in this run), {} images in {:.1f} s; log {}\n", progress.step,
+             progress.step - start_step, images, seconds(), folder.file(kLogFile));
   return 0;
 }
 

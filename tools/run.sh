@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 bash tools/install_deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTINT_TESTS=OFF -DTINT_BENCHMARKS=OFF >/dev/null
 cmake --build build -j"$(nproc)" --target tint
-./build/tools/tint train --size 64 --width 32 --levels 3 --batch 8 --epochs 12 --lr 1e-3 --out runs/sample "$@"
+# --overwrite: the main job starts afresh each time (tint train refuses to replace a run silently).
+./build/tools/tint train --size 64 --width 32 --levels 3 --batch 8 --epochs 12 --lr 1e-3 --out runs/sample --overwrite "$@"
