@@ -84,7 +84,7 @@ done
 # Threads the system refuses: 40 decoding threads need 40 stacks of 8 MiB, more than a 150 MiB address space
 # holds. The refusal must be an error naming the flag, not "terminate called without an active exception".
 # Sanitizer builds reserve terabytes of address space and cannot run under such a limit: skipped there.
-if (ulimit -v 150000 && "$TINT" devices >/dev/null 2>&1); then
+if (ulimit -v 150000 && "$TINT" devices >/dev/null 2>&1) 2>/dev/null; then
   out=$(ulimit -v 150000 && "$TINT" data stats "$SAMPLES" --threads 40 2>&1 >/dev/null)
   status=$?
   if [ "$status" -ne 1 ] || ! printf '%s' "$out" | grep -q "data stats --threads: cannot start 40 threads"; then
