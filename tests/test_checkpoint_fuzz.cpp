@@ -4,7 +4,7 @@
 // failures); then targeted damage with the exact message expected, and the checks of models/model_file.
 //
 // TINT_FUZZ_CASES=N sets the number of fuzz cases per stored dtype, F32 and F16 (default 2000, 4000 in all:
-// about 14 s in the ASan build on a busy 2-core machine).
+// under 20 s in the ASan build on a busy 2-core machine).
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
