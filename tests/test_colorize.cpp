@@ -131,7 +131,7 @@ TEST_CASE("colorize keeps the input's L within the 8-bit rounding of the output"
   }
 }
 
-TEST_CASE("colorize through a U-Net keeps L; zero a/b on a grey input gives the input back exactly",
+TEST_CASE("colorize through a U-Net keeps L, and zero a/b on a grey input gives the input back exactly",
           "[colorize]") {
   test::TempDir dir("colorize_L_unet");
   auto unet = small_unet(4, 2, 5);
