@@ -285,13 +285,16 @@ Image scaled_to_height(const Image& img, int height) {
 }  // namespace
 
 int run_colorize(int argc, char** argv) {
-  Args args(argc, argv, {"side-by-side"});
+  Args args(argc, argv,
+            Options{{"side-by-side"},
+                    {"o", "out", "model", "device", "size", "format", "quality", "grid", "grid-height",
+                     "batch", "workers"},
+                    1048576,
+                    ""});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  args.check_known({"o", "out", "model", "device", "size", "format", "quality", "side-by-side", "grid",
-                    "grid-height", "batch", "workers"});
   TINT_CHECK(!args.positional().empty(),
              "no input given (files, folders or list files; see 'tint colorize --help')");
   const std::string format = args.get("format", "png");
@@ -410,12 +413,11 @@ int run_colorize(int argc, char** argv) {
 }
 
 int run_export(int argc, char** argv) {
-  Args args(argc, argv);
+  Args args(argc, argv, Options{{}, {"dtype"}, 2, "export"});
   if (args.help()) {
     std::fputs(kExportHelp, stdout);
     return 0;
   }
-  args.check_known({"dtype"});
   TINT_CHECK(args.positional().size() == 2,
              "expected MODEL and OUT.safetensors, got {} argument{} (see 'tint export "
              "--help')",

@@ -170,13 +170,16 @@ std::string model_line(const Model& m) {
 }  // namespace
 
 int run_eval(int argc, char** argv) {
-  Args args(argc, argv);
+  Args args(argc, argv,
+            Options{{},
+                    {"model", "compare", "data", "size", "train-mean", "out", "json", "examples", "device",
+                     "batch", "workers"},
+                    1000,
+                    ""});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  args.check_known({"model", "compare", "data", "size", "train-mean", "out", "json", "examples", "device",
-                    "batch", "workers"});
 
   // The models: --model, then --compare's value and the words after it.
   std::vector<std::string> given;

@@ -282,15 +282,17 @@ void must_match(const char* flag, bool given, const T& flag_value, const T& stor
 }  // namespace
 
 int run_train(int argc, char** argv) {
-  Args args(argc, argv, {"no-mask", "overwrite"});
+  Args args(argc, argv,
+            Options{{"no-mask", "overwrite"},
+                    {"data", "val", "size",         "fit",       "workers",    "width",       "levels",
+                     "loss", "lr",  "weight-decay", "batch",     "device",     "epochs",      "steps",
+                     "seed", "out", "resume",       "log-every", "dump-graph", "dump-batches"},
+                    1,
+                    ""});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  args.check_known({"data",      "val",       "size",       "fit",         "workers",      "no-mask",
-                    "width",     "levels",    "loss",       "lr",          "weight-decay", "batch",
-                    "device",    "epochs",    "steps",      "seed",        "out",          "resume",
-                    "log-every", "overwrite", "dump-graph", "dump-batches"});
   TINT_CHECK(args.positional().empty(),
              "unexpected argument '{}' (options take the form --name value; did you mean "
              "--data {}?)",
