@@ -7,11 +7,13 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 
+#include "data/colour.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/metrics.h"
@@ -22,6 +24,7 @@
 #include "models/unet.h"
 #include "tools/args.h"
 #include "tools/commands.h"
+#include "tools/figures.h"
 #include "tools/train_checkpoint.h"
 #include "tools/train_progress.h"
 
@@ -69,7 +72,9 @@ inspection:
                         and DIR/final.safetensors (weights after the last step), for parity checks
 
 The run folder holds checkpoint.safetensors (weights, Adam's moments, configuration, position; what
---resume reads), model.safetensors (weights for colorize, eval and PyTorch) and log.csv.
+--resume reads), model.safetensors (weights for colorize, eval and PyTorch), log.csv, loss.svg (training
+and validation loss against the step) and samples.png (grey | prediction | truth of the first validation
+photos), the last three rewritten after every epoch.
 On a terminal a progress bar is drawn per epoch. Ctrl-C (SIGINT) or SIGTERM finishes the current step,
 writes the checkpoint and exits with status 130; a second Ctrl-C aborts at once.
 Exit status: 0 done, 1 error (one line naming the flag, file or tensor), 130 interrupted (resumable).
@@ -142,7 +147,58 @@ struct ValResult {
   double loss = 0;
   AbIntersection hi;
   int64_t images = 0;
+  std::vector<std::vector<Image>> samples;  // grey | prediction | truth of the first validation images
 };
+
+constexpr int kSampleRows = 6;
+
+// One sample's planes (network scaling, S x S, real pixels at the top-left) -> the real region as RGB.
+Image planes_to_image(const float* L, const float* a, const float* b, const float* mask, int size) {
+  int width = 0, height = 0;
+  for (int x = 0; x < size; ++x)
+    if (mask[x] > 0.5f) width = x + 1;
+  for (int y = 0; y < size; ++y)
+    if (mask[int64_t(y) * size] > 0.5f) height = y + 1;
+  Image img;
+  img.width = std::max(width, 1), img.height = std::max(height, 1);
+  img.rgb.resize(size_t(img.pixels()) * 3);
+  std::vector<float> rl(size_t(img.width)), ra(size_t(img.width)), rb(size_t(img.width));
+  for (int y = 0; y < img.height; ++y) {
+    const int64_t row = int64_t(y) * size;
+    for (int x = 0; x < img.width; ++x) {
+      rl[size_t(x)] = L[row + x];
+      ra[size_t(x)] = a ? a[row + x] : 0.f;
+      rb[size_t(x)] = b ? b[row + x] : 0.f;
+    }
+    lab_scaled_to_rgb8(rl.data(), ra.data(), rb.data(), img.width, &img.rgb[size_t(y) * img.width * 3]);
+  }
+  return img;
+}
+
+// The run folder's loss curve (loss.svg) from its log.csv: training loss and, where there is one, the
+// validation loss, against the step. Rewritten after every epoch, so it is always current.
+void write_loss_plot(const std::string& log_path, const std::string& svg_path) {
+  std::ifstream in(log_path);
+  std::string line;
+  std::getline(in, line);  // header: step,epoch,train_loss,val_loss,...
+  figures::Series train{"training loss (mean over the epoch)", "#1f77b4", {}, {}, false};
+  figures::Series val{"validation loss", "#d62728", {}, {}, false};
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    size_t start = 0;
+    for (size_t comma; (comma = line.find(',', start)) != std::string::npos; start = comma + 1)
+      cells.push_back(line.substr(start, comma - start));
+    cells.push_back(line.substr(start));
+    if (cells.size() < 4 || cells[0].empty() || cells[2].empty()) continue;
+    const double step = std::strtod(cells[0].c_str(), nullptr);
+    train.xs.push_back(step), train.ys.push_back(std::strtod(cells[2].c_str(), nullptr));
+    if (!cells[3].empty()) val.xs.push_back(step), val.ys.push_back(std::strtod(cells[3].c_str(), nullptr));
+  }
+  if (train.xs.empty()) return;
+  std::vector<figures::Series> series{train};
+  if (!val.xs.empty()) series.push_back(val);
+  figures::write_line_plot_svg(svg_path, "tint train: loss", "step", "loss", series, true);
+}
 
 ValResult validate(models::UNet& unet, const std::vector<std::string>& files, const LoaderOptions& base,
                    Device device, bool l1, bool masked) {
@@ -170,6 +226,13 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
       const float* m = batch->mask + i * hw;
       pred_hist.add_scaled(p.data() + (2 * i) * hw, p.data() + (2 * i + 1) * hw, m, hw);
       true_hist.add_scaled(batch->ab + (2 * i) * hw, batch->ab + (2 * i + 1) * hw, m, hw);
+      if (int(r.samples.size()) < kSampleRows) {
+        const float* L = batch->L + i * hw;
+        const int s = batch->image_size;
+        r.samples.push_back({planes_to_image(L, nullptr, nullptr, m, s),
+                             planes_to_image(L, p.data() + (2 * i) * hw, p.data() + (2 * i + 1) * hw, m, s),
+                             planes_to_image(L, batch->ab + (2 * i) * hw, batch->ab + (2 * i + 1) * hw, m, s)});
+      }
     }
   }
   unet.train();
@@ -605,6 +668,8 @@ int run_train(int argc, char** argv) {
                          v.images ? fmt::format("{:.4f}", v.hi.b) : "", seconds());
       log.flush();
       TINT_CHECK(log.good(), "cannot write '{}' (disk full?)", folder.file(kLogFile));
+      write_loss_plot(folder.file(kLogFile), folder.file("loss.svg"));
+      if (!v.samples.empty()) figures::write_image_grid(folder.file("samples.png"), v.samples, 128);
       running = 0, running_n = 0;
       write_checkpoint(interrupted ? std::string("interrupted")
                        : stop      ? std::string("end")

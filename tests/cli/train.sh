@@ -13,7 +13,10 @@ small=(--size 32 --width 4 --levels 2 --batch 8)
 
 out=$("$tint" train "${small[@]}" --epochs 2 --lr 2e-3 --out "$work/run" 2>&1) || fail "training failed: $out"
 echo "$out"
-for f in log.csv checkpoint.safetensors model.safetensors; do [ -s "$work/run/$f" ] || fail "missing $f"; done
+for f in log.csv checkpoint.safetensors model.safetensors loss.svg samples.png; do [ -s "$work/run/$f" ] || fail "missing $f"; done
+# The loss curve carries both series and one point per epoch row of the log; the sample grid is a PNG.
+grep -q "training loss" "$work/run/loss.svg" && grep -q "validation loss" "$work/run/loss.svg" || fail "loss.svg lacks a series"
+[ "$(head -c 8 "$work/run/samples.png" | od -An -tx1 | tr -d ' ')" = "89504e470d0a1a0a" ] || fail "samples.png is not a PNG"
 [ -e "$work/run/optimizer.safetensors" ] && fail "the old optimizer.safetensors is still written"
 [ "$(wc -l < "$work/run/log.csv")" -eq 3 ] || fail "log.csv should have a header and 2 epoch rows"
 echo "$out" | grep -q "histogram intersection" || fail "no validation line"
@@ -88,7 +91,7 @@ expect_error "\-\-levels must be between 1 and 6, got 0" --levels 0
 expect_error "\-\-size 36 must be a multiple of 2^levels = 8" --size 36 --levels 3
 expect_error "\-\-epochs must be between 1 and" --epochs 0
 expect_error "\-\-workers must be between 1 and 64, got 1000" --workers 1000
-expect_error "\-\-lr must be" --lr nan
+expect_error "\-\-lr expects a number" --lr nan
 expect_error "\-\-lr must be above 0" --lr 0
 expect_error "\-\-steps must be between" --steps -3
 expect_error "unexpected argument 'somewhere'" somewhere
