@@ -146,8 +146,12 @@ std::string graphviz(const Tensor& root) {
   std::unordered_set<const void*> leaves_done;
   for (const std::shared_ptr<Node>& owned : nodes) {
     const Node* node = owned.get();
-    out += fmt::format("  {} [shape=box, style=filled, fillcolor=\"#dde8f7\", label=\"{}\\n{}\"];\n", id_of(node),
-                       node->name(), shape_str(node->output_shape));
+    std::string saved;
+    for (auto& [what, t] : node->saved())
+      if (t->defined())
+        saved += fmt::format("{}{} {}", saved.empty() ? "\\nsaved: " : ", ", what, shape_str(t->shape()));
+    out += fmt::format("  {} [shape=box, style=filled, fillcolor=\"#dde8f7\", label=\"{}\\n{}{}\"];\n",
+                       id_of(node), node->name(), shape_str(node->output_shape), saved);
     for (const Tensor& in : node->inputs) {
       if (!in.defined()) continue;
       if (in.grad_fn()) {

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -24,6 +25,8 @@ struct Node {
   virtual std::vector<Tensor> backward(const Tensor& grad_output) = 0;
   // Drops saved tensors. Called once backward has used them.
   virtual void release() {}
+  // The tensors kept for backward, by the name the backward formula gives them (for the Graphviz dump).
+  virtual std::vector<std::pair<const char*, const Tensor*>> saved() const { return {}; }
 
   std::vector<Tensor> inputs;  // edges; an input that does not require a gradient is stored undefined
   Shape output_shape;

@@ -38,6 +38,7 @@ struct ConvNode : Node {
   bool has_bias = false;
   const char* name() const override { return transposed ? "conv_transpose2d" : "conv2d"; }
   void release() override { x = w = Tensor(); }
+  std::vector<std::pair<const char*, const Tensor*>> saved() const override { return {{"x", &x}, {"w", &w}}; }
   std::vector<Tensor> backward(const Tensor& g) override {
     auto& rt = runtime(g.device());
     run_with_workspace(rt, shape);
@@ -170,6 +171,7 @@ struct ReluNode : Node {
   Tensor x;
   const char* name() const override { return "relu"; }
   void release() override { x = Tensor(); }
+  std::vector<std::pair<const char*, const Tensor*>> saved() const override { return {{"x", &x}}; }
   std::vector<Tensor> backward(const Tensor& g) override {
     auto& rt = runtime(g.device());
     Tensor dx = Tensor::empty(g.shape(), g.device());
@@ -181,6 +183,7 @@ struct TanhNode : Node {
   Tensor y;  // the output, detached (saving it attached would be a reference cycle)
   const char* name() const override { return "tanh"; }
   void release() override { y = Tensor(); }
+  std::vector<std::pair<const char*, const Tensor*>> saved() const override { return {{"y", &y}}; }
   std::vector<Tensor> backward(const Tensor& g) override {
     auto& rt = runtime(g.device());
     Tensor dx = Tensor::empty(g.shape(), g.device());
@@ -306,6 +309,9 @@ struct LossNode : Node {
   int64_t hw = 0;
   const char* name() const override { return l1 ? "l1_loss" : "mse_loss"; }
   void release() override { pred = target = mask = loss2 = Tensor(); }
+  std::vector<std::pair<const char*, const Tensor*>> saved() const override {
+    return {{"pred", &pred}, {"target", &target}, {"mask", &mask}, {"partial sums", &loss2}};
+  }
   std::vector<Tensor> backward(const Tensor& g) override {
     auto& rt = runtime(g.device());
     Tensor dpred = Tensor::empty(pred.shape(), g.device());

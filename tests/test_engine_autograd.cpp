@@ -79,7 +79,7 @@ TEST_CASE("backward releases saved tensors and refuses a second walk", "[engine]
   CHECK_THROWS_WITH(loss.backward(), Catch::Contains("already walked"));
 }
 
-TEST_CASE("the Graphviz dump names ops, shapes and parameters", "[engine][autograd]") {
+TEST_CASE("the Graphviz dump names ops, shapes, parameters and saved tensors", "[engine][autograd]") {
   Rng rng(15);
   nn::Sequential net;
   net.add(std::make_shared<nn::Conv2d>(1, 4, 3, 1, 1, rng)).add(std::make_shared<nn::ReLU>());
@@ -90,6 +90,13 @@ TEST_CASE("the Graphviz dump names ops, shapes and parameters", "[engine][autogr
   CHECK(dot.find("digraph") == 0);
   for (const char* s : {"conv2d", "relu", "conv_transpose2d", "tanh", "0.weight", "2.bias", "(1, 2, 16, 16)"})
     CHECK(dot.find(s) != std::string::npos);
+  // What each backward keeps: the conv its input and weight, relu its input, tanh its output.
+  for (const char* s : {"saved: x (1, 1, 8, 8), w (4, 1, 3, 3)", "saved: x (1, 4, 8, 8)",
+                        "saved: x (1, 4, 8, 8), w (4, 2, 4, 4)", "saved: y (1, 2, 16, 16)"})
+    CHECK(dot.find(s) != std::string::npos);
+  // Once backward has released them, they are gone from the picture.
+  ops::sum(y).backward();
+  CHECK(graphviz(y).find("saved:") == std::string::npos);
 }
 
 TEST_CASE("nn modules use PyTorch's names and default initialisation bounds", "[engine][nn]") {

@@ -65,7 +65,7 @@ run:
                     that contradicts it is an error), same data order; bit-exact on cpu and cpu-ref
   --log-every N     without a terminal, print a line every N steps (default 10)
 inspection:
-  --dump-graph F.dot    write the autograd graph of the first step (ops, shapes) as Graphviz
+  --dump-graph F.dot    write the autograd graph of the first step (ops, shapes, saved tensors) as Graphviz
   --dump-batches DIR    write DIR/init.safetensors (weights before the first step), for each step s
                         DIR/step_<s:06d>_L.npy, _ab.npy, _mask.npy (the tensors fed to the model and the
                         loss; all ones with --no-mask), DIR/losses.csv (step,loss; 9 significant digits)
