@@ -76,7 +76,7 @@ def main():
             loss = per.sum() / (mask.sum() * 2)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         return net, losses
 
     net32, losses32 = run(torch.float32)
