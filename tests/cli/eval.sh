@@ -72,8 +72,19 @@ assert svg.count("<svg") == 1 and svg.rstrip().endswith("</svg>")
 PY
 [ "$(head -c 8 "$dir/examples.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "examples.png is not a PNG"
 
-# Without --train-mean (and no mean_ab in the model file) the mean baseline is left out, with a note; --json.
-out=$("$tint" eval --model "$work/run/model.safetensors" --data data/samples/val --out "$work/e2" --json "$work/e2.json" \
+# Without --train-mean, the model file's mean_ab (written by tint train) gives the mean baseline.
+mean=$(python3 tests/cli/safetensors_tool.py meta "$work/run/model.safetensors" mean_ab) || fail "the model has no mean_ab"
+out=$("$tint" eval --model "$work/run" --data data/samples/val --out "$work/e1" --examples 0 2>&1) || fail "eval failed: $out"
+python3 - "$work/e1/eval.json" "$mean" <<'PY' || fail "the model's mean_ab was not used"
+import json, sys
+j = json.load(open(sys.argv[1]))
+want = [float(v) for v in sys.argv[2].split(",")]
+assert j["train_mean_ab"] is not None and all(abs(a - b) < 1e-4 for a, b in zip(j["train_mean_ab"], want)), j["train_mean_ab"]
+assert len(j["rows"]) == 3, [r["name"] for r in j["rows"]]
+PY
+# Without either (a model file without mean_ab) the mean baseline is left out, with a note; --json.
+python3 tests/cli/safetensors_tool.py edit "$work/run/model.safetensors" "$work/nomean.safetensors" unmeta:mean_ab
+out=$("$tint" eval --model "$work/nomean.safetensors" --data data/samples/val --out "$work/e2" --json "$work/e2.json" \
   --examples 0 2>&1) || fail "eval without a train mean failed: $out"
 [ -s "$work/e2.json" ] && [ ! -e "$work/e2/eval.json" ] || fail "--json not honoured"
 [ ! -e "$work/e2/examples.png" ] || fail "--examples 0 still wrote examples.png"
