@@ -21,8 +21,8 @@ Image compose_grid(const std::vector<std::vector<Image>>& rows, int cell_height,
     int64_t row_width = 0;
     for (const Image& img : rows[r]) {
       TINT_CHECK(img.width > 0 && img.height > 0 && img.rgb.size() == size_t(img.pixels()) * 3,
-                 "compose_grid: cell {} of row {} is empty or malformed ({}x{})", cells[r].size(), r, img.width,
-                 img.height);
+                 "compose_grid: cell {} of row {} is empty or malformed ({}x{})", cells[r].size(), r,
+                 img.width, img.height);
       if (cell_height > 0 && img.height != cell_height) {
         const int w = std::max(1, int(std::lround(double(img.width) * cell_height / img.height)));
         cells[r].push_back(resize_image(img, w, cell_height));
@@ -53,6 +53,23 @@ Image compose_grid(const std::vector<std::vector<Image>>& rows, int cell_height,
     y0 += row_height[r] + gap;
   }
   return canvas;
+}
+
+Image padded_sample_to_image(const float* L, const float* a, const float* b, const float* mask, int size) {
+  int w = 0, h = 0;
+  while (w < size && mask[w] > 0.5f) ++w;
+  while (h < size && mask[int64_t(h) * size] > 0.5f) ++h;
+  Image img;
+  img.width = std::max(w, 1);
+  img.height = std::max(h, 1);
+  img.rgb.resize(size_t(img.pixels()) * 3);
+  const std::vector<float> zeros(a && b ? 0 : size_t(img.width), 0.f);
+  for (int y = 0; y < img.height; ++y) {
+    const int64_t row = int64_t(y) * size;
+    lab_scaled_to_rgb8(L + row, a ? a + row : zeros.data(), b ? b + row : zeros.data(), img.width,
+                       &img.rgb[size_t(y) * img.width * 3]);
+  }
+  return img;
 }
 
 Image to_grey(const Image& rgb) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "data/grid.h"
 #include "data/image.h"
 #include "tools/figures.h"
 
@@ -291,4 +292,33 @@ TEST_CASE("figures: the example grid is written as a PNG of the composed cells")
   CHECK_THROWS_WITH(tint::figures::write_svg(dir + "/file/x.svg", "<svg/>"),
                     Catch::Contains(dir + "/file/x.svg"));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a padded sample becomes the picture of its real pixels only", "[figures][grid]") {
+  // A 4 x 4 sample whose photo is 3 wide and 2 high at the top-left; the padding holds NaN, which would
+  // show if it were read. Real pixels: white (L 100) with no colour, and one sRGB red (L 53.24, a 80.09,
+  // b 67.20, DESIGN.md's reference values).
+  const int s = 4;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> L(s * s, nan), a(s * s, nan), b(s * s, nan), mask(s * s, 0.f);
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 3; ++x) {
+      const int i = y * s + x;
+      mask[i] = 1.f, L[i] = 1.f, a[i] = 0.f, b[i] = 0.f;
+    }
+  L[s + 2] = 53.24f / 50 - 1, a[s + 2] = 80.09f / 110, b[s + 2] = 67.20f / 110;
+  tint::Image img = tint::padded_sample_to_image(L.data(), a.data(), b.data(), mask.data(), s);
+  REQUIRE(img.width == 3);
+  REQUIRE(img.height == 2);
+  auto px = [&](int x, int y, int c) { return int(img.rgb[size_t((y * img.width + x) * 3 + c)]); };
+  for (int c = 0; c < 3; ++c) CHECK(px(0, 0, c) == 255);
+  CHECK(px(2, 1, 0) >= 254);
+  CHECK(px(2, 1, 1) <= 1);
+  CHECK(px(2, 1, 2) <= 1);
+  // Without a and b the same sample is grey: the red pixel keeps its lightness and loses its colour.
+  tint::Image grey = tint::padded_sample_to_image(L.data(), nullptr, nullptr, mask.data(), s);
+  REQUIRE(grey.width == 3);
+  const uint8_t* g = &grey.rgb[size_t((1 * 3 + 2) * 3)];
+  CHECK((g[0] == g[1] && g[1] == g[2]));
+  CHECK(std::abs(int(g[0]) - 127) <= 2);  // L 53.24 is sRGB grey 127
 }

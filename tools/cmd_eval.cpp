@@ -10,6 +10,7 @@
 
 #include "data/colour.h"
 #include "data/dataset.h"
+#include "data/grid.h"
 #include "data/loader.h"
 #include "data/metrics.h"
 #include "engine/autograd.h"
@@ -142,21 +143,6 @@ std::string json_number(double v) {
 std::string fixed(double v, int decimals) {
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   return fmt::format("{:.{}f}", v, decimals);
-}
-
-// The real pixels of a padded sample: the mask's top-left rectangle.
-Image crop_to_image(const float* L, const float* a, const float* b, const float* mask, int size) {
-  int w = 0, h = 0;
-  while (w < size && mask[w] > 0.5f) ++w;
-  while (h < size && mask[int64_t(h) * size] > 0.5f) ++h;
-  Image img;
-  img.width = std::max(w, 1);
-  img.height = std::max(h, 1);
-  img.rgb.resize(size_t(img.pixels()) * 3);
-  for (int y = 0; y < img.height; ++y)
-    lab_scaled_to_rgb8(L + int64_t(y) * size, a + int64_t(y) * size, b + int64_t(y) * size, img.width,
-                       &img.rgb[size_t(y) * img.width * 3]);
-  return img;
 }
 
 std::string model_line(const Model& m) {
@@ -311,12 +297,12 @@ int run_eval(int argc, char** argv) {
       grey_metrics.add_image(L, zeros.data(), truth, mask, hw);
       if (mean_ab) mean_metrics.add_image(L, mean_plane.data(), truth, mask, hw);
       if (int(example_rows.size()) < examples) {
-        std::vector<Image> row{crop_to_image(L, zeros.data(), zeros.data() + hw, mask, size)};
+        std::vector<Image> row{padded_sample_to_image(L, zeros.data(), zeros.data() + hw, mask, size)};
         for (auto& p : predictions) {
           const float* ab = p.data() + 2 * i * hw;
-          row.push_back(crop_to_image(L, ab, ab + hw, mask, size));
+          row.push_back(padded_sample_to_image(L, ab, ab + hw, mask, size));
         }
-        row.push_back(crop_to_image(L, truth, truth + hw, mask, size));
+        row.push_back(padded_sample_to_image(L, truth, truth + hw, mask, size));
         example_rows.push_back(std::move(row));
       }
     }

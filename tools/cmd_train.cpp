@@ -15,6 +15,7 @@
 
 #include "data/colour.h"
 #include "data/dataset.h"
+#include "data/grid.h"
 #include "data/loader.h"
 #include "data/metrics.h"
 #include "engine/autograd.h"
@@ -152,29 +153,6 @@ struct ValResult {
 
 constexpr int kSampleRows = 6;
 
-// One sample's planes (network scaling, S x S, real pixels at the top-left) -> the real region as RGB.
-Image planes_to_image(const float* L, const float* a, const float* b, const float* mask, int size) {
-  int width = 0, height = 0;
-  for (int x = 0; x < size; ++x)
-    if (mask[x] > 0.5f) width = x + 1;
-  for (int y = 0; y < size; ++y)
-    if (mask[int64_t(y) * size] > 0.5f) height = y + 1;
-  Image img;
-  img.width = std::max(width, 1), img.height = std::max(height, 1);
-  img.rgb.resize(size_t(img.pixels()) * 3);
-  std::vector<float> rl(size_t(img.width)), ra(size_t(img.width)), rb(size_t(img.width));
-  for (int y = 0; y < img.height; ++y) {
-    const int64_t row = int64_t(y) * size;
-    for (int x = 0; x < img.width; ++x) {
-      rl[size_t(x)] = L[row + x];
-      ra[size_t(x)] = a ? a[row + x] : 0.f;
-      rb[size_t(x)] = b ? b[row + x] : 0.f;
-    }
-    lab_scaled_to_rgb8(rl.data(), ra.data(), rb.data(), img.width, &img.rgb[size_t(y) * img.width * 3]);
-  }
-  return img;
-}
-
 // The run folder's loss curve (loss.svg) from its log.csv: training loss and, where there is one, the
 // validation loss, against the step. Rewritten after every epoch, so it is always current.
 void write_loss_plot(const std::string& log_path, const std::string& svg_path) {
@@ -229,9 +207,10 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
       if (int(r.samples.size()) < kSampleRows) {
         const float* L = batch->L + i * hw;
         const int s = batch->image_size;
-        r.samples.push_back({planes_to_image(L, nullptr, nullptr, m, s),
-                             planes_to_image(L, p.data() + (2 * i) * hw, p.data() + (2 * i + 1) * hw, m, s),
-                             planes_to_image(L, batch->ab + (2 * i) * hw, batch->ab + (2 * i + 1) * hw, m, s)});
+        r.samples.push_back(
+            {padded_sample_to_image(L, nullptr, nullptr, m, s),
+             padded_sample_to_image(L, p.data() + (2 * i) * hw, p.data() + (2 * i + 1) * hw, m, s),
+             padded_sample_to_image(L, batch->ab + (2 * i) * hw, batch->ab + (2 * i + 1) * hw, m, s)});
       }
     }
   }
