@@ -1,0 +1,66 @@
+#include "engine/op_cost.h"
+
+namespace tint {
+
+namespace {
+constexpr double kFloat = sizeof(float);
+}
+
+const char* conv_product_name(ConvProduct p) {
+  switch (p) {
+    case ConvProduct::forward: return "fwd";
+    case ConvProduct::backward_data: return "bwd-data";
+    case ConvProduct::backward_weight: return "bwd-weight";
+  }
+  return "?";
+}
+
+OpCost conv2d_cost(const Conv2dShape& s, ConvProduct p) {
+  // All three products do the same multiply-adds; only which tensor is the result differs.
+  const double x = double(s.x_size()), w = double(s.w_size()), y = double(s.y_size());
+  double bytes = 0;
+  switch (p) {
+    case ConvProduct::forward: bytes = x + w + y; break;          // read x, w; write y
+    case ConvProduct::backward_data: bytes = y + w + x; break;    // read dy, w; write dx
+    case ConvProduct::backward_weight: bytes = x + y + w; break;  // read x, dy; write dw
+  }
+  return {s.flops(), bytes * kFloat};
+}
+
+OpCost elementwise_cost(int64_t n, int reads, int writes, double flops_per_element) {
+  return {double(n) * flops_per_element, double(n) * (reads + writes) * kFloat};
+}
+
+OpCost bias_add_cost(int n, int c, int64_t hw) {
+  const double e = double(n) * c * double(hw);
+  return {e, (2 * e + c) * kFloat};
+}
+
+OpCost bias_backward_cost(int n, int c, int64_t hw) {
+  const double e = double(n) * c * double(hw);
+  return {e, (e + c) * kFloat};
+}
+
+OpCost concat_cost(int n, int ca, int cb, int64_t hw) {
+  const double e = double(n) * (ca + cb) * double(hw);
+  return {0, 2 * e * kFloat};
+}
+
+OpCost loss_forward_cost(int n, int c, int64_t hw, bool masked) {
+  const double e = double(n) * c * double(hw);
+  const double mask = masked ? double(n) * double(hw) : 0;
+  return {3 * e, (2 * e + mask + 2) * kFloat};  // difference, f, masked add; two scalars out
+}
+
+OpCost loss_backward_cost(int n, int c, int64_t hw, bool masked) {
+  const double e = double(n) * c * double(hw);
+  const double mask = masked ? double(n) * double(hw) : 0;
+  return {4 * e, (3 * e + mask + 3) * kFloat};  // read pred, target, mask, 3 scalars; write dpred
+}
+
+OpCost adam_cost(int64_t n) {
+  // Per element: the two moment updates, the two bias corrections, sqrt, divide, update: about 12.
+  return {12.0 * double(n), 7.0 * double(n) * kFloat};
+}
+
+}  // namespace tint

@@ -1,0 +1,42 @@
+// What one call of a contract entry costs: floating-point operations and bytes moved, from its shape.
+//
+// The one place these counts are written. The profiler, the op registry, the benchmarks and `tint op` all
+// read them from here, so that GFLOP/s and GB/s mean the same thing everywhere. Bytes are the minimum
+// traffic (every input read once, every output written once, float32); a kernel that re-reads its inputs
+// moves more, which is exactly what the achieved-bandwidth figure is for.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/backend.h"
+
+namespace tint {
+
+struct OpCost {
+  double flops = 0;
+  double bytes = 0;
+};
+
+// The three products of a convolution (a transposed convolution uses the same three with roles swapped).
+enum class ConvProduct { forward, backward_data, backward_weight };
+const char* conv_product_name(ConvProduct p);  // "fwd", "bwd-data", "bwd-weight"
+
+// 2 * multiply-adds for each product; bytes: the two operands read, the result written.
+OpCost conv2d_cost(const Conv2dShape& s, ConvProduct p);
+
+// An element-wise pass over n floats: `reads` input arrays and `writes` output arrays of n floats each,
+// `flops_per_element` arithmetic operations per element.
+OpCost elementwise_cost(int64_t n, int reads, int writes, double flops_per_element);
+
+// bias_add (in place: y read and written, bias read) and bias_backward (dy read, dbias written).
+OpCost bias_add_cost(int n, int c, int64_t hw);
+OpCost bias_backward_cost(int n, int c, int64_t hw);
+// concat_channels and split_channels: every element read once and written once.
+OpCost concat_cost(int n, int ca, int cb, int64_t hw);
+// Masked losses over pred/target (n, c, hw) with an optional mask (n, 1, hw).
+OpCost loss_forward_cost(int n, int c, int64_t hw, bool masked);
+OpCost loss_backward_cost(int n, int c, int64_t hw, bool masked);
+// One fused Adam step over n parameters: p, g, m, v read; p, m, v written.
+OpCost adam_cost(int64_t n);
+
+}  // namespace tint
