@@ -1,5 +1,5 @@
-// Benchmark of the `cpu` backend's convolutions on every U-Net layer shape: forward, backward-data and
-// backward-weight, against the machine's measured fp32 FMA peak, the `cpu-ref` oracle and (when the
+// Benchmark of the `cpu` backend's convolutions on every U-Net layer shape (the op registry's U-Net conv
+// cases, models/unet_cases.h): forward, backward-data and backward-weight (the case's three launches), against the machine's measured fp32 FMA peak, the `cpu-ref` oracle and (when the
 // system python has torch) PyTorch on the same shapes. Prints a table, writes JSON with --json.
 //
 // Timing: median of --repeats runs after one warm-up run (which also grows the kernels' thread-local
@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -27,11 +28,12 @@
 
 #include <fmt/format.h>
 
-#include "benchmarks/unet_shapes.h"
 #include "engine/backend.h"
 #include "engine/error.h"
+#include "engine/op_registry.h"
 #include "kernels/cpu/gemm_micro.h"
-#include "kernels/cpu/thread_pool.h"
+#include "engine/thread_pool.h"
+#include "models/unet_cases.h"
 
 using namespace tint;
 
@@ -180,34 +182,13 @@ double measure_peak(int threads) {
 }
 
 // ---- one layer's three products --------------------------------------------------------------------
+// The case's launches in order: forward, backward-data, backward-weight. For a transposed layer the
+// registry runs the role-swapped products (make_conv_transpose2d), so the rows mean the layer's own passes.
 
-struct Buffers {
-  std::vector<float> x, w, y, dx, dy, dw;
-  explicit Buffers(const Conv2dShape& s) {
-    std::mt19937 rng(1);
-    std::uniform_real_distribution<float> d(-1, 1);
-    auto fill = [&](std::vector<float>& v, int64_t n) {
-      v.resize(size_t(n));
-      for (auto& e : v) e = d(rng);
-    };
-    fill(x, s.x_size()), fill(w, s.w_size()), fill(y, s.y_size());
-    fill(dx, s.x_size()), fill(dy, s.y_size()), fill(dw, s.w_size());
-  }
-};
-
-// The layer's op `op` (0 forward, 1 backward-data, 2 backward-weight) on backend `be`. For a transposed
-// layer the roles swap as in make_conv_transpose2d.
-void run_op(const Backend& be, const Stream& st, const bench::ConvLayer& layer, int op, Buffers& b) {
-  const Conv2dShape& s = layer.shape;
-  if (!layer.transposed) {
-    if (op == 0) be.conv2d_forward(st, b.y.data(), b.x.data(), b.w.data(), s);
-    if (op == 1) be.conv2d_backward_data(st, b.dx.data(), b.dy.data(), b.w.data(), s);
-    if (op == 2) be.conv2d_backward_weight(st, b.dw.data(), b.x.data(), b.dy.data(), s);
-  } else {  // layer input lives in y-sized buffers, its output in x-sized ones
-    if (op == 0) be.conv2d_backward_data(st, b.x.data(), b.y.data(), b.w.data(), s);
-    if (op == 1) be.conv2d_forward(st, b.dy.data(), b.dx.data(), b.w.data(), s);
-    if (op == 2) be.conv2d_backward_weight(st, b.dw.data(), b.dx.data(), b.y.data(), s);
-  }
+std::unique_ptr<OpRun> prepare(const Backend& be, const Stream& st, const OpCase& c) {
+  auto run = std::make_unique<OpRun>(be, *c.op, c.dims, make_op_inputs(*c.op, c.dims, 1), st);
+  run->reset();
+  return run;
 }
 
 struct Row {
@@ -219,7 +200,7 @@ struct Row {
 };
 
 // Runs the PyTorch peer on the layers; returns (layer, batch, op) -> milliseconds, empty when unavailable.
-std::map<std::string, double> run_torch(const std::vector<bench::ConvLayer>& layers, int threads, int repeats,
+std::map<std::string, double> run_torch(const std::vector<OpCase>& layers, int threads, int repeats,
                                         const std::string& json_path) {
   std::map<std::string, double> ms;
   if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
@@ -237,8 +218,9 @@ std::map<std::string, double> run_torch(const std::vector<bench::ConvLayer>& lay
     std::ofstream f(shapes);
     f << "# name transposed n c_in h_in w_in c_out h_out w_out kh kw stride_h stride_w pad_h pad_w\n";
     for (const auto& l : layers) {
-      const Conv2dShape& s = l.shape;
-      f << fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {} {} {}\n", l.name, int(l.transposed), s.n, s.c_in,
+      bool transposed = false;
+      const Conv2dShape s = conv_shape_of(l, &transposed);
+      f << fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {} {} {}\n", l.label, int(transposed), s.n, s.c_in,
                        s.h_in, s.w_in, s.c_out, s.h_out, s.w_out, s.kh, s.kw, s.stride_h, s.stride_w, s.pad_h,
                        s.pad_w);
     }
@@ -282,28 +264,29 @@ int main(int argc, char** argv) try {
 
   // The reference, once, on the layers of a 32x32-input U-Net at batch 1 (see the top of this file).
   std::map<std::string, double> ref_gflops;
-  for (const auto& layer : bench::unet_conv_layers(1, 32)) {
-    if (!opt.only.empty() && layer.name.find(opt.only) == std::string::npos) continue;
-    Buffers b(layer.shape);
+  const models::UNetConfig unet;
+  for (const OpCase& layer : models::unet_conv_cases(unet, 32, 1)) {
+    if (!opt.only.empty() && layer.label.find(opt.only) == std::string::npos) continue;
+    auto run = prepare(ref, Stream{}, layer);
     for (int op = 0; op < 3; ++op) {
-      const double t = median_seconds([&] { run_op(ref, Stream{}, layer, op, b); }, 1, 0);
-      ref_gflops[layer.name + "|" + kOps[op]] = layer.shape.flops() / t / 1e9;
+      const double t = median_seconds([&] { run->launch(size_t(op)); }, 1, 0);
+      ref_gflops[layer.label + "|" + kOps[op]] = layer.op->launches[size_t(op)].cost(layer.dims).flops / t / 1e9;
     }
   }
 
   std::vector<Row> rows;
   std::map<std::string, double> torch_ms;
   for (int batch : opt.batches) {
-    std::vector<bench::ConvLayer> layers;
-    for (const auto& l : bench::unet_conv_layers(batch))
-      if (opt.only.empty() || l.name.find(opt.only) != std::string::npos) layers.push_back(l);
-    for (const auto& layer : layers) {
-      Buffers b(layer.shape);
+    std::vector<OpCase> layers;
+    for (const OpCase& l : models::unet_conv_cases(unet, 256, batch))
+      if (opt.only.empty() || l.label.find(opt.only) != std::string::npos) layers.push_back(l);
+    for (const OpCase& layer : layers) {
+      auto run = prepare(fast, st, layer);
       for (int op = 0; op < 3; ++op) {
-        const double t = median_seconds([&] { run_op(fast, st, layer, op, b); }, opt.repeats);
-        const double gflop = layer.shape.flops() / 1e9;
-        rows.push_back({layer.name, batch, kOps[op], layer.shape.str(), gflop, t * 1e3, gflop / t,
-                        ref_gflops[layer.name + "|" + kOps[op]], NAN});
+        const double t = median_seconds([&] { run->launch(size_t(op)); }, opt.repeats);
+        const double gflop = layer.op->launches[size_t(op)].cost(layer.dims).flops / 1e9;
+        rows.push_back({layer.label, batch, kOps[op], conv_shape_of(layer).str(), gflop, t * 1e3, gflop / t,
+                        ref_gflops[layer.label + "|" + kOps[op]], NAN});
       }
     }
     if (opt.torch) {

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "benchmarks/unet_shapes.h"
 #include "engine/optim.h"
-#include "kernels/cpu/thread_pool.h"
+#include "engine/thread_pool.h"
 #include "kernels/cuda/conv2d.h"
 #include "models/unet.h"
+#include "models/unet_cases.h"
 #include "tools/args.h"
 
 using namespace tint;
@@ -40,17 +40,18 @@ options:
   --python PATH     interpreter for the PyTorch peer (default: the first of python3, /usr/bin/python3
                     that imports torch); --no-peer skips it
   --peer-script P   path of torch_unet_step.py (default: benchmarks/peers/ under the source tree or cwd)
-  --conv-variant N  CUDA convolution variant for cuda and cuda-emu (kernels/cuda/conv2d.h; default: the
-                    backend's default)
+  --conv-variant V  CUDA convolution variant for cuda and cuda-emu, by name (naive, igemm, igemm-nosplit,
+                    igemm2; kernels/cuda/conv2d.h; an index 0-3 is still accepted); default: the backend's
   --json PATH       write the results as JSON
 )";
 
+// Every launch of every U-Net conv case (engine/op_registry.h), but the input layer's data gradient,
+// which a training step never computes.
 double conv_flops_per_step(int batch, int size, int width, int levels) {
   double total = 0;
-  for (auto& layer : bench::unet_conv_layers(batch, size, width, levels)) {
-    const bool input_layer = layer.name == "down.0.conv1";
-    total += layer.shape.flops() * (input_layer ? 2 : 3);
-  }
+  for (const OpCase& layer : models::unet_conv_cases(models::UNetConfig{width, levels}, size, batch))
+    for (const OpLaunch& launch : layer.op->launches)
+      if (!(layer.label == "down.0.conv1" && std::string(launch.name) == "bwd-data")) total += launch.cost(layer.dims).flops;
   return total;
 }
 
@@ -125,15 +126,18 @@ int main(int argc, char** argv) {
     }
     std::string variant_note;
     if (args.has("conv-variant")) {
-      const int v = args.get_int("conv-variant", 1);
+      std::string v = args.get("conv-variant", "");
+      // Older scripts pass the variant's index: map it onto the name.
+      if (v.size() == 1 && v[0] >= '0' && v[0] < char('0' + cuda_emu::conv_variants().size()))
+        v = cuda_emu::conv_variants()[size_t(v[0] - '0')];
       if (device.kind == DeviceKind::CudaEmu) {
         cuda_emu::set_conv_variant(v);
-        variant_note = fmt::format(", conv variant {} ({})", v, cuda_emu::conv_variant_name(v));
+        variant_note = ", conv variant " + v;
       }
 #ifdef TINT_HAVE_CUDA
       if (device.kind == DeviceKind::Cuda) {
         cuda::set_conv_variant(v);
-        variant_note = fmt::format(", conv variant {} ({})", v, cuda::conv_variant_name(v));
+        variant_note = ", conv variant " + v;
       }
 #endif
       TINT_CHECK(!variant_note.empty(), "--conv-variant applies to the cuda and cuda-emu devices only");
@@ -177,7 +181,6 @@ int main(int argc, char** argv) {
       models::UNet unet({width, levels}, rng);
       nn::FlatParameters flat = nn::flatten_parameters(unet, device);
       AdamHyper hyper;
-      hyper.step = 0;
       optim::Adam adam(flat, hyper);
       Tensor L = Tensor::uniform({batch, 1, size, size}, -1, 1, rng, device);
       Tensor target = Tensor::uniform({batch, 2, size, size}, -1, 1, rng, device);

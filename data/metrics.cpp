@@ -224,4 +224,13 @@ ColourScores ColourMetrics::scores() const {
   return s;
 }
 
+void PooledAbHistograms::add_batch(const float* predicted_ab, const float* true_ab, const float* mask, int n,
+                                   int64_t hw) {
+  for (int i = 0; i < n; ++i) {
+    const float* m = mask ? mask + i * hw : nullptr;
+    predicted.add_scaled(predicted_ab + (2 * i) * hw, predicted_ab + (2 * i + 1) * hw, m, hw);
+    truth.add_scaled(true_ab + (2 * i) * hw, true_ab + (2 * i + 1) * hw, m, hw);
+  }
+}
+
 }  // namespace tint

@@ -61,6 +61,15 @@ struct AbIntersection {
 };
 AbIntersection histogram_intersection(const AbHistogram& predicted, const AbHistogram& truth);
 
+// Validation's pooling (`tint train` after each epoch): the predicted and the true histograms over the real
+// pixels of a whole set, fed one batch at a time in the network's layout: ab planes (n, 2, hw) in the
+// network's scaling (a/110, b/110) and the mask (n, 1, hw) of real pixels (null: every pixel counts).
+struct PooledAbHistograms {
+  AbHistogram predicted, truth;
+  void add_batch(const float* predicted_ab, const float* true_ab, const float* mask, int n, int64_t hw);
+  AbIntersection intersection() const { return histogram_intersection(predicted, truth); }
+};
+
 // The distribution of per-pixel ab errors behind both AuCs, split by the pixel's true (a, b) bin.
 struct AbErrorCdf {
   static constexpr int kMaxThreshold = 150;           // thresholds 0, 1, ..., 150 Lab units

@@ -20,7 +20,7 @@
 
 namespace tint {
 
-class ThreadPool;  // kernels/cpu/thread_pool.h
+class ThreadPool;  // engine/thread_pool.h
 
 // Where a kernel runs. The CUDA backends use `handle` (a cudaStream_t, or the emulator's stream; nullptr is
 // the default stream); the CPU backends use `pool` (nullptr: run on the calling thread).
@@ -69,7 +69,9 @@ Conv2dShape make_conv2d(int n, int c_in, int h_in, int w_in, int c_out, int kh, 
 Conv2dShape make_conv_transpose2d(int n, int cin_t, int h, int w, int cout_t, int kh, int kw, int stride_h,
                                   int stride_w, int pad_h, int pad_w, int out_pad_h, int out_pad_w);
 
-// Hyper-parameters of one Adam/AdamW step. `step` counts from 1 (the bias corrections use it).
+// Hyper-parameters of one Adam/AdamW step. `step` is the number of steps taken BEFORE this one (0 for the
+// first step, as optim::Adam and the checkpoints count them); the kernel's bias corrections use t = step + 1.
+// One meaning everywhere, so no caller has to translate.
 struct AdamHyper {
   float lr = 3e-4f;
   float beta1 = 0.9f;
@@ -77,7 +79,7 @@ struct AdamHyper {
   float eps = 1e-8f;
   float weight_decay = 0.0f;
   bool decoupled = false;  // false: Adam (L2 added to the gradient); true: AdamW (decay applied to the weight)
-  int64_t step = 1;
+  int64_t step = 0;
 };
 
 struct Backend {
@@ -174,7 +176,8 @@ struct Backend {
   //   Adam:  g' = g + wd * p
   //   AdamW: p  = p * (1 - lr * wd);  g' = g
   //   m = b1 m + (1 - b1) g';   v = b2 v + (1 - b2) g'^2
-  //   p = p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+  //   p = p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps),   t = step + 1
+  // The per-element formula is kernels/common/pointwise.h (adam_update), shared by every backend.
   void (*adam_step)(const Stream&, float* param, const float* grad, float* m, float* v, int64_t n,
                     const AdamHyper&);
 };

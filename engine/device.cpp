@@ -3,7 +3,7 @@
 #include <array>
 
 #include "engine/error.h"
-#include "kernels/cpu/thread_pool.h"
+#include "engine/thread_pool.h"
 
 namespace tint {
 

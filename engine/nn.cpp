@@ -24,6 +24,13 @@ std::vector<std::pair<std::string, Tensor*>> Module::named_parameters() {
   return out;
 }
 
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+  std::vector<std::pair<std::string, Module*>> out = {{"", this}};
+  for (auto& [name, child] : children_)
+    for (auto& [sub, m] : child->named_modules()) out.emplace_back(sub.empty() ? name : name + "." + sub, m);
+  return out;
+}
+
 std::vector<Tensor*> Module::parameters() {
   std::vector<Tensor*> out;
   for (auto& [name, t] : named_parameters()) out.push_back(t);

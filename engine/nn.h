@@ -21,6 +21,9 @@ class Module {
   // Every parameter of this module and its children, depth first in registration order, with dotted names.
   std::vector<std::pair<std::string, Tensor*>> named_parameters();
   std::vector<Tensor*> parameters();
+  // This module ("") and every descendant, depth first in registration order, with dotted names
+  // ("down.1.conv1"): what a tool walks to learn the layers without running the model.
+  std::vector<std::pair<std::string, Module*>> named_modules();
   int64_t parameter_count();
 
   void train(bool on = true);

@@ -12,14 +12,13 @@ Adam::Adam(nn::FlatParameters& params, AdamHyper h) : hyper(h), params_(params) 
              h.eps, h.weight_decay);
   m = Tensor::zeros(params.params.shape(), params.params.device());
   v = Tensor::zeros(params.params.shape(), params.params.device());
-  hyper.step = h.step;
 }
 
 void Adam::step() {
-  ++hyper.step;
   auto& rt = runtime(params_.params.device());
   rt.backend.adam_step(rt.stream, params_.params.data(), params_.grads.data(), m.data(), v.data(),
-                       params_.params.numel(), hyper);
+                       params_.params.numel(), hyper);  // hyper.step: the steps taken before this one
+  ++hyper.step;
 }
 
 }  // namespace tint::optim

@@ -43,6 +43,40 @@ UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
   head_ = register_module("head", std::make_shared<nn::Conv2d>(channels(0), 2, 1, 1, 0, rng));
 }
 
+std::vector<ConvLayer> unet_conv_layers(UNet& unet, int batch, int image_size) {
+  const int div = 1 << unet.config().levels;
+  TINT_CHECK(batch > 0 && image_size > 0 && image_size % div == 0,
+             "unet_conv_layers: batch {} and image size {} (must be a positive multiple of {} = 2^levels)", batch,
+             image_size, div);
+  std::vector<ConvLayer> layers;
+  int h = image_size, w = image_size;
+  for (auto& [name, module] : unet.named_modules()) {
+    if (auto* conv = dynamic_cast<nn::Conv2d*>(module)) {
+      const Tensor& k = *conv->weight;  // (c_out, c_in, kh, kw)
+      const ops::Conv2dOptions& o = conv->options;
+      const Conv2dShape s = make_conv2d(batch, int(k.size(1)), h, w, int(k.size(0)), int(k.size(2)), int(k.size(3)),
+                                        o.stride_h, o.stride_w, o.pad_h, o.pad_w);
+      layers.push_back({name, s, false});
+      h = s.h_out, w = s.w_out;
+    } else if (auto* up = dynamic_cast<nn::ConvTranspose2d*>(module)) {
+      const Tensor& k = *up->weight;  // (cin_t, cout_t, kh, kw)
+      const ops::Conv2dOptions& o = up->options;
+      const Conv2dShape s = make_conv_transpose2d(batch, int(k.size(0)), h, w, int(k.size(1)), int(k.size(2)),
+                                                  int(k.size(3)), o.stride_h, o.stride_w, o.pad_h, o.pad_w,
+                                                  o.out_pad_h, o.out_pad_w);
+      layers.push_back({name, s, true});
+      h = s.h_in, w = s.w_in;
+    }
+  }
+  return layers;
+}
+
+std::vector<ConvLayer> unet_conv_layers(const UNetConfig& config, int batch, int image_size) {
+  Rng rng(0);
+  UNet unet(config, rng);
+  return unet_conv_layers(unet, batch, image_size);
+}
+
 Tensor UNet::forward(const Tensor& L) {
   TINT_CHECK(L.dim() == 4 && L.size(1) == 1, "UNet: input must be (N, 1, H, W), got {}", shape_str(L.shape()));
   const int64_t div = int64_t(1) << config_.levels;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/nn.h"
@@ -40,5 +41,22 @@ class UNet : public nn::Module {
   std::vector<Up> up_;
   std::shared_ptr<nn::Conv2d> head_;
 };
+
+// One convolution of the U-Net as a kernel-contract shape, for the op registry, the kernel tests and the
+// benchmarks. A transposed convolution is given as the shape of its role-swapped convolution
+// (make_conv_transpose2d): its forward is that shape's backward-data.
+struct ConvLayer {
+  std::string name;   // the module's name, as in the checkpoint: "down.1.conv1", "up.0.upconv", "head"
+  Conv2dShape shape;
+  bool transposed = false;
+};
+
+// Every convolution of `unet` on a (batch, 1, image_size, image_size) input, in forward order, found by
+// walking the module tree (each conv's weight gives its channels and kernel, its options the stride and
+// padding) and carrying the spatial size from one conv to the next: the U-Net registers its modules in the
+// order its forward runs them, and concatenation changes channels (read from the weights), never size.
+std::vector<ConvLayer> unet_conv_layers(UNet& unet, int batch, int image_size);
+// The same for a U-Net of `config` (built on the CPU for the walk: its weights are initialised and dropped).
+std::vector<ConvLayer> unet_conv_layers(const UNetConfig& config, int batch, int image_size);
 
 }  // namespace tint::models

@@ -1,12 +1,13 @@
-// The CUDA kernels on a real GPU (label `gpu`): the all-backends matrix of test_cuda_matrix.h for the native
-// `cuda` backend against cpu-ref, then the U-Net's real layers, where the CPU reference would be too slow:
-// there every tuned conv variant is checked against the naive one (variant 0, independent code) on the GPU.
+// The CUDA kernels on a real GPU (label `gpu`): the op registry's matrix (test_cuda_matrix.h) for the native
+// `cuda` backend against cpu-ref, then the registry's U-Net cases (models/unet_cases.h) at batch 1 and 8.
+// There the convolutions are too big for the CPU reference: every tuned conv variant is checked against
+// the naive one (independent code) on the GPU; the other ops still against cpu-ref.
 // Without a GPU (or a build without nvcc) every test exits with code 77, which ctest reports as skipped.
 #include <cstdio>
 #include <cstdlib>
 
-#include "benchmarks/unet_shapes.h"
 #include "engine/error.h"
+#include "models/unet_cases.h"
 #include "tests/test_cuda_matrix.h"
 
 using namespace tint;
@@ -18,9 +19,12 @@ namespace {
 // in a static initialiser.
 Target require_gpu() {
 #ifdef TINT_HAVE_CUDA
-  if (cuda_device_available())
-    return Target{cuda_backend(), cuda::conv_variant_count, cuda::conv_variant_name, cuda::set_conv_variant,
-                  cuda::conv_default_variant, cuda::set_conv_tile};
+  if (cuda_device_available()) {
+    Target t{cuda_backend()};
+    t.variants = cuda::conv_variants, t.set_variant = cuda::set_conv_variant;
+    t.default_variant = cuda::conv_default_variant, t.set_tile = cuda::set_conv_tile;
+    return t;
+  }
   std::printf("SKIP: no CUDA device\n");
 #else
   std::printf("SKIP: no CUDA device (built without nvcc)\n");
@@ -29,66 +33,41 @@ Target require_gpu() {
   std::exit(77);
 }
 
-// One product of one layer, on the GPU, with the given variant.
-std::vector<float> run_product(const Target& t, int variant, int product, const Conv2dShape& s,
-                               const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& dy) {
-  t.set_variant(variant);
-  Device d(*t.backend);
-  d.workspace(t.backend->conv2d_workspace_bytes(s));
-  std::vector<float> out;
-  if (product == kForward) {
-    float* y = d.poisoned(s.y_size());
-    t.backend->conv2d_forward(d.stream, y, d.upload(x), d.upload(w), s);
-    out = d.download(y, s.y_size());
-  } else if (product == kBackwardData) {
-    float* dx = d.poisoned(s.x_size());
-    t.backend->conv2d_backward_data(d.stream, dx, d.upload(dy), d.upload(w), s);
-    out = d.download(dx, s.x_size());
-  } else {
-    float* dw = d.poisoned(s.w_size());
-    t.backend->conv2d_backward_weight(d.stream, dw, d.upload(x), d.upload(dy), s);
-    out = d.download(dw, s.w_size());
-  }
-  t.set_variant(t.default_variant);
+std::vector<OpCase> unet_cases(bool conv) {
+  std::vector<OpCase> out;
+  for (int batch : {1, 8})
+    for (const OpCase& c : models::unet_op_cases(models::UNetConfig{}, 256, batch))
+      if (is_conv(*c.op) == conv) out.push_back(c);
   return out;
 }
 
 }  // namespace
 
-TEST_CASE("gpu: element-wise entries match cpu-ref", "[gpu]") { check_elementwise(require_gpu()); }
-TEST_CASE("gpu: sum matches cpu-ref and is deterministic", "[gpu]") { check_reductions(require_gpu()); }
-TEST_CASE("gpu: bias, concat and split match cpu-ref", "[gpu]") { check_channels(require_gpu()); }
-TEST_CASE("gpu: losses match cpu-ref and are deterministic", "[gpu]") { check_losses(require_gpu()); }
-TEST_CASE("gpu: Adam matches cpu-ref", "[gpu]") { check_adam(require_gpu()); }
-
-TEST_CASE("gpu: conv2d every variant, small shapes, against cpu-ref", "[gpu]") {
+TEST_CASE("gpu: every registry case, small shapes, every conv variant, against cpu-ref", "[gpu]") {
   const Target t = require_gpu();
-  check_conv(t, small_conv_shapes(), /*all_variants=*/true);
+  check_cases(t, small_op_cases(), /*all_variants=*/true);
+  check_contract_corners(t);
   check_conv_wide(t);
   check_conv_forced_tiles(t);
 }
 
-TEST_CASE("gpu: conv2d on the U-Net layers (batch 1), tuned variants against naive", "[gpu]") {
+TEST_CASE("gpu: the U-Net's non-conv cases (batch 1 and 8) against cpu-ref", "[gpu]") {
+  check_cases(require_gpu(), unet_cases(false), false);
+}
+
+TEST_CASE("gpu: conv on the U-Net layers (batch 1 and 8), tuned variants against naive", "[gpu]") {
   const Target t = require_gpu();
-  for (const bench::ConvLayer& layer : bench::unet_conv_layers(1)) {
-    const Conv2dShape& s = layer.shape;
-    const auto x = random_vector(s.x_size(), 61), w = random_vector(s.w_size(), 62), dy = random_vector(s.y_size(), 63);
-    const double k[3] = {double(s.c_in) * s.kh * s.kw, double(s.c_out) * s.kh * s.kw, double(s.n) * s.h_out * s.w_out};
-    const int products[3] = {kForward, kBackwardData, kBackwardWeight};
-    for (int i = 0; i < 3; ++i) {
-      const std::vector<float> ref = run_product(t, 0, products[i], s, x, w, dy);
-      for (int v = 1; v < t.variant_count(); ++v) {
-        const std::vector<float> got = run_product(t, v, products[i], s, x, w, dy);
-        const double err = relative_error(got, ref);
-        INFO(layer.name << " " << s.str() << " product " << i << " variant " << t.variant_name(v) << ": rel err "
-                        << err);
-        CHECK(err <= sum_tolerance(k[i]));
-        if (products[i] == kBackwardWeight) {  // split-K must be deterministic in every variant that splits
-          const std::vector<float> again = run_product(t, v, products[i], s, x, w, dy);
-          CHECK(std::memcmp(again.data(), got.data(), got.size() * sizeof(float)) == 0);
-        }
-      }
+  for (const OpCase& c : unet_cases(true)) {
+    const auto in = make_op_inputs(*c.op, c.dims, 1);
+    t.set_variant("naive");
+    const auto ref = run_op_case(*t.backend, *c.op, c.dims, in);
+    for (const std::string& v : t.variants()) {
+      if (v == "naive") continue;
+      t.set_variant(v);
+      INFO("conv variant " << v);
+      check_against(t, c, in, ref, true, true);  // bits too: split-K is deterministic in every variant
     }
+    t.set_variant(t.default_variant);
   }
 }
 
@@ -104,5 +83,5 @@ TEST_CASE("gpu: out of device memory names the size and the memory in use", "[gp
     CHECK(msg.find("in use") != std::string::npos);
   }
   // The failure must not poison later launches.
-  check_elementwise(t);
+  check_cases(t, cases_of(small_op_cases(), "relu"), false);
 }

@@ -29,7 +29,6 @@ Run train(Device d, int steps, bool l1) {
   nn::FlatParameters flat = nn::flatten_parameters(unet, d);
   AdamHyper h;
   h.lr = 1e-3f;
-  h.step = 0;
   optim::Adam adam(flat, h);
   Rng data(7);
   Tensor L = Tensor::uniform({2, 1, 32, 32}, -1, 1, data, d);
@@ -75,7 +74,6 @@ TEST_CASE("gpu: a training step allocates nothing after warm-up", "[gpu][engine]
   models::UNet unet({8, 2}, rng);
   nn::FlatParameters flat = nn::flatten_parameters(unet, d);
   AdamHyper h;
-  h.step = 0;
   optim::Adam adam(flat, h);
   Tensor L = Tensor::uniform({2, 1, 32, 32}, -1, 1, rng, d);
   Tensor target = Tensor::uniform({2, 2, 32, 32}, -1, 1, rng, d);

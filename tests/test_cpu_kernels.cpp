@@ -21,7 +21,9 @@
 #include "engine/error.h"
 #include "kernels/cpu/conv_fast.h"
 #include "kernels/cpu/reference.h"
-#include "kernels/cpu/thread_pool.h"
+#include "engine/op_registry.h"
+#include "engine/thread_pool.h"
+#include "tests/test_cuda_matrix.h"
 
 using namespace tint;
 using Vec = std::vector<float>;
@@ -344,7 +346,7 @@ TEST_CASE("adam and adamw: three steps on every CPU backend against a hand compu
       st.pool = &pool;
       for (int step = 1; step <= 3; ++step) {
         for (int64_t i = 0; i < n; ++i) grad[i] = g0[i] * float(step) - 0.5f * p[i];  // changes every step
-        h.step = step;
+        h.step = step - 1;  // steps taken before this one
         be->adam_step(st, p.data(), grad.data(), m.data(), v.data(), n, h);
         const double b1 = h.beta1, b2 = h.beta2, lr = h.lr, wd = h.weight_decay, eps = h.eps;
         for (int64_t i = 0; i < n; ++i) {
@@ -396,4 +398,13 @@ TEST_CASE("cpu thread pool: sizes outside 1..256 and a bad TINT_THREADS are erro
   ::setenv("TINT_THREADS", "3", 1);
   CHECK(ThreadPool().size() == 3);
   ::unsetenv("TINT_THREADS");
+}
+
+TEST_CASE("cpu backend: every registry case matches cpu-ref (the all-backends matrix)") {
+  // The same matrix the CUDA backends run (tests/test_cuda_matrix.h), on a pool of 3 threads so that the
+  // chunked paths split.
+  ThreadPool pool(3);
+  cuda_matrix::Target t{&cpu_backend()};
+  t.stream.pool = &pool;
+  cuda_matrix::check_cases(t, small_op_cases(), false);
 }

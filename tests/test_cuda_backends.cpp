@@ -1,6 +1,7 @@
-// The CUDA kernels (kernels/cuda/*.cu) run through the emulator (cuda-emu) against the CPU reference, entry
-// by entry: see test_cuda_matrix.h for the method and the tolerances. Where this build has nvcc and a GPU is
-// present, the native `cuda` backend runs the same matrix (tests/gpu_cuda_backends.cpp does it at scale).
+// The CUDA kernels (kernels/cuda/*.cu) run through the emulator (cuda-emu) against the CPU reference, case
+// by case from the op registry: see test_cuda_matrix.h for the method and engine/op_registry.h for the
+// tolerances. Where this build has nvcc and a GPU is present, the native `cuda` backend runs the same
+// matrix (tests/gpu_cuda_backends.cpp does it at scale, on the U-Net's layers).
 #include "tests/test_cuda_matrix.h"
 
 #include "engine/error.h"
@@ -11,44 +12,44 @@ using namespace tint::cuda_matrix;
 namespace {
 
 Target emu_target() {
-  return Target{&cuda_emu_backend(), cuda_emu::conv_variant_count, cuda_emu::conv_variant_name,
-                cuda_emu::set_conv_variant, cuda_emu::conv_default_variant, cuda_emu::set_conv_tile};
+  Target t{&cuda_emu_backend()};
+  t.variants = cuda_emu::conv_variants, t.set_variant = cuda_emu::set_conv_variant;
+  t.default_variant = cuda_emu::conv_default_variant, t.set_tile = cuda_emu::set_conv_tile;
+  return t;
 }
 
 std::vector<Target> targets() {
   std::vector<Target> t = {emu_target()};
 #ifdef TINT_HAVE_CUDA
-  if (cuda_device_available())
-    t.push_back(Target{cuda_backend(), cuda::conv_variant_count, cuda::conv_variant_name, cuda::set_conv_variant,
-                       cuda::conv_default_variant, cuda::set_conv_tile});
+  if (cuda_device_available()) {
+    Target g{cuda_backend()};
+    g.variants = cuda::conv_variants, g.set_variant = cuda::set_conv_variant;
+    g.default_variant = cuda::conv_default_variant, g.set_tile = cuda::set_conv_tile;
+    t.push_back(g);
+  }
 #endif
   return t;
 }
 
+std::vector<OpCase> small_cases(bool conv) {
+  std::vector<OpCase> out;
+  for (const OpCase& c : small_op_cases())
+    if (is_conv(*c.op) == conv) out.push_back(c);
+  return out;
+}
+
 }  // namespace
 
-TEST_CASE("cuda backends: element-wise entries match cpu-ref", "[cuda]") {
-  for (const Target& t : targets()) check_elementwise(t);
+TEST_CASE("cuda backends: every registry op but the convolutions, small shapes, matches cpu-ref", "[cuda]") {
+  for (const Target& t : targets()) check_cases(t, small_cases(false), false);
 }
 
-TEST_CASE("cuda backends: sum matches cpu-ref and is deterministic", "[cuda]") {
-  for (const Target& t : targets()) check_reductions(t);
-}
-
-TEST_CASE("cuda backends: bias, concat and split match cpu-ref", "[cuda]") {
-  for (const Target& t : targets()) check_channels(t);
-}
-
-TEST_CASE("cuda backends: masked L1/L2 losses and gradients match cpu-ref", "[cuda]") {
-  for (const Target& t : targets()) check_losses(t);
-}
-
-TEST_CASE("cuda backends: fused Adam and AdamW match cpu-ref", "[cuda]") {
-  for (const Target& t : targets()) check_adam(t);
+TEST_CASE("cuda backends: contract corners (misaligned pointers, split with one output)", "[cuda]") {
+  for (const Target& t : targets()) check_contract_corners(t);
 }
 
 TEST_CASE("cuda backends: conv2d, every variant, small shapes", "[cuda][conv]") {
-  for (const Target& t : targets()) check_conv(t, small_conv_shapes(), /*all_variants=*/true);
+  for (const Target& t : targets()) check_cases(t, small_cases(true), /*all_variants=*/true);
 }
 
 TEST_CASE("cuda backends: conv2d 128x128 tiles", "[cuda][conv]") {
@@ -59,13 +60,24 @@ TEST_CASE("cuda backends: conv2d tuned variants with forced large tiles", "[cuda
   for (const Target& t : targets()) check_conv_forced_tiles(t);
 }
 
-TEST_CASE("cuda-emu: table, variants and errors", "[cuda]") {
+TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
   const Backend& b = cuda_emu_backend();
   CHECK(std::string(b.name) == "cuda-emu");
   CHECK(cuda_emu::conv_variant() == cuda_emu::conv_default_variant);
-  CHECK(std::string(cuda_emu::conv_variant_name(0)) == "naive");
-  CHECK_THROWS_AS(cuda_emu::set_conv_variant(cuda_emu::conv_variant_count()), Error);
-  CHECK(std::string(cuda_emu::conv_variant_name(3)) == "igemm2");
+  CHECK(cuda_emu::conv_variants() == std::vector<std::string>{"naive", "igemm", "igemm-nosplit", "igemm2"});
+  cuda_emu::set_conv_variant("naive");
+  CHECK(cuda_emu::conv_variant() == "naive");
+  try {
+    cuda_emu::set_conv_variant("igemm3");
+    FAIL("an unknown variant was accepted");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    INFO(msg);
+    CHECK(msg.find("'igemm3'") != std::string::npos);
+    CHECK(msg.find("naive, igemm, igemm-nosplit, igemm2") != std::string::npos);
+  }
+  CHECK(cuda_emu::conv_variant() == "naive");  // a refused name changes nothing
+  cuda_emu::set_conv_variant(cuda_emu::conv_default_variant);
   CHECK_THROWS_AS(cuda_emu::set_conv_tile(8, 4), Error);
   // The workspace covers split-K where it is chosen, and nothing where it is not.
   CHECK(b.conv2d_workspace_bytes(make_conv2d(1, 64, 4, 4, 8, 3, 3, 1, 1, 1, 1)) > 0);

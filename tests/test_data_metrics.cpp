@@ -238,3 +238,31 @@ TEST_CASE("metrics: an image without real pixels is ignored") {
   CHECK(m.scores().auc == 1.0);
   CHECK(m.scores().hi.a == 0.0);
 }
+
+TEST_CASE("metrics: validation's pooled histograms over a batch, by hand") {
+  // Two images of 3 pixels in the network's layout (n, 2, hw), a/110 and b/110, one pixel of each masked out
+  // (with a value that would land in its own bin). Counted a values: predicted {10, 20, -40, 20}, true
+  // {10, 25, -40, 30}: shared mass 1/4 (bin 10) + 1/4 (bin -40) = 0.5. Every counted b is 0: HI 1.
+  const float s = 1.0f / 110.0f;
+  const std::vector<float> pred = {10 * s, 20 * s, 99 * s, 0, 0, 0,  // image 0: a, then b
+                                   -40 * s, 77 * s, 20 * s, 0, 0, 0};
+  const std::vector<float> truth = {10 * s, 25 * s, 99 * s, 0, 0, 0,
+                                    -40 * s, 77 * s, 30 * s, 0, 0, 0};
+  const std::vector<float> mask = {1, 1, 0, 1, 0, 1};
+  tint::PooledAbHistograms h;
+  h.add_batch(pred.data(), truth.data(), mask.data(), 2, 3);
+  CHECK(h.predicted.pixels == 4);
+  CHECK(h.truth.pixels == 4);
+  CHECK(h.predicted.a[size_t(20 - tint::AbHistogram::kLowest)] == 2);
+  CHECK(h.truth.a[size_t(30 - tint::AbHistogram::kLowest)] == 1);
+  CHECK(h.truth.a[size_t(99 - tint::AbHistogram::kLowest)] == 0);
+  const tint::AbIntersection hi = h.intersection();
+  CHECK(hi.a == Approx(0.5).margin(1e-12));
+  CHECK(hi.b == Approx(1.0).margin(1e-12));
+  // Fed image by image, the pool is the same.
+  tint::PooledAbHistograms one;
+  one.add_batch(pred.data(), truth.data(), mask.data(), 1, 3);
+  one.add_batch(pred.data() + 6, truth.data() + 6, mask.data() + 3, 1, 3);
+  CHECK(one.predicted.a == h.predicted.a);
+  CHECK(one.truth.a == h.truth.a);
+}

@@ -134,7 +134,6 @@ TEST_CASE("Adam and AdamW match three steps computed by hand", "[engine][optim]"
       nn::FlatParameters flat = nn::flatten_parameters(net, d);
       AdamHyper h;
       h.lr = 0.1f, h.beta1 = 0.8f, h.beta2 = 0.9f, h.eps = 1e-3f, h.weight_decay = 0.05f, h.decoupled = decoupled;
-      h.step = 0;
       optim::Adam adam(flat, h);
       std::vector<double> p0;
       for (auto& [n, t] : flat.named)
@@ -183,7 +182,6 @@ TEST_CASE("a short training run lowers the loss and reaches a steady state with 
     nn::FlatParameters flat = nn::flatten_parameters(unet, d);
     AdamHyper h;
     h.lr = 3e-3f;
-    h.step = 0;
     optim::Adam adam(flat, h);
     Tensor L = Tensor::uniform({2, 1, 8, 8}, -1, 1, rng, d);
     // A target the net can learn: a smooth function of L in two channels.

@@ -96,7 +96,6 @@ int run_demo(int argc, char** argv) {
   nn::FlatParameters flat = nn::flatten_parameters(unet, device);
   AdamHyper hyper;
   hyper.lr = float(lr);
-  hyper.step = 0;
   optim::Adam adam(flat, hyper);
   fmt::print("tint demo: U-Net width {} levels {} ({} parameters) on {}, batch {} of {}x{}, {} steps\n", config.width,
              config.levels, unet.parameter_count(), device.str(), batch, size, size, steps);

@@ -189,7 +189,7 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
   Loader loader(files, o);
   NoGradGuard no_grad;
   unet.eval();
-  AbHistogram pred_hist, true_hist;
+  PooledAbHistograms hist;
   double weighted = 0;
   while (auto batch = loader.next()) {
     Uploaded u = upload(*batch, device);
@@ -200,10 +200,9 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
     r.images += batch->size;
     const int64_t hw = int64_t(batch->image_size) * batch->image_size;
     std::vector<float> p = pred.to_vector();
+    hist.add_batch(p.data(), batch->ab, batch->mask, batch->size, hw);
     for (int i = 0; i < batch->size; ++i) {
       const float* m = batch->mask + i * hw;
-      pred_hist.add_scaled(p.data() + (2 * i) * hw, p.data() + (2 * i + 1) * hw, m, hw);
-      true_hist.add_scaled(batch->ab + (2 * i) * hw, batch->ab + (2 * i + 1) * hw, m, hw);
       if (int(r.samples.size()) < kSampleRows) {
         const float* L = batch->L + i * hw;
         const int s = batch->image_size;
@@ -216,7 +215,7 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
   }
   unet.train();
   r.loss = r.images ? weighted / double(r.images) : 0;
-  r.hi = histogram_intersection(pred_hist, true_hist);
+  r.hi = hist.intersection();
   return r;
 }
 
@@ -467,7 +466,6 @@ int run_train(int argc, char** argv) {
   AdamHyper hyper;
   hyper.lr = config.lr;
   hyper.weight_decay = config.weight_decay;
-  hyper.step = 0;
   optim::Adam adam(flat, hyper);
   if (ck) {
     restore_checkpoint(*ck, unet, flat, adam);

@@ -7,5 +7,6 @@ int run_demo(int argc, char** argv);
 int run_export(int argc, char** argv);
 int run_devices(int argc, char** argv);
 int run_eval(int argc, char** argv);
+int run_op(int argc, char** argv);
 int run_train(int argc, char** argv);
 }  // namespace tint::cli

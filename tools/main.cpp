@@ -22,6 +22,7 @@ commands:
   demo      train a small U-Net on a synthetic task and print the loss falling (the engine end to end)
   data      fetch the photo sets (data fetch DIR), describe a data set (data stats DIR)
   devices   list the backends this build and machine can run
+  op        run one kernel-contract op forward and backward: check it, time it, dump it (op --list)
 )";
 }  // namespace
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     if (command == "eval") return tint::cli::run_eval(argc - 1, argv + 1);
     if (command == "demo") return tint::cli::run_demo(argc - 1, argv + 1);
     if (command == "devices") return tint::cli::run_devices(argc - 1, argv + 1);
+    if (command == "op") return tint::cli::run_op(argc - 1, argv + 1);
     if (command == "data") return run_data_command(argc - 1, argv + 1);
     std::fprintf(stderr, "tint: error: unknown command '%s' (see 'tint --help')\n", command.c_str());
     return 1;

@@ -1,5 +1,6 @@
 // bench_gpu_conv: tint's CUDA conv kernels (every variant, every product) against cuDNN on the U-Net's layers,
-// and the memory-bound kernels in GB/s. Built only with nvcc; run by benchmarks/gpu/check.sh on a lent GPU.
+// and the memory-bound ops in GB/s: all of them the op registry's U-Net cases (models/unet_cases.h), run
+// through the registry's launches, with FLOPs and bytes from engine/op_cost.h. Built only with nvcc; run by benchmarks/gpu/check.sh on a lent GPU.
 //
 // Fairness: fp32 everywhere, TF32 off on both sides (cuDNN's math type CUDNN_FMA_MATH: FMA kernels only;
 // CUDNN_DEFAULT_MATH would allow TF32 tensor cores on Hopper); cuDNN's algorithm chosen by its own
@@ -26,9 +27,10 @@
 #include <string>
 #include <vector>
 
-#include "benchmarks/unet_shapes.h"
 #include "engine/backend.h"
+#include "engine/op_registry.h"
 #include "kernels/cuda/conv2d.h"
+#include "models/unet_cases.h"
 
 using namespace tint;
 
@@ -171,14 +173,11 @@ struct Timer {
 struct DevBuf {
   float* p = nullptr;
   size_t n = 0;
-  explicit DevBuf(size_t count, uint32_t seed = 0) : n(count) {
+  explicit DevBuf(const std::vector<float>& h) : n(h.size()) {
     CK(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(float)));
-    std::vector<float> h(n);
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (float& v : h) v = dist(rng);
     CK(cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
   }
+  explicit DevBuf(size_t count) : n(count) { CK(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(float))); }
   ~DevBuf() { cudaFree(p); }
   DevBuf(const DevBuf&) = delete;
   DevBuf& operator=(const DevBuf&) = delete;
@@ -249,15 +248,23 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// One layer, one product: cuDNN first (its output is the reference), then every tint variant.
-void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const bench::ConvLayer& layer, int product,
+// One layer, one product of its convolution (for a transposed layer, of the role-swapped conv2d): cuDNN first
+// (its output is the reference), then every tint variant through the registry's launch of that product.
+// Both read the registry's inputs for the case.
+void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const OpCase& layer, int product,
                    std::vector<Row>& rows) {
   const Backend& be = *cuda_backend();
-  const Conv2dShape& s = layer.shape;
-  DevBuf x(s.x_size(), 1), w(s.w_size(), 2), dy(s.y_size(), 3);
+  bool transposed = false;
+  const Conv2dShape s = conv_shape_of(layer, &transposed);
+  const std::vector<std::vector<float>> inputs = make_op_inputs(*layer.op, layer.dims, 1);
+  // conv2d's inputs are x, w, dy; a transposed conv's input is its conv's dy, its output gradient the conv's x.
+  DevBuf x(inputs[transposed ? 2 : 0]), w(inputs[1]), dy(inputs[transposed ? 0 : 2]);
   const size_t out_n = product == 0 ? s.y_size() : product == 1 ? s.x_size() : s.w_size();
-  DevBuf out(out_n, 4);
-  const double gflop = s.flops() * 1e-9;
+  DevBuf out(out_n);
+  // The registry launch that runs this product, and the case tensor it writes (inputs 0-2, then y, dx, dw).
+  const int launch = transposed && product < 2 ? 1 - product : product;
+  const size_t written = 3 + size_t(launch);
+  const double gflop = layer.op->launches[size_t(launch)].cost(layer.dims).flops * 1e-9;
   std::vector<float> ref;
   double cudnn_ms = NAN;
   std::string cudnn_note;
@@ -324,7 +331,7 @@ void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const bench::Co
       CK(cudaDeviceSynchronize());
       ref = out.host();
       cudnn_ms = timer.median_ms([&] { run(); }, 3, opt.repeats);
-      rows.push_back({layer.name, s.str(), kProducts[product], "cudnn", s.n, cudnn_ms, gflop / (cudnn_ms * 1e-3), 1.0, 0.0,
+      rows.push_back({layer.label, s.str(), kProducts[product], "cudnn", s.n, cudnn_ms, gflop / (cudnn_ms * 1e-3), 1.0, 0.0,
                       cudnn_note});
     }
     if (ws) CK(cudaFree(ws));
@@ -334,34 +341,25 @@ void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const bench::Co
     dnn.cudnnDestroyConvolutionDescriptor(cd);
   }
 
-  void* ws = nullptr;
-  const size_t ws_bytes = be.conv2d_workspace_bytes(s);
-  if (ws_bytes) CK(cudaMalloc(&ws, ws_bytes));
-  Stream st;
-  st.workspace = ws;
-  st.workspace_bytes = ws_bytes;
-  for (int v = 0; v < cuda::conv_variant_count(); ++v) {
+  OpRun run(be, *layer.op, layer.dims, inputs);
+  run.reset();
+  for (const std::string& v : cuda::conv_variants()) {
     cuda::set_conv_variant(v);
-    auto launch = [&] {
-      if (product == 0) be.conv2d_forward(st, out.p, x.p, w.p, s);
-      else if (product == 1) be.conv2d_backward_data(st, out.p, dy.p, w.p, s);
-      else be.conv2d_backward_weight(st, out.p, x.p, dy.p, s);
-    };
+    auto launch_once = [&] { run.launch(size_t(launch)); };
     // The naive variant can take seconds on the large layers: time one launch first, and repeat it only if
     // it is quick.
     const auto t0 = std::chrono::steady_clock::now();
-    launch();
+    launch_once();
     CK(cudaDeviceSynchronize());
     const double first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    const double err = ref.empty() ? NAN : rel_err(out.host(), ref);
+    const double err = ref.empty() ? NAN : rel_err(run.download(written), ref);
     const int repeats = first_ms > 200 ? 1 : first_ms > 20 ? 3 : opt.repeats;
-    const double ms = timer.median_ms(launch, first_ms > 20 ? 0 : 2, repeats);
-    rows.push_back({layer.name, s.str(), kProducts[product], std::string("tint:") + cuda::conv_variant_name(v), s.n, ms,
+    const double ms = timer.median_ms(launch_once, first_ms > 20 ? 0 : 2, repeats);
+    rows.push_back({layer.label, s.str(), kProducts[product], "tint:" + v, s.n, ms,
                     gflop / (ms * 1e-3), std::isnan(cudnn_ms) ? NAN : cudnn_ms / ms, err,
                     repeats < opt.repeats ? "few repeats (slow)" : ""});
   }
   cuda::set_conv_variant(cuda::conv_default_variant);
-  if (ws) CK(cudaFree(ws));
 }
 
 struct BwRow {
@@ -370,32 +368,22 @@ struct BwRow {
   double ms, gbps;
 };
 
+// The registry's U-Net cases that are not convolutions (the largest activation, the widest concat, the head
+// output, all parameters) at batch 8: each launch timed, GB/s from the registry's byte counts.
 void bench_memory_kernels(const Options& opt, Timer& timer, std::vector<BwRow>& out) {
   const Backend& be = *cuda_backend();
-  const int64_t n = int64_t(8) * 64 * 256 * 256;  // the largest activation of the U-Net at batch 8
-  DevBuf a(n, 1), b(n, 2), y(n, 3), m(n, 4), v(n, 5);
-  CK(cudaMemset(v.p, 0, n * sizeof(float)));
-  Stream st;
-  auto add = [&](const char* name, int64_t count, double bytes, auto&& f) {
-    const double ms = timer.median_ms(f, 2, opt.repeats);
-    out.push_back({name, count, ms, bytes / (ms * 1e-3) * 1e-9});
-  };
-  add("copy", n, 8.0 * n, [&] { be.copy(st, y.p, a.p, n); });
-  add("fill", n, 4.0 * n, [&] { be.fill(st, y.p, 1.0f, n); });
-  add("axpy", n, 12.0 * n, [&] { be.axpy(st, y.p, a.p, 0.5f, n); });
-  add("relu_forward", n, 8.0 * n, [&] { be.relu_forward(st, y.p, a.p, n); });
-  add("relu_backward", n, 12.0 * n, [&] { be.relu_backward(st, y.p, a.p, b.p, n); });
-  add("tanh_forward", n, 8.0 * n, [&] { be.tanh_forward(st, y.p, a.p, n); });
-  add("bias_add", n, 8.0 * n, [&] { be.bias_add(st, y.p, b.p, 8, 64, 256 * 256); });
-  add("bias_backward", n, 4.0 * n, [&] { be.bias_backward(st, y.p, a.p, 8, 64, 256 * 256); });
-  add("concat_channels", n, 8.0 * n, [&] { be.concat_channels(st, y.p, a.p, b.p, 8, 32, 32, 256 * 256); });
-  add("sum", n, 4.0 * n, [&] { be.sum(st, y.p, a.p, n); });
-  const int64_t nl = int64_t(8) * 2 * 256 * 256;  // predicted ab at batch 8
-  add("l1_loss_forward (masked)", nl, 4.0 * nl * 2 + 4.0 * nl / 2, [&] { be.l1_loss_forward(st, y.p, a.p, b.p, m.p, 8, 2, 256 * 256); });
-  add("l1_loss_backward (masked)", nl, 4.0 * nl * 3 + 4.0 * nl / 2, [&] { be.l1_loss_backward(st, y.p + 16, b.p, m.p, a.p, b.p, m.p, 8, 2, 256 * 256); });
-  const int64_t np = 16 << 20;  // 16 M parameters
-  AdamHyper h;
-  add("adam_step", np, 28.0 * np, [&] { be.adam_step(st, y.p, a.p, m.p, v.p, np, h); });
+  for (const OpCase& c : models::unet_op_cases(models::UNetConfig{}, 256, 8)) {
+    const std::string name = c.op->name;
+    if (name == "conv2d" || name == "conv_transpose2d") continue;
+    OpRun run(be, *c.op, c.dims, make_op_inputs(*c.op, c.dims, 1));
+    run.reset();
+    for (size_t k = 0; k < c.op->launches.size(); ++k) {
+      const OpCost cost = c.op->launches[k].cost(c.dims);
+      const double ms = timer.median_ms([&] { run.launch(k); }, 2, opt.repeats);
+      out.push_back({name + " " + c.op->launches[k].name, int64_t(c.op->inputs(c.dims).empty() ? c.dims[0] : c.op->inputs(c.dims)[0].size), ms,
+                     cost.bytes / (ms * 1e-3) * 1e-9});
+    }
+  }
 }
 
 std::string json_num(double v) {
@@ -425,12 +413,12 @@ int main(int argc, char** argv) {
 
   std::vector<Row> rows;
   for (int batch : opt.batches)
-    for (const bench::ConvLayer& layer : bench::unet_conv_layers(batch)) {
-      if (!opt.layers.empty() && layer.name.find(opt.layers) == std::string::npos) continue;
+    for (const OpCase& layer : models::unet_conv_cases(models::UNetConfig{}, 256, batch)) {
+      if (!opt.layers.empty() && layer.label.find(opt.layers) == std::string::npos) continue;
       for (int p = 0; p < 3; ++p) {
         bench_product(opt, dnn, timer, layer, p, rows);
         const Row& last = rows.back();
-        std::fprintf(stderr, "  %-14s b%d %-10s done (%s %.3f ms)\n", layer.name.c_str(), batch, kProducts[p],
+        std::fprintf(stderr, "  %-14s b%d %-10s done (%s %.3f ms)\n", layer.label.c_str(), batch, kProducts[p],
                      last.impl.c_str(), last.ms);
       }
     }
@@ -472,7 +460,7 @@ int main(int argc, char** argv) {
   for (int batch : opt.batches)
     for (int p = 0; p < 3; ++p) {
       std::vector<std::string> impls = {"cudnn"};
-      for (int v = 0; v < cuda::conv_variant_count(); ++v) impls.push_back(std::string("tint:") + cuda::conv_variant_name(v));
+      for (const std::string& v : cuda::conv_variants()) impls.push_back("tint:" + v);
       double cudnn_total = 0;
       for (const Row& r : rows)
         if (r.batch == batch && r.product == kProducts[p] && r.impl == "cudnn") cudnn_total += r.ms;

@@ -2,7 +2,7 @@
 """PyTorch peer of benchmarks/bench_cpu_conv.cpp: times the same convolutions on the CPU in fp32.
 
 Shapes come from a file the C++ benchmark writes (one layer per line, conv-contract fields; transposed
-layers as their role-swapped convolution, see benchmarks/unet_shapes.h), so both time exactly the same
+layers as their role-swapped convolution, see make_conv_transpose2d in engine/backend.h; the shapes come from models/unet_cases.h), so both time exactly the same
 work. For each layer: forward, backward-data (input gradient) and backward-weight, each timed alone
 through aten::convolution_backward with an output mask, median of --repeats after --warmup runs.
 

@@ -14,7 +14,7 @@
 #include <memory>
 
 #include "engine/error.h"
-#include "kernels/cpu/thread_pool.h"
+#include "engine/thread_pool.h"
 
 namespace tint::cpu {
 

@@ -10,9 +10,10 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/thread_pool.h"
+#include "kernels/common/pointwise.h"
 #include "kernels/cpu/conv_fast.h"
 #include "kernels/cpu/host_memory.h"
-#include "kernels/cpu/thread_pool.h"
 
 namespace tint {
 
@@ -89,12 +90,12 @@ void broadcast_scalar(const Stream& st, float* y, const float* s, float alpha, i
 }
 void relu_forward(const Stream& st, float* y, const float* x, int64_t n) {
   parallel(st, n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (int64_t i = b; i < e; ++i) y[i] = pointwise::relu(x[i]);
   });
 }
 void relu_backward(const Stream& st, float* dx, const float* dy, const float* x, int64_t n) {
   parallel(st, n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    for (int64_t i = b; i < e; ++i) dx[i] = pointwise::relu_backward(dy[i], x[i]);
   });
 }
 void tanh_forward(const Stream& st, float* y, const float* x, int64_t n) {
@@ -104,7 +105,7 @@ void tanh_forward(const Stream& st, float* y, const float* x, int64_t n) {
 }
 void tanh_backward(const Stream& st, float* dx, const float* dy, const float* y, int64_t n) {
   parallel(st, n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    for (int64_t i = b; i < e; ++i) dx[i] = pointwise::tanh_backward(dy[i], y[i]);
   });
 }
 
@@ -198,25 +199,11 @@ void loss_backward(const Stream& st, float* dpred, const float* grad_loss, const
   });
 }
 
-float sign(float d) { return d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f); }
-
 void adam_step(const Stream& st, float* param, const float* grad, float* m, float* v, int64_t n,
                const AdamHyper& h) {
-  const float b1 = h.beta1, b2 = h.beta2, lr = h.lr, eps = h.eps, wd = h.weight_decay;
-  const float bias1 = 1.0f - std::pow(b1, float(h.step));
-  const float bias2 = 1.0f - std::pow(b2, float(h.step));
-  const bool decoupled = h.decoupled;
+  const pointwise::AdamConstants<float> c = pointwise::adam_constants<float>(h);
   parallel(st, n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      float g = grad[i];
-      if (decoupled)
-        param[i] *= 1.0f - lr * wd;
-      else
-        g += wd * param[i];
-      m[i] = b1 * m[i] + (1.0f - b1) * g;
-      v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-      param[i] -= lr * (m[i] / bias1) / (std::sqrt(v[i] / bias2) + eps);
-    }
+    for (int64_t i = b; i < e; ++i) pointwise::adam_update(param[i], grad[i], m[i], v[i], c);
   });
 }
 
@@ -257,7 +244,7 @@ Backend make_cpu_backend() {
   };
   b.l1_loss_backward = [](const Stream& st, float* dp, const float* g, const float* lo, const float* p,
                           const float* t, const float* m, int n, int c, int64_t hw) {
-    loss_backward(st, dp, g, lo, p, t, m, n, c, hw, [](float d) { return sign(d); });
+    loss_backward(st, dp, g, lo, p, t, m, n, c, hw, [](float d) { return pointwise::l1_grad(d); });
   };
   b.mse_loss_forward = [](const Stream& st, float* out, const float* p, const float* t, const float* m, int n,
                           int c, int64_t hw) {
@@ -265,7 +252,7 @@ Backend make_cpu_backend() {
   };
   b.mse_loss_backward = [](const Stream& st, float* dp, const float* g, const float* lo, const float* p,
                            const float* t, const float* m, int n, int c, int64_t hw) {
-    loss_backward(st, dp, g, lo, p, t, m, n, c, hw, [](float d) { return 2.0f * d; });
+    loss_backward(st, dp, g, lo, p, t, m, n, c, hw, [](float d) { return pointwise::mse_grad(d); });
   };
   b.adam_step = adam_step;
   return b;
@@ -277,5 +264,11 @@ const Backend& cpu_backend() {
   static const Backend table = make_cpu_backend();
   return table;
 }
+
+// A build without nvcc has no native CUDA backend; kernels/cuda/backend.cu defines these otherwise.
+#ifndef TINT_HAVE_CUDA
+const Backend* cuda_backend() { return nullptr; }
+bool cuda_device_available() { return false; }
+#endif
 
 }  // namespace tint

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "engine/backend.h"
+#include "kernels/common/pointwise.h"
 
 namespace tint::ref {
 
@@ -58,12 +59,12 @@ void broadcast_scalar(T* y, const T* s, T alpha, int64_t n) {
 
 template <class T>
 void relu_forward(T* y, const T* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+  for (int64_t i = 0; i < n; ++i) y[i] = pointwise::relu(x[i]);
 }
 
 template <class T>
 void relu_backward(T* dx, const T* dy, const T* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : T(0);
+  for (int64_t i = 0; i < n; ++i) dx[i] = pointwise::relu_backward(dy[i], x[i]);
 }
 
 template <class T>
@@ -73,7 +74,7 @@ void tanh_forward(T* y, const T* x, int64_t n) {
 
 template <class T>
 void tanh_backward(T* dx, const T* dy, const T* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (T(1) - y[i] * y[i]);
+  for (int64_t i = 0; i < n; ++i) dx[i] = pointwise::tanh_backward(dy[i], y[i]);
 }
 
 // ---- bias ----------------------------------------------------------------------------------------------
@@ -232,18 +233,13 @@ void masked_loss_backward(T* dpred, const T* grad_loss, const T* loss_out2, cons
 }
 
 template <class T>
-T sign(T d) {
-  return d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
-}
-
-template <class T>
 void l1_loss_forward(T* loss_out2, const T* pred, const T* target, const T* mask, int n, int c, int64_t hw) {
   masked_loss_forward(loss_out2, pred, target, mask, n, c, hw, [](double d) { return std::fabs(d); });
 }
 template <class T>
 void l1_loss_backward(T* dpred, const T* grad_loss, const T* loss_out2, const T* pred, const T* target,
                       const T* mask, int n, int c, int64_t hw) {
-  masked_loss_backward(dpred, grad_loss, loss_out2, pred, target, mask, n, c, hw, [](T d) { return sign(d); });
+  masked_loss_backward(dpred, grad_loss, loss_out2, pred, target, mask, n, c, hw, [](T d) { return pointwise::l1_grad(d); });
 }
 template <class T>
 void mse_loss_forward(T* loss_out2, const T* pred, const T* target, const T* mask, int n, int c, int64_t hw) {
@@ -253,26 +249,15 @@ template <class T>
 void mse_loss_backward(T* dpred, const T* grad_loss, const T* loss_out2, const T* pred, const T* target,
                        const T* mask, int n, int c, int64_t hw) {
   masked_loss_backward(dpred, grad_loss, loss_out2, pred, target, mask, n, c, hw,
-                       [](T d) { return T(2) * d; });
+                       [](T d) { return pointwise::mse_grad(d); });
 }
 
 // ---- optimiser -----------------------------------------------------------------------------------------
 
 template <class T>
 void adam_step(T* param, const T* grad, T* m, T* v, int64_t n, const AdamHyper& h) {
-  const T b1 = h.beta1, b2 = h.beta2, lr = h.lr, eps = h.eps, wd = h.weight_decay;
-  const T bias1 = T(1) - std::pow(b1, T(h.step));
-  const T bias2 = T(1) - std::pow(b2, T(h.step));
-  for (int64_t i = 0; i < n; ++i) {
-    T g = grad[i];
-    if (h.decoupled)
-      param[i] *= T(1) - lr * wd;
-    else
-      g += wd * param[i];
-    m[i] = b1 * m[i] + (T(1) - b1) * g;
-    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-    param[i] -= lr * (m[i] / bias1) / (std::sqrt(v[i] / bias2) + eps);
-  }
+  const pointwise::AdamConstants<T> c = pointwise::adam_constants<T>(h);
+  for (int64_t i = 0; i < n; ++i) pointwise::adam_update(param[i], grad[i], m[i], v[i], c);
 }
 
 }  // namespace tint::ref

@@ -1,11 +1,13 @@
 // The fused Adam/AdamW step: one launch over the flat parameter buffer (parameters, gradients and both
 // moments each live in one contiguous range), reading p, g, m, v and writing p, m, v once: 28 bytes per
-// parameter, memory-bound. The bias corrections 1 - beta^t are computed once on the host in double.
+// parameter, memory-bound. The per-element update and the per-step constants are kernels/common/pointwise.h,
+// shared with the CPU backends.
 #include "kernels/cuda/cuda_compat.h"
 
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/common/pointwise.h"
 #include "kernels/cuda/ops.h"
 
 namespace tint {
@@ -13,20 +15,10 @@ namespace TINT_CUDA_NS {
 
 namespace {
 
-struct AdamArgs {
-  float lr, beta1, beta2, eps, wd, bc1, bc2;
-  bool decoupled;
-};
+using AdamArgs = pointwise::AdamConstants<float>;
 
 __device__ __forceinline__ void adam_one(float& p, float g, float& m, float& v, const AdamArgs& a) {
-  if (a.decoupled) {
-    p *= 1.0f - a.lr * a.wd;
-  } else {
-    g += a.wd * p;
-  }
-  m = a.beta1 * m + (1.0f - a.beta1) * g;
-  v = a.beta2 * v + (1.0f - a.beta2) * g * g;
-  p -= a.lr * (m / a.bc1) / (sqrtf(v / a.bc2) + a.eps);
+  pointwise::adam_update(p, g, m, v, a);
 }
 
 __global__ void adam_kernel(float* __restrict__ param, const float* __restrict__ grad, float* __restrict__ m,
@@ -53,11 +45,7 @@ __global__ void adam_kernel(float* __restrict__ param, const float* __restrict__
 
 void adam_step(const Stream& s, float* param, const float* grad, float* m, float* v, int64_t n, const AdamHyper& h) {
   if (n <= 0) return;
-  AdamArgs a{};
-  a.lr = h.lr, a.beta1 = h.beta1, a.beta2 = h.beta2, a.eps = h.eps, a.wd = h.weight_decay;
-  a.decoupled = h.decoupled;
-  a.bc1 = float(1.0 - std::pow(double(h.beta1), double(h.step)));
-  a.bc2 = float(1.0 - std::pow(double(h.beta2), double(h.step)));
+  const AdamArgs a = pointwise::adam_constants<float>(h);
   const auto al = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   const int64_t n_vec4 = al(param) && al(grad) && al(m) && al(v) ? n / 4 : 0;
   TINT_LAUNCH(adam_kernel, grid_for(n_vec4 > 0 ? n_vec4 : n, 256), 256, 0, stream_of(s), param, grad, m, v, n, n_vec4,

@@ -28,6 +28,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
+#include <string>
+#include <vector>
 #include <type_traits>
 
 #include "engine/backend.h"
@@ -794,7 +797,10 @@ __global__ void conv_naive_backward_weight_kernel(ConvGemm g, float* __restrict_
 
 // ---- planning and launch ------------------------------------------------------------------------------
 
-std::atomic<int> g_variant{conv_default_variant};
+// The variants' names, indexed by the number the planner and the launcher switch on.
+const char* const kVariantNames[] = {"naive", "igemm", "igemm-nosplit", "igemm2"};
+constexpr int kDefaultVariant = 3;
+std::atomic<int> g_variant{kDefaultVariant};
 std::atomic<int> g_forced_tm{0}, g_forced_tn{0};  // set_conv_tile (tests): 0 lets the planner choose
 
 struct Plan {
@@ -934,25 +940,24 @@ void launch_conv(const Stream& stream, float* out, const float* a, const float* 
 
 }  // namespace
 
-int conv_variant_count() { return 4; }
-
-const char* conv_variant_name(int variant) {
-  switch (variant) {
-    case 0: return "naive";
-    case 1: return "igemm";
-    case 2: return "igemm-nosplit";
-    case 3: return "igemm2";
-    default: return "?";
-  }
+const std::vector<std::string>& conv_variants() {
+  static const std::vector<std::string> names(std::begin(kVariantNames), std::end(kVariantNames));
+  return names;
 }
 
-int conv_variant() { return g_variant.load(); }
+std::string conv_variant() { return kVariantNames[g_variant.load()]; }
 
-void set_conv_variant(int variant) {
-  if (variant < 0 || variant >= conv_variant_count())
-    raise_error(format_message("%s: conv variant %d out of range [0, %d)", TINT_BACKEND_NAME, variant,
-                               conv_variant_count()));
-  g_variant.store(variant);
+void set_conv_variant(const std::string& name) {
+  const std::vector<std::string>& names = conv_variants();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) {
+      g_variant.store(int(i));
+      return;
+    }
+  std::string valid;
+  for (const std::string& n : names) valid += (valid.empty() ? "" : ", ") + n;
+  raise_error(format_message("%s: unknown conv variant '%s' (valid: %s)", TINT_BACKEND_NAME, name.c_str(),
+                             valid.c_str()));
 }
 
 void set_conv_tile(int tm, int tn) {

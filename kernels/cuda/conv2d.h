@@ -12,29 +12,31 @@
 //                      was measured on an H200 (benchmarks/results/2026-11-26-h200-igemm2): faster than
 //                      igemm on every U-Net layer and product but the 1x1 head's backward-data (tiny).
 //
-// The variant is process-wide (tests and benchmarks switch it; set it back to the default afterwards).
+// Variants are chosen by NAME (tests, benchmarks and `tint op --variant`); the selection is process-wide
+// (set it back to the default afterwards). An unknown name is an error that lists the valid ones.
 // set_conv_tile forces the per-thread register block of the tuned variants (8x8, 4x8 or 4x4; 0x0 gives the
 // choice back to the planner), so that tests reach every tile on shapes small enough to emulate.
 #pragma once
 
+#include <string>
+#include <vector>
+
 namespace tint {
 
 namespace cuda_emu {
-int conv_variant_count();
-const char* conv_variant_name(int variant);
-int conv_variant();
-void set_conv_variant(int variant);  // throws tint::Error when out of range
-void set_conv_tile(int tm, int tn);  // throws tint::Error for any other pair
-constexpr int conv_default_variant = 3;
+const std::vector<std::string>& conv_variants();  // in the order above
+std::string conv_variant();                       // the selected one
+void set_conv_variant(const std::string& name);   // throws tint::Error naming the valid variants
+void set_conv_tile(int tm, int tn);               // throws tint::Error for any other pair
+inline constexpr const char* conv_default_variant = "igemm2";
 }  // namespace cuda_emu
 
 namespace cuda {  // defined only when built with nvcc (TINT_HAVE_CUDA)
-int conv_variant_count();
-const char* conv_variant_name(int variant);
-int conv_variant();
-void set_conv_variant(int variant);
-void set_conv_tile(int tm, int tn);  // throws tint::Error for any other pair
-constexpr int conv_default_variant = 3;
+const std::vector<std::string>& conv_variants();
+std::string conv_variant();
+void set_conv_variant(const std::string& name);
+void set_conv_tile(int tm, int tn);
+inline constexpr const char* conv_default_variant = "igemm2";
 }  // namespace cuda
 
 }  // namespace tint

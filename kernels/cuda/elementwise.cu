@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "kernels/common/pointwise.h"
 #include "kernels/cuda/ops.h"
 
 namespace tint {
@@ -64,16 +65,16 @@ struct BroadcastOp {
   __device__ float operator()(float, float, float) const { return alpha * s[0]; }
 };
 struct ReluOp {
-  __device__ float operator()(float, float x, float) const { return x > 0.0f ? x : 0.0f; }
+  __device__ float operator()(float, float x, float) const { return pointwise::relu(x); }
 };
 struct ReluBackwardOp {  // a = dy, b = x
-  __device__ float operator()(float, float dy, float x) const { return x > 0.0f ? dy : 0.0f; }
+  __device__ float operator()(float, float dy, float x) const { return pointwise::relu_backward(dy, x); }
 };
 struct TanhOp {
   __device__ float operator()(float, float x, float) const { return tanhf(x); }
 };
 struct TanhBackwardOp {  // a = dy, b = y
-  __device__ float operator()(float, float dy, float y) const { return dy * (1.0f - y * y); }
+  __device__ float operator()(float, float dy, float y) const { return pointwise::tanh_backward(dy, y); }
 };
 
 }  // namespace

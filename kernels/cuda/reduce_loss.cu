@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "kernels/common/pointwise.h"
 #include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/ops.h"
 
@@ -19,12 +20,11 @@ constexpr int kThreads = 1024;
 
 struct L1 {
   __host__ __device__ static float value(float d) { return fabsf(d); }
-  // d/dd |d| with sign(0) = 0, as PyTorch.
-  __host__ __device__ static float grad(float d) { return d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f); }
+  __host__ __device__ static float grad(float d) { return pointwise::l1_grad(d); }
 };
 struct L2 {
   __host__ __device__ static float value(float d) { return d * d; }
-  __host__ __device__ static float grad(float d) { return 2.0f * d; }
+  __host__ __device__ static float grad(float d) { return pointwise::mse_grad(d); }
 };
 
 __global__ void sum_kernel(float* __restrict__ out, const float* __restrict__ x, int64_t n, bool vec) {

@@ -1,5 +1,6 @@
-// Shape helpers of the kernel contract (engine/backend.h). They live with the kernels so that every
-// kernel library is self-contained.
+// Shape helpers of the kernel contract (engine/backend.h). The contract is the engine's; these are built
+// into tint_contract, the small library every kernel library links, so a kernel library still builds and
+// tests without the rest of the engine.
 #include "engine/backend.h"
 #include "engine/error.h"
 
@@ -47,10 +48,5 @@ Conv2dShape make_conv_transpose2d(int n, int cin_t, int h, int w, int cout_t, in
              "conv_transpose2d: inconsistent shape {}", s.str());
   return s;
 }
-
-#ifndef TINT_HAVE_CUDA
-const Backend* cuda_backend() { return nullptr; }
-bool cuda_device_available() { return false; }
-#endif
 
 }  // namespace tint
