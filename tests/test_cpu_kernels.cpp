@@ -361,7 +361,8 @@ TEST_CASE("adam and adamw: three steps on every CPU backend against a hand compu
         }
         // grad uses the float p, and the double path follows the same grads: compare p after each step.
         double worst = 0;
-        for (int64_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(double(p[i]) - pd[i]));
+        // A NaN must fail: std::max would drop it.
+        for (int64_t i = 0; i < n; ++i) worst = std::max(worst, std::isnan(p[i]) ? INFINITY : std::fabs(double(p[i]) - pd[i]));
         INFO("step " << step);
         CHECK(worst < 1e-6);  // each step moves p by about lr = 1e-2
         for (int64_t i = 0; i < n; ++i) pd[i] = p[i];  // re-anchor so float drift does not accumulate
