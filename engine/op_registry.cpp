@@ -29,9 +29,15 @@ TensorSpec shaped(TensorSpec t, std::vector<int64_t> shape) {
   t.shape = std::move(shape);
   return t;
 }
-std::vector<int64_t> x_shape(const Conv2dShape& s) { return {s.n, s.c_in, s.h_in, s.w_in}; }
-std::vector<int64_t> y_shape(const Conv2dShape& s) { return {s.n, s.c_out, s.h_out, s.w_out}; }
-std::vector<int64_t> w_shape(const Conv2dShape& s) { return {s.c_out, s.c_in, s.kh, s.kw}; }
+std::vector<int64_t> x_shape(const Conv2dShape& s) {
+  return {s.n, s.c_in, s.h_in, s.w_in};
+}
+std::vector<int64_t> y_shape(const Conv2dShape& s) {
+  return {s.n, s.c_out, s.h_out, s.w_out};
+}
+std::vector<int64_t> w_shape(const Conv2dShape& s) {
+  return {s.c_out, s.c_in, s.kh, s.kw};
+}
 
 std::string join(const OpDims& d) {
   std::string s;
@@ -50,12 +56,15 @@ OpDims parse_count(const OpDims& d) {
   TINT_CHECK(d.size() == 1 && d[0] > 0, "shape '{}' is not N (a positive element count)", join(d));
   return d;
 }
-std::string describe_count(const OpDims& d) { return "n=" + std::to_string(d[0]); }
+std::string describe_count(const OpDims& d) {
+  return "n=" + std::to_string(d[0]);
+}
 
 // ---- per-channel ops: "N,C,HW" -------------------------------------------------------------------------
 
 OpDims parse_nchw(const OpDims& d) {
-  TINT_CHECK(d.size() == 3 && d[0] > 0 && d[1] > 0 && d[2] > 0, "shape '{}' is not N,C,HW (positive)", join(d));
+  TINT_CHECK(d.size() == 3 && d[0] > 0 && d[1] > 0 && d[2] > 0, "shape '{}' is not N,C,HW (positive)",
+             join(d));
   to_int(d[0], "shape N"), to_int(d[1], "shape C");
   return d;
 }
@@ -76,16 +85,17 @@ Conv2dShape conv_shape(const OpDims& d) {
 Conv2dShape convt_shape(const OpDims& d) {
   int v[13];
   for (int i = 0; i < 13; ++i) v[i] = int(d[size_t(i)]);
-  return make_conv_transpose2d(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]);
+  return make_conv_transpose2d(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11],
+                               v[12]);
 }
 
 OpDims expand_square(const OpDims& d, size_t square, size_t full, const char* op) {
   for (int64_t v : d)
-    TINT_CHECK(v >= 0 && v <= std::numeric_limits<int>::max(), "{}: value {} in shape '{}' out of range", op, v,
-               join(d));
+    TINT_CHECK(v >= 0 && v <= std::numeric_limits<int>::max(), "{}: value {} in shape '{}' out of range", op,
+               v, join(d));
   if (d.size() == full) return d;
-  TINT_CHECK(d.size() == square, "{}: shape '{}' has {} values; expected {} (square) or {} (full)", op, join(d),
-             d.size(), square, full);
+  TINT_CHECK(d.size() == square, "{}: shape '{}' has {} values; expected {} (square) or {} (full)", op,
+             join(d), d.size(), square, full);
   // N,C,H,W,COUT,K,S,P[,OUTPAD] -> n,c,h,w,cout,kh,kw,sh,sw,ph,pw[,oph,opw]
   OpDims f = {d[0], d[1], d[2], d[3], d[4], d[5], d[5], d[6], d[6], d[7], d[7]};
   if (full == 13) f.push_back(d[8]), f.push_back(d[8]);
@@ -105,21 +115,34 @@ OpDims parse_convt(const OpDims& given) {
   return f;
 }
 
-std::string describe_conv(const OpDims& d) { return conv_shape(d).str(); }
+std::string describe_conv(const OpDims& d) {
+  return conv_shape(d).str();
+}
 std::string describe_convt(const OpDims& d) {
   const Conv2dShape s = convt_shape(d);
-  return fmt::format("n{} c{}x{}x{} -> c{}x{}x{} k{}x{} s{}x{} p{}x{} op{}x{}", s.n, s.c_out, s.h_out, s.w_out, s.c_in,
-                     s.h_in, s.w_in, s.kh, s.kw, s.stride_h, s.stride_w, s.pad_h, s.pad_w, d[11], d[12]);
+  return fmt::format("n{} c{}x{}x{} -> c{}x{}x{} k{}x{} s{}x{} p{}x{} op{}x{}", s.n, s.c_out, s.h_out,
+                     s.w_out, s.c_in, s.h_in, s.w_in, s.kh, s.kw, s.stride_h, s.stride_w, s.pad_h, s.pad_w,
+                     d[11], d[12]);
 }
 
-size_t conv_workspace(const Backend& b, const OpDims& d) { return b.conv2d_workspace_bytes(conv_shape(d)); }
-size_t convt_workspace(const Backend& b, const OpDims& d) { return b.conv2d_workspace_bytes(convt_shape(d)); }
+size_t conv_workspace(const Backend& b, const OpDims& d) {
+  return b.conv2d_workspace_bytes(conv_shape(d));
+}
+size_t convt_workspace(const Backend& b, const OpDims& d) {
+  return b.conv2d_workspace_bytes(convt_shape(d));
+}
 
 // Terms summed into one element of each product: c_in*kh*kw (forward), c_out*kh*kw (backward-data),
 // n*h_out*w_out (backward-weight).
-double fwd_terms(const Conv2dShape& s) { return double(s.c_in) * s.kh * s.kw; }
-double bwd_data_terms(const Conv2dShape& s) { return double(s.c_out) * s.kh * s.kw; }
-double bwd_weight_terms(const Conv2dShape& s) { return double(s.n) * s.h_out * s.w_out; }
+double fwd_terms(const Conv2dShape& s) {
+  return double(s.c_in) * s.kh * s.kw;
+}
+double bwd_data_terms(const Conv2dShape& s) {
+  return double(s.c_out) * s.kh * s.kw;
+}
+double bwd_weight_terms(const Conv2dShape& s) {
+  return double(s.n) * s.h_out * s.w_out;
+}
 
 // ---- losses: "N,C,HW,MASK" with MASK 0 (none), 1 (random pixels), 2 (all zero: count 0) -----------------
 
@@ -132,7 +155,10 @@ OpDims parse_loss(const OpDims& given) {
   return d;
 }
 std::string describe_loss(const OpDims& d) {
-  return fmt::format("n{} c{} hw{}{}", d[0], d[1], d[2], d[3] == 0 ? "" : d[3] == 1 ? " masked" : " zero-mask");
+  return fmt::format("n{} c{} hw{}{}", d[0], d[1], d[2],
+                     d[3] == 0   ? ""
+                     : d[3] == 1 ? " masked"
+                                 : " zero-mask");
 }
 Specs loss_inputs(const OpDims& d) {
   const int64_t total = d[0] * d[1] * d[2];
@@ -150,19 +176,24 @@ Specs loss_outputs(const OpDims& d) {
   return {t};
 }
 // Tensors: pred, target, [mask], dloss | loss | dpred.
-const float* loss_mask(float* const* t, const OpDims& d) { return d[3] != 0 ? t[2] : nullptr; }
-size_t loss_base(const OpDims& d) { return d[3] != 0 ? 4 : 3; }  // index of the first output
+const float* loss_mask(float* const* t, const OpDims& d) {
+  return d[3] != 0 ? t[2] : nullptr;
+}
+size_t loss_base(const OpDims& d) {
+  return d[3] != 0 ? 4 : 3;
+}  // index of the first output
 
 template <bool L1>
 void loss_forward(const Backend& b, const Stream& st, float* const* t, const OpDims& d) {
   const size_t o = loss_base(d);
-  (L1 ? b.l1_loss_forward : b.mse_loss_forward)(st, t[o], t[0], t[1], loss_mask(t, d), int(d[0]), int(d[1]), d[2]);
+  (L1 ? b.l1_loss_forward : b.mse_loss_forward)(st, t[o], t[0], t[1], loss_mask(t, d), int(d[0]), int(d[1]),
+                                                d[2]);
 }
 template <bool L1>
 void loss_backward(const Backend& b, const Stream& st, float* const* t, const OpDims& d) {
   const size_t o = loss_base(d);
   (L1 ? b.l1_loss_backward : b.mse_loss_backward)(st, t[o + 1], t[o - 1], t[o], t[0], t[1], loss_mask(t, d),
-                                                   int(d[0]), int(d[1]), d[2]);
+                                                  int(d[0]), int(d[1]), d[2]);
 }
 
 // ---- Adam: "N,DECOUPLED" --------------------------------------------------------------------------------
@@ -178,7 +209,12 @@ std::vector<OpDef> build_registry() {
   const std::vector<OpDims> counts = {{1}, {7}, {64}, {1031}};
 
   // fill: y = 0.375.
-  r.push_back(OpDef{"fill", "N", "y = 0.375 (fill)", false, parse_count, describe_count,
+  r.push_back(OpDef{"fill",
+                    "N",
+                    "y = 0.375 (fill)",
+                    false,
+                    parse_count,
+                    describe_count,
                     [](const OpDims&) { return Specs{}; },
                     [](const OpDims& d) { return Specs{output("y", d[0])}; },
                     [](const OpDims&) { return Specs{}; },
@@ -188,7 +224,12 @@ std::vector<OpDef> build_registry() {
                       }}},
                     counts});
   // copy: y = x; its backward is a copy too (not repeated).
-  r.push_back(OpDef{"copy", "N", "y = x (copy)", false, parse_count, describe_count,
+  r.push_back(OpDef{"copy",
+                    "N",
+                    "y = x (copy)",
+                    false,
+                    parse_count,
+                    describe_count,
                     [](const OpDims& d) { return Specs{input("x", d[0])}; },
                     [](const OpDims& d) { return Specs{output("y", d[0])}; },
                     [](const OpDims&) { return Specs{}; },
@@ -198,35 +239,60 @@ std::vector<OpDef> build_registry() {
                       }}},
                     counts});
   // add: y = a + b; backward da = db = dy (two copies).
-  r.push_back(OpDef{
-      "add", "N", "y = a + b (add); da = db = dy (copy)", false, parse_count, describe_count,
-      [](const OpDims& d) { return Specs{input("a", d[0]), input("b", d[0]), input("dy", d[0])}; },
-      [](const OpDims& d) { return Specs{output("y", d[0])}; },
-      [](const OpDims& d) { return Specs{output("da", d[0]), output("db", d[0])}; },
-      {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 2, 1, 1); },
-        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) { b.add(s, t[3], t[0], t[1], d[0]); }},
-       {"bwd", true, [](const OpDims& d) { return elementwise_cost(d[0], 2, 2, 0); },
-        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
-          b.copy(s, t[4], t[2], d[0]);
-          b.copy(s, t[5], t[2], d[0]);
-        }}},
-      counts});
+  r.push_back(OpDef{"add",
+                    "N",
+                    "y = a + b (add); da = db = dy (copy)",
+                    false,
+                    parse_count,
+                    describe_count,
+                    [](const OpDims& d) {
+                      return Specs{input("a", d[0]), input("b", d[0]), input("dy", d[0])};
+                    },
+                    [](const OpDims& d) { return Specs{output("y", d[0])}; },
+                    [](const OpDims& d) {
+                      return Specs{output("da", d[0]), output("db", d[0])};
+                    },
+                    {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 2, 1, 1); },
+                      [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+                        b.add(s, t[3], t[0], t[1], d[0]);
+                      }},
+                     {"bwd", true, [](const OpDims& d) { return elementwise_cost(d[0], 2, 2, 0); },
+                      [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+                        b.copy(s, t[4], t[2], d[0]);
+                        b.copy(s, t[5], t[2], d[0]);
+                      }}},
+                    counts});
   // scale: y = -1.75 x; backward dx = -1.75 dy (the same entry).
-  r.push_back(OpDef{
-      "scale", "N", "y = -1.75 x (scale); dx = -1.75 dy (scale)", false, parse_count, describe_count,
-      [](const OpDims& d) { return Specs{input("x", d[0]), input("dy", d[0])}; },
-      [](const OpDims& d) { return Specs{output("y", d[0])}; },
-      [](const OpDims& d) { return Specs{output("dx", d[0])}; },
-      {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 1, 1, 1); },
-        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) { b.scale(s, t[2], t[0], -1.75f, d[0]); }},
-       {"bwd", true, [](const OpDims& d) { return elementwise_cost(d[0], 1, 1, 1); },
-        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
-          b.scale(s, t[3], t[1], -1.75f, d[0]);
-        }}},
-      counts});
+  r.push_back(OpDef{"scale",
+                    "N",
+                    "y = -1.75 x (scale); dx = -1.75 dy (scale)",
+                    false,
+                    parse_count,
+                    describe_count,
+                    [](const OpDims& d) {
+                      return Specs{input("x", d[0]), input("dy", d[0])};
+                    },
+                    [](const OpDims& d) { return Specs{output("y", d[0])}; },
+                    [](const OpDims& d) { return Specs{output("dx", d[0])}; },
+                    {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 1, 1, 1); },
+                      [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+                        b.scale(s, t[2], t[0], -1.75f, d[0]);
+                      }},
+                     {"bwd", true, [](const OpDims& d) { return elementwise_cost(d[0], 1, 1, 1); },
+                      [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+                        b.scale(s, t[3], t[1], -1.75f, d[0]);
+                      }}},
+                    counts});
   // axpy: y += 0.625 x (in place; how the engine accumulates gradients).
-  r.push_back(OpDef{"axpy", "N", "y += 0.625 x (axpy, in place)", false, parse_count, describe_count,
-                    [](const OpDims& d) { return Specs{input("y0", d[0]), input("x", d[0])}; },
+  r.push_back(OpDef{"axpy",
+                    "N",
+                    "y += 0.625 x (axpy, in place)",
+                    false,
+                    parse_count,
+                    describe_count,
+                    [](const OpDims& d) {
+                      return Specs{input("y0", d[0]), input("x", d[0])};
+                    },
                     [](const OpDims& d) { return Specs{output("y", d[0], 1, 0)}; },
                     [](const OpDims&) { return Specs{}; },
                     {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 2, 1, 2); },
@@ -235,49 +301,76 @@ std::vector<OpDef> build_registry() {
                       }}},
                     counts});
   // relu: exact zeros of both signs in x, where the gradient must be 0.
-  r.push_back(OpDef{
-      "relu", "N", "y = max(x, 0) (relu_forward); dx = dy * (x > 0) (relu_backward)", false, parse_count,
-      describe_count, [](const OpDims& d) { return Specs{input("x", d[0], Init::kinks), input("dy", d[0])}; },
-      [](const OpDims& d) { return Specs{output("y", d[0])}; },
-      [](const OpDims& d) { return Specs{output("dx", d[0])}; },
-      {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 1, 1, 1); },
-        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) { b.relu_forward(s, t[2], t[0], d[0]); }},
-       {"bwd", true, [](const OpDims& d) { return elementwise_cost(d[0], 2, 1, 1); },
-        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
-          b.relu_backward(s, t[3], t[1], t[0], d[0]);
-        }}},
-      counts});
+  r.push_back(OpDef{"relu",
+                    "N",
+                    "y = max(x, 0) (relu_forward); dx = dy * (x > 0) (relu_backward)",
+                    false,
+                    parse_count,
+                    describe_count,
+                    [](const OpDims& d) {
+                      return Specs{input("x", d[0], Init::kinks), input("dy", d[0])};
+                    },
+                    [](const OpDims& d) { return Specs{output("y", d[0])}; },
+                    [](const OpDims& d) { return Specs{output("dx", d[0])}; },
+                    {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 1, 1, 1); },
+                      [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+                        b.relu_forward(s, t[2], t[0], d[0]);
+                      }},
+                     {"bwd", true, [](const OpDims& d) { return elementwise_cost(d[0], 2, 1, 1); },
+                      [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+                        b.relu_backward(s, t[3], t[1], t[0], d[0]);
+                      }}},
+                    counts});
   // tanh: the backward reads the forward's output y.
-  r.push_back(OpDef{
-      "tanh", "N", "y = tanh(x) (tanh_forward); dx = dy * (1 - y^2) (tanh_backward)", false, parse_count,
-      describe_count,
-      [](const OpDims& d) { return Specs{input("x", d[0], Init::uniform, -3, 3), input("dy", d[0])}; },
-      [](const OpDims& d) { return Specs{output("y", d[0])}; },
-      [](const OpDims& d) { return Specs{output("dx", d[0])}; },
-      {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 1, 1, 1); },
-        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) { b.tanh_forward(s, t[2], t[0], d[0]); }},
-       {"bwd", true, [](const OpDims& d) { return elementwise_cost(d[0], 2, 1, 3); },
-        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
-          b.tanh_backward(s, t[3], t[1], t[2], d[0]);
-        }}},
-      counts});
+  r.push_back(OpDef{"tanh",
+                    "N",
+                    "y = tanh(x) (tanh_forward); dx = dy * (1 - y^2) (tanh_backward)",
+                    false,
+                    parse_count,
+                    describe_count,
+                    [](const OpDims& d) {
+                      return Specs{input("x", d[0], Init::uniform, -3, 3), input("dy", d[0])};
+                    },
+                    [](const OpDims& d) { return Specs{output("y", d[0])}; },
+                    [](const OpDims& d) { return Specs{output("dx", d[0])}; },
+                    {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 1, 1, 1); },
+                      [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+                        b.tanh_forward(s, t[2], t[0], d[0]);
+                      }},
+                     {"bwd", true, [](const OpDims& d) { return elementwise_cost(d[0], 2, 1, 3); },
+                      [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+                        b.tanh_backward(s, t[3], t[1], t[2], d[0]);
+                      }}},
+                    counts});
   // sum: out = sum x; backward dx = dout (broadcast_scalar).
-  r.push_back(OpDef{
-      "sum", "N", "out = sum(x) (sum); dx = dout (broadcast_scalar)", true, parse_count, describe_count,
-      [](const OpDims& d) { return Specs{input("x", d[0]), input("dout", 1)}; },
-      [](const OpDims& d) { return Specs{output("out", 1, double(d[0]))}; },
-      [](const OpDims& d) { return Specs{output("dx", d[0])}; },
-      {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 1, 0, 1); },
-        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) { b.sum(s, t[2], t[0], d[0]); }},
-       {"bwd", true, [](const OpDims& d) { return elementwise_cost(d[0], 0, 1, 0); },
-        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
-          b.broadcast_scalar(s, t[3], t[1], 1.0f, d[0]);
-        }}},
-      {{1}, {5}, {1000}, {40000}}});
+  r.push_back(OpDef{"sum",
+                    "N",
+                    "out = sum(x) (sum); dx = dout (broadcast_scalar)",
+                    true,
+                    parse_count,
+                    describe_count,
+                    [](const OpDims& d) {
+                      return Specs{input("x", d[0]), input("dout", 1)};
+                    },
+                    [](const OpDims& d) { return Specs{output("out", 1, double(d[0]))}; },
+                    [](const OpDims& d) { return Specs{output("dx", d[0])}; },
+                    {{"fwd", false, [](const OpDims& d) { return elementwise_cost(d[0], 1, 0, 1); },
+                      [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+                        b.sum(s, t[2], t[0], d[0]);
+                      }},
+                     {"bwd", true, [](const OpDims& d) { return elementwise_cost(d[0], 0, 1, 0); },
+                      [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+                        b.broadcast_scalar(s, t[3], t[1], 1.0f, d[0]);
+                      }}},
+                    {{1}, {5}, {1000}, {40000}}});
   // bias_add: in place on y; backward dbias = sum over batch and pixels.
   r.push_back(OpDef{
-      "bias_add", "N,C,HW", "y[b,c,:] += bias[c] (bias_add); dbias[c] = sum dy[:,c,:] (bias_backward)", true,
-      parse_nchw, describe_nchw,
+      "bias_add",
+      "N,C,HW",
+      "y[b,c,:] += bias[c] (bias_add); dbias[c] = sum dy[:,c,:] (bias_backward)",
+      true,
+      parse_nchw,
+      describe_nchw,
       [](const OpDims& d) {
         return Specs{input("y0", d[0] * d[1] * d[2]), input("bias", d[1]), input("dy", d[0] * d[1] * d[2])};
       },
@@ -294,7 +387,9 @@ std::vector<OpDef> build_registry() {
       {{1, 3, 1}, {2, 5, 7}, {8, 4, 16}, {3, 2, 1000}}});
   // concat_channels: y = [a, b]; backward splits dy (split_channels).
   r.push_back(OpDef{
-      "concat_channels", "N,CA,CB,HW", "y = [a, b] along channels (concat_channels); da, db = split dy (split_channels)",
+      "concat_channels",
+      "N,CA,CB,HW",
+      "y = [a, b] along channels (concat_channels); da, db = split dy (split_channels)",
       false,
       [](const OpDims& d) {
         TINT_CHECK(d.size() == 4 && d[0] > 0 && d[1] > 0 && d[2] > 0 && d[3] > 0,
@@ -307,7 +402,9 @@ std::vector<OpDef> build_registry() {
                      input("dy", d[0] * (d[1] + d[2]) * d[3])};
       },
       [](const OpDims& d) { return Specs{output("y", d[0] * (d[1] + d[2]) * d[3])}; },
-      [](const OpDims& d) { return Specs{output("da", d[0] * d[1] * d[3]), output("db", d[0] * d[2] * d[3])}; },
+      [](const OpDims& d) {
+        return Specs{output("da", d[0] * d[1] * d[3]), output("db", d[0] * d[2] * d[3])};
+      },
       {{"fwd", false, [](const OpDims& d) { return concat_cost(int(d[0]), int(d[1]), int(d[2]), d[3]); },
         [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
           b.concat_channels(s, t[3], t[0], t[1], int(d[0]), int(d[1]), int(d[2]), d[3]);
@@ -318,38 +415,54 @@ std::vector<OpDef> build_registry() {
         }}},
       {{1, 3, 4, 1}, {2, 5, 6, 7}, {8, 4, 5, 16}, {3, 2, 3, 1000}}});
   // The masked losses, with exact ties pred == target where L1's gradient is sign(0) = 0.
-  const std::vector<OpDims> loss_shapes = {{1, 2, 1, 0}, {2, 2, 37, 0}, {2, 2, 37, 1}, {2, 2, 37, 2},
+  const std::vector<OpDims> loss_shapes = {{1, 2, 1, 0},  {2, 2, 37, 0}, {2, 2, 37, 1}, {2, 2, 37, 2},
                                            {8, 2, 64, 0}, {8, 2, 64, 1}, {8, 2, 64, 2}};
   const auto loss_grads = [](const OpDims& d) { return Specs{output("dpred", d[0] * d[1] * d[2])}; };
-  r.push_back(OpDef{"l1_loss", "N,C,HW[,MASK]",
-                    "masked mean |pred - target| (l1_loss_forward); dpred (l1_loss_backward)", true, parse_loss,
-                    describe_loss, loss_inputs, loss_outputs, loss_grads,
-                    {{"fwd", false,
-                      [](const OpDims& d) { return loss_forward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
-                      loss_forward<true>},
-                     {"bwd", true,
-                      [](const OpDims& d) { return loss_backward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
-                      loss_backward<true>}},
-                    loss_shapes});
-  r.push_back(OpDef{"mse_loss", "N,C,HW[,MASK]",
-                    "masked mean (pred - target)^2 (mse_loss_forward); dpred (mse_loss_backward)", true,
-                    parse_loss, describe_loss, loss_inputs, loss_outputs, loss_grads,
-                    {{"fwd", false,
-                      [](const OpDims& d) { return loss_forward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
-                      loss_forward<false>},
-                     {"bwd", true,
-                      [](const OpDims& d) { return loss_backward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
-                      loss_backward<false>}},
-                    loss_shapes});
+  r.push_back(
+      OpDef{"l1_loss",
+            "N,C,HW[,MASK]",
+            "masked mean |pred - target| (l1_loss_forward); dpred (l1_loss_backward)",
+            true,
+            parse_loss,
+            describe_loss,
+            loss_inputs,
+            loss_outputs,
+            loss_grads,
+            {{"fwd", false,
+              [](const OpDims& d) { return loss_forward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
+              loss_forward<true>},
+             {"bwd", true,
+              [](const OpDims& d) { return loss_backward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
+              loss_backward<true>}},
+            loss_shapes});
+  r.push_back(
+      OpDef{"mse_loss",
+            "N,C,HW[,MASK]",
+            "masked mean (pred - target)^2 (mse_loss_forward); dpred (mse_loss_backward)",
+            true,
+            parse_loss,
+            describe_loss,
+            loss_inputs,
+            loss_outputs,
+            loss_grads,
+            {{"fwd", false,
+              [](const OpDims& d) { return loss_forward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
+              loss_forward<false>},
+             {"bwd", true,
+              [](const OpDims& d) { return loss_backward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
+              loss_backward<false>}},
+            loss_shapes});
   // adam_step: p, m, v updated in place (lr 1e-2, weight decay 0.05, the third step).
   r.push_back(OpDef{
-      "adam_step", "N[,DECOUPLED]", "one fused Adam (DECOUPLED 0) or AdamW (1) step over N parameters (adam_step)",
+      "adam_step",
+      "N[,DECOUPLED]",
+      "one fused Adam (DECOUPLED 0) or AdamW (1) step over N parameters (adam_step)",
       false,
       [](const OpDims& given) {
         OpDims d = given;
         if (d.size() == 1) d.push_back(0);
-        TINT_CHECK(d.size() == 2 && d[0] > 0 && (d[1] == 0 || d[1] == 1), "shape '{}' is not N[,DECOUPLED 0|1]",
-                   join(given));
+        TINT_CHECK(d.size() == 2 && d[0] > 0 && (d[1] == 0 || d[1] == 1),
+                   "shape '{}' is not N[,DECOUPLED 0|1]", join(given));
         return d;
       },
       [](const OpDims& d) { return fmt::format("n={}{}", d[0], d[1] ? " adamw" : " adam"); },
@@ -357,7 +470,9 @@ std::vector<OpDef> build_registry() {
         return Specs{input("p", d[0]), input("g", d[0]), input("m", d[0], Init::uniform, -0.1f, 0.1f),
                      input("v", d[0], Init::uniform, 0.0f, 0.01f)};
       },
-      [](const OpDims& d) { return Specs{output("p_out", d[0], 1, 0), output("m_out", d[0], 1, 2), output("v_out", d[0], 1, 3)}; },
+      [](const OpDims& d) {
+        return Specs{output("p_out", d[0], 1, 0), output("m_out", d[0], 1, 2), output("v_out", d[0], 1, 3)};
+      },
       [](const OpDims&) { return Specs{}; },
       {{"fwd", false, [](const OpDims& d) { return adam_cost(d[0]); },
         [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
@@ -366,8 +481,11 @@ std::vector<OpDef> build_registry() {
       {{3, 0}, {3, 1}, {1029, 0}, {1029, 1}}});
   // conv2d: the three products; tensors x, w, dy | y | dx, dw.
   r.push_back(OpDef{
-      "conv2d", "N,C,H,W,COUT,K,S,P (or N,C,H,W,COUT,KH,KW,SH,SW,PH,PW)",
-      "y = conv2d(x, w) (conv2d_forward); dx (conv2d_backward_data), dw (conv2d_backward_weight)", true, parse_conv,
+      "conv2d",
+      "N,C,H,W,COUT,K,S,P (or N,C,H,W,COUT,KH,KW,SH,SW,PH,PW)",
+      "y = conv2d(x, w) (conv2d_forward); dx (conv2d_backward_data), dw (conv2d_backward_weight)",
+      true,
+      parse_conv,
       describe_conv,
       [](const OpDims& d) {
         const Conv2dShape s = conv_shape(d);
@@ -387,11 +505,13 @@ std::vector<OpDef> build_registry() {
         [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
           b.conv2d_forward(s, t[3], t[0], t[1], conv_shape(d));
         }},
-       {"bwd-data", true, [](const OpDims& d) { return conv2d_cost(conv_shape(d), ConvProduct::backward_data); },
+       {"bwd-data", true,
+        [](const OpDims& d) { return conv2d_cost(conv_shape(d), ConvProduct::backward_data); },
         [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
           b.conv2d_backward_data(s, t[4], t[2], t[1], conv_shape(d));
         }},
-       {"bwd-weight", true, [](const OpDims& d) { return conv2d_cost(conv_shape(d), ConvProduct::backward_weight); },
+       {"bwd-weight", true,
+        [](const OpDims& d) { return conv2d_cost(conv_shape(d), ConvProduct::backward_weight); },
         [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
           b.conv2d_backward_weight(s, t[5], t[0], t[2], conv_shape(d));
         }}},
@@ -412,9 +532,12 @@ std::vector<OpDef> build_registry() {
   // conv_transpose2d: the same three products with roles swapped (make_conv_transpose2d); tensors
   // x (its input), w (cin_t, cout_t, kh, kw), dy (its output's gradient) | y | dx, dw.
   r.push_back(OpDef{
-      "conv_transpose2d", "N,C,H,W,COUT,K,S,P[,OUTPAD] (or 13 values: ...,KH,KW,SH,SW,PH,PW,OPH,OPW)",
-      "y = conv_transpose2d(x, w) (conv2d_backward_data); dx (conv2d_forward), dw (conv2d_backward_weight)", true,
-      parse_convt, describe_convt,
+      "conv_transpose2d",
+      "N,C,H,W,COUT,K,S,P[,OUTPAD] (or 13 values: ...,KH,KW,SH,SW,PH,PW,OPH,OPW)",
+      "y = conv_transpose2d(x, w) (conv2d_backward_data); dx (conv2d_forward), dw (conv2d_backward_weight)",
+      true,
+      parse_convt,
+      describe_convt,
       [](const OpDims& d) {
         const Conv2dShape s = convt_shape(d);
         return Specs{shaped(input("x", s.y_size()), y_shape(s)), shaped(input("w", s.w_size()), w_shape(s)),
@@ -504,8 +627,9 @@ OpDims parse_dims(const std::string& text, const std::string& what) {
   while (p <= text.size()) {
     const size_t c = std::min(text.find(',', p), text.size());
     const std::string part = text.substr(p, c - p);
-    TINT_CHECK(!part.empty() && part.size() <= 12 && part.find_first_not_of("0123456789") == std::string::npos,
-               "{}: '{}' is not a list of non-negative integers separated by commas", what, text);
+    TINT_CHECK(
+        !part.empty() && part.size() <= 12 && part.find_first_not_of("0123456789") == std::string::npos,
+        "{}: '{}' is not a list of non-negative integers separated by commas", what, text);
     d.push_back(std::stoll(part));
     p = c + 1;
   }
@@ -523,9 +647,14 @@ std::vector<std::vector<float>> make_op_inputs(const OpDef& op, const OpDims& di
     x.resize(size_t(s.size));
     for (float& e : x) {
       switch (s.init) {
-        case Init::mask: e = rng() % 4 == 0 ? 0.0f : 1.0f; break;
-        case Init::zeros: e = 0.0f; break;
-        default: e = dist(rng);
+        case Init::mask:
+          e = rng() % 4 == 0 ? 0.0f : 1.0f;
+          break;
+        case Init::zeros:
+          e = 0.0f;
+          break;
+        default:
+          e = dist(rng);
       }
     }
     if (s.init == Init::kinks)
@@ -534,8 +663,9 @@ std::vector<std::vector<float>> make_op_inputs(const OpDef& op, const OpDims& di
   // Ties last: the input tied to may come later (pred ties to target).
   for (size_t i = 0; i < specs.size(); ++i)
     if (specs[i].init == Init::ties) {
-      TINT_CHECK(specs[i].tie_to >= 0 && size_t(specs[i].tie_to) < specs.size() && size_t(specs[i].tie_to) != i,
-                 "op {}: input {} ties to no other input", op.name, specs[i].name);
+      TINT_CHECK(
+          specs[i].tie_to >= 0 && size_t(specs[i].tie_to) < specs.size() && size_t(specs[i].tie_to) != i,
+          "op {}: input {} ties to no other input", op.name, specs[i].name);
       const std::vector<float>& other = v[size_t(specs[i].tie_to)];
       for (size_t k = 0; k < v[i].size() && k < other.size(); k += 3) v[i][k] = other[k];
     }
@@ -566,7 +696,8 @@ Comparison compare_outputs(const std::vector<float>& got, const std::vector<floa
       if (diff >= c.max_abs) c.worst = int64_t(i);
     }
     max_ref = std::max(max_ref, std::fabs(double(ref[i])));
-    if (per_element) c.error = std::max(c.error, std::fabs(double(ref[i])) > 0 ? diff / std::fabs(double(ref[i])) : diff);
+    if (per_element)
+      c.error = std::max(c.error, std::fabs(double(ref[i])) > 0 ? diff / std::fabs(double(ref[i])) : diff);
   }
   if (!per_element) c.error = max_ref > 0 ? c.max_abs / max_ref : c.max_abs;
   return c;
@@ -579,10 +710,12 @@ OpRun::OpRun(const Backend& backend, const OpDef& op, OpDims dims, std::vector<s
     : b_(backend), op_(op), dims_(std::move(dims)), inputs_(std::move(inputs)), stream_(stream) {
   specs_ = tensor_specs();
   const Specs in = op_.inputs(dims_);
-  TINT_CHECK(inputs_.size() == in.size(), "op {}: {} inputs given, {} expected", op_.name, inputs_.size(), in.size());
+  TINT_CHECK(inputs_.size() == in.size(), "op {}: {} inputs given, {} expected", op_.name, inputs_.size(),
+             in.size());
   for (size_t i = 0; i < in.size(); ++i)
-    TINT_CHECK(int64_t(inputs_[i].size()) == in[i].size, "op {}: input {} has {} elements, the shape {} needs {}",
-               op_.name, in[i].name, inputs_[i].size(), op_.describe(dims_), in[i].size);
+    TINT_CHECK(int64_t(inputs_[i].size()) == in[i].size,
+               "op {}: input {} has {} elements, the shape {} needs {}", op_.name, in[i].name,
+               inputs_[i].size(), op_.describe(dims_), in[i].size);
   try {
     for (const TensorSpec& s : specs_)
       tensors_.push_back(static_cast<float*>(b_.alloc(size_t(std::max<int64_t>(s.size, 1)) * sizeof(float))));
@@ -606,11 +739,14 @@ OpRun::~OpRun() {
 
 std::vector<TensorSpec> OpRun::tensor_specs() const {
   Specs all = op_.inputs(dims_);
-  for (const Specs& part : {op_.outputs(dims_), op_.grads(dims_)}) all.insert(all.end(), part.begin(), part.end());
+  for (const Specs& part : {op_.outputs(dims_), op_.grads(dims_)})
+    all.insert(all.end(), part.begin(), part.end());
   return all;
 }
 
-size_t OpRun::output_count() const { return specs_.size() - inputs_.size(); }
+size_t OpRun::output_count() const {
+  return specs_.size() - inputs_.size();
+}
 
 void OpRun::reset() {
   for (size_t i = 0; i < specs_.size(); ++i) {
@@ -630,7 +766,9 @@ void OpRun::reset() {
   b_.synchronize(stream_);
 }
 
-void OpRun::launch(size_t index) { op_.launches.at(index).run(b_, stream_, tensors_.data(), dims_); }
+void OpRun::launch(size_t index) {
+  op_.launches.at(index).run(b_, stream_, tensors_.data(), dims_);
+}
 
 void OpRun::forward() {
   for (size_t i = 0; i < op_.launches.size(); ++i)
@@ -642,7 +780,9 @@ void OpRun::backward() {
     if (op_.launches[i].backward) launch(i);
 }
 
-void OpRun::synchronize() { b_.synchronize(stream_); }
+void OpRun::synchronize() {
+  b_.synchronize(stream_);
+}
 
 std::vector<float> OpRun::download(size_t tensor) {
   std::vector<float> host(size_t(specs_.at(tensor).size));
@@ -659,7 +799,8 @@ std::vector<std::vector<float>> run_op_case(const Backend& backend, const OpDef&
   run.forward();
   run.backward();
   std::vector<std::vector<float>> out;
-  for (size_t i = run.input_count(); i < run.input_count() + run.output_count(); ++i) out.push_back(run.download(i));
+  for (size_t i = run.input_count(); i < run.input_count() + run.output_count(); ++i)
+    out.push_back(run.download(i));
   return out;
 }
 

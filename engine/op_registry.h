@@ -36,13 +36,13 @@ enum class Init {
 
 struct TensorSpec {
   std::string name;
-  int64_t size = 0;  // elements
+  int64_t size = 0;            // elements
   std::vector<int64_t> shape;  // for .npy files and messages; empty: 1-D of `size`
   Init init = Init::uniform;
   float lo = -1, hi = 1;
-  int tie_to = -1;       // Init::ties: the input whose elements are copied
-  int inplace_of = -1;   // outputs: starts as a copy of this input (bias_add's y, Adam's p/m/v)
-  double terms = 1;      // outputs: float terms summed into one element; sets the tolerance
+  int tie_to = -1;           // Init::ties: the input whose elements are copied
+  int inplace_of = -1;       // outputs: starts as a copy of this input (bias_add's y, Adam's p/m/v)
+  double terms = 1;          // outputs: float terms summed into one element; sets the tolerance
   bool per_element = false;  // outputs: compare each element against its own magnitude (scalars of
                              // different scales in one buffer, such as the losses' value and count)
 };
@@ -57,10 +57,10 @@ struct OpLaunch {
 };
 
 struct OpDef {
-  const char* name;     // "conv2d"
-  const char* syntax;   // "N,C,H,W,COUT,K,S,P" (what --shape takes)
-  const char* about;    // one line: what it computes, which contract entries it runs
-  bool bit_exact;       // must give the same bits on every run (reductions, split-K)
+  const char* name;                      // "conv2d"
+  const char* syntax;                    // "N,C,H,W,COUT,K,S,P" (what --shape takes)
+  const char* about;                     // one line: what it computes, which contract entries it runs
+  bool bit_exact;                        // must give the same bits on every run (reductions, split-K)
   OpDims (*parse)(const OpDims& given);  // validates and completes a user's shape; throws naming the op
   std::string (*describe)(const OpDims&);
   std::vector<TensorSpec> (*inputs)(const OpDims&);
@@ -92,7 +92,7 @@ Conv2dShape conv_shape_of(const OpCase& c, bool* transposed = nullptr);
 
 const std::vector<OpDef>& op_registry();
 const OpDef& find_op(const std::string& name);  // throws naming the valid ops
-std::vector<OpCase> small_op_cases();          // every op at every small shape
+std::vector<OpCase> small_op_cases();           // every op at every small shape
 
 // Parses "2,3,9,7" into integers; throws naming `what` on anything else.
 OpDims parse_dims(const std::string& text, const std::string& what);
@@ -108,9 +108,9 @@ std::vector<std::vector<float>> make_op_inputs(const OpDef& op, const OpDims& di
 double op_tolerance(const TensorSpec& output, const std::string& backend);
 
 struct Comparison {
-  double max_abs = 0;   // max |got - ref|
-  double error = 0;     // max |got - ref| / max |ref| (or per element, TensorSpec::per_element); inf: not finite
-  int64_t worst = -1;   // index of the element with the largest |got - ref| (or the first non-finite one)
+  double max_abs = 0;  // max |got - ref|
+  double error = 0;  // max |got - ref| / max |ref| (or per element, TensorSpec::per_element); inf: not finite
+  int64_t worst = -1;  // index of the element with the largest |got - ref| (or the first non-finite one)
 };
 Comparison compare_outputs(const std::vector<float>& got, const std::vector<float>& ref, bool per_element);
 

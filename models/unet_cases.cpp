@@ -13,13 +13,15 @@ OpDims conv_dims(const ConvLayer& l) {
   // Back to the transposed conv's own view: input (n, c_out, h_out, w_out), output padding from the sizes.
   const int op_h = s.h_in - ((s.h_out - 1) * s.stride_h - 2 * s.pad_h + s.kh);
   const int op_w = s.w_in - ((s.w_out - 1) * s.stride_w - 2 * s.pad_w + s.kw);
-  return {s.n, s.c_out, s.h_out, s.w_out, s.c_in, s.kh, s.kw, s.stride_h, s.stride_w, s.pad_h, s.pad_w, op_h, op_w};
+  return {s.n,        s.c_out,    s.h_out, s.w_out, s.c_in, s.kh, s.kw,
+          s.stride_h, s.stride_w, s.pad_h, s.pad_w, op_h,   op_w};
 }
 
 std::vector<OpCase> conv_cases(UNet& unet, int image_size, int batch) {
   std::vector<OpCase> cases;
   for (const ConvLayer& l : unet_conv_layers(unet, batch, image_size))
-    cases.push_back({&find_op(l.transposed ? "conv_transpose2d" : "conv2d"), conv_dims(l), l.name, kUNetCase});
+    cases.push_back(
+        {&find_op(l.transposed ? "conv_transpose2d" : "conv2d"), conv_dims(l), l.name, kUNetCase});
   return cases;
 }
 
@@ -47,18 +49,22 @@ std::vector<OpCase> unet_op_cases(const UNetConfig& config, int image_size, int 
     const int64_t hw = l.transposed ? int64_t(s.h_in) * s.w_in : int64_t(s.h_out) * s.w_out;
     if (int64_t(batch) * c * hw > largest) largest = int64_t(batch) * c * hw, bias_c = c, bias_hw = hw;
     // An up level's fusing conv reads [upsampled, skip]: two halves of its input channels.
-    if (l.name.rfind("up.", 0) == 0 && !l.transposed && int64_t(s.c_in) * s.h_in * s.w_in > (concat[1] + concat[2]) * concat[3])
+    if (l.name.rfind("up.", 0) == 0 && !l.transposed &&
+        int64_t(s.c_in) * s.h_in * s.w_in > (concat[1] + concat[2]) * concat[3])
       concat = {batch, s.c_in / 2, s.c_in - s.c_in / 2, int64_t(s.h_in) * s.w_in};
   }
   const int64_t head = int64_t(batch) * 2 * image_size * image_size;  // predicted ab
   const std::string act = "largest activation";
-  for (const char* name : {"fill", "copy", "axpy", "relu"}) cases.push_back({&find_op(name), {largest}, act, kUNetCase});
+  for (const char* name : {"fill", "copy", "axpy", "relu"})
+    cases.push_back({&find_op(name), {largest}, act, kUNetCase});
   cases.push_back({&find_op("bias_add"), {batch, bias_c, bias_hw}, act, kUNetCase});
   cases.push_back({&find_op("concat_channels"), concat, "widest concat", kUNetCase});
   cases.push_back({&find_op("tanh"), {head}, "head output", kUNetCase});
   cases.push_back({&find_op("sum"), {largest}, act, kUNetCase});
-  cases.push_back({&find_op("l1_loss"), {batch, 2, int64_t(image_size) * image_size, 1}, "head output", kUNetCase});
-  cases.push_back({&find_op("mse_loss"), {batch, 2, int64_t(image_size) * image_size, 1}, "head output", kUNetCase});
+  cases.push_back(
+      {&find_op("l1_loss"), {batch, 2, int64_t(image_size) * image_size, 1}, "head output", kUNetCase});
+  cases.push_back(
+      {&find_op("mse_loss"), {batch, 2, int64_t(image_size) * image_size, 1}, "head output", kUNetCase});
   cases.push_back({&find_op("adam_step"), {unet.parameter_count(), 0}, "all parameters", kUNetCase});
   return cases;
 }

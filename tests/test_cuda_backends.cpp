@@ -2,9 +2,8 @@
 // by case from the op registry: see test_cuda_matrix.h for the method and engine/op_registry.h for the
 // tolerances. Where this build has nvcc and a GPU is present, the native `cuda` backend runs the same
 // matrix (tests/gpu_cuda_backends.cpp does it at scale, on the U-Net's layers).
-#include "tests/test_cuda_matrix.h"
-
 #include "engine/error.h"
+#include "tests/test_cuda_matrix.h"
 
 using namespace tint;
 using namespace tint::cuda_matrix;

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <limits>
 #include <string>
@@ -36,7 +35,8 @@ inline bool is_conv(const OpDef& op) {
 }
 
 // The case's outputs on cpu-ref (computed once per case and reused across variants).
-inline std::vector<std::vector<float>> reference_outputs(const OpCase& c, const std::vector<std::vector<float>>& in) {
+inline std::vector<std::vector<float>> reference_outputs(const OpCase& c,
+                                                         const std::vector<std::vector<float>>& in) {
   return run_op_case(cpu_reference_backend(), *c.op, c.dims, in);
 }
 
@@ -44,7 +44,8 @@ inline std::vector<std::vector<float>> reference_outputs(const OpCase& c, const 
 inline void check_against(const Target& t, const OpCase& c, const std::vector<std::vector<float>>& in,
                           const std::vector<std::vector<float>>& ref, bool with_workspace = true,
                           bool check_bits = true) {
-  const std::vector<std::vector<float>> got = run_op_case(*t.backend, *c.op, c.dims, in, t.stream, with_workspace);
+  const std::vector<std::vector<float>> got =
+      run_op_case(*t.backend, *c.op, c.dims, in, t.stream, with_workspace);
   std::vector<TensorSpec> outs = c.op->outputs(c.dims);
   const std::vector<TensorSpec> grads = c.op->grads(c.dims);
   outs.insert(outs.end(), grads.begin(), grads.end());
@@ -52,8 +53,9 @@ inline void check_against(const Target& t, const OpCase& c, const std::vector<st
   for (size_t i = 0; i < outs.size(); ++i) {
     const Comparison cmp = compare_outputs(got[i], ref[i], outs[i].per_element);
     const double tol = op_tolerance(outs[i], t.backend->name);
-    INFO(t.backend->name << " " << c.str() << (with_workspace ? "" : " (no workspace)") << ": " << outs[i].name
-                         << " error " << cmp.error << " (tolerance " << tol << "), worst element " << cmp.worst);
+    INFO(t.backend->name << " " << c.str() << (with_workspace ? "" : " (no workspace)") << ": "
+                         << outs[i].name << " error " << cmp.error << " (tolerance " << tol
+                         << "), worst element " << cmp.worst);
     CHECK(cmp.error <= tol);
   }
   if (check_bits && c.op->bit_exact) {
@@ -115,8 +117,8 @@ inline void check_one_launch(const Target& t, const OpCase& c, size_t launch) {
   for (size_t i = 0; i < outs.size(); ++i) {
     // Outputs the launch does not write stay NaN on both sides and compare as equal.
     const Comparison cmp = compare_outputs(results[1][i], results[0][i], false);
-    INFO(t.backend->name << " " << c.str() << " launch " << c.op->launches[launch].name << ": " << outs[i].name
-                         << " error " << cmp.error);
+    INFO(t.backend->name << " " << c.str() << " launch " << c.op->launches[launch].name << ": "
+                         << outs[i].name << " error " << cmp.error);
     CHECK(cmp.error <= op_tolerance(outs[i], t.backend->name));
   }
 }
@@ -126,9 +128,10 @@ inline void check_one_launch(const Target& t, const OpCase& c, size_t launch) {
 inline void check_conv_wide(const Target& t) {
   t.set_variant(t.default_variant);
   const OpDef& conv = find_op("conv2d");
-  check_one_launch(t, {&conv, {1, 1, 130, 130, 128, 1, 1, 1, 1, 0, 0}, "", kSmallCase}, 0);  // forward, 128x128
+  check_one_launch(t, {&conv, {1, 1, 130, 130, 128, 1, 1, 1, 1, 0, 0}, "", kSmallCase},
+                   0);  // forward, 128x128
   check_one_launch(t, {&conv, {1, 128, 130, 130, 1, 1, 1, 1, 1, 0, 0}, "", kSmallCase}, 1);  // backward-data
-  check_one_launch(t, {&conv, {1, 1, 130, 130, 64, 1, 1, 1, 1, 0, 0}, "", kSmallCase}, 0);   // forward, 64x128
+  check_one_launch(t, {&conv, {1, 1, 130, 130, 64, 1, 1, 1, 1, 0, 0}, "", kSmallCase}, 0);  // forward, 64x128
 }
 
 // The newest tuned variant (igemm2) with its large register blocks forced onto the registry's small conv
@@ -140,8 +143,10 @@ inline void check_conv_forced_tiles(const Target& t) {
   for (const OpCase& c : small_op_cases())
     if (is_conv(*c.op)) cases.push_back(c);
   const OpDef& conv = find_op("conv2d");
-  cases.push_back({&conv, {2, 5, 13, 11, 7, 3, 3, 1, 1, 1, 1}, "", kSmallCase});  // K of backward-weight = 286: odd runs
-  cases.push_back({&conv, {3, 4, 6, 6, 5, 3, 3, 1, 1, 1, 1}, "", kSmallCase});    // hw = 36: float4 dy runs across images
+  cases.push_back(
+      {&conv, {2, 5, 13, 11, 7, 3, 3, 1, 1, 1, 1}, "", kSmallCase});  // K of backward-weight = 286: odd runs
+  cases.push_back(
+      {&conv, {3, 4, 6, 6, 5, 3, 3, 1, 1, 1, 1}, "", kSmallCase});  // hw = 36: float4 dy runs across images
   const int tiles[][2] = {{8, 8}, {4, 8}};
   t.set_variant("igemm2");  // igemm runs these tiles in check_conv_wide (and on the GPU, at scale)
   for (const auto& tile : tiles) {

@@ -2,7 +2,6 @@
 // sizes worked out by hand, costs come out as counted by hand, inputs are seeded and carry their kinks, and
 // the comparison catches what the matrix relies on it to catch (a wrong formula, an element left unwritten).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -14,7 +13,8 @@
 
 using namespace tint;
 
-TEST_CASE("registry: every contract entry is run by some op, every op has small shapes that parse to themselves") {
+TEST_CASE(
+    "registry: every contract entry is run by some op, every op has small shapes that parse to themselves") {
   std::set<std::string> names;
   for (const OpDef& op : op_registry()) {
     INFO(op.name);
@@ -83,7 +83,8 @@ TEST_CASE("registry: tensor sizes and costs by hand") {
 
 TEST_CASE("registry: seeded inputs carry relu's zeros, L1's ties and a quarter-zero mask") {
   const OpDef& relu = find_op("relu");
-  const auto a = make_op_inputs(relu, {1031}, 7), b = make_op_inputs(relu, {1031}, 7), c = make_op_inputs(relu, {1031}, 8);
+  const auto a = make_op_inputs(relu, {1031}, 7), b = make_op_inputs(relu, {1031}, 7),
+             c = make_op_inputs(relu, {1031}, 8);
   CHECK(a == b);
   CHECK(a != c);
   for (size_t k = 1; k < 1031; k += 3) CHECK(a[0][k] == 0.0f);

@@ -2,7 +2,6 @@
 // module tree (models::unet_conv_layers), checked against the architecture worked out by hand and against
 // the parameters the model actually holds.
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "engine/error.h"
@@ -35,7 +34,8 @@ TEST_CASE("models: the default U-Net's convolutions, walked from the module tree
   CHECK(layers[18].shape.str() == "n8 c64x256x256 -> c2x256x256 k1x1 s1x1 p0x0");
   // Every weight, and one bias per output channel, is every parameter the model holds.
   int64_t params = 0;
-  for (const ConvLayer& l : layers) params += l.shape.w_size() + (l.transposed ? l.shape.c_in : l.shape.c_out);
+  for (const ConvLayer& l : layers)
+    params += l.shape.w_size() + (l.transposed ? l.shape.c_in : l.shape.c_out);
   CHECK(params == unet.parameter_count());
 }
 
@@ -66,7 +66,7 @@ TEST_CASE("models: the U-Net's registry cases parse as their ops' shapes and cov
       UNet unet(UNetConfig{4, 2}, rng);
       CHECK(c.dims[0] == unet.parameter_count());
     }
-    if (name == "relu") CHECK(c.dims[0] == 2 * 4 * 16 * 16);       // the widest full-size activation
+    if (name == "relu") CHECK(c.dims[0] == 2 * 4 * 16 * 16);               // the widest full-size activation
     if (name == "concat_channels") CHECK(c.dims == OpDims{2, 4, 4, 256});  // up.0: [upsampled, skip 0]
   }
   CHECK(convs == 11);

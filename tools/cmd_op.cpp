@@ -54,8 +54,9 @@ void select_variant(Device d, const std::string& name) {
 #ifdef TINT_HAVE_CUDA
   if (d.kind == DeviceKind::Cuda) return cuda::set_conv_variant(name);
 #endif
-  throw Error(fmt::format("--variant {}: the {} backend has one conv kernel; variants exist on cuda and cuda-emu",
-                          name, d.str()));
+  throw Error(
+      fmt::format("--variant {}: the {} backend has one conv kernel; variants exist on cuda and cuda-emu",
+                  name, d.str()));
 }
 
 std::string shape_text(const TensorSpec& s) {
@@ -103,15 +104,15 @@ std::vector<std::vector<float>> read_inputs(const std::string& dir, const std::v
   std::vector<std::vector<float>> in;
   for (const TensorSpec& s : specs) {
     const std::string path = (std::filesystem::path(dir) / (s.name + ".npy")).string();
-    TINT_CHECK(std::filesystem::exists(path), "--inputs: {} not found ({} needs input '{}' {})", path, what, s.name,
-               shape_text(s));
+    TINT_CHECK(std::filesystem::exists(path), "--inputs: {} not found ({} needs input '{}' {})", path, what,
+               s.name, shape_text(s));
     const Tensor t = io::load_npy(path);
     std::vector<int64_t> want = s.shape.empty() ? std::vector<int64_t>{s.size} : s.shape;
     std::vector<int64_t> got(t.shape().begin(), t.shape().end());
     std::string got_text;
     for (int64_t v : got) got_text += (got_text.empty() ? "" : ",") + std::to_string(v);
-    TINT_CHECK(got == want, "--inputs: {} has shape ({}), but {} needs input '{}' of shape {}", path, got_text, what,
-               s.name, shape_text(s));
+    TINT_CHECK(got == want, "--inputs: {} has shape ({}), but {} needs input '{}' of shape {}", path,
+               got_text, what, s.name, shape_text(s));
     in.push_back(t.to_vector());
   }
   return in;
@@ -125,7 +126,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int run_op(int argc, char** argv) {
   Args args(argc, argv,
-            Options{{"list", "check", "time"}, {"shape", "device", "variant", "dump", "inputs", "seed", "repeats"}, 1, ""});
+            Options{{"list", "check", "time"},
+                    {"shape", "device", "variant", "dump", "inputs", "seed", "repeats"},
+                    1,
+                    ""});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -152,8 +156,9 @@ int run_op(int argc, char** argv) {
   std::vector<TensorSpec> in_specs = op.inputs(dims), out_specs = op.outputs(dims);
   const std::vector<TensorSpec> grad_specs = op.grads(dims);
   out_specs.insert(out_specs.end(), grad_specs.begin(), grad_specs.end());
-  const std::vector<std::vector<float>> inputs =
-      args.has("inputs") ? read_inputs(args.get("inputs", ""), in_specs, what) : make_op_inputs(op, dims, uint32_t(seed));
+  const std::vector<std::vector<float>> inputs = args.has("inputs")
+                                                     ? read_inputs(args.get("inputs", ""), in_specs, what)
+                                                     : make_op_inputs(op, dims, uint32_t(seed));
 
   DeviceRuntime& rt = runtime(device);
   std::string variant;
@@ -179,7 +184,8 @@ int run_op(int argc, char** argv) {
     const auto [lo, hi] = v.empty() ? std::pair<float, float>{0, 0}
                                     : std::pair<float, float>{*std::min_element(v.begin(), v.end()),
                                                               *std::max_element(v.begin(), v.end())};
-    fmt::print("{:<8} {:<18} {:>12.5g} {:>12.5g}{}\n", s.name, shape_text(s), lo, hi, is_in ? "  (input)" : "");
+    fmt::print("{:<8} {:<18} {:>12.5g} {:>12.5g}{}\n", s.name, shape_text(s), lo, hi,
+               is_in ? "  (input)" : "");
   }
 
   if (args.has("dump")) {
@@ -192,7 +198,8 @@ int run_op(int argc, char** argv) {
       const TensorSpec& s = is_in ? in_specs[i] : out_specs[i - in_specs.size()];
       const std::vector<float>& v = is_in ? inputs[i] : outs[i - in_specs.size()];
       const std::vector<int64_t> shape = s.shape.empty() ? std::vector<int64_t>{s.size} : s.shape;
-      io::save_npy((std::filesystem::path(dir) / (s.name + ".npy")).string(), Tensor::from_vector(v, Shape(shape.begin(), shape.end())));
+      io::save_npy((std::filesystem::path(dir) / (s.name + ".npy")).string(),
+                   Tensor::from_vector(v, Shape(shape.begin(), shape.end())));
     }
     fmt::print("wrote {} .npy files to {}\n", in_specs.size() + out_specs.size(), dir);
   }
@@ -200,8 +207,8 @@ int run_op(int argc, char** argv) {
   bool failed = false;
   if (args.has("check")) {
     const std::vector<std::vector<float>> ref = run_op_case(cpu_reference_backend(), op, dims, inputs);
-    fmt::print("\ncheck against cpu-ref:\n{:<8} {:>12} {:>12} {:>12}  {:<6} {}\n", "tensor", "max abs err", "rel err",
-               "tolerance", "", "worst element");
+    fmt::print("\ncheck against cpu-ref:\n{:<8} {:>12} {:>12} {:>12}  {:<6} {}\n", "tensor", "max abs err",
+               "rel err", "tolerance", "", "worst element");
     for (size_t i = 0; i < out_specs.size(); ++i) {
       const Comparison c = compare_outputs(outs[i], ref[i], out_specs[i].per_element);
       const double tol = op_tolerance(out_specs[i], device.str());
@@ -217,7 +224,8 @@ int run_op(int argc, char** argv) {
 
   if (args.has("time")) {
     fmt::print("\ntiming: median of {} runs after 2 warm-up runs, each launch synchronised\n", repeats);
-    fmt::print("{:<11} {:>11} {:>10} {:>10} {:>10} {:>10}\n", "launch", "ms", "MFLOP", "MB", "GFLOP/s", "GB/s");
+    fmt::print("{:<11} {:>11} {:>10} {:>10} {:>10} {:>10}\n", "launch", "ms", "MFLOP", "MB", "GFLOP/s",
+               "GB/s");
     for (size_t k = 0; k < op.launches.size(); ++k) {
       std::vector<double> t;
       for (int r = 0; r < repeats + 2; ++r) {
@@ -232,7 +240,8 @@ int run_op(int argc, char** argv) {
       fmt::print("{:<11} {:>11.4f} {:>10.3f} {:>10.3f} {:>10.2f} {:>10.2f}\n", op.launches[k].name, s * 1e3,
                  c.flops * 1e-6, c.bytes * 1e-6, c.flops / s * 1e-9, c.bytes / s * 1e-9);
     }
-    if (device.kind == DeviceKind::CudaEmu) fmt::print("(cuda-emu: emulated on the CPU, not a GPU's speed)\n");
+    if (device.kind == DeviceKind::CudaEmu)
+      fmt::print("(cuda-emu: emulated on the CPU, not a GPU's speed)\n");
   }
   if (failed) {
     std::fprintf(stderr, "tint op: error: %s on %s differs from cpu-ref beyond the registry's tolerance\n",

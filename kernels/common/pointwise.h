@@ -62,15 +62,20 @@ template <class T>
 AdamConstants<T> adam_constants(const AdamHyper& h) {
   const double t = double(h.step + 1);  // h.step counts the steps taken before this one
   AdamConstants<T> c;
-  c.lr = T(h.lr), c.beta1 = T(h.beta1), c.beta2 = T(h.beta2), c.eps = T(h.eps), c.weight_decay = T(h.weight_decay);
+  c.lr = T(h.lr), c.beta1 = T(h.beta1), c.beta2 = T(h.beta2), c.eps = T(h.eps),
+  c.weight_decay = T(h.weight_decay);
   c.bias1 = T(1.0 - pow(double(h.beta1), t));
   c.bias2 = T(1.0 - pow(double(h.beta2), t));
   c.decoupled = h.decoupled;
   return c;
 }
 
-TINT_HD float pointwise_sqrt(float x) { return sqrtf(x); }
-TINT_HD double pointwise_sqrt(double x) { return sqrt(x); }
+TINT_HD float pointwise_sqrt(float x) {
+  return sqrtf(x);
+}
+TINT_HD double pointwise_sqrt(double x) {
+  return sqrt(x);
+}
 
 // One parameter's update (the formula beside adam_step in engine/backend.h).
 template <class T>
