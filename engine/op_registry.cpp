@@ -41,7 +41,10 @@ std::vector<int64_t> w_shape(const Conv2dShape& s) {
 
 std::string join(const OpDims& d) {
   std::string s;
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(d[i]);
+  }
   return s;
 }
 
@@ -598,7 +601,8 @@ const OpDef& find_op(const std::string& name) {
   std::string valid;
   for (const OpDef& op : op_registry()) {
     if (name == op.name) return op;
-    valid += (valid.empty() ? "" : ", ") + std::string(op.name);
+    if (!valid.empty()) valid += ", ";
+    valid += op.name;
   }
   throw Error(fmt::format("unknown op '{}' (valid: {})", name, valid));
 }
@@ -618,7 +622,9 @@ std::vector<OpCase> small_op_cases() {
 }
 
 std::string OpCase::str() const {
-  return std::string(op->name) + " " + op->describe(dims) + (label.empty() ? "" : " (" + label + ")");
+  std::string s = std::string(op->name) + " " + op->describe(dims);
+  if (!label.empty()) s += " (" + label + ")";
+  return s;
 }
 
 OpDims parse_dims(const std::string& text, const std::string& what) {

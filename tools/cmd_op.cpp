@@ -42,6 +42,13 @@ Runs one op of the registry forward and backward on one backend, with seeded ran
   --list            the ops, their shape syntax, their tensors and the conv variants
 )";
 
+// Appends `item` to a separated list. (Not `(t.empty() ? "" : sep) + item`: GCC 12 at -O3 warns falsely
+// about that pattern, -Wrestrict, which -Werror turns into an error.)
+void append(std::string& list, const char* sep, const std::string& item) {
+  if (!list.empty()) list += sep;
+  list += item;
+}
+
 Device parse_device(const std::string& name) {
   const Device d = Device::parse(name);
   TINT_CHECK(d.available(), "--device {}: not available here{}", name,
@@ -62,7 +69,7 @@ void select_variant(Device d, const std::string& name) {
 std::string shape_text(const TensorSpec& s) {
   if (s.shape.empty()) return fmt::format("({})", s.size);
   std::string t;
-  for (int64_t v : s.shape) t += (t.empty() ? "" : ",") + std::to_string(v);
+  for (int64_t v : s.shape) append(t, ",", std::to_string(v));
   return "(" + t + ")";
 }
 
@@ -73,7 +80,7 @@ std::string element_text(const TensorSpec& s, int64_t flat) {
   std::vector<int64_t> idx(s.shape.size());
   for (size_t k = s.shape.size(); k-- > 0;) idx[k] = flat % s.shape[k], flat /= s.shape[k];
   std::string t;
-  for (int64_t v : idx) t += (t.empty() ? "" : ",") + std::to_string(v);
+  for (int64_t v : idx) append(t, ",", std::to_string(v));
   return "[" + t + "]";
 }
 
@@ -86,14 +93,14 @@ void list_ops() {
     std::string tensors;
     const auto add = [&](const char* kind, const std::vector<TensorSpec>& specs) {
       if (specs.empty()) return;
-      tensors += std::string(tensors.empty() ? "" : "; ") + kind + ":";
+      append(tensors, "; ", std::string(kind) + ":");
       for (const TensorSpec& s : specs) tensors += " " + s.name;
     };
     add("in", op.inputs(example)), add("out", op.outputs(example)), add("grad", op.grads(example));
     fmt::print("  {:<17} {}{}\n", "", tensors, op.bit_exact ? "; bit-exact" : "");
   }
   std::string variants;
-  for (const std::string& v : cuda_emu::conv_variants()) variants += (variants.empty() ? "" : ", ") + v;
+  for (const std::string& v : cuda_emu::conv_variants()) append(variants, ", ", v);
   fmt::print("\nconv variants (--variant, cuda and cuda-emu): {} (default {})\n", variants,
              cuda_emu::conv_default_variant);
   fmt::print("devices (--device): cpu, cpu-ref, cuda-emu, cuda (tint devices: which are available)\n");
@@ -110,7 +117,7 @@ std::vector<std::vector<float>> read_inputs(const std::string& dir, const std::v
     std::vector<int64_t> want = s.shape.empty() ? std::vector<int64_t>{s.size} : s.shape;
     std::vector<int64_t> got(t.shape().begin(), t.shape().end());
     std::string got_text;
-    for (int64_t v : got) got_text += (got_text.empty() ? "" : ",") + std::to_string(v);
+    for (int64_t v : got) append(got_text, ",", std::to_string(v));
     TINT_CHECK(got == want, "--inputs: {} has shape ({}), but {} needs input '{}' of shape {}", path,
                got_text, what, s.name, shape_text(s));
     in.push_back(t.to_vector());
@@ -162,12 +169,14 @@ int run_op(int argc, char** argv) {
 
   DeviceRuntime& rt = runtime(device);
   std::string variant;
-  if (device.kind == DeviceKind::CudaEmu) variant = ", conv variant " + cuda_emu::conv_variant();
+  if (device.kind == DeviceKind::CudaEmu)
+    variant = fmt::format(", conv variant {}", cuda_emu::conv_variant());
 #ifdef TINT_HAVE_CUDA
-  if (device.kind == DeviceKind::Cuda) variant = ", conv variant " + cuda::conv_variant();
+  if (device.kind == DeviceKind::Cuda) variant = fmt::format(", conv variant {}", cuda::conv_variant());
 #endif
   fmt::print("{} {} on {}{}{}\n", op.name, op.describe(dims), device.str(), variant,
-             args.has("inputs") ? ", inputs from " + args.get("inputs", "") : fmt::format(", seed {}", seed));
+             args.has("inputs") ? fmt::format(", inputs from {}", args.get("inputs", ""))
+                                : fmt::format(", seed {}", seed));
 
   OpRun run(rt.backend, op, dims, inputs, rt.stream);
   run.reset();

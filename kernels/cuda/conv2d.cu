@@ -955,7 +955,10 @@ void set_conv_variant(const std::string& name) {
       return;
     }
   std::string valid;
-  for (const std::string& n : names) valid += (valid.empty() ? "" : ", ") + n;
+  for (const std::string& n : names) {
+    if (!valid.empty()) valid += ", ";
+    valid += n;
+  }
   raise_error(format_message("%s: unknown conv variant '%s' (valid: %s)", TINT_BACKEND_NAME, name.c_str(),
                              valid.c_str()));
 }
