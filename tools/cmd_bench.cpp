@@ -255,6 +255,9 @@ int run_bench(int argc, char** argv) {
   TINT_CHECK(fs::is_directory(data_dir), "--data '{}' is not a folder", data_dir);
   const std::vector<std::string> files = scan_images(data_dir);
   TINT_CHECK(!files.empty(), "--data '{}': no images found", data_dir);
+  for (int batch : batches)
+    TINT_CHECK(int64_t(files.size()) >= batch, "--batches: batch {} is larger than the {} photos in '{}'", batch,
+               files.size(), data_dir);
 
   DeviceRuntime& rt = runtime(device);
   const bool l1 = loss_name == "l1";
@@ -276,8 +279,6 @@ int run_bench(int argc, char** argv) {
     lo.epochs = 0;  // endless: a small folder is visited as often as the steps need
     lo.drop_last = true;
     if (rt.backend.alloc_pinned) lo.allocator = HostAllocator{rt.backend.alloc_pinned, rt.backend.free_pinned};
-    TINT_CHECK(int64_t(files.size()) >= batch, "--batches: batch {} is larger than the {} photos in '{}'", batch,
-               files.size(), data_dir);
     Loader loader(files, lo);
     Rng rng(1234);
     models::UNet unet({width, levels}, rng);
