@@ -371,6 +371,9 @@ BackwardScope::~BackwardScope() {
 // ---- Session ------------------------------------------------------------------------------------------
 
 Session::Session(Device device, SessionOptions options) : state_(std::make_unique<State>()) {
+#ifdef TINT_NO_PROFILER
+  throw Error("--profile: this build has no profiler (configured with -DTINT_PROFILER=OFF)");
+#endif
   TINT_CHECK(!g_state, "profiler: a profile is already being recorded (one at a time)");
   TINT_CHECK(options.max_steps >= 1, "profiler: max_steps must be at least 1");
   State& s = *state_;
@@ -522,6 +525,7 @@ void Session::write_trace(const std::string& path) const {
   out += fmt::format("{{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 2, \"args\": {{\"name\": \"{}\"}}}}",
                      json_escape(stream_lane));
   std::lock_guard<std::mutex> lock(s.mutex);
+  state_->resolve();  // calls after the last step (a final validation) are in the trace too
   for (size_t i = 0; i < s.steps.size(); ++i) {
     auto [t0, t1] = s.steps[i];
     if (t1 < 0) continue;
