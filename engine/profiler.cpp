@@ -117,7 +117,7 @@ class Call {
     State& s = *g_state;
     std::lock_guard<std::mutex> lock(s.mutex);
     if (!s.recording()) return;
-    const std::string layer = t_scopes.empty() ? std::string("-") : *t_scopes.back();
+    const std::string layer = current_layer();
     Record r;
     r.op = op;
     r.layer = s.layer_id(layer);
@@ -355,11 +355,14 @@ void phase_end(const char* name, double start_us) {
 
 }  // namespace detail
 
-std::string current_layer() { return t_scopes.empty() ? std::string() : *t_scopes.back(); }
+// "-" outside any scope, and inside the root module's (whose path is empty).
+std::string current_layer() {
+  return t_scopes.empty() || t_scopes.back()->empty() ? std::string("-") : *t_scopes.back();
+}
 
 BackwardScope::BackwardScope(const std::string& layer) {
   if (!active()) return;
-  name_ = (layer.empty() ? std::string("-") : layer) + " bwd";
+  name_ = (layer.empty() ? std::string("-") : layer) + " bwd";  // empty: made before the session opened
   detail::push_scope(&name_);
   pushed_ = true;
 }

@@ -56,7 +56,7 @@ class Scope {
   bool pushed_;
 };
 
-// The innermost scope's name on this thread ("" outside any, or with no session).
+// The innermost scope's name on this thread ("-" outside any named scope).
 std::string current_layer();
 
 // The backward of a node created under `layer`: its ops are named "<layer> bwd".
