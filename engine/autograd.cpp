@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "engine/error.h"
+#include "engine/profiler.h"
 
 namespace tint {
 
@@ -40,6 +41,7 @@ void record(Tensor& output, std::shared_ptr<Node> node, std::initializer_list<co
     node->inputs.push_back(t && t->defined() && t->requires_grad() ? *t : Tensor());
   node->output_shape = output.shape();
   node->device = output.device();
+  if (profiler::active()) node->layer = profiler::current_layer();
   output.set_grad_fn(std::move(node));
   output.impl()->requires_grad = true;
 }
@@ -105,6 +107,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
     Tensor grad_out = it->second;
     grads.erase(it);
     TINT_CHECK(!node->released, "backward: node '{}' was already used by an earlier backward", node->name());
+    profiler::BackwardScope scope(node->layer);  // the node's backward and its gradient accumulation
     std::vector<Tensor> in_grads = node->backward(grad_out);
     TINT_CHECK(in_grads.size() == node->inputs.size(), "autograd: node '{}' returned {} gradients for {} inputs",
                node->name(), in_grads.size(), node->inputs.size());

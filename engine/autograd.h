@@ -32,6 +32,7 @@ struct Node {
   Shape output_shape;
   Device device;
   bool released = false;
+  std::string layer;  // the profiler's scope when the node was made (empty when not profiling)
 };
 
 // Gradient recording is on by default; a NoGradGuard turns it off for its scope on this thread

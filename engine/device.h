@@ -57,6 +57,7 @@ class CachingAllocator {
     uint64_t backend_frees = 0;
   };
   Stats stats() const;
+  void reset_peak();  // peak_bytes_in_use = bytes_in_use, to measure one phase of a run
 
  private:
   const Backend& backend_;
@@ -69,7 +70,9 @@ class CachingAllocator {
 class DeviceRuntime {
  public:
   const Device device;
-  const Backend& backend;
+  // A copy of the device's table, dispatched through by every op: a profiler Session swaps in timing
+  // wrappers for its lifetime (engine/profiler.h), so profiling off costs nothing.
+  Backend backend;
   Stream stream;  // handle, pool and workspace filled in by the runtime
   CachingAllocator allocator;
 

@@ -17,7 +17,13 @@ void Module::collect(const std::string& prefix, std::vector<std::pair<std::strin
   for (auto& [name, child] : children_) child->collect(prefix + name + ".", out);
 }
 
+void Module::name_modules(const std::string& path) {
+  path_ = path;
+  for (auto& [name, child] : children_) child->name_modules(path.empty() ? name : path + "." + name);
+}
+
 std::vector<std::pair<std::string, Tensor*>> Module::named_parameters() {
+  if (path_.empty()) name_modules();
   std::vector<std::pair<std::string, Tensor*>> out;
   collect("", out);
   for (auto& [name, t] : out) t->set_name(name);
@@ -92,7 +98,7 @@ Tensor ConvTranspose2d::forward(const Tensor& x) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& layer : layers_) h = layer->forward(h);
+  for (auto& layer : layers_) h = (*layer)(h);
   return h;
 }
 

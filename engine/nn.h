@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/ops.h"
+#include "engine/profiler.h"
 
 namespace tint::nn {
 
@@ -16,7 +17,16 @@ class Module {
  public:
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward, with the ops inside named after this module's path for the profiler.
+  Tensor operator()(const Tensor& x) {
+    profiler::Scope scope(path_);
+    return forward(x);
+  }
+
+  // The module's dotted path in its model ("down.2.conv1"), set by name_modules() on the root (and by
+  // named_parameters()).
+  const std::string& path() const { return path_; }
+  void name_modules(const std::string& path = "");
 
   // Every parameter of this module and its children, depth first in registration order, with dotted names.
   std::vector<std::pair<std::string, Tensor*>> named_parameters();
@@ -46,6 +56,7 @@ class Module {
   std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> params_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+  std::string path_;
 };
 
 // PyTorch's default for Conv2d and ConvTranspose2d: weight ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (that is

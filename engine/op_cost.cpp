@@ -63,4 +63,19 @@ OpCost adam_cost(int64_t n) {
   return {12.0 * double(n), 7.0 * double(n) * kFloat};
 }
 
+OpCost fill_cost(int64_t n) { return elementwise_cost(n, 0, 1, 0); }
+OpCost copy_cost(int64_t n) { return elementwise_cost(n, 1, 1, 0); }
+OpCost add_cost(int64_t n) { return elementwise_cost(n, 2, 1, 1); }
+OpCost scale_cost(int64_t n) { return elementwise_cost(n, 1, 1, 1); }
+OpCost axpy_cost(int64_t n) { return elementwise_cost(n, 2, 1, 2); }
+OpCost sum_cost(int64_t n) { return {double(n), (double(n) + 1) * kFloat}; }
+OpCost broadcast_scalar_cost(int64_t n) { return {double(n), (double(n) + 1) * kFloat}; }
+OpCost relu_forward_cost(int64_t n) { return elementwise_cost(n, 1, 1, 1); }
+OpCost relu_backward_cost(int64_t n) { return elementwise_cost(n, 2, 1, 1); }
+// tanh counted as one operation per element, as the other element-wise entries: what a GPU's special
+// function unit spends on it is not a multiply-add count.
+OpCost tanh_forward_cost(int64_t n) { return elementwise_cost(n, 1, 1, 1); }
+OpCost tanh_backward_cost(int64_t n) { return elementwise_cost(n, 2, 1, 3); }
+OpCost transfer_cost(size_t bytes) { return {0, double(bytes)}; }
+
 }  // namespace tint

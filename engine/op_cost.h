@@ -39,4 +39,18 @@ OpCost loss_backward_cost(int n, int c, int64_t hw, bool masked);
 // One fused Adam step over n parameters: p, g, m, v read; p, m, v written.
 OpCost adam_cost(int64_t n);
 
+// The remaining contract entries, one each, so the profiler can price every call it times.
+OpCost fill_cost(int64_t n);              // write n
+OpCost copy_cost(int64_t n);              // read n, write n
+OpCost add_cost(int64_t n);               // y = a + b
+OpCost scale_cost(int64_t n);             // y = alpha x
+OpCost axpy_cost(int64_t n);              // y += alpha x (y read and written)
+OpCost sum_cost(int64_t n);               // n reads, one scalar out
+OpCost broadcast_scalar_cost(int64_t n);  // one scalar in, n writes
+OpCost relu_forward_cost(int64_t n);
+OpCost relu_backward_cost(int64_t n);     // dy and x read
+OpCost tanh_forward_cost(int64_t n);
+OpCost tanh_backward_cost(int64_t n);     // dy and y read: dy * (1 - y^2)
+OpCost transfer_cost(size_t bytes);       // host <-> device copy: bytes only
+
 }  // namespace tint

@@ -25,6 +25,7 @@ UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
   for (int k = 0; k <= config.levels; ++k) {
     auto block = down->add(std::to_string(k), std::make_shared<Block>());
     Level level;
+    level.block = block;
     if (k == 0)
       level.a = block->add("conv1", std::make_shared<nn::Conv2d>(1, channels(0), 3, 1, 1, rng));
     else
@@ -36,11 +37,13 @@ UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
   for (int k = config.levels - 1; k >= 0; --k) {
     auto block = up->add(std::to_string(k), std::make_shared<Block>());
     Up u;
+    u.block = block;
     u.up = block->add("upconv", std::make_shared<nn::ConvTranspose2d>(channels(k + 1), channels(k), 4, 2, 1, 0, rng));
     u.fuse = block->add("conv", std::make_shared<nn::Conv2d>(2 * channels(k), channels(k), 3, 1, 1, rng));
     up_.push_back(u);
   }
   head_ = register_module("head", std::make_shared<nn::Conv2d>(channels(0), 2, 1, 1, 0, rng));
+  name_modules();
 }
 
 std::vector<ConvLayer> unet_conv_layers(UNet& unet, int batch, int image_size) {
@@ -85,18 +88,21 @@ Tensor UNet::forward(const Tensor& L) {
   std::vector<Tensor> skips;
   Tensor h = L;
   for (auto& level : down_) {
-    h = ops::relu(level.a->forward(h));
-    h = ops::relu(level.b->forward(h));
+    profiler::Scope scope(level.block->path());
+    h = ops::relu((*level.a)(h));
+    h = ops::relu((*level.b)(h));
     skips.push_back(h);
   }
   skips.pop_back();  // the bottom level is not a skip
   for (auto& u : up_) {
-    h = ops::relu(u.up->forward(h));
+    profiler::Scope scope(u.block->path());
+    h = ops::relu((*u.up)(h));
     h = ops::concat_channels(h, skips.back());
     skips.pop_back();
-    h = ops::relu(u.fuse->forward(h));
+    h = ops::relu((*u.fuse)(h));
   }
-  return ops::tanh(head_->forward(h));
+  profiler::Scope scope(head_->path());
+  return ops::tanh((*head_)(h));
 }
 
 }  // namespace tint::models

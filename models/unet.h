@@ -29,10 +29,14 @@ class UNet : public nn::Module {
   const UNetConfig& config() const { return config_; }
 
  private:
+  // `block` is the level's container ("down.2"): its path names the level's relu and concat for the
+  // profiler.
   struct Level {
+    std::shared_ptr<nn::Module> block;
     std::shared_ptr<nn::Conv2d> a, b;  // first (down or stem) and second conv of an encoder level
   };
   struct Up {
+    std::shared_ptr<nn::Module> block;
     std::shared_ptr<nn::ConvTranspose2d> up;
     std::shared_ptr<nn::Conv2d> fuse;
   };

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -28,6 +29,7 @@
 #include "models/model_file.h"
 #include "tools/args.h"
 #include "tools/commands.h"
+#include "tools/profile_cli.h"
 
 namespace tint::cli {
 
@@ -65,6 +67,8 @@ model and run:
   --batch N         images per network call (default 8)
   --workers N       threads that decode files ahead of the network (at most batch + 2 * workers files
                     ahead) and that join and write each batch's results (default: min(4, cores))
+  --profile F.json  time every op of the network per layer, each batch one step: a table sorted by time at
+                    the end, and a Chrome/Perfetto trace in F.json
 Exit status 0 when every file was colorized, 1 when any failed (each failure is one line naming the file).
 )";
 
@@ -288,7 +292,7 @@ int run_colorize(int argc, char** argv) {
   Args args(argc, argv,
             Options{{"side-by-side"},
                     {"o", "out", "model", "device", "size", "format", "quality", "grid", "grid-height",
-                     "batch", "workers"},
+                     "batch", "workers", "profile"},
                     1048576,
                     ""});
   if (args.help()) {
@@ -312,6 +316,8 @@ int run_colorize(int argc, char** argv) {
   TINT_CHECK(device.available(), "device '{}' is not available in this build or on this machine",
              device.str());
 
+  const std::string profile_path = args.get("profile", "");
+  if (args.has("profile")) check_profile_path(profile_path);
   const std::string model_arg = args.has("model") ? args.get("model", "") : default_model();
   models::ModelInfo info;
   auto unet = models::load_unet(model_arg, device, &info);
@@ -328,6 +334,8 @@ int run_colorize(int argc, char** argv) {
   Prefetcher prefetch(jobs, size, workers, batch + 2 * workers);
   std::vector<std::vector<Image>> grid_rows;
   int written = 0;
+  std::optional<profiler::Session> profile;
+  if (!profile_path.empty()) profile.emplace(device);
   for (size_t next = 0; next < jobs.size();) {
     // Gather up to `batch` decodable files, reporting the others as they come.
     std::vector<std::pair<size_t, Prefetcher::Item>> items;
@@ -345,7 +353,13 @@ int run_colorize(int argc, char** argv) {
     if (items.empty()) continue;
     std::vector<const models::ColorizeInput*> inputs;
     for (auto& [index, item] : items) inputs.push_back(&item.input);
-    const std::vector<std::vector<float>> ab = models::predict_ab(*unet, device, size, inputs);
+    if (profile) profile->step_begin();
+    std::vector<std::vector<float>> ab;
+    {
+      profiler::Phase phase("forward");
+      ab = models::predict_ab(*unet, device, size, inputs);
+    }
+    if (profile) profile->step_end();
     // Joining with the full-resolution L and encoding cost more than the network on large photos: the
     // batch's images are finished on `workers` threads, then reported in input order.
     const size_t plane = size_t(size) * size_t(size);
@@ -408,6 +422,7 @@ int run_colorize(int argc, char** argv) {
       }
     }
   }
+  if (profile) finish_profile(*profile, profile_path);
   fmt::print("{} colorized, {} failed\n", written, failures);
   return failures ? 1 : 0;
 }

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "data/colour.h"
 #include "data/dataset.h"
@@ -26,6 +27,7 @@
 #include "tools/args.h"
 #include "tools/commands.h"
 #include "tools/figures.h"
+#include "tools/profile_cli.h"
 #include "tools/train_checkpoint.h"
 #include "tools/train_progress.h"
 
@@ -71,6 +73,8 @@ inspection:
                         DIR/step_<s:06d>_L.npy, _ab.npy, _mask.npy (the tensors fed to the model and the
                         loss; all ones with --no-mask), DIR/losses.csv (step,loss; 9 significant digits)
                         and DIR/final.safetensors (weights after the last step), for parity checks
+  --profile F.json      time every op of the first 200 steps (forward and backward, per layer): a table
+                        sorted by time at the end, and a Chrome/Perfetto trace in F.json
 
 The run folder holds checkpoint.safetensors (weights, Adam's moments, configuration, position; what
 --resume reads), model.safetensors (weights for colorize, eval and PyTorch), log.csv, loss.svg (training
@@ -327,7 +331,7 @@ int run_train(int argc, char** argv) {
             Options{{"no-mask", "overwrite"},
                     {"data", "val", "size",         "fit",       "workers",    "width",       "levels",
                      "loss", "lr",  "weight-decay", "batch",     "device",     "epochs",      "steps",
-                     "seed", "out", "resume",       "log-every", "dump-graph", "dump-batches"},
+                     "seed", "out", "resume",       "log-every", "dump-graph", "dump-batches", "profile"},
                     1,
                     ""});
   if (args.help()) {
@@ -474,6 +478,8 @@ int run_train(int argc, char** argv) {
   const int64_t start_step = progress.step;
 
   // Checked before the run folder exists, so a bad path leaves nothing behind.
+  const std::string profile_path = args.get("profile", "");
+  if (args.has("profile")) check_profile_path(profile_path);
   if (!dump_graph.empty()) {
     std::ofstream probe(dump_graph);
     TINT_CHECK(probe.good(), "--dump-graph '{}': cannot write this file", dump_graph);
@@ -567,18 +573,44 @@ int run_train(int argc, char** argv) {
   CachingAllocator& allocator = runtime(device).allocator;
   uint64_t late_allocs = 0, late_frees = 0;  // backend allocations in steps after this invocation's first
   bool interrupted = false;
+  std::optional<profiler::Session> profile;
+  if (!profile_path.empty()) profile.emplace(device);
+  static const std::string kLossScope = "loss", kAdamScope = "adam";
 
-  while (auto batch = loader.next()) {
+  for (;;) {
+    if (profile) profile->step_begin();
+    std::optional<Batch> batch;
+    {
+      profiler::Phase phase("data wait");
+      batch = loader.next();
+    }
+    if (!batch) break;
     const int64_t epoch = batch->epoch;
     const CachingAllocator::Stats before = allocator.stats();
-    Uploaded u = upload(*batch, device);
-    adam.zero_grad();
-    Tensor pred = unet(u.L);
-    Tensor mask = config.mask ? u.mask : Tensor();
-    Tensor loss = l1 ? ops::l1_loss(pred, u.ab, mask) : ops::mse_loss(pred, u.ab, mask);
+    Uploaded u;
+    {
+      profiler::Phase phase("upload");
+      u = upload(*batch, device);
+    }
+    Tensor loss;
+    {
+      profiler::Phase phase("forward");
+      {
+        profiler::Scope scope(kAdamScope);
+        adam.zero_grad();
+      }
+      Tensor pred = unet(u.L);
+      Tensor mask = config.mask ? u.mask : Tensor();
+      profiler::Scope scope(kLossScope);
+      loss = l1 ? ops::l1_loss(pred, u.ab, mask) : ops::mse_loss(pred, u.ab, mask);
+    }
     if (!dump_graph.empty() && progress.step == start_step) write_graphviz(loss, dump_graph);
-    loss.backward();
-    const float value = loss.item();
+    float value = 0;
+    {
+      profiler::Phase phase("backward");
+      loss.backward();
+      value = loss.item();
+    }
     if (!std::isfinite(value)) {
       show.finish_line();
       // Keep the last good checkpoint: do not update the weights, do not save.
@@ -598,7 +630,12 @@ int run_train(int argc, char** argv) {
                                   : "no checkpoint was written",
                               cause));
     }
-    adam.step();
+    {
+      profiler::Phase phase("optimiser");
+      profiler::Scope scope(kAdamScope);
+      adam.step();
+    }
+    if (profile) profile->step_end();
     if (progress.step > start_step) {
       const CachingAllocator::Stats after = allocator.stats();
       late_allocs += after.backend_allocs - before.backend_allocs;
@@ -661,6 +698,7 @@ int run_train(int argc, char** argv) {
     io::save_safetensors(dump_path("final.safetensors"), last, models::model_metadata(config.unet));
   }
   fmt::print("{}\n", loader.stats().summary());
+  if (profile) finish_profile(*profile, profile_path);
   fmt::print("allocations after step 1: {} allocs, {} frees\n", late_allocs, late_frees);
   fmt::print("mean a,b of the training set (Lab, real pixels{}): {}\n",
              progress.mean_complete ? "" : ", first epoch so far", progress.mean_ab());

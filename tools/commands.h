@@ -2,6 +2,7 @@
 #pragma once
 
 namespace tint::cli {
+int run_bench(int argc, char** argv);
 int run_colorize(int argc, char** argv);
 int run_demo(int argc, char** argv);
 int run_export(int argc, char** argv);

@@ -19,6 +19,7 @@ commands:
   colorize  colorize photos (files, folders, list files) with a trained model, each at its own size
   export    rewrite a model file as float16 (half the size) or float32
   eval      score trained models on a folder of photos: metrics, baselines, report, JSON, plots
+  bench     time the training step at batch 1 and 8 (phases, img/s, peak memory), against PyTorch
   demo      train a small U-Net on a synthetic task and print the loss falling (the engine end to end)
   data      fetch the photo sets (data fetch DIR), describe a data set (data stats DIR)
   devices   list the backends this build and machine can run
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     if (command == "colorize") return tint::cli::run_colorize(argc - 1, argv + 1);
     if (command == "export") return tint::cli::run_export(argc - 1, argv + 1);
     if (command == "eval") return tint::cli::run_eval(argc - 1, argv + 1);
+    if (command == "bench") return tint::cli::run_bench(argc - 1, argv + 1);
     if (command == "demo") return tint::cli::run_demo(argc - 1, argv + 1);
     if (command == "devices") return tint::cli::run_devices(argc - 1, argv + 1);
     if (command == "op") return tint::cli::run_op(argc - 1, argv + 1);

@@ -4,9 +4,12 @@
 #   1. the gpu tests (gpu_cuda_backends: the kernel matrix against cpu-ref, the U-Net layers against the
 #      naive kernel, the out-of-memory message) and test_cuda_backends (cuda-emu and cuda side by side)
 #   2. compute-sanitizer memcheck and racecheck on test_cuda_backends (small shapes)
-#   3. bench_gpu_conv at batch 1 and batch 8: every conv variant and product against cuDNN, GB/s of the rest
-# Step limits can be tightened for a short lease: T_GPU_TESTS, T_EMU_TESTS, T_MEMCHECK, T_RACECHECK
-# (seconds each) and T_TOTAL (the whole run's budget, which the benchmark fills).
+#   3. tint bench at batch 1 and 8: the training step by phase, against the same U-Net in PyTorch (python3) in
+#      the same invocation, and a profile of each batch size (table in train_step.log, Chrome/Perfetto traces
+#      profile_b1.json and profile_b8.json, NVTX names for Nsight)
+#   4. bench_gpu_conv at batch 1 and batch 8: every conv variant and product against cuDNN, GB/s of the rest
+# Step limits can be tightened for a short lease: T_GPU_TESTS, T_EMU_TESTS, T_MEMCHECK, T_RACECHECK,
+# T_TRAIN_STEP (seconds each) and T_TOTAL (the whole run's budget, which the benchmark fills).
 # Everything is written under $OUT (default ./out-gpu); a short table is printed last.
 # Without a GPU it says so and exits 0 (nothing to run). Exit code: 0 when every step passed, 1 otherwise.
 # Binaries: .carry/gpu (from prepare.sh); if absent, a fallback build with cmake/ninja/nvcc there, using the
@@ -42,17 +45,17 @@ nvidia-smi >> "$LOG" 2>&1
 BIN=.carry/gpu
 # The emulated half of test_cuda_backends runs on one host thread: small shapes, and deterministic there.
 export TINT_EMU_THREADS=1
-if [ ! -x "$BIN/gpu_cuda_backends" ] || [ ! -x "$BIN/bench_gpu_conv" ]; then
+if [ ! -x "$BIN/gpu_cuda_backends" ] || [ ! -x "$BIN/bench_gpu_conv" ] || [ ! -x "$BIN/tint" ]; then
   say "no carried binaries in $BIN: building here (fallback)"
   BUILD=build-gpu-fallback
   export PATH=/usr/local/cuda/bin:$PATH
   timeout 300 cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
       -DCMAKE_PREFIX_PATH="$PWD/.carry/prefix" -DCMAKE_CXX_FLAGS="-I$PWD/.carry/prefix/include" >> "$LOG" 2>&1 &&
-    timeout 300 cmake --build $BUILD --target gpu_cuda_backends gpu_engine test_cuda_backends bench_gpu_conv bench_train_step -j"$(nproc)" >> "$LOG" 2>&1
+    timeout 300 cmake --build $BUILD --target gpu_cuda_backends gpu_engine test_cuda_backends bench_gpu_conv tint -j"$(nproc)" >> "$LOG" 2>&1
   record "fallback build" $?
   mkdir -p "$BIN"
   cp $BUILD/tests/gpu_cuda_backends $BUILD/tests/gpu_engine $BUILD/tests/test_cuda_backends $BUILD/benchmarks/gpu/bench_gpu_conv \
-    $BUILD/benchmarks/bench_train_step "$BIN"/ 2>/dev/null
+    $BUILD/tools/tint "$BIN"/ 2>/dev/null
 fi
 [ -f "$BIN/COMMIT" ] && say "binaries built from commit $(cat $BIN/COMMIT)"
 
@@ -92,15 +95,12 @@ else
   SUMMARY+=("compute-sanitizer                  not found")
 fi
 
-# 3. the whole training step through the engine on the GPU, against the same U-Net in PyTorch there
-if [ -x "$BIN/bench_train_step" ]; then
-  timeout ${T_TRAIN_STEP:-90} "$BIN/bench_train_step" --device cuda --batches 1,8 \
-    > "$OUT/train_step.log" 2>&1
-  record "bench_train_step (engine, vs PyTorch)" $?
-  # The same step with the igemm2 convolutions (variant 3), PyTorch not rerun.
-  timeout ${T_TRAIN_STEP:-90} "$BIN/bench_train_step" --device cuda --batches 1,8 --conv-variant 3 --no-peer \
-    >> "$OUT/train_step.log" 2>&1
-  record "bench_train_step (conv variant 3)" $?
+# 3. the training step through the engine on the GPU, batch 1 against 8, with the same U-Net in PyTorch in the
+#    same invocation (its default kernels, fp32, TF32 off) and a profile of each batch size (CUDA events)
+if [ -x "$BIN/tint" ]; then
+  timeout ${T_TRAIN_STEP:-150} "$BIN/tint" bench --device cuda --batches 1,8 --peer python3 \
+    --json "$OUT/train_step.json" --profile "$OUT/profile.json" > "$OUT/train_step.log" 2>&1
+  record "tint bench (batch 1 vs 8, PyTorch, profile)" $?
 fi
 
 # 4. conv benchmark: batch 1 then batch 8 (separate runs, so a timeout in one keeps the other's JSON)
@@ -119,7 +119,10 @@ for b in 1 8; do
   [ -f "$OUT/bench_b$b.log" ] && sed -n '/^sum over the U-Net layers/,/^json:/p' "$OUT/bench_b$b.log" | grep -v '^json:'
 done
 grep -h "^device:\|^cuDNN" "$OUT/bench_b1.log" 2>/dev/null | head -2
-[ -f "$OUT/train_step.log" ] && grep -v "^json:" "$OUT/train_step.log"
+if [ -f "$OUT/train_step.log" ]; then
+  grep -A14 "^profile:" "$OUT/train_step.log"        # the top of each batch size's profile
+  sed -n '/^batch  /,$p' "$OUT/train_step.log" | grep -v "^json:"   # tint bench's table and the peer
+fi
 grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$OUT/sanitizer.log" 2>/dev/null
 grep -h "^All tests passed\|^test cases:" "$OUT/tests.log" 2>/dev/null
 printf '%s\n' "${SUMMARY[@]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds HERE (nvcc, sm_90, Release) what benchmarks/gpu/check.sh runs on a lent GPU, and copies it into
 # .carry/ (ignored by git) for the device tool's `carry`:
-#   .carry/gpu/      gpu_cuda_backends, test_cuda_backends, bench_gpu_conv (static cudart: no CUDA libraries
+#   .carry/gpu/      gpu_cuda_backends, test_cuda_backends, bench_gpu_conv, tint (static cudart: no CUDA libraries
 #                    needed there; cuDNN is dlopen'ed by the benchmark)
 #   .carry/prefix/   fmt and Catch2 (headers + CMake configs) for check.sh's fallback build there
 # Usage: bash benchmarks/gpu/prepare.sh [build-dir]   (default: build-cuda)
@@ -11,12 +11,12 @@ build=${1:-build-cuda}
 cd "$root"
 [ -x /usr/local/cuda/bin/nvcc ] || { echo "prepare.sh: nvcc not found at /usr/local/cuda/bin/nvcc" >&2; exit 1; }
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-cmake --build "$build" --target gpu_cuda_backends gpu_engine test_cuda_backends bench_gpu_conv bench_train_step -j"$(nproc)"
+cmake --build "$build" --target gpu_cuda_backends gpu_engine test_cuda_backends bench_gpu_conv tint -j"$(nproc)"
 
 rm -rf .carry/gpu .carry/prefix
 mkdir -p .carry/gpu .carry/prefix/include .carry/prefix/lib/cmake
 cp "$build/tests/gpu_cuda_backends" "$build/tests/gpu_engine" "$build/tests/test_cuda_backends" "$build/benchmarks/gpu/bench_gpu_conv" \
-  "$build/benchmarks/bench_train_step" .carry/gpu/
+  "$build/tools/tint" .carry/gpu/
 git rev-parse HEAD > .carry/gpu/COMMIT 2>/dev/null || true
 # Header-only dependencies, mirrored as a prefix so that find_package works there (fallback build only).
 cp -r /usr/include/fmt /usr/include/catch2 .carry/prefix/include/

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""The training step of tint's U-Net (models/unet.h) in PyTorch, timed the way bench_train_step times tint:
-forward, masked loss, backward, Adam, synchronised, median over repeats after warm-up. fp32, TF32 off.
+"""The training step of tint's U-Net (models/unet.h) in PyTorch, timed the way `tint bench` times tint (which
+runs this script with --peer): forward + masked loss, backward, Adam, each phase ended by a synchronisation,
+the step the sum of the phases, median over repeats after warm-up. fp32, TF32 off. Also reports the median
+of each phase and, on CUDA, the peak memory PyTorch's allocator held.
 
 Needs an interpreter with torch (Debian's python3-torch on the CPU: /usr/bin/python3; on a GPU machine the
 image's python3). Prints one JSON object on stdout. Exit code 3 when torch or the device is missing.
@@ -88,30 +90,38 @@ def main():
     target = torch.rand(a.batch, 2, a.size, a.size, device=dev) * 2 - 1
     mask = (torch.rand(a.batch, 1, a.size, a.size, device=dev) < 0.9).float()
 
-    def step():
-        opt.zero_grad(set_to_none=False)
-        pred = net(L)
-        d = (pred - target) * mask
-        per = d.abs() if a.loss == "l1" else d * d
-        loss = per.sum() / (mask.sum() * 2)
-        loss.backward()
-        opt.step()
-        return loss
-
     def sync():
         if a.device == "cuda":
             torch.cuda.synchronize()
 
+    def step():
+        """Returns the milliseconds of forward (with the loss), backward and optimiser (with zero_grad)."""
+        t0 = time.perf_counter()
+        pred = net(L)
+        d = (pred - target) * mask
+        per = d.abs() if a.loss == "l1" else d * d
+        loss = per.sum() / (mask.sum() * 2)
+        sync()
+        t1 = time.perf_counter()
+        loss.backward()
+        sync()
+        t2 = time.perf_counter()
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+        sync()
+        t3 = time.perf_counter()
+        return [(t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3]
+
     for _ in range(a.warmup):
         step()
     sync()
-    times = []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        step()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
+    if a.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    phases = [step() for _ in range(a.repeats)]
+    times = sorted(sum(p) for p in phases)
+
+    def median(values):
+        return sorted(values)[len(values) // 2]
     out = {
         "peer": "pytorch",
         "torch": torch.__version__,
@@ -121,6 +131,10 @@ def main():
         "ms_median": times[len(times) // 2],
         "ms_min": times[0],
         "ms_max": times[-1],
+        "forward_ms": median([p[0] for p in phases]),
+        "backward_ms": median([p[1] for p in phases]),
+        "optimiser_ms": median([p[2] for p in phases]),
+        "peak_bytes": torch.cuda.max_memory_allocated() if a.device == "cuda" else None,
         "repeats": a.repeats,
     }
     print(json.dumps(out))

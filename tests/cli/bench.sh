@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# tint bench at a tiny size: the table (a row per batch size, the speed-up of 8 over 1, the peer column
+# saying skipped without an interpreter), the JSON (images/s = batch / step time, phases, speed-up), the
+# profile (a table and one Chrome trace per batch size with a host lane of phases and a stream lane of ops
+# named after their layers, forward and backward), the graph, and its errors (one line naming the flag).
+# --profile and --dump-graph on train and colorize write the same kinds of file.
+# Usage: bench.sh <tint binary> <source dir>
+set -u
+tint=$1; src=$2
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+cd "$src" || exit 1
+fail() { echo "FAIL: $*"; exit 1; }
+small=(--size 16 --width 4 --levels 1 --steps 2 --warmup 1 --workers 1)
+
+out=$("$tint" bench "${small[@]}" --batches 1,8 --peer "$work/no-such-python" --json "$work/b.json" \
+      --profile "$work/trace.json" --dump-graph "$work/step.dot" 2>&1) || fail "bench failed: $out"
+echo "$out" | grep -Eq '^ +1 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +skipped +skipped$' \
+  || fail "no batch-1 row with the peer skipped: $out"
+echo "$out" | grep -Eq '^ +8 +[0-9.]+ ' || fail "no batch-8 row: $out"
+echo "$out" | grep -q "^batch 8 over batch 1: [0-9.]*x the images per second" || fail "no speed-up line: $out"
+echo "$out" | grep -q "peer: skipped: interpreter '$work/no-such-python' not found" || fail "peer not skipped clearly: $out"
+echo "$out" | grep -q "conv2d_backward_weight *down.1.conv1 bwd" || fail "profile table lacks a backward row: $out"
+python3 - "$work" <<'PY' || fail "JSON or trace"
+import json, sys
+w = sys.argv[1]
+b = json.load(open(f"{w}/b.json"))
+assert b["command"] == "tint bench" and b["size"] == 16 and b["device"] == "cpu", b
+rows = {r["batch"]: r for r in b["results"]}
+assert sorted(rows) == [1, 8], rows.keys()
+for n, r in rows.items():
+    assert r["step_ms"] > 0 and r["peak_bytes"] > 0, r
+    assert abs(r["images_per_s"] - n * 1000.0 / r["step_ms"]) < 1e-3 * r["images_per_s"], r
+    for k in ("data_wait_ms", "upload_ms", "forward_ms", "backward_ms", "optimiser_ms"):
+        assert 0 <= r[k] <= r["step_ms"] * 1.5, (k, r)
+    assert r["pytorch_ms"] is None and "not found" in r["peer"], r
+    assert r["profiled_step_ms"] > 0, r
+# batch 8 holds 8 images' activations: more memory than batch 1
+assert rows[8]["peak_bytes"] > rows[1]["peak_bytes"], rows
+want = rows[8]["images_per_s"] / rows[1]["images_per_s"]
+assert abs(b["speedup_batch8_over_batch1"] - want) < 1e-3 * want, (b["speedup_batch8_over_batch1"], want)
+for n in (1, 8):
+    t = json.load(open(f"{w}/trace_b{n}.json"))
+    ev = t["traceEvents"]
+    lanes = {e["tid"]: e["args"]["name"] for e in ev if e.get("name") == "thread_name"}
+    assert lanes == {1: "host", 2: "cpu stream"}, lanes
+    host = {e["name"] for e in ev if e.get("ph") == "X" and e["tid"] == 1}
+    for phase in ("data wait", "upload", "forward", "backward", "optimiser", "step 0", "step 1"):
+        assert phase in host, (phase, host)
+    ops = [e for e in ev if e.get("ph") == "X" and e["tid"] == 2]
+    names = {e["name"] for e in ops}
+    for name in ("down.0.conv1 conv2d_forward", "down.1.conv1 bwd conv2d_backward_data",
+                 "up.0.upconv bwd conv2d_forward", "loss mse_loss_forward", "adam adam_step", "- copy_from_host"):
+        assert name in names, (name, sorted(names))
+    # every op of a step lies inside that step's slice on the host lane
+    steps = sorted((e["ts"], e["ts"] + e["dur"]) for e in ev if e.get("cat") == "step")
+    for e in ops:
+        s = e["args"]["step"]
+        assert steps[s][0] <= e["ts"] and e["ts"] + e["dur"] <= steps[s][1] + 1e-3, (e, steps[s])
+PY
+head -1 "$work/step.dot" | grep -q "^digraph" || fail "graph is not Graphviz"
+grep -q "saved: x" "$work/step.dot" || fail "graph lacks saved tensors"
+if command -v dot >/dev/null; then dot -Tsvg "$work/step.dot" -o /dev/null || fail "dot cannot parse the graph"; fi
+
+# train and colorize write a trace too
+"$tint" train --size 16 --width 4 --levels 1 --batch 4 --steps 2 --out "$work/run" --profile "$work/train.json" \
+  > "$work/train.log" 2>&1 || fail "train --profile: $(cat "$work/train.log")"
+grep -q "mse_loss_backward *loss bwd" "$work/train.log" || fail "train's profile table: $(cat "$work/train.log")"
+"$tint" colorize data/samples/val/$(ls data/samples/val | head -1) --model "$work/run" -o "$work/col" \
+  --profile "$work/col.json" > "$work/col.log" 2>&1 || fail "colorize --profile: $(cat "$work/col.log")"
+grep -q "tanh_forward *head" "$work/col.log" || fail "colorize's profile table: $(cat "$work/col.log")"
+python3 -c "import json,sys; [json.load(open(p)) for p in sys.argv[1:]]" "$work/train.json" "$work/col.json" \
+  || fail "train or colorize trace is not JSON"
+
+# errors: one line naming the flag, exit 1
+expect_error() {  # pattern, args...
+  local pattern=$1; shift
+  local o; o=$("$tint" bench "$@" 2>&1) && fail "accepted: $*"
+  [ "$(echo "$o" | wc -l)" -eq 1 ] || fail "not one line for $*: $o"
+  echo "$o" | grep -q -- "$pattern" || fail "unclear for $*: $o"
+}
+expect_error "--batches" --batches 1,0
+expect_error "--batches" --batches 1,x
+expect_error "--steps" --steps 0
+expect_error "--size" --size 20 --levels 3
+expect_error "--profile" "${small[@]}" --profile /nonexistent-dir/t.json
+expect_error "--data" --data "$work/nothing-here"
+expect_error "--batches: batch 64 is larger" "${small[@]}" --batches 64
+expect_error "unknown" --bogus 1
+"$tint" bench --help | grep -q "^usage: tint bench" || fail "--help"
+echo "bench: ok"
