@@ -19,7 +19,7 @@
 #include "engine/autograd.h"
 #include "engine/optim.h"
 #include "engine/profiler.h"
-#include "kernels/cpu/thread_pool.h"
+#include "engine/thread_pool.h"
 #include "models/unet.h"
 #include "tools/args.h"
 #include "tools/commands.h"
@@ -52,6 +52,7 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
   --profile FILE.json profile --steps more steps per batch size after the timed ones: a table per batch and
                       a Chrome/Perfetto trace (FILE_b<N>.json when several batch sizes are given)
   --dump-graph F.dot  the autograd graph of the first step (ops, shapes, saved tensors) as Graphviz
+  --conv-variant NAME the CUDA convolution variant on cuda and cuda-emu (tint op --list names them)
 
 Each phase ends with a device synchronisation; ms/step is the median of the phases' sum. img/s = batch /
 step time; peak MiB is the device allocator's high-water mark during the batch size's steps. PyTorch/tint is
@@ -217,7 +218,7 @@ int run_bench(int argc, char** argv) {
   Args args(argc, argv,
             Options{{},
                     {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data", "workers",
-                     "peer", "json", "profile", "dump-graph"},
+                     "peer", "json", "profile", "dump-graph", "conv-variant"},
                     0,
                     ""});
   if (args.help()) {
@@ -226,6 +227,7 @@ int run_bench(int argc, char** argv) {
   }
   const Device device = Device::parse(args.get("device", "cpu"));
   TINT_CHECK(device.available(), "--device '{}' is not available in this build or on this machine", device.str());
+  if (args.has("conv-variant")) select_conv_variant(device, "--conv-variant", args.get("conv-variant", ""));
   const int levels = args.get_int("levels", 4, 1, 6);
   const int size = args.get_int("size", 256, 8, 8192);
   TINT_CHECK(size % (1 << levels) == 0, "--size {} must be a multiple of 2^levels = {} (--levels {})", size,

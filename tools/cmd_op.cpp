@@ -56,15 +56,6 @@ Device parse_device(const std::string& name) {
   return d;
 }
 
-void select_variant(Device d, const std::string& name) {
-  if (d.kind == DeviceKind::CudaEmu) return cuda_emu::set_conv_variant(name);
-#ifdef TINT_HAVE_CUDA
-  if (d.kind == DeviceKind::Cuda) return cuda::set_conv_variant(name);
-#endif
-  throw Error(
-      fmt::format("--variant {}: the {} backend has one conv kernel; variants exist on cuda and cuda-emu",
-                  name, d.str()));
-}
 
 std::string shape_text(const TensorSpec& s) {
   if (s.shape.empty()) return fmt::format("({})", s.size);
@@ -155,7 +146,7 @@ int run_op(int argc, char** argv) {
     throw Error(fmt::format("--shape {}: {} (syntax: {})", args.get("shape", ""), e.what(), op.syntax));
   }
   const Device device = parse_device(args.get("device", "cpu"));
-  if (args.has("variant")) select_variant(device, args.get("variant", ""));
+  if (args.has("variant")) select_conv_variant(device, "--variant", args.get("variant", ""));
   const int seed = args.get_int("seed", 1, 0, 1 << 30);
   const int repeats = args.get_int("repeats", 20, 1, 100000);
   const std::string what = fmt::format("{} --shape {}", op.name, args.get("shape", ""));

@@ -1,6 +1,10 @@
 // The subcommands of `tint`, each in its own tools/cmd_*.cpp. argv[0] is the subcommand's name.
 #pragma once
 
+#include <string>
+
+#include "engine/device.h"
+
 namespace tint::cli {
 int run_bench(int argc, char** argv);
 int run_colorize(int argc, char** argv);
@@ -10,4 +14,8 @@ int run_devices(int argc, char** argv);
 int run_eval(int argc, char** argv);
 int run_op(int argc, char** argv);
 int run_train(int argc, char** argv);
+
+// Selects the CUDA convolution variant by name on cuda or cuda-emu (`flag` names the option in errors);
+// any other device has one conv kernel, and asking for a variant there is an error.
+void select_conv_variant(Device device, const std::string& flag, const std::string& name);
 }  // namespace tint::cli

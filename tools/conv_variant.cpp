@@ -1,0 +1,18 @@
+#include <fmt/format.h>
+
+#include "engine/error.h"
+#include "kernels/cuda/conv2d.h"
+#include "tools/commands.h"
+
+namespace tint::cli {
+
+void select_conv_variant(Device device, const std::string& flag, const std::string& name) {
+  if (device.kind == DeviceKind::CudaEmu) return cuda_emu::set_conv_variant(name);
+#ifdef TINT_HAVE_CUDA
+  if (device.kind == DeviceKind::Cuda) return cuda::set_conv_variant(name);
+#endif
+  throw Error(fmt::format("{} {}: the {} backend has one conv kernel; variants exist on cuda and cuda-emu", flag,
+                          name, device.str()));
+}
+
+}  // namespace tint::cli
