@@ -196,6 +196,7 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
   LoaderOptions o = base;
   o.shuffle = false, o.flip = false, o.epochs = 1, o.drop_last = false, o.fit = FitMode::pad;
   o.start_epoch = 0, o.start_position = 0;
+  o.shard_count = 0;  // rank 0 validates on the whole set
   o.warn = [](const std::string&) {};  // already reported by the training scan
   Loader loader(files, o);
   NoGradGuard no_grad;
@@ -772,7 +773,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
     for (auto& [name, t] : flat.named) last.emplace_back(name, *t);
     io::save_safetensors(dump_path("final.safetensors"), last, models::model_metadata(config.unet));
   }
-  fmt::print("{}\n", loader.stats().summary());
+  fmt::print("{}{}\n", distributed ? "rank 0's loader: " : "", loader.stats().summary());
   fmt::print("allocations after step 1: {} allocs, {} frees\n", late_allocs, late_frees);
   fmt::print("mean a,b of the training set (Lab, real pixels{}): {}\n",
              progress.mean_complete ? "" : ", first epoch so far", progress.mean_ab());
