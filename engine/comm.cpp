@@ -59,7 +59,9 @@ int launcher_world_size() {
   return 0;
 }
 
-std::unique_ptr<Comm> Comm::single() { return std::unique_ptr<Comm>(new Comm()); }
+std::unique_ptr<Comm> Comm::single() {
+  return std::unique_ptr<Comm>(new Comm());
+}
 
 std::unique_ptr<Comm> Comm::distributed(DeviceKind device, double timeout_s) {
 #if !TINT_HAVE_MPI
@@ -72,7 +74,8 @@ std::unique_ptr<Comm> Comm::distributed(DeviceKind device, double timeout_s) {
   c->timeout_s_ = timeout_s;
   std::string tried;
   c->mpi_plugin_ = load_plugin("libtint_comm_mpi.so", tried);
-  TINT_CHECK(c->mpi_plugin_, "--distributed: cannot load tint's MPI plugin (is Open MPI installed?): {}", tried);
+  TINT_CHECK(c->mpi_plugin_, "--distributed: cannot load tint's MPI plugin (is Open MPI installed?): {}",
+             tried);
   auto create = reinterpret_cast<TintCreateHostComm>(dlsym(c->mpi_plugin_, "tint_create_host_comm"));
   TINT_CHECK(create, "--distributed: libtint_comm_mpi.so has no tint_create_host_comm: {}", dlerror());
   std::string error;
@@ -94,8 +97,8 @@ std::unique_ptr<Comm> Comm::distributed(DeviceKind device, double timeout_s) {
           if (comma > start) visible.push_back(s.substr(start, comma - start));
         }
       }
-      const std::string mine = visible.empty() ? std::to_string(c->local_rank_)
-                                               : visible[size_t(c->local_rank_) % visible.size()];
+      const std::string mine =
+          visible.empty() ? std::to_string(c->local_rank_) : visible[size_t(c->local_rank_) % visible.size()];
       setenv("CUDA_VISIBLE_DEVICES", mine.c_str(), 1);
     }
     tried.clear();

@@ -33,7 +33,7 @@ class HostComm {
   virtual ~HostComm() = default;
   virtual int rank() const = 0;
   virtual int world() const = 0;
-  virtual int local_rank() const = 0;   // among the ranks on this machine
+  virtual int local_rank() const = 0;  // among the ranks on this machine
   virtual int local_world() const = 0;
   // In place, every rank ends with the same bits: the contributions are added in rank order. `what` names
   // the collective in a timeout's message ("the gradients of step 12").

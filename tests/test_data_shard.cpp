@@ -2,7 +2,6 @@
 // loaders (one per rank) together deliver exactly the unsharded loader's batches, one part per rank per
 // global batch, every file once per epoch.
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <map>
 #include <set>
@@ -29,7 +28,8 @@ std::vector<Delivered> run(const std::vector<std::string>& paths, const LoaderOp
   std::vector<Delivered> out;
   while (auto b = loader.next()) {
     Delivered d;
-    d.size = b->size, d.epoch = b->epoch, d.end_position = b->end_position, d.last_in_epoch = b->last_in_epoch;
+    d.size = b->size, d.epoch = b->epoch, d.end_position = b->end_position,
+    d.last_in_epoch = b->last_in_epoch;
     d.paths = b->paths;
     const size_t plane = size_t(b->image_size) * b->image_size;
     d.L.assign(b->L, b->L + b->size * plane);
@@ -42,7 +42,8 @@ std::vector<Delivered> run(const std::vector<std::string>& paths, const LoaderOp
 
 std::vector<std::string> make_photos(const TempDir& dir, int n) {
   for (int i = 0; i < n; ++i)
-    test::write_png(dir / ("photos/p" + std::to_string(100 + i) + ".png"), test::pattern_image(30 + i, 22, uint32_t(i)));
+    test::write_png(dir / ("photos/p" + std::to_string(100 + i) + ".png"),
+                    test::pattern_image(30 + i, 22, uint32_t(i)));
   return scan_images(dir / "photos");
 }
 

@@ -3,7 +3,6 @@
 // the whole batch's; the single-process Comm is world 1 and leaves buffers alone. Several processes
 // (MPI) are tested end to end in tests/cli/train_distributed.sh.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 
@@ -30,7 +29,8 @@ TEST_CASE("losses given the whole batch's count: each part's gradient is the who
 
       Tensor whole_p = Tensor::from_vector(pv, s, d);
       whole_p.set_requires_grad(true);
-      Tensor whole = loss(whole_p, Tensor::from_vector(tv, s, d), Tensor::from_vector(mv, {5, 1, 3, 4}, d), 0);
+      Tensor whole =
+          loss(whole_p, Tensor::from_vector(tv, s, d), Tensor::from_vector(mv, {5, 1, 3, 4}, d), 0);
       whole.backward();
       const std::vector<float> whole_grad = whole_p.grad().to_vector();
       double count = 0;  // 2 channels of every real pixel, counted here by hand
@@ -59,7 +59,8 @@ TEST_CASE("losses given the whole batch's count: each part's gradient is the who
                     Catch::Contains("count -1"));
 }
 
-TEST_CASE("comm: one process is rank 0 of a world of 1 and its collectives change nothing", "[engine][comm]") {
+TEST_CASE("comm: one process is rank 0 of a world of 1 and its collectives change nothing",
+          "[engine][comm]") {
   auto comm = Comm::single();
   CHECK(comm->rank() == 0);
   CHECK(comm->world() == 1);

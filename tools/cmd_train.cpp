@@ -7,8 +7,8 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -147,7 +147,8 @@ Uploaded upload(const Batch& b, Device device, int64_t begin, int64_t end) {
   auto put = [&](const float* src, int64_t c) {
     Tensor t = Tensor::empty({n, c, s, s}, device);
     auto& rt = runtime(device);
-    rt.backend.copy_from_host(rt.stream, t.data(), src + begin * c * s * s, size_t(n * c * s * s) * sizeof(float));
+    rt.backend.copy_from_host(rt.stream, t.data(), src + begin * c * s * s,
+                              size_t(n * c * s * s) * sizeof(float));
     return t;
   };
   Uploaded u{put(b.L, 1), put(b.ab, 2), put(b.mask, 1)};
@@ -196,7 +197,7 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
   LoaderOptions o = base;
   o.shuffle = false, o.flip = false, o.epochs = 1, o.drop_last = false, o.fit = FitMode::pad;
   o.start_epoch = 0, o.start_position = 0;
-  o.shard_count = 0;  // rank 0 validates on the whole set
+  o.shard_count = 0;                   // rank 0 validates on the whole set
   o.warn = [](const std::string&) {};  // already reported by the training scan
   Loader loader(files, o);
   NoGradGuard no_grad;
@@ -352,9 +353,10 @@ void must_match(const char* flag, bool given, const T& flag_value, const T& stor
 int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   Args args(argc, argv,
             Options{{"no-mask", "overwrite", "distributed"},
-                    {"data", "val", "size", "fit", "workers", "width", "levels", "loss", "lr", "weight-decay",
-                     "batch", "device", "epochs", "steps", "seed", "out", "resume", "log-every", "dump-graph",
-                     "dump-batches", "comm-timeout", "micro-batches"},
+                    {"data",       "val",          "size",         "fit",          "workers", "width",
+                     "levels",     "loss",         "lr",           "weight-decay", "batch",   "device",
+                     "epochs",     "steps",        "seed",         "out",          "resume",  "log-every",
+                     "dump-graph", "dump-batches", "comm-timeout", "micro-batches"},
                     1,
                     ""});
   if (args.help()) {
@@ -477,8 +479,9 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   const int world = comm->world();
   TINT_CHECK(micro_batches <= config.batch, "--micro-batches {} is more than the batch of {}", micro_batches,
              config.batch);
-  TINT_CHECK(config.batch >= world, "--batch {} is the global batch: it must give each of the {} ranks a sample",
-             config.batch, world);
+  TINT_CHECK(config.batch >= world,
+             "--batch {} is the global batch: it must give each of the {} ranks a sample", config.batch,
+             world);
 
   std::vector<std::string> files = scan_images(config.data);
   TINT_CHECK(!files.empty(), "no images found under '{}'", config.data);
@@ -545,7 +548,8 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
     out = std::string("runs/train-") + stamp;
   }
-  RunFolder folder(out, resume.empty() && lead ? prepare_out_folder(out, overwrite) : std::vector<fs::path>{});
+  RunFolder folder(out,
+                   resume.empty() && lead ? prepare_out_folder(out, overwrite) : std::vector<fs::path>{});
   if (!resume.empty() && lead) {
     folder.keep();  // a resumed run's folder is never removed
     TINT_CHECK(::access(out.c_str(), W_OK | X_OK) == 0, "--resume '{}': the folder is not writable", out);
@@ -573,10 +577,11 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
                           : fmt::format("{} steps", max_steps),
         device.str());
     if (distributed)
-      fmt::print("distributed{}: {} rank{} ({}), {} sample{} of each batch per rank, gradients summed in {}\n",
-                 args.has("distributed") ? "" : " (started by an MPI launcher)", world, world == 1 ? "" : "s",
-                 comm->kind(), config.batch / world, config.batch / world == 1 ? "" : "s",
-                 comm->kind() == "nccl" ? "NCCL's order" : "rank order");
+      fmt::print(
+          "distributed{}: {} rank{} ({}), {} sample{} of each batch per rank, gradients summed in {}\n",
+          args.has("distributed") ? "" : " (started by an MPI launcher)", world, world == 1 ? "" : "s",
+          comm->kind(), config.batch / world, config.batch / world == 1 ? "" : "s",
+          comm->kind() == "nccl" ? "NCCL's order" : "rank order");
     if (micro_batches > 1)
       fmt::print("micro-batches: {} per batch, gradients summed in order\n", micro_batches);
     fmt::print("run folder: {}\n", out);
@@ -654,11 +659,13 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
                                colour.sum_a, colour.sum_b, double(colour.pixels)};
     timed([&] { comm->all_reduce_sum(totals, fmt::format("the batch counts of step {}", step)); });
     const int64_t global_samples = int64_t(totals[1]);
-    // The unsharded loader refuses an epoch without a usable image itself; the ranks' parts only know together.
+    // The unsharded loader refuses an epoch without a usable image itself; the ranks' parts only know
+    // together.
     if (progress.epoch_position == 0) epoch_samples = 0, whole_epoch = true;
     epoch_samples += global_samples;
     TINT_CHECK(epoch_samples > 0 || !batch->last_in_epoch || !whole_epoch,
-               "no usable image among the {} files of '{}' in epoch {}", files.size(), config.data, epoch + 1);
+               "no usable image among the {} files of '{}' in epoch {}", files.size(), config.data,
+               epoch + 1);
     if (sum_colour && distributed) {
       progress.sum_a += totals[2], progress.sum_b += totals[3];
       progress.pixels += int64_t(totals[4]);
@@ -675,17 +682,18 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
       Tensor mask = config.mask ? u.mask : Tensor();
       const double count = split ? totals[0] : 0;
       Tensor loss = l1 ? ops::l1_loss(pred, u.ab, mask, count) : ops::mse_loss(pred, u.ab, mask, count);
-      if (!dump_graph.empty() && lead && progress.step == start_step && k == 0) write_graphviz(loss, dump_graph);
+      if (!dump_graph.empty() && lead && progress.step == start_step && k == 0)
+        write_graphviz(loss, dump_graph);
       loss.backward();
       value += double(loss.item());
       if (!dump_batches.empty()) {
         const std::string stem = dump_path(fmt::format("step_{:06d}", step));
         io::save_npy(stem + "_L.npy", u.L);
         io::save_npy(stem + "_ab.npy", u.ab);
-        io::save_npy(stem + "_mask.npy", config.mask ? u.mask
-                                                     : Tensor::from_vector(
-                                                           std::vector<float>(size_t(u.mask.numel()), 1.f),
-                                                           u.mask.shape()));
+        io::save_npy(stem + "_mask.npy",
+                     config.mask ? u.mask
+                                 : Tensor::from_vector(std::vector<float>(size_t(u.mask.numel()), 1.f),
+                                                       u.mask.shape()));
       }
     }
     timed([&] { comm->all_reduce_sum(flat.grads, fmt::format("the gradients of step {}", step)); });
@@ -705,8 +713,8 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
                      "it holds overflows on this batch",
                      ck->path)
                : std::string("This is the first step, from freshly initialised weights: check the data");
-      throw Error(fmt::format("the loss became {} at step {} (batch of {}, first file '{}'); {}. {}", value, step,
-                              global_samples, batch->paths.empty() ? "?" : batch->paths[0],
+      throw Error(fmt::format("the loss became {} at step {} (batch of {}, first file '{}'); {}. {}", value,
+                              step, global_samples, batch->paths.empty() ? "?" : batch->paths[0],
                               fs::exists(folder.file(kCheckpointFile))
                                   ? "the last good checkpoint in '" + out + "' is kept"
                                   : "no checkpoint was written",
@@ -806,7 +814,8 @@ int run_train(int argc, char** argv) {
     // A failure on one rank that the others cannot see would leave them waiting: end the whole job.
     const std::string what = e.what();
     std::fprintf(stderr, "tint train: error: %s%s\n",
-                 what.rfind("rank ", 0) == 0 ? "" : fmt::format("rank {}: ", comm->rank()).c_str(), what.c_str());
+                 what.rfind("rank ", 0) == 0 ? "" : fmt::format("rank {}: ", comm->rank()).c_str(),
+                 what.c_str());
     comm->abort(1);
   }
 }
