@@ -67,7 +67,7 @@ std::unique_ptr<Comm> Comm::distributed(DeviceKind device, double timeout_s) {
 #if !TINT_HAVE_MPI
   (void)device, (void)timeout_s;
   throw Error(
-      "--distributed: this build of tint has no MPI (CMake did not find it when tint was built); install "
+      "--distributed: this build of tint has no MPI (CMake did not find it, or -DTINT_MPI=OFF); install "
       "libopenmpi-dev openmpi-bin and rebuild, or train without --distributed and without mpirun");
 #else
   std::unique_ptr<Comm> c(new Comm());
