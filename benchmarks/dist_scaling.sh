@@ -23,20 +23,21 @@ row() {  # row NAME RANKS THREADS_PER_RANK
     --out "$work/$1" >"$log" 2>&1
   local line; line=$(grep "^scaling:" "$log") || { echo "no scaling line in $log"; exit 1; }
   # scaling: 2 ranks (mpi), global batch 8: 0.1234 s/step, 64.83 img/s, communication 1.2% of the step (1.50 ms/step, ...
-  local s_step img comm ms
+  local s_step img comm ms bare
   s_step=$(sed -E 's/.*: ([0-9.]+) s\/step.*/\1/' <<<"$line")
   img=$(sed -E 's/.* ([0-9.]+) img\/s.*/\1/' <<<"$line")
   comm=$(sed -E 's/.*communication ([0-9.]+)%.*/\1/' <<<"$line")
   ms=$(sed -E 's/.*of the step \(([0-9.]+) ms\/step.*/\1/' <<<"$line")
-  echo "| $2 | $3 | $s_step | $img | $comm % | $ms |" >>"$out/scaling.md"
+  bare=$(sed -E 's/.*the sum alone ([0-9.]+) ms.*/\1/' <<<"$line")
+  echo "| $2 | $3 | $s_step | $img | $comm % | $ms | $bare |" >>"$out/scaling.md"
 }
 
 {
   echo "tint train --distributed ${config[*]}; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs),"
   echo "$cores cores shared by all ranks; load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u)"
   echo
-  echo "| ranks | threads per rank | s/step | images/s | communication (share of the step) | communication ms/step |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  echo "| ranks | threads per rank | s/step | images/s | communication (share of the step) | communication ms/step | the sum alone, ms |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
 } >"$out/scaling.md"
 row world1 1 "$cores"
 row world2-split 2 $(( cores / 2 > 0 ? cores / 2 : 1 ))
