@@ -17,11 +17,13 @@ cd "$src" || exit 1
 fail() { echo "FAIL: $*"; exit 1; }
 st() { python3 tests/cli/safetensors_tool.py "$@"; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# Open MPI keeps allocations until exit that LeakSanitizer would report in the sanitizer build.
-export LSAN_OPTIONS="suppressions=$src/tests/cli/lsan_mpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-mpi() { local np=$1; shift; timeout 300 mpirun -np "$np" --oversubscribe --bind-to none "$tint" "$@"; }
+# In the sanitizer build, leak checking is off in processes that start MPI: Open MPI leaks from components
+# it unloads at exit, which LeakSanitizer can then neither name nor suppress. ASan and UBSan stay on, and the
+# single-process runs below keep leak checking.
+mpi_env=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+mpi() { local np=$1; shift; timeout 300 "${mpi_env[@]}" mpirun -np "$np" --oversubscribe --bind-to none "$tint" "$@"; }
 
-out=$("$tint" train --distributed --size 32 --width 2 --levels 1 --batch 4 --steps 2 --out "$work/probe" 2>&1)
+out=$("${mpi_env[@]}" "$tint" train --distributed --size 32 --width 2 --levels 1 --batch 4 --steps 2 --out "$work/probe" 2>&1)
 if echo "$out" | grep -q "has no MPI\|cannot load tint's MPI plugin"; then echo "SKIP: $out"; exit 77; fi
 echo "$out" | grep -q "scaling: 1 rank (mpi)" || fail "one process with --distributed: $out"
 
