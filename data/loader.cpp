@@ -104,6 +104,12 @@ struct BufferPool {
 
 }  // namespace
 
+ShardRange batch_shard(int64_t size, int rank, int world) {
+  TINT_CHECK(world >= 1 && rank >= 0 && rank < world && size >= 0, "batch_shard: rank {} of {} ranks, batch {}",
+             rank, world, size);
+  return {size * rank / world, size * (rank + 1) / world};
+}
+
 Image prepare_image(const Image& decoded, int S, FitMode fit) {
   int w = 0, h = 0;
   if (fit == FitMode::crop && std::min(decoded.width, decoded.height) >= S)
@@ -153,9 +159,22 @@ struct Loader::State {
   int64_t window = 0;  // how far workers may run ahead of the assembler
   int workers = 0;
   int64_t plane = 0;   // S*S
+  int capacity = 0;    // samples a batch buffer holds: batch_size, or the largest shard
+
+  // Sharded loaders: whether this rank reads `position`, and whether it ends a global batch.
+  bool owned(int64_t position) const {
+    const int64_t q = position % n, B = opt.batch_size, start = q / B * B;
+    const ShardRange part = batch_shard(std::min(B, n - start), opt.shard_index, opt.shard_count);
+    return q - start >= part.begin && q - start < part.end;
+  }
+  bool ends_global_batch(int64_t position) const {
+    const int64_t q = position % n;
+    return (q + 1) % opt.batch_size == 0 || q + 1 == n;
+  }
 
   struct Result {
     bool ok = false;
+    bool other_shard = false;  // another rank's sample: nothing read
     bool first_failure = false;
     int64_t file = 0;
     std::string error;
@@ -228,12 +247,13 @@ struct Loader::State {
       Result r;
       r.file = permutation(epoch)[size_t(position % n)];
       const bool known_bad = bad[r.file];
-      if (!spare_planes.empty()) {
+      r.other_shard = opt.shard_count > 0 && !owned(position);
+      if (!r.other_shard && !spare_planes.empty()) {
         r.planes = std::move(spare_planes.back());
         spare_planes.pop_back();
       }
       lock.unlock();
-      if (!known_bad) {
+      if (!known_bad && !r.other_shard) {
         try {
           const auto img = prepared(r.file);
           const uint64_t random = sample_random(opt.seed, epoch, r.file);
@@ -253,7 +273,7 @@ struct Loader::State {
         }
       }
       lock.lock();
-      if (!r.ok && !known_bad && !bad[r.file]) {
+      if (!r.ok && !r.other_shard && !known_bad && !bad[r.file]) {
         bad[r.file] = 1;
         r.first_failure = true;
       }
@@ -274,13 +294,13 @@ struct Loader::State {
 
   Batch new_batch(int64_t epoch) {
     Batch b;
-    b.capacity = opt.batch_size;
+    b.capacity = capacity;
     b.image_size = opt.image_size;
     b.epoch = epoch;
     b.index = stats.batches;  // only the assembler writes it
     const auto keep = pool;
     b.storage = std::shared_ptr<float>(pool->take(), [keep](float* p) { keep->give_back(p); });
-    const int64_t per = int64_t(opt.batch_size) * plane;
+    const int64_t per = int64_t(capacity) * plane;
     b.L = b.storage.get();
     b.ab = b.L + per;
     b.mask = b.L + 3 * per;
@@ -344,6 +364,16 @@ struct Loader::State {
           spare_planes.push_back(std::move(r.planes));
         }
         const bool epoch_end = assembled % n == 0;
+        if (opt.shard_count > 0) {
+          if (ends_global_batch(position)) {
+            if (!batch) batch = new_batch(epoch);
+            batch->end_position = assembled;
+            batch->last_in_epoch = epoch_end;
+            push(std::move(*batch));
+            batch.reset();
+          }
+          continue;
+        }
         if (epoch_end && epoch_good == 0) {
           LoaderStats s;
           {
@@ -399,6 +429,8 @@ Loader::Loader(std::vector<std::string> paths, LoaderOptions options) : state_(s
              o.start_epoch, o.epochs);
   TINT_CHECK(paths.size() < (size_t(1) << 32), "loader: {} files is more than this loader indexes", paths.size());
   TINT_CHECK(o.allocator.alloc && o.allocator.free, "loader: the allocator needs both alloc and free");
+  TINT_CHECK(o.shard_count == 0 || (o.shard_index >= 0 && o.shard_index < o.shard_count),
+             "loader: shard {} of {} does not exist", o.shard_index, o.shard_count);
   s.paths = std::move(paths);
   s.n = int64_t(s.paths.size());
   s.total = o.epochs == 0 ? INT64_MAX : o.epochs * s.n;
@@ -410,7 +442,8 @@ Loader::Loader(std::vector<std::string> paths, LoaderOptions options) : state_(s
   s.cache.resize(size_t(s.n));
   s.pool = std::make_shared<BufferPool>();
   s.pool->allocator = o.allocator;
-  s.pool->bytes = sizeof(float) * 4 * size_t(o.batch_size) * size_t(s.plane);
+  s.capacity = o.shard_count > 0 ? (o.batch_size + o.shard_count - 1) / o.shard_count : o.batch_size;
+  s.pool->bytes = sizeof(float) * 4 * size_t(s.capacity) * size_t(s.plane);
   s.pool->keep = size_t(o.prefetch_batches) + 2;
   try {
     for (int i = 0; i < s.workers; ++i) s.threads.emplace_back([&s] { s.worker(); });

@@ -51,6 +51,14 @@ struct LoaderOptions {
   int64_t start_epoch = 0;
   int64_t start_position = 0;
   bool drop_last = false;
+  // Data-parallel ranks: with shard_count > 0 this loader yields only rank shard_index's part of each global
+  // batch (see batch_shard), and one batch per global batch of batch_size positions, even when its part is
+  // empty or short of bad files, so that every rank takes the same number of steps. batch_size is then the
+  // global batch; drop_last does not apply; an epoch without a usable image is not an error here (the
+  // ranks together know). Without bad files, the parts of rank 0..N-1 laid end to end are exactly the
+  // batches of an unsharded loader.
+  int shard_index = 0;
+  int shard_count = 0;
   int64_t cache_bytes = int64_t(1) << 30;  // decoded, resized 8-bit images kept in memory up to this; 0: off
   int64_t max_pixels = kDefaultMaxPixels;
   HostAllocator allocator = HostAllocator::aligned();
@@ -106,6 +114,14 @@ class Loader {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// The part of a global batch of `size` samples that rank `rank` of `world` takes: [begin, end), contiguous, in
+// rank order, sizes differing by at most one (some empty when size < world). Micro-batches split the same way.
+struct ShardRange {
+  int64_t begin = 0, end = 0;
+  int64_t size() const { return end - begin; }
+};
+ShardRange batch_shard(int64_t size, int rank, int world);
 
 // The per-sample steps, exposed for tests and benchmarks.
 // Decoded image -> the cacheable resized image (longest side S for pad, shortest side S for crop).

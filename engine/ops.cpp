@@ -322,7 +322,7 @@ struct LossNode : Node {
   }
 };
 
-Tensor masked_loss(const Tensor& pred, const Tensor& target, const Tensor& mask, bool l1) {
+Tensor masked_loss(const Tensor& pred, const Tensor& target, const Tensor& mask, bool l1, double count) {
   const char* op = l1 ? "l1_loss" : "mse_loss";
   check_4d(op, "prediction", pred);
   check_4d(op, "target", target);
@@ -343,6 +343,14 @@ Tensor masked_loss(const Tensor& pred, const Tensor& target, const Tensor& mask,
   Tensor loss2 = Tensor::empty({2}, pred.device());
   auto fn = l1 ? rt.backend.l1_loss_forward : rt.backend.mse_loss_forward;
   fn(rt.stream, loss2.data(), pred.data(), target.data(), mask.defined() ? mask.data() : nullptr, n, c, hw);
+  if (count > 0) {
+    // Backward reads the count from loss2[1]: replacing it there is all the gradient needs. The value is
+    // rescaled in double (it is only reported; the gradient does not depend on it).
+    const std::vector<float> own = loss2.to_vector();
+    const float both[2] = {float(double(own[0]) * double(own[1]) / count), float(count)};
+    rt.backend.copy_from_host(rt.stream, loss2.data(), both, sizeof both);
+    rt.synchronize();  // `both` dies on return
+  }
   Tensor loss = loss2.narrow(0, 1).reshape({});
   if (needs_grad({&pred, &target})) {
     TINT_CHECK(!target.requires_grad(), "{}: the target must not require a gradient", op);
@@ -359,11 +367,13 @@ Tensor masked_loss(const Tensor& pred, const Tensor& target, const Tensor& mask,
 }
 }  // namespace
 
-Tensor l1_loss(const Tensor& pred, const Tensor& target, const Tensor& mask) {
-  return masked_loss(pred, target, mask, true);
+Tensor l1_loss(const Tensor& pred, const Tensor& target, const Tensor& mask, double count) {
+  TINT_CHECK(count >= 0, "l1_loss: count {} must be >= 0 (0: the call's own count)", count);
+  return masked_loss(pred, target, mask, true, count);
 }
-Tensor mse_loss(const Tensor& pred, const Tensor& target, const Tensor& mask) {
-  return masked_loss(pred, target, mask, false);
+Tensor mse_loss(const Tensor& pred, const Tensor& target, const Tensor& mask, double count) {
+  TINT_CHECK(count >= 0, "mse_loss: count {} must be >= 0 (0: the call's own count)", count);
+  return masked_loss(pred, target, mask, false, count);
 }
 
 }  // namespace tint::ops

@@ -32,7 +32,10 @@ Tensor sum(const Tensor& x);   // a scalar (shape {})
 Tensor mean(const Tensor& x);  // a scalar
 // Mean absolute / squared error over the pixels where mask == 1 (mask (N, 1, H, W) broadcast over the
 // channels of pred (N, C, H, W)); every pixel when mask is undefined. A scalar.
-Tensor l1_loss(const Tensor& pred, const Tensor& target, const Tensor& mask = Tensor());
-Tensor mse_loss(const Tensor& pred, const Tensor& target, const Tensor& mask = Tensor());
+// `count` > 0 divides by `count` instead of this call's own element count (c * sum of the mask): the count of
+// a whole batch of which this call sees a part (a rank's shard, a micro-batch). The parts' losses then add
+// up to the whole batch's loss, and each element's gradient is the whole batch's, bit for bit.
+Tensor l1_loss(const Tensor& pred, const Tensor& target, const Tensor& mask = Tensor(), double count = 0);
+Tensor mse_loss(const Tensor& pred, const Tensor& target, const Tensor& mask = Tensor(), double count = 0);
 
 }  // namespace tint::ops

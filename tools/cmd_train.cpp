@@ -7,8 +7,8 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +20,7 @@
 #include "data/loader.h"
 #include "data/metrics.h"
 #include "engine/autograd.h"
+#include "engine/comm.h"
 #include "engine/io.h"
 #include "engine/optim.h"
 #include "models/model_file.h"
@@ -67,6 +68,16 @@ run:
   --resume DIR      continue the run in DIR from its checkpoint.safetensors: same configuration (a flag
                     that contradicts it is an error), same data order; bit-exact on cpu and cpu-ref
   --log-every N     without a terminal, print a line every N steps (default 10)
+distributed (data-parallel over processes; see the README):
+  --distributed     be one rank of an MPI job (mpirun -np N tint train ...; implied when an MPI launcher
+                    starts more than one process): --batch is the global batch, each rank trains on its
+                    part of it, the gradients are summed over the ranks in rank order, every rank takes the
+                    same Adam step, rank 0 alone writes the run folder. On cuda: NCCL, one GPU per rank.
+  --comm-timeout S  seconds a rank waits for the others before it ends the whole job, naming the rank that
+                    did not come, 1..86400 (default 600; it must cover rank 0's validation at epoch ends)
+  --micro-batches N split each batch into N parts run one after another, their gradients summed in order
+                    (gradient accumulation), 1..batch (default 1). One process with --micro-batches N ends
+                    with the same weights, bit for bit on cpu and cpu-ref, as N ranks at the same --batch.
 inspection:
   --dump-graph F.dot    write the autograd graph of the first step (ops, shapes, saved tensors) as Graphviz
   --dump-batches DIR    write DIR/init.safetensors (weights before the first step), for each step s
@@ -134,13 +145,14 @@ struct Uploaded {
   Tensor L, ab, mask;
 };
 
-// The loader's batch buffers (pinned on a GPU) -> device tensors.
-Uploaded upload(const Batch& b, Device device) {
-  const int64_t n = b.size, s = b.image_size;
+// The loader's batch buffers (pinned on a GPU) -> device tensors: samples [begin, end) of the batch.
+Uploaded upload(const Batch& b, Device device, int64_t begin, int64_t end) {
+  const int64_t n = end - begin, s = b.image_size;
   auto put = [&](const float* src, int64_t c) {
     Tensor t = Tensor::empty({n, c, s, s}, device);
     auto& rt = runtime(device);
-    rt.backend.copy_from_host(rt.stream, t.data(), src, size_t(n * c * s * s) * sizeof(float));
+    rt.backend.copy_from_host(rt.stream, t.data(), src + begin * c * s * s,
+                              size_t(n * c * s * s) * sizeof(float));
     return t;
   };
   Uploaded u{put(b.L, 1), put(b.ab, 2), put(b.mask, 1)};
@@ -189,6 +201,7 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
   LoaderOptions o = base;
   o.shuffle = false, o.flip = false, o.epochs = 1, o.drop_last = false, o.fit = FitMode::pad;
   o.start_epoch = 0, o.start_position = 0;
+  o.shard_count = 0;                   // rank 0 validates on the whole set
   o.warn = [](const std::string&) {};  // already reported by the training scan
   Loader loader(files, o);
   NoGradGuard no_grad;
@@ -196,7 +209,7 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
   PooledAbHistograms hist;
   double weighted = 0;
   while (auto batch = loader.next()) {
-    Uploaded u = upload(*batch, device);
+    Uploaded u = upload(*batch, device, 0, batch->size);
     Tensor pred = unet(u.L);
     Tensor mask = masked ? u.mask : Tensor();
     Tensor loss = l1 ? ops::l1_loss(pred, u.ab, mask) : ops::mse_loss(pred, u.ab, mask);
@@ -238,6 +251,22 @@ void accumulate_mean_ab(const Batch& b, TrainProgress& p) {
       }
   }
 }
+
+// The loss's element count over samples [begin, end): a and b of every real pixel (every pixel unmasked).
+// Exact in double; the loss kernels count the same way.
+double loss_elements(const Batch& b, int64_t begin, int64_t end, bool masked) {
+  const int64_t hw = int64_t(b.image_size) * b.image_size;
+  if (!masked) return double(2 * hw * (end - begin));
+  double ones = 0;
+  for (const float* m = b.mask + begin * hw; m < b.mask + end * hw; ++m) ones += double(*m);
+  return 2 * ones;
+}
+
+// Step timings of a distributed run, for the scaling line it prints at the end.
+struct StepTimes {
+  int64_t steps = 0, images = 0;
+  double step_s = 0, comm_s = 0;
+};
 
 bool all_finite(const Tensor& t) {
   for (float v : t.to_vector())
@@ -324,14 +353,13 @@ void must_match(const char* flag, bool given, const T& flag_value, const T& stor
                     flag, flag_value, stored, checkpoint));
 }
 
-}  // namespace
-
-int run_train(int argc, char** argv) {
+int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   Args args(argc, argv,
-            Options{{"no-mask", "overwrite"},
-                    {"data", "val", "size",         "fit",       "workers",    "width",       "levels",
-                     "loss", "lr",  "weight-decay", "batch",     "device",     "epochs",      "steps",
-                     "seed", "out", "resume",       "log-every", "dump-graph", "dump-batches", "profile"},
+            Options{{"no-mask", "overwrite", "distributed"},
+                    {"data",       "val",          "size",         "fit",          "workers", "width",
+                     "levels",     "loss",         "lr",           "weight-decay", "batch",   "device",
+                     "epochs",     "steps",        "seed",         "out",          "resume",  "log-every",
+                     "dump-graph", "dump-batches", "comm-timeout", "micro-batches", "profile"},
                     1,
                     ""});
   if (args.help()) {
@@ -348,6 +376,20 @@ int run_train(int argc, char** argv) {
 
   // ---- every flag checked before anything is created ----------------------------------------------------
   const Device device = Device::parse(args.get("device", "cpu"));
+  const int launched = launcher_world_size();
+  const bool distributed = args.has("distributed") || launched > 1;
+  const double comm_timeout = args.get_double("comm-timeout", 600, 1, 86400);
+  const int micro_batches = args.get_int("micro-batches", 1, 1, 4096);
+  TINT_CHECK(!distributed || micro_batches == 1,
+             "--micro-batches {} with --distributed: each rank already trains on its part of the batch; "
+             "use one or the other",
+             micro_batches);
+  TINT_CHECK((!distributed && micro_batches == 1) || !args.has("dump-batches"),
+             "--dump-batches writes one process's whole batches; it does not combine with --distributed or "
+             "--micro-batches");
+  // Before the device is first used: on cuda the rank's GPU is chosen here.
+  comm = distributed ? Comm::distributed(device.kind, comm_timeout) : Comm::single();
+  const bool lead = comm->rank() == 0;  // writes the run folder and prints
   TINT_CHECK(device.available(), "device '{}' is not available in this build or on this machine",
              device.str());
   TrainConfig config;
@@ -437,11 +479,17 @@ int run_train(int argc, char** argv) {
     config.val = absolute(val_dir);
   }
   const bool l1 = config.loss == "l1";
+  const int world = comm->world();
+  TINT_CHECK(micro_batches <= config.batch, "--micro-batches {} is more than the batch of {}", micro_batches,
+             config.batch);
+  TINT_CHECK(config.batch >= world,
+             "--batch {} is the global batch: it must give each of the {} ranks a sample", config.batch,
+             world);
 
   std::vector<std::string> files = scan_images(config.data);
   TINT_CHECK(!files.empty(), "no images found under '{}'", config.data);
   std::vector<std::string> val_files =
-      config.val.empty() ? std::vector<std::string>{} : scan_images(config.val);
+      config.val.empty() || !lead ? std::vector<std::string>{} : scan_images(config.val);
   TrainProgress progress;
   if (ck) {
     progress = ck->progress;
@@ -461,6 +509,7 @@ int run_train(int argc, char** argv) {
   lo.epochs = config.epochs;
   lo.start_epoch = progress.epoch;
   lo.start_position = progress.epoch_position;
+  if (distributed) lo.shard_index = comm->rank(), lo.shard_count = world;
   const Backend& backend = device.backend();
   if (backend.alloc_pinned) lo.allocator = HostAllocator{backend.alloc_pinned, backend.free_pinned};
 
@@ -475,12 +524,15 @@ int run_train(int argc, char** argv) {
     restore_checkpoint(*ck, unet, flat, adam);
     ck->file = {};  // the tensors are copied; free the host copies
   }
+  // Every rank built the same weights from the seed (or read the same checkpoint); rank 0's are sent anyway,
+  // so that ranks can never start apart.
+  comm->broadcast(flat.params, 0, "the initial weights");
   const int64_t start_step = progress.step;
 
   // Checked before the run folder exists, so a bad path leaves nothing behind.
   const std::string profile_path = args.get("profile", "");
-  if (args.has("profile")) check_profile_path(profile_path);
-  if (!dump_graph.empty()) {
+  if (args.has("profile") && lead) check_profile_path(profile_path);
+  if (!dump_graph.empty() && lead) {
     std::ofstream probe(dump_graph);
     TINT_CHECK(probe.good(), "--dump-graph '{}': cannot write this file", dump_graph);
   }
@@ -493,41 +545,52 @@ int run_train(int argc, char** argv) {
 
   Loader loader(files, lo);  // starts its threads: a failure names --workers
 
-  // ---- the run folder -----------------------------------------------------------------------------------
+  // ---- the run folder (rank 0's) ------------------------------------------------------------------------
   if (out.empty()) {
     char stamp[32];
     std::time_t now = std::time(nullptr);
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
     out = std::string("runs/train-") + stamp;
   }
-  RunFolder folder(out, resume.empty() ? prepare_out_folder(out, overwrite) : std::vector<fs::path>{});
-  if (!resume.empty()) {
+  RunFolder folder(out,
+                   resume.empty() && lead ? prepare_out_folder(out, overwrite) : std::vector<fs::path>{});
+  if (!resume.empty() && lead) {
     folder.keep();  // a resumed run's folder is never removed
     TINT_CHECK(::access(out.c_str(), W_OK | X_OK) == 0, "--resume '{}': the folder is not writable", out);
   }
-  for (const std::string& name : remove_stale_temporaries(out))
-    fmt::print("removed {}/{}, left by an interrupted write\n", out, name);
+  std::ofstream log;
+  if (lead) {
+    for (const std::string& name : remove_stale_temporaries(out))
+      fmt::print("removed {}/{}, left by an interrupted write\n", out, name);
+    const bool append = !resume.empty() && fs::exists(folder.file(kLogFile));
+    log.open(folder.file(kLogFile), append ? std::ios::app : std::ios::trunc);
+    TINT_CHECK(log.good(), "cannot write '{}'", folder.file(kLogFile));
+    folder.wrote_log();
+    if (!append) log << "step,epoch,train_loss,val_loss,val_hi_a,val_hi_b,seconds\n";
 
-  const bool append = !resume.empty() && fs::exists(folder.file(kLogFile));
-  std::ofstream log(folder.file(kLogFile), append ? std::ios::app : std::ios::trunc);
-  TINT_CHECK(log.good(), "cannot write '{}'", folder.file(kLogFile));
-  folder.wrote_log();
-  if (!append) log << "step,epoch,train_loss,val_loss,val_hi_a,val_hi_b,seconds\n";
-
-  if (ck)
-    fmt::print("resumed {} at step {} (epoch {}, after {} batch{} of it)\n", resume, progress.step,
-               progress.epoch + 1, progress.epoch_batches, progress.epoch_batches == 1 ? "" : "es");
-  fmt::print(
-      "tint train: {} images in {} ({} for validation), U-Net width {} levels {} ({:.2f} M parameters), "
-      "{} loss{}, batch {} of {}x{} ({}), Adam lr {}, {}, on {}\n",
-      files.size(), config.data, val_files.size(), config.unet.width, config.unet.levels,
-      unet.parameter_count() / 1e6, config.loss, config.mask ? " (masked to real pixels)" : "", config.batch,
-      config.image_size, config.image_size, config.fit, config.lr,
-      config.epochs > 0 ? fmt::format("{} epoch{}", config.epochs, config.epochs == 1 ? "" : "s")
-                        : fmt::format("{} steps", max_steps),
-      device.str());
-  fmt::print("run folder: {}\n", out);
-  std::fflush(stdout);
+    if (ck)
+      fmt::print("resumed {} at step {} (epoch {}, after {} batch{} of it)\n", resume, progress.step,
+                 progress.epoch + 1, progress.epoch_batches, progress.epoch_batches == 1 ? "" : "es");
+    fmt::print(
+        "tint train: {} images in {} ({} for validation), U-Net width {} levels {} ({:.2f} M parameters), "
+        "{} loss{}, batch {} of {}x{} ({}), Adam lr {}, {}, on {}\n",
+        files.size(), config.data, val_files.size(), config.unet.width, config.unet.levels,
+        unet.parameter_count() / 1e6, config.loss, config.mask ? " (masked to real pixels)" : "",
+        config.batch, config.image_size, config.image_size, config.fit, config.lr,
+        config.epochs > 0 ? fmt::format("{} epoch{}", config.epochs, config.epochs == 1 ? "" : "s")
+                          : fmt::format("{} steps", max_steps),
+        device.str());
+    if (distributed)
+      fmt::print(
+          "distributed{}: {} rank{} ({}), {} sample{} of each batch per rank, gradients summed in {}\n",
+          args.has("distributed") ? "" : " (started by an MPI launcher)", world, world == 1 ? "" : "s",
+          comm->kind(), config.batch / world, config.batch / world == 1 ? "" : "s",
+          comm->kind() == "nccl" ? "NCCL's order" : "rank order");
+    if (micro_batches > 1)
+      fmt::print("micro-batches: {} per batch, gradients summed in order\n", micro_batches);
+    fmt::print("run folder: {}\n", out);
+    std::fflush(stdout);
+  }
 
   std::ofstream losses;
   auto dump_path = [&](const std::string& name) { return (fs::path(dump_batches) / name).string(); };
@@ -561,7 +624,7 @@ int run_train(int argc, char** argv) {
     fmt::print("checkpoint ({}): {} at step {}\n", why, folder.file(kCheckpointFile), progress.step);
   };
 
-  Progress show(isatty(fileno(stdout)) != 0, log_every, config.epochs);
+  Progress show(lead && isatty(fileno(stdout)) != 0, log_every, config.epochs);
   const int64_t epoch_images = int64_t(files.size());
   auto start = std::chrono::steady_clock::now();
   auto seconds = [&] {
@@ -574,8 +637,15 @@ int run_train(int argc, char** argv) {
   uint64_t late_allocs = 0, late_frees = 0;  // backend allocations in steps after this invocation's first
   bool interrupted = false;
   std::optional<profiler::Session> profile;
-  if (!profile_path.empty()) profile.emplace(device);
+  if (!profile_path.empty() && lead) profile.emplace(device);
   static const std::string kLossScope = "loss", kAdamScope = "adam";
+  StepTimes times;
+  int64_t epoch_samples = 0;
+  bool whole_epoch = false;  // whether this command saw the epoch from its start
+  // One batch is split into parts: this rank's share when distributed (the loader already cut it), or the
+  // micro-batches. Their losses are normalised by the whole batch's count, so that the parts' gradients sum
+  // to the whole batch's gradient.
+  const bool split = distributed || micro_batches > 1;
 
   for (;;) {
     if (profile) profile->step_begin();
@@ -585,32 +655,81 @@ int run_train(int argc, char** argv) {
       batch = loader.next();
     }
     if (!batch) break;
+    const auto step_start = std::chrono::steady_clock::now();
+    double comm_s = 0;
+    auto timed = [&](auto&& collective) {
+      const auto t0 = std::chrono::steady_clock::now();
+      collective();
+      comm_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
     const int64_t epoch = batch->epoch;
+    const int64_t step = progress.step + 1;
     const CachingAllocator::Stats before = allocator.stats();
-    Uploaded u;
-    {
-      profiler::Phase phase("upload");
-      u = upload(*batch, device);
+    // Counts over the global batch: the loss's elements, the samples, and the training set's colour sums.
+    TrainProgress colour;
+    const bool sum_colour = epoch == 0 && !progress.mean_complete;
+    if (sum_colour) accumulate_mean_ab(*batch, distributed ? colour : progress);
+    std::vector<double> totals{loss_elements(*batch, 0, batch->size, config.mask), double(batch->size),
+                               colour.sum_a, colour.sum_b, double(colour.pixels)};
+    timed([&] { comm->all_reduce_sum(totals, fmt::format("the batch counts of step {}", step)); });
+    const int64_t global_samples = int64_t(totals[1]);
+    // The unsharded loader refuses an epoch without a usable image itself; the ranks' parts only know
+    // together.
+    if (progress.epoch_position == 0) epoch_samples = 0, whole_epoch = true;
+    epoch_samples += global_samples;
+    TINT_CHECK(epoch_samples > 0 || !batch->last_in_epoch || !whole_epoch,
+               "no usable image among the {} files of '{}' in epoch {}", files.size(), config.data,
+               epoch + 1);
+    if (sum_colour && distributed) {
+      progress.sum_a += totals[2], progress.sum_b += totals[3];
+      progress.pixels += int64_t(totals[4]);
     }
-    Tensor loss;
+
     {
-      profiler::Phase phase("forward");
+      profiler::Scope scope(kAdamScope);
+      adam.zero_grad();
+    }
+    double value = 0;
+    const int parts = distributed ? 1 : micro_batches;
+    for (int k = 0; k < parts; ++k) {
+      const ShardRange part = batch_shard(batch->size, k, parts);
+      if (part.size() == 0) continue;  // adds nothing to the gradients
+      Uploaded u;
       {
-        profiler::Scope scope(kAdamScope);
-        adam.zero_grad();
+        profiler::Phase phase("upload");
+        u = upload(*batch, device, part.begin, part.end);
       }
-      Tensor pred = unet(u.L);
-      Tensor mask = config.mask ? u.mask : Tensor();
-      profiler::Scope scope(kLossScope);
-      loss = l1 ? ops::l1_loss(pred, u.ab, mask) : ops::mse_loss(pred, u.ab, mask);
+      Tensor loss;
+      {
+        profiler::Phase phase("forward");
+        Tensor pred = unet(u.L);
+        Tensor mask = config.mask ? u.mask : Tensor();
+        const double count = split ? totals[0] : 0;
+        profiler::Scope scope(kLossScope);
+        loss = l1 ? ops::l1_loss(pred, u.ab, mask, count) : ops::mse_loss(pred, u.ab, mask, count);
+      }
+      if (!dump_graph.empty() && lead && progress.step == start_step && k == 0)
+        write_graphviz(loss, dump_graph);
+      {
+        profiler::Phase phase("backward");
+        loss.backward();
+        value += double(loss.item());
+      }
+      if (!dump_batches.empty()) {
+        const std::string stem = dump_path(fmt::format("step_{:06d}", step));
+        io::save_npy(stem + "_L.npy", u.L);
+        io::save_npy(stem + "_ab.npy", u.ab);
+        io::save_npy(stem + "_mask.npy",
+                     config.mask ? u.mask
+                                 : Tensor::from_vector(std::vector<float>(size_t(u.mask.numel()), 1.f),
+                                                       u.mask.shape()));
+      }
     }
-    if (!dump_graph.empty() && progress.step == start_step) write_graphviz(loss, dump_graph);
-    float value = 0;
-    {
-      profiler::Phase phase("backward");
-      loss.backward();
-      value = loss.item();
-    }
+    timed([&] { comm->all_reduce_sum(flat.grads, fmt::format("the gradients of step {}", step)); });
+    // The loss for the log and whether any rank was asked to stop, so that all stop after the same step.
+    std::vector<double> after{value, g_interrupted != 0 ? 1.0 : 0.0};
+    timed([&] { comm->all_reduce_sum(after, fmt::format("the loss of step {}", step)); });
+    value = after[0];
     if (!std::isfinite(value)) {
       show.finish_line();
       // Keep the last good checkpoint: do not update the weights, do not save.
@@ -624,84 +743,104 @@ int run_train(int argc, char** argv) {
                      ck->path)
                : std::string("This is the first step, from freshly initialised weights: check the data");
       throw Error(fmt::format("the loss became {} at step {} (batch of {}, first file '{}'); {}. {}", value,
-                              progress.step + 1, batch->size, batch->paths.empty() ? "?" : batch->paths[0],
+                              step, global_samples, batch->paths.empty() ? "?" : batch->paths[0],
                               fs::exists(folder.file(kCheckpointFile))
                                   ? "the last good checkpoint in '" + out + "' is kept"
                                   : "no checkpoint was written",
                               cause));
     }
-    {
+    if (global_samples > 0) {  // a global batch of bad files only: no gradient, no step
       profiler::Phase phase("optimiser");
       profiler::Scope scope(kAdamScope);
       adam.step();
     }
     if (profile) profile->step_end();
     if (progress.step > start_step) {
-      const CachingAllocator::Stats after = allocator.stats();
-      late_allocs += after.backend_allocs - before.backend_allocs;
-      late_frees += after.backend_frees - before.backend_frees;
+      const CachingAllocator::Stats after_stats = allocator.stats();
+      late_allocs += after_stats.backend_allocs - before.backend_allocs;
+      late_frees += after_stats.backend_frees - before.backend_frees;
+      runtime(device).synchronize();
+      times.steps++;
+      times.images += global_samples;
+      times.step_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+      times.comm_s += comm_s;
     }
-    if (!dump_batches.empty()) {
-      const std::string stem = dump_path(fmt::format("step_{:06d}", progress.step + 1));
-      io::save_npy(stem + "_L.npy", u.L);
-      io::save_npy(stem + "_ab.npy", u.ab);
-      io::save_npy(
-          stem + "_mask.npy",
-          config.mask ? u.mask
-                      : Tensor::from_vector(std::vector<float>(size_t(u.mask.numel()), 1.f), u.mask.shape()));
-      losses << fmt::format("{},{:.9g}\n", progress.step + 1, value) << std::flush;
-    }
-    if (epoch == 0 && !progress.mean_complete) {
-      accumulate_mean_ab(*batch, progress);
-      progress.mean_complete = batch->last_in_epoch;
-    }
+    if (!dump_batches.empty()) losses << fmt::format("{},{:.9g}\n", step, value) << std::flush;
+    if (sum_colour) progress.mean_complete = batch->last_in_epoch;
     progress.step++;
     progress.epoch = batch->end_position / progress.files;
     progress.epoch_position = batch->end_position % progress.files;
     progress.epoch_batches = batch->last_in_epoch ? 0 : progress.epoch_batches + 1;
-    images += batch->size;
+    images += global_samples;
     epoch_done_images = batch->last_in_epoch ? epoch_images : batch->end_position - epoch * progress.files;
     running += value;
     ++running_n;
-    show.step(progress.step, epoch, epoch_done_images, epoch_images, running / running_n,
-              batch->last_in_epoch, images / std::max(seconds(), 1e-9));
+    if (lead)
+      show.step(progress.step, epoch, epoch_done_images, epoch_images, running / running_n,
+                batch->last_in_epoch, images / std::max(seconds(), 1e-9));
 
     const bool stop = max_steps > 0 && progress.step >= max_steps;
-    interrupted = g_interrupted != 0;
+    interrupted = after[1] > 0;
     if (batch->last_in_epoch || stop || interrupted) {
-      show.finish_line();
-      ValResult v;
-      if (!interrupted) v = validate(unet, val_files, lo, device, l1, config.mask);
-      if (v.images)
-        fmt::print(
-            "epoch {:3d} validation: loss {:.5f}, histogram intersection a {:.3f} b {:.3f} ({} images)\n",
-            epoch + 1, v.loss, v.hi.a, v.hi.b, v.images);
-      log << fmt::format("{},{},{:.6f},{},{},{},{:.1f}\n", progress.step, epoch + 1, running / running_n,
-                         v.images ? fmt::format("{:.6f}", v.loss) : "",
-                         v.images ? fmt::format("{:.4f}", v.hi.a) : "",
-                         v.images ? fmt::format("{:.4f}", v.hi.b) : "", seconds());
-      log.flush();
-      TINT_CHECK(log.good(), "cannot write '{}' (disk full?)", folder.file(kLogFile));
-      write_loss_plot(folder.file(kLogFile), folder.file("loss.svg"));
-      if (!v.samples.empty()) figures::write_image_grid(folder.file("samples.png"), v.samples, 128);
+      if (lead) {
+        show.finish_line();
+        ValResult v;
+        if (!interrupted) v = validate(unet, val_files, lo, device, l1, config.mask);
+        if (v.images)
+          fmt::print(
+              "epoch {:3d} validation: loss {:.5f}, histogram intersection a {:.3f} b {:.3f} ({} images)\n",
+              epoch + 1, v.loss, v.hi.a, v.hi.b, v.images);
+        log << fmt::format("{},{},{:.6f},{},{},{},{:.1f}\n", progress.step, epoch + 1, running / running_n,
+                           v.images ? fmt::format("{:.6f}", v.loss) : "",
+                           v.images ? fmt::format("{:.4f}", v.hi.a) : "",
+                           v.images ? fmt::format("{:.4f}", v.hi.b) : "", seconds());
+        log.flush();
+        TINT_CHECK(log.good(), "cannot write '{}' (disk full?)", folder.file(kLogFile));
+        write_loss_plot(folder.file(kLogFile), folder.file("loss.svg"));
+        if (!v.samples.empty()) figures::write_image_grid(folder.file("samples.png"), v.samples, 128);
+        write_checkpoint(interrupted ? std::string("interrupted")
+                         : stop      ? std::string("end")
+                                     : fmt::format("epoch {}", epoch + 1));
+      }
       running = 0, running_n = 0;
-      write_checkpoint(interrupted ? std::string("interrupted")
-                       : stop      ? std::string("end")
-                                   : fmt::format("epoch {}", epoch + 1));
+      // The others wait here while rank 0 validates and writes; --comm-timeout must cover it.
+      comm->barrier(fmt::format("the checkpoint of step {} (rank 0 validates and writes it)", progress.step));
       if (stop || interrupted) break;
     }
   }
+  // The sum alone, with every rank arrived (after a barrier): the transfer without the wait for the slowest.
+  double bare_sum_s = 0;
+  constexpr int kProbes = 5;
+  if (distributed && world > 1 && times.steps > 0 && !interrupted) {
+    Tensor probe = flat.grads.clone();
+    for (int i = 0; i < kProbes; ++i) {
+      comm->barrier("the timing of the gradient sum");
+      const auto t0 = std::chrono::steady_clock::now();
+      comm->all_reduce_sum(probe, "the timing of the gradient sum");
+      bare_sum_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / kProbes;
+    }
+  }
+  if (!lead) return interrupted ? 130 : 0;
   show.finish_line();
   if (!dump_batches.empty()) {
     std::vector<std::pair<std::string, Tensor>> last;
     for (auto& [name, t] : flat.named) last.emplace_back(name, *t);
     io::save_safetensors(dump_path("final.safetensors"), last, models::model_metadata(config.unet));
   }
-  fmt::print("{}\n", loader.stats().summary());
+  fmt::print("{}{}\n", distributed ? "rank 0's loader: " : "", loader.stats().summary());
   if (profile) finish_profile(*profile, profile_path);
   fmt::print("allocations after step 1: {} allocs, {} frees\n", late_allocs, late_frees);
   fmt::print("mean a,b of the training set (Lab, real pixels{}): {}\n",
              progress.mean_complete ? "" : ", first epoch so far", progress.mean_ab());
+  if (distributed && times.steps > 0)
+    fmt::print(
+        "scaling: {} rank{} ({}), global batch {}: {:.4f} s/step, {:.2f} img/s, communication {:.1f}% of the "
+        "step ({:.2f} ms/step, {:.2f} MB of gradients summed per step; waits for the slowest rank included; "
+        "the sum alone {:.2f} ms), over the {} steps after the first\n",
+        world, world == 1 ? "" : "s", comm->kind(), config.batch, times.step_s / double(times.steps),
+        double(times.images) / times.step_s, 100 * times.comm_s / times.step_s,
+        1e3 * times.comm_s / double(times.steps), double(flat.total) * 4 / 1e6, 1e3 * bare_sum_s,
+        times.steps);
   if (interrupted) {
     fmt::print("interrupted at step {}; the checkpoint is written. Continue with: tint train --resume {}\n",
                progress.step, out);
@@ -710,6 +849,23 @@ int run_train(int argc, char** argv) {
   fmt::print("done: {} steps ({} in this run), {} images in {:.1f} s; log {}\n", progress.step,
              progress.step - start_step, images, seconds(), folder.file(kLogFile));
   return 0;
+}
+
+}  // namespace
+
+int run_train(int argc, char** argv) {
+  std::unique_ptr<Comm> comm;
+  try {
+    return train(argc, argv, comm);
+  } catch (const std::exception& e) {
+    if (!comm || comm->world() == 1) throw;
+    // A failure on one rank that the others cannot see would leave them waiting: end the whole job.
+    const std::string what = e.what();
+    std::fprintf(stderr, "tint train: error: %s%s\n",
+                 what.rfind("rank ", 0) == 0 ? "" : fmt::format("rank {}: ", comm->rank()).c_str(),
+                 what.c_str());
+    comm->abort(1);
+  }
 }
 
 }  // namespace tint::cli
