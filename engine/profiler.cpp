@@ -26,9 +26,9 @@ thread_local std::vector<const std::string*> t_scopes;
 
 struct Record {
   const char* op = nullptr;
-  int layer = 0;  // index into State::layers
-  int step = -1;  // -1: outside a step
-  double t0 = 0, t1 = 0;  // microseconds since the session opened
+  int layer = 0;           // index into State::layers
+  int step = -1;           // -1: outside a step
+  double t0 = 0, t1 = 0;   // microseconds since the session opened
   int ev0 = -1, ev1 = -1;  // CUDA events (cuda only), resolved into t0/t1 at the step's end
   OpCost cost;
 };
@@ -104,8 +104,12 @@ void Session::State::resolve() {
   next_event = 0;  // every event in the pool is read: reuse them
 }
 #else
-int Session::State::take_event() { return -1; }
-void Session::State::resolve() { unresolved = records.size(); }
+int Session::State::take_event() {
+  return -1;
+}
+void Session::State::resolve() {
+  unresolved = records.size();
+}
 #endif
 
 namespace {
@@ -157,7 +161,9 @@ class Call {
   int64_t index_ = -1;
 };
 
-const Backend& real() { return g_state->real; }
+const Backend& real() {
+  return g_state->real;
+}
 
 // The wrapping table: each entry prices the call (engine/op_cost.h), times it and forwards it.
 void w_copy_from_host(const Stream& s, void* dst, const void* src, size_t bytes) {
@@ -225,7 +231,8 @@ void w_concat_channels(const Stream& s, float* y, const float* a, const float* b
   Call c("concat_channels", concat_cost(n, ca, cb, hw));
   real().concat_channels(s, y, a, b, n, ca, cb, hw);
 }
-void w_split_channels(const Stream& s, float* da, float* db, const float* dy, int n, int ca, int cb, int64_t hw) {
+void w_split_channels(const Stream& s, float* da, float* db, const float* dy, int n, int ca, int cb,
+                      int64_t hw) {
   Call c("split_channels", concat_cost(n, ca, cb, hw));
   real().split_channels(s, da, db, dy, n, ca, cb, hw);
 }
@@ -233,26 +240,28 @@ void w_conv2d_forward(const Stream& s, float* y, const float* x, const float* w,
   Call c("conv2d_forward", conv2d_cost(sh, ConvProduct::forward));
   real().conv2d_forward(s, y, x, w, sh);
 }
-void w_conv2d_backward_data(const Stream& s, float* dx, const float* dy, const float* w, const Conv2dShape& sh) {
+void w_conv2d_backward_data(const Stream& s, float* dx, const float* dy, const float* w,
+                            const Conv2dShape& sh) {
   Call c("conv2d_backward_data", conv2d_cost(sh, ConvProduct::backward_data));
   real().conv2d_backward_data(s, dx, dy, w, sh);
 }
-void w_conv2d_backward_weight(const Stream& s, float* dw, const float* x, const float* dy, const Conv2dShape& sh) {
+void w_conv2d_backward_weight(const Stream& s, float* dw, const float* x, const float* dy,
+                              const Conv2dShape& sh) {
   Call c("conv2d_backward_weight", conv2d_cost(sh, ConvProduct::backward_weight));
   real().conv2d_backward_weight(s, dw, x, dy, sh);
 }
-void w_l1_loss_forward(const Stream& s, float* out, const float* p, const float* t, const float* m, int n, int ch,
-                       int64_t hw) {
+void w_l1_loss_forward(const Stream& s, float* out, const float* p, const float* t, const float* m, int n,
+                       int ch, int64_t hw) {
   Call c("l1_loss_forward", loss_forward_cost(n, ch, hw, m != nullptr));
   real().l1_loss_forward(s, out, p, t, m, n, ch, hw);
 }
-void w_l1_loss_backward(const Stream& s, float* dp, const float* g, const float* l2, const float* p, const float* t,
-                        const float* m, int n, int ch, int64_t hw) {
+void w_l1_loss_backward(const Stream& s, float* dp, const float* g, const float* l2, const float* p,
+                        const float* t, const float* m, int n, int ch, int64_t hw) {
   Call c("l1_loss_backward", loss_backward_cost(n, ch, hw, m != nullptr));
   real().l1_loss_backward(s, dp, g, l2, p, t, m, n, ch, hw);
 }
-void w_mse_loss_forward(const Stream& s, float* out, const float* p, const float* t, const float* m, int n, int ch,
-                        int64_t hw) {
+void w_mse_loss_forward(const Stream& s, float* out, const float* p, const float* t, const float* m, int n,
+                        int ch, int64_t hw) {
   Call c("mse_loss_forward", loss_forward_cost(n, ch, hw, m != nullptr));
   real().mse_loss_forward(s, out, p, t, m, n, ch, hw);
 }
@@ -261,7 +270,8 @@ void w_mse_loss_backward(const Stream& s, float* dp, const float* g, const float
   Call c("mse_loss_backward", loss_backward_cost(n, ch, hw, m != nullptr));
   real().mse_loss_backward(s, dp, g, l2, p, t, m, n, ch, hw);
 }
-void w_adam_step(const Stream& s, float* p, const float* g, float* m, float* v, int64_t n, const AdamHyper& h) {
+void w_adam_step(const Stream& s, float* p, const float* g, float* m, float* v, int64_t n,
+                 const AdamHyper& h) {
   Call c("adam_step", adam_cost(n));
   real().adam_step(s, p, g, m, v, n, h);
 }
@@ -440,8 +450,12 @@ void Session::step_end() {
   s.current_step = s.recording() ? -1 : s.current_step;
 }
 
-Device Session::device() const { return state_->device; }
-bool Session::emulated() const { return state_->emulated; }
+Device Session::device() const {
+  return state_->device;
+}
+bool Session::emulated() const {
+  return state_->emulated;
+}
 
 int Session::steps() const {
   std::lock_guard<std::mutex> lock(state_->mutex);
@@ -520,33 +534,40 @@ std::string Session::table(size_t max_rows) const {
 
 void Session::write_trace(const std::string& path) const {
   const State& s = *state_;
-  std::string stream_lane = s.cuda ? "cuda stream" : s.emulated ? "cuda-emu stream (emulated)" : s.device.str() + " stream";
+  std::string stream_lane = s.cuda       ? "cuda stream"
+                            : s.emulated ? "cuda-emu stream (emulated)"
+                                         : s.device.str() + " stream";
   std::string out = "{\"displayTimeUnit\": \"ms\", \"otherData\": {\"device\": \"" + s.device.str() +
                     "\", \"emulated\": \"" + (s.emulated ? "yes" : "no") + "\"},\n\"traceEvents\": [\n";
   out += "{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": 1, \"args\": {\"name\": \"tint\"}},\n";
-  out += "{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 1, \"args\": {\"name\": \"host\"}},\n";
-  out += fmt::format("{{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 2, \"args\": {{\"name\": \"{}\"}}}}",
-                     json_escape(stream_lane));
+  out +=
+      "{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 1, \"args\": {\"name\": \"host\"}},\n";
+  out += fmt::format(
+      "{{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 2, \"args\": {{\"name\": \"{}\"}}}}",
+      json_escape(stream_lane));
   std::lock_guard<std::mutex> lock(s.mutex);
   state_->resolve();  // calls after the last step (a final validation) are in the trace too
   for (size_t i = 0; i < s.steps.size(); ++i) {
     auto [t0, t1] = s.steps[i];
     if (t1 < 0) continue;
-    out += fmt::format(",\n{{\"name\": \"step {}\", \"cat\": \"step\", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, "
-                       "\"ts\": {:.3f}, \"dur\": {:.3f}}}",
-                       i, t0, t1 - t0);
+    out += fmt::format(
+        ",\n{{\"name\": \"step {}\", \"cat\": \"step\", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, "
+        "\"ts\": {:.3f}, \"dur\": {:.3f}}}",
+        i, t0, t1 - t0);
   }
   for (const PhaseRecord& p : s.phases)
-    out += fmt::format(",\n{{\"name\": \"{}\", \"cat\": \"phase\", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, "
-                       "\"ts\": {:.3f}, \"dur\": {:.3f}}}",
-                       json_escape(p.name), p.t0, p.t1 - p.t0);
+    out += fmt::format(
+        ",\n{{\"name\": \"{}\", \"cat\": \"phase\", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, "
+        "\"ts\": {:.3f}, \"dur\": {:.3f}}}",
+        json_escape(p.name), p.t0, p.t1 - p.t0);
   for (size_t i = 0; i < s.unresolved && i < s.records.size(); ++i) {
     const Record& r = s.records[i];
-    out += fmt::format(",\n{{\"name\": \"{} {}\", \"cat\": \"op\", \"ph\": \"X\", \"pid\": 1, \"tid\": 2, "
-                       "\"ts\": {:.3f}, \"dur\": {:.3f}, \"args\": {{\"op\": \"{}\", \"layer\": \"{}\", "
-                       "\"step\": {}, \"flops\": {:.0f}, \"bytes\": {:.0f}}}}}",
-                       json_escape(s.layers[size_t(r.layer)]), r.op, r.t0, r.t1 - r.t0, r.op,
-                       json_escape(s.layers[size_t(r.layer)]), r.step, r.cost.flops, r.cost.bytes);
+    out += fmt::format(
+        ",\n{{\"name\": \"{} {}\", \"cat\": \"op\", \"ph\": \"X\", \"pid\": 1, \"tid\": 2, "
+        "\"ts\": {:.3f}, \"dur\": {:.3f}, \"args\": {{\"op\": \"{}\", \"layer\": \"{}\", "
+        "\"step\": {}, \"flops\": {:.0f}, \"bytes\": {:.0f}}}}}",
+        json_escape(s.layers[size_t(r.layer)]), r.op, r.t0, r.t1 - r.t0, r.op,
+        json_escape(s.layers[size_t(r.layer)]), r.step, r.cost.flops, r.cost.bytes);
   }
   out += "\n]}\n";
   std::ofstream f(path, std::ios::trunc);

@@ -11,8 +11,8 @@
 //
 // Times: on `cuda`, CUDA events recorded on the stream around each call and resolved at the end of each step
 // (no synchronisation per op); on the CPU backends, a steady clock around each call (their kernels return
-// when done); on `cuda-emu` the same host clock, marked emulated: those are the emulator's times, not a GPU's.
-// On `cuda`, every op and every scope is also an NVTX range, so Nsight shows tint's names.
+// when done); on `cuda-emu` the same host clock, marked emulated: those are the emulator's times, not a
+// GPU's. On `cuda`, every op and every scope is also an NVTX range, so Nsight shows tint's names.
 #pragma once
 
 #include <cstdint>
@@ -34,9 +34,13 @@ void phase_end(const char* name, double start_us);
 
 #ifdef TINT_NO_PROFILER
 // Built with -DTINT_PROFILER=OFF, to measure what the hooks cost when off: none of them does anything.
-inline constexpr bool active() { return false; }
+inline constexpr bool active() {
+  return false;
+}
 #else
-inline bool active() { return detail::g_active; }
+inline bool active() {
+  return detail::g_active;
+}
 #endif
 
 // Ops called inside are attributed to `name` (which must outlive the scope: a module's path, a literal held
@@ -123,8 +127,8 @@ class Session {
   void step_end();
 
   Device device() const;
-  bool emulated() const;       // cuda-emu: times are the emulator's
-  int steps() const;           // completed profiled steps
+  bool emulated() const;  // cuda-emu: times are the emulator's
+  int steps() const;      // completed profiled steps
   std::vector<double> step_ms() const;
   std::vector<OpRow> rows() const;  // sorted by total time, longest first
   // The table, like tinygrad's DEBUG=2: a header, then one line per op and layer (at most max_rows; 0: all).

@@ -1,13 +1,13 @@
 // The profiler (engine/profiler.h): a profile of a small U-Net training step names every op of every layer,
 // forward and backward, with the FLOPs of its shape; its op times add up to the measured step on the CPU;
 // the trace is written; closing the session gives the device its own kernels back.
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
-
-#include <unistd.h>
 
 #include "engine/optim.h"
 #include "engine/profiler.h"
@@ -55,8 +55,8 @@ struct SmallStep {
 // gradient; each parameter's gradient is accumulated into the flat buffer with one axpy.
 std::map<Key, int64_t> expected_calls_levels1() {
   std::map<Key, int64_t> e;
-  const std::vector<std::string> convs = {"down.0.conv1", "down.0.conv2", "down.1.conv1", "down.1.conv2",
-                                          "up.0.conv", "head"};
+  const std::vector<std::string> convs = {"down.0.conv1", "down.0.conv2", "down.1.conv1",
+                                          "down.1.conv2", "up.0.conv",    "head"};
   for (const std::string& c : convs) {
     e[{"conv2d_forward", c}] = 1;
     e[{"bias_add", c}] = 1;
@@ -182,7 +182,8 @@ TEST_CASE("profiler: the trace has a host lane with the phases and a stream lane
   const Device d = Device::cpu();
   SmallStep step(d, 1, 8, 2, 1);
   const std::string path =
-      (std::filesystem::temp_directory_path() / ("tint_profiler_" + std::to_string(::getpid()) + ".json")).string();
+      (std::filesystem::temp_directory_path() / ("tint_profiler_" + std::to_string(::getpid()) + ".json"))
+          .string();
   {
     profiler::Session session(d);
     session.step_begin();
@@ -192,7 +193,8 @@ TEST_CASE("profiler: the trace has a host lane with the phases and a stream lane
     }
     session.step_end();
     session.write_trace(path);
-    CHECK_THROWS_WITH(session.write_trace("/nonexistent-dir/x.json"), Catch::Contains("/nonexistent-dir/x.json"));
+    CHECK_THROWS_WITH(session.write_trace("/nonexistent-dir/x.json"),
+                      Catch::Contains("/nonexistent-dir/x.json"));
   }
   std::ifstream f(path);
   std::stringstream text;

@@ -108,8 +108,8 @@ std::vector<int> parse_batches(const std::string& list) {
 }
 
 std::string default_samples() {
-  for (std::string base : {std::string("data/samples/train"),
-                           fmt::format("{}/data/samples/train", TINT_SOURCE_DIR_FOR_TOOLS)})
+  for (std::string base :
+       {std::string("data/samples/train"), fmt::format("{}/data/samples/train", TINT_SOURCE_DIR_FOR_TOOLS)})
     if (fs::is_directory(base)) return base;
   return "";
 }
@@ -132,8 +132,8 @@ std::string machine() {
   std::ifstream loadavg("/proc/loadavg");
   double load = -1;
   loadavg >> load;
-  return fmt::format("{}, {} hardware threads, load average {:.2f}", model, std::thread::hardware_concurrency(),
-                     load);
+  return fmt::format("{}, {} hardware threads, load average {:.2f}", model,
+                     std::thread::hardware_concurrency(), load);
 }
 
 std::string json_string(const std::string& s) {
@@ -252,23 +252,25 @@ int run_bench(int argc, char** argv) {
     TINT_CHECK(!dump_graph.empty() && probe.good(), "--dump-graph '{}': cannot write this file", dump_graph);
   }
   const std::string data_dir = args.has("data") ? args.get("data", "") : default_samples();
-  TINT_CHECK(!data_dir.empty(), "no --data given and the embedded sample (data/samples/train) was not found; "
+  TINT_CHECK(!data_dir.empty(),
+             "no --data given and the embedded sample (data/samples/train) was not found; "
              "run from the repository root or pass --data DIR");
   TINT_CHECK(fs::is_directory(data_dir), "--data '{}' is not a folder", data_dir);
   const std::vector<std::string> files = scan_images(data_dir);
   TINT_CHECK(!files.empty(), "--data '{}': no images found", data_dir);
   for (int batch : batches)
-    TINT_CHECK(int64_t(files.size()) >= batch, "--batches: batch {} is larger than the {} photos in '{}'", batch,
-               files.size(), data_dir);
+    TINT_CHECK(int64_t(files.size()) >= batch, "--batches: batch {} is larger than the {} photos in '{}'",
+               batch, files.size(), data_dir);
 
   DeviceRuntime& rt = runtime(device);
   const bool l1 = loss_name == "l1";
   const std::string threads =
       device.kind == DeviceKind::Cpu ? fmt::format(" ({} threads)", rt.stream.pool->size()) : std::string();
-  fmt::print("tint bench: U-Net width {}, {} levels, {}x{}, {} loss, fp32, on {}{}; {} photos from {}, {} loader "
-             "worker{}; median of {} steps after {} warm-up\nmachine: {}\n",
-             width, levels, size, size, loss_name, device.str(), threads, files.size(), data_dir, workers,
-             workers == 1 ? "" : "s", steps, warmup, machine());
+  fmt::print(
+      "tint bench: U-Net width {}, {} levels, {}x{}, {} loss, fp32, on {}{}; {} photos from {}, {} loader "
+      "worker{}; median of {} steps after {} warm-up\nmachine: {}\n",
+      width, levels, size, size, loss_name, device.str(), threads, files.size(), data_dir, workers,
+      workers == 1 ? "" : "s", steps, warmup, machine());
   std::fflush(stdout);
 
   std::vector<BatchResult> results;
@@ -280,7 +282,8 @@ int run_bench(int argc, char** argv) {
     lo.workers = workers;
     lo.epochs = 0;  // endless: a small folder is visited as often as the steps need
     lo.drop_last = true;
-    if (rt.backend.alloc_pinned) lo.allocator = HostAllocator{rt.backend.alloc_pinned, rt.backend.free_pinned};
+    if (rt.backend.alloc_pinned)
+      lo.allocator = HostAllocator{rt.backend.alloc_pinned, rt.backend.free_pinned};
     Loader loader(files, lo);
     Rng rng(1234);
     models::UNet unet({width, levels}, rng);
@@ -376,8 +379,9 @@ int run_bench(int argc, char** argv) {
       std::string path = profile_path;
       if (batches.size() > 1) {
         const fs::path p0(profile_path);
-        path = (p0.parent_path() / (p0.stem().string() + fmt::format("_b{}", batch) + p0.extension().string()))
-                   .string();
+        path =
+            (p0.parent_path() / (p0.stem().string() + fmt::format("_b{}", batch) + p0.extension().string()))
+                .string();
       }
       fmt::print("\n-- batch {}: {} profiled steps\n", batch, steps);
       profiler::Session session(device);
@@ -390,8 +394,8 @@ int run_bench(int argc, char** argv) {
       }
       r.profiled_ms = median(profiled);
       finish_profile(session, path);
-      fmt::print("profiler overhead at batch {}: {:.3f} ms per step profiled, {:.3f} ms not ({:+.1f}%)\n", batch,
-                 r.profiled_ms, r.step_ms, 100.0 * (r.profiled_ms / r.step_ms - 1));
+      fmt::print("profiler overhead at batch {}: {:.3f} ms per step profiled, {:.3f} ms not ({:+.1f}%)\n",
+                 batch, r.profiled_ms, r.step_ms, 100.0 * (r.profiled_ms / r.step_ms - 1));
     }
     if (args.has("peer"))
       r.peer = run_peer(args.get("peer", ""), device, batch, size, width, levels, loss_name, warmup, steps);
@@ -404,10 +408,11 @@ int run_bench(int argc, char** argv) {
   for (const BatchResult& r : results) {
     const std::string peer_ms = r.peer.ran ? fmt::format("{:.2f}", r.peer.ms) : "skipped";
     const std::string ratio = r.peer.ran ? fmt::format("{:.2f}", r.peer.ms / r.step_ms) : "skipped";
-    fmt::print("{:>5} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>10.2f} {:>9.1f} {:>9.1f} {:>11} {:>13}\n",
-               r.batch, r.median.data, r.median.upload, r.median.forward, r.median.backward, r.median.optimiser,
-               r.step_ms, r.images_per_s, r.peak_bytes / 1048576.0, args.has("peer") ? peer_ms : "-",
-               args.has("peer") ? ratio : "-");
+    fmt::print(
+        "{:>5} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>10.2f} {:>9.1f} {:>9.1f} {:>11} {:>13}\n",
+        r.batch, r.median.data, r.median.upload, r.median.forward, r.median.backward, r.median.optimiser,
+        r.step_ms, r.images_per_s, r.peak_bytes / 1048576.0, args.has("peer") ? peer_ms : "-",
+        args.has("peer") ? ratio : "-");
   }
   const BatchResult* b1 = nullptr;
   const BatchResult* b8 = nullptr;
@@ -417,14 +422,14 @@ int run_bench(int argc, char** argv) {
   }
   if (b1 && b8)
     fmt::print("batch 8 over batch 1: {:.2f}x the images per second\n", b8->images_per_s / b1->images_per_s);
-  if (args.has("peer") && !results.empty())
-    fmt::print("peer: {}\n", results.back().peer.note);
+  if (args.has("peer") && !results.empty()) fmt::print("peer: {}\n", results.back().peer.note);
 
   if (!json_path.empty()) {
     std::string j = fmt::format(
         "{{\"command\": \"tint bench\", \"machine\": {}, \"device\": \"{}\", \"size\": {}, \"width\": {}, "
         "\"levels\": {}, \"loss\": \"{}\", \"steps\": {}, \"warmup\": {}, \"data\": {}, \"results\": [",
-        json_string(machine()), device.str(), size, width, levels, loss_name, steps, warmup, json_string(data_dir));
+        json_string(machine()), device.str(), size, width, levels, loss_name, steps, warmup,
+        json_string(data_dir));
     for (size_t i = 0; i < results.size(); ++i) {
       const BatchResult& r = results[i];
       j += fmt::format(

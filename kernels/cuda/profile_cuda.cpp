@@ -11,7 +11,8 @@ namespace tint::cuda::profile {
 
 namespace {
 void check(cudaError_t err, const char* call) {
-  if (err != cudaSuccess) throw Error(fmt::format("profiler: CUDA call {} failed: {}", call, cudaGetErrorString(err)));
+  if (err != cudaSuccess)
+    throw Error(fmt::format("profiler: CUDA call {} failed: {}", call, cudaGetErrorString(err)));
 }
 }  // namespace
 
@@ -26,7 +27,8 @@ void event_destroy(void* event) {
 }
 
 void event_record(void* event, void* stream) {
-  check(cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(stream)), "cudaEventRecord");
+  check(cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(stream)),
+        "cudaEventRecord");
 }
 
 void event_synchronize(void* event) {
@@ -40,7 +42,11 @@ float event_elapsed_ms(void* start, void* end) {
   return ms;
 }
 
-void range_push(const char* name) { nvtxRangePushA(name); }
-void range_pop() { nvtxRangePop(); }
+void range_push(const char* name) {
+  nvtxRangePushA(name);
+}
+void range_pop() {
+  nvtxRangePop();
+}
 
 }  // namespace tint::cuda::profile

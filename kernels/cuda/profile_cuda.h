@@ -5,10 +5,10 @@
 
 namespace tint::cuda::profile {
 
-void* event_create();                           // a timing event
+void* event_create();  // a timing event
 void event_destroy(void* event);
-void event_record(void* event, void* stream);   // enqueued on the stream: no synchronisation
-void event_synchronize(void* event);            // waits for the event (once per step, not per op)
+void event_record(void* event, void* stream);    // enqueued on the stream: no synchronisation
+void event_synchronize(void* event);             // waits for the event (once per step, not per op)
 float event_elapsed_ms(void* start, void* end);  // both complete
 
 // NVTX ranges (nvtx3, header-only): Nsight Systems and Nsight Compute show these names.
