@@ -66,7 +66,7 @@ std::vector<std::vector<float>> predict_ab(UNet& unet, Device device, int size,
   }
   NoGradGuard no_grad;
   const Tensor x = Tensor::from_vector(L, {int64_t(inputs.size()), 1, size, size}, device);
-  const std::vector<float> ab = unet(x).to_vector();
+  const std::vector<float> ab = unet.predict_ab(x).to_vector();
   std::vector<std::vector<float>> out(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i)
     out[i].assign(ab.begin() + std::ptrdiff_t(2 * i * plane),

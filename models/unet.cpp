@@ -40,7 +40,9 @@ UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
     u.fuse = block->add("conv", std::make_shared<nn::Conv2d>(2 * channels(k), channels(k), 3, 1, 1, rng));
     up_.push_back(u);
   }
-  head_ = register_module("head", std::make_shared<nn::Conv2d>(channels(0), 2, 1, 1, 0, rng));
+  TINT_CHECK(config.bins >= 0 && config.bins <= 4096, "UNet: invalid bin count {}", config.bins);
+  head_ = register_module("head", std::make_shared<nn::Conv2d>(channels(0), config.bins > 0 ? config.bins : 2, 1,
+                                                               1, 0, rng));
 }
 
 Tensor UNet::forward(const Tensor& L) {
@@ -62,7 +64,21 @@ Tensor UNet::forward(const Tensor& L) {
     skips.pop_back();
     h = ops::relu(u.fuse->forward(h));
   }
-  return ops::tanh(head_->forward(h));
+  return config_.bins > 0 ? head_->forward(h) : ops::tanh(head_->forward(h));
+}
+
+void UNet::set_decode(Tensor centres, float temperature) {
+  TINT_CHECK(config_.bins > 0, "UNet: a decode is only for the classification head");
+  TINT_CHECK(centres.dim() == 2 && centres.size(0) == config_.bins && centres.size(1) == 2,
+             "UNet: decode centres {} must be ({}, 2)", shape_str(centres.shape()), config_.bins);
+  centres_ = std::move(centres);
+  temperature_ = temperature;
+}
+
+Tensor UNet::predict_ab(const Tensor& L) {
+  if (config_.bins == 0) return forward(L);
+  TINT_CHECK(centres_.defined(), "UNet: a classification model needs its bins (set_decode) to predict ab");
+  return ops::annealed_mean_decode(forward(L).detach(), centres_, temperature_);
 }
 
 }  // namespace tint::models

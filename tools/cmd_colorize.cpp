@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 
+#include "data/ab_bins.h"
 #include "data/dataset.h"
 #include "data/grid.h"
 #include "data/resize.h"
@@ -61,6 +62,9 @@ model and run:
                     models/pretrained/tint-colorizer.safetensors in the current folder or the source tree)
   --size N          side the network runs at (default: the model's training size, else 256); a multiple
                     of 2^levels
+  --temperature T   a classification model's annealed-mean decode: softmax(log p / T) over the ab bins,
+                    then the expected ab; 0..10 (default 0.38; 0 is the mode, 1 the plain mean, lower is
+                    more saturated). A regression model ignores it. The model file says which head it has.
   --device NAME     cpu (default), cpu-ref, cuda-emu, cuda
   --batch N         images per network call (default 8)
   --workers N       threads that decode files ahead of the network (at most batch + 2 * workers files
@@ -288,7 +292,7 @@ int run_colorize(int argc, char** argv) {
   Args args(argc, argv,
             Options{{"side-by-side"},
                     {"o", "out", "model", "device", "size", "format", "quality", "grid", "grid-height",
-                     "batch", "workers"},
+                     "batch", "workers", "temperature"},
                     1048576,
                     ""});
   if (args.help()) {
@@ -305,6 +309,7 @@ int run_colorize(int argc, char** argv) {
       args.get_int("workers", int(std::clamp(std::thread::hardware_concurrency(), 1u, 4u)), 1, 64);
   const int grid_height = args.get_int("grid-height", 192, 8, 4096);
   const int requested_size = args.get_int("size", 0, 0, 8192);
+  const float temperature = float(args.get_double("temperature", cic::kDefaultTemperature, 0, 10));
   const bool side_by_side = args.has("side-by-side");
   const std::string grid_path = args.get("grid", "");
   const fs::path out_dir = args.get("out", args.get("o", "colorized"));
@@ -316,11 +321,15 @@ int run_colorize(int argc, char** argv) {
   models::ModelInfo info;
   auto unet = models::load_unet(model_arg, device, &info);
   const int size = models::colorize_size(info, requested_size);
+  if (info.classification)
+    unet->set_decode(Tensor::from_vector(info.classification->bins.scaled_centres(), {info.config.bins, 2}, device),
+                     temperature);
 
   int failures = 0;
   const std::vector<Job> jobs = collect_jobs(args.positional(), out_dir, "." + format, failures);
-  fmt::print("tint colorize: {} file{}, model {} (width {}, levels {}, step {}), at {}x{} on {} -> {}\n",
+  fmt::print("tint colorize: {} file{}, model {} (width {}, levels {}, {}, step {}), at {}x{} on {} -> {}\n",
              jobs.size(), jobs.size() == 1 ? "" : "s", info.path, info.config.width, info.config.levels,
+             info.classification ? fmt::format("classification head, T {:g}", temperature) : "regression head",
              info.step, size, size, device.str(), out_dir.string());
   std::fflush(stdout);
 

@@ -13,7 +13,9 @@
 #include "data/grid.h"
 #include "data/loader.h"
 #include "data/metrics.h"
+#include "data/ab_bins.h"
 #include "engine/autograd.h"
+#include "engine/ops.h"
 #include "models/model_file.h"
 #include "tools/args.h"
 #include "tools/commands.h"
@@ -49,16 +51,24 @@ options:
   --examples N        photos in the example grid (default 8; 0: none)
   --device NAME       cpu (default), cpu-ref, cuda-emu, cuda
   --batch N           images per forward pass (default 8)
+  --temperature T     a classification model's annealed-mean decode temperature, 0..10 (default 0.38;
+                      0 is the mode); regression models ignore it
+  --all-decodes       for each classification model, also score the mode and the plain mean (T = 1)
   --workers N         decoding threads (default: one per core)
 
 files written: report.md, eval.json, histograms.svg (one histograms-<model>.svg per model with --compare),
 examples.png (rows of grey input | prediction(s) | truth).
 )";
 
+// One row of models in the table. A classification model scored under several decodes is several rows that
+// share one network (`source`: the index of the row that runs it), so each batch goes through it once.
 struct Model {
   std::string label, given;
   models::ModelInfo info;
-  std::unique_ptr<models::UNet> unet;
+  std::shared_ptr<models::UNet> unet;
+  size_t source = 0;
+  Tensor centres;           // the bins' scaled centres (classification only)
+  float temperature = 0;    // the decode's (classification only; <= 0 the mode)
   ColourMetrics metrics;
   std::string histogram_file;
 };
@@ -147,19 +157,25 @@ std::string fixed(double v, int decimals) {
 
 std::string model_line(const Model& m) {
   const auto& i = m.info;
-  return fmt::format("`{}` ({}): U-Net width {}, {} levels, trained at {}, {} loss, {} steps", m.label,
-                     i.path, i.config.width, i.config.levels,
-                     i.image_size ? std::to_string(i.image_size) : "an unknown size",
-                     i.loss.empty() ? "unknown" : i.loss, i.step);
+  const std::string head =
+      i.classification
+          ? fmt::format("classification head over {} ab bins (weighted cross-entropy), decoded by {}",
+                        i.config.bins,
+                        m.temperature <= 0 ? std::string("the mode")
+                                           : fmt::format("the annealed mean at T = {:g}", m.temperature))
+          : fmt::format("{} loss", i.loss.empty() ? "unknown" : i.loss);
+  return fmt::format("`{}` ({}): U-Net width {}, {} levels, trained at {}, {}, {} steps", m.label, i.path,
+                     i.config.width, i.config.levels, i.image_size ? std::to_string(i.image_size) : "an unknown size",
+                     head, i.step);
 }
 
 }  // namespace
 
 int run_eval(int argc, char** argv) {
   Args args(argc, argv,
-            Options{{},
+            Options{{"all-decodes"},
                     {"model", "compare", "data", "size", "train-mean", "out", "json", "examples", "device",
-                     "batch", "workers"},
+                     "batch", "workers", "temperature"},
                     1000,
                     ""});
   if (args.help()) {
@@ -187,15 +203,32 @@ int run_eval(int argc, char** argv) {
   const int batch_size = args.get_int("batch", 8, 1, 1024);
   const int workers = args.get_int("workers", 0, 0, 256);
   const int examples = args.get_int("examples", 8, 0, 256);
+  const float temperature = float(args.get_double("temperature", cic::kDefaultTemperature, 0, 10));
 
-  std::vector<Model> models(given.size());
+  std::vector<Model> models;
   for (size_t k = 0; k < given.size(); ++k) {
-    Model& m = models[k];
+    Model m;
     m.given = given[k];
     m.unet = models::load_unet(given[k], device, &m.info);
     m.label = model_label(given[k], m.info.path);
-    for (size_t j = 0; j < k; ++j)  // two runs of the same name (runs/a/x and runs/b/x) need telling apart
-      if (models[j].label == m.label) m.label += fmt::format("-{}", k + 1);
+    for (const Model& other : models)  // two runs of the same name (runs/a/x and runs/b/x) need telling apart
+      if (other.label == m.label) m.label += fmt::format("-{}", k + 1);
+    m.source = models.size();
+    if (m.info.classification) {
+      const auto& bins = m.info.classification->bins;
+      m.centres = Tensor::from_vector(bins.scaled_centres(), {bins.size(), 2}, device);
+      m.temperature = temperature;
+      models.push_back(m);
+      if (args.has("all-decodes"))
+        for (float t : {0.0f, 1.0f}) {
+          Model v = m;
+          v.temperature = t;
+          v.label = m.label + (t <= 0 ? " (mode)" : " (mean, T 1)");
+          models.push_back(std::move(v));
+        }
+    } else {
+      models.push_back(std::move(m));
+    }
   }
   const int fallback_size = models[0].info.image_size > 0 ? models[0].info.image_size : 256;
   const int size = args.get_int("size", fallback_size, 8, 4096);
@@ -222,7 +255,7 @@ int run_eval(int argc, char** argv) {
   const std::string data_name = folder_name(data_dir);
   std::string out = args.get("out", "");
   if (out.empty()) {
-    if (models.size() > 1) {
+    if (given.size() > 1) {
       out = "eval-compare-" + data_name;
     } else if (fs::is_directory(given[0])) {
       out = (fs::path(given[0]) / ("eval-" + data_name)).string();
@@ -278,10 +311,13 @@ int run_eval(int argc, char** argv) {
   while (auto batch = loader.next()) {
     const int n = batch->size;
     std::vector<std::vector<float>> predictions;
-    for (Model& m : models) {
-      Tensor L =
-          Tensor::from_vector(std::vector<float>(batch->L, batch->L + n * hw), {n, 1, size, size}, device);
-      predictions.push_back((*m.unet)(L).to_vector());
+    Tensor L = Tensor::from_vector(std::vector<float>(batch->L, batch->L + n * hw), {n, 1, size, size}, device);
+    Tensor out;  // the network's output of the current source row: ab, or a classification model's logits
+    for (size_t k = 0; k < models.size(); ++k) {
+      Model& m = models[k];
+      if (m.source == k) out = (*m.unet)(L);
+      predictions.push_back(
+          (m.info.classification ? ops::annealed_mean_decode(out, m.centres, m.temperature) : out).to_vector());
     }
     for (int i = 0; i < n; ++i) {
       ++seen;
@@ -370,9 +406,11 @@ int run_eval(int argc, char** argv) {
     const auto& i = models[k].info;
     json += fmt::format(
         "    {{\"name\": {}, \"path\": {}, \"width\": {}, \"levels\": {}, \"image_size\": {}, "
-        "\"loss\": {}, \"step\": {}}}{}\n",
+        "\"loss\": {}, \"head\": {}, \"temperature\": {}, \"step\": {}}}{}\n",
         json_string(models[k].label), json_string(i.path), i.config.width, i.config.levels, i.image_size,
-        json_string(i.loss), i.step, k + 1 < models.size() ? "," : "");
+        json_string(i.loss), json_string(i.classification ? "classification" : "regression"),
+        i.classification ? json_number(models[k].temperature) : std::string("null"), i.step,
+        k + 1 < models.size() ? "," : "");
   }
   json += "  ],\n";
   json +=
