@@ -48,7 +48,8 @@ std::vector<float> random_mask(size_t n, uint32_t seed) {
   return v;
 }
 
-// Soft targets like the training's: a few classes per pixel with weights summing to 1.
+// Soft targets like the training's, a few classes per pixel, but summing to 0.6..1.4 rather than 1, so that
+// the T * p term of the backward is exercised (with T = 1 a kernel that drops it would still pass).
 std::vector<float> soft_targets(int n, int k, int64_t hw, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<float> t(size_t(int64_t(n) * k * hw), 0.0f);
@@ -57,7 +58,9 @@ std::vector<float> soft_targets(int n, int k, int64_t hw, uint32_t seed) {
       const int used = std::min(k, 3);
       float w[3], total = 0;
       for (int j = 0; j < used; ++j) total += (w[j] = 0.1f + float(rng() % 100) / 100.0f);
-      for (int j = 0; j < used; ++j) t[size_t((int64_t(b) * k + int(rng() % unsigned(k))) * hw + i)] += w[j] / total;
+      const float sum = 0.6f + float(rng() % 81) / 100.0f;
+      for (int j = 0; j < used; ++j)
+        t[size_t((int64_t(b) * k + int(rng() % unsigned(k))) * hw + i)] += sum * w[j] / total;
     }
   return t;
 }
