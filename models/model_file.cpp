@@ -56,6 +56,9 @@ ModelInfo model_info(const io::NamedTensors& file, const std::string& path) {
   info.config.width = int(parse_int_meta(file.metadata, "width", path, 1, 4096, true, 0));
   info.config.levels = int(parse_int_meta(file.metadata, "levels", path, 1, 6, true, 0));
   info.image_size = int(parse_int_meta(file.metadata, "image_size", path, 0, 1 << 16, false, 0));
+  info.config.in_channels = int(parse_int_meta(file.metadata, "in_channels", path, 1, 4, false, 1));
+  TINT_CHECK(info.config.in_channels == 1 || info.config.in_channels == 4,
+             "'{}': metadata 'in_channels' = {} (1: L; 4: L and colour hints)", path, info.config.in_channels);
   info.step = parse_int_meta(file.metadata, "step", path, 0, int64_t(1) << 62, false, 0);
   auto loss = file.metadata.find("loss");
   if (loss != file.metadata.end()) info.loss = loss->second;
@@ -100,7 +103,7 @@ int64_t unet_parameter_count(const UNetConfig& config) {
   // Mirrors UNet's constructor (models/unet.cpp); a test holds the two together.
   auto channels = [&](int level) { return int64_t(config.width) * (int64_t(1) << std::min(level, 3)); };
   auto conv = [](int64_t in, int64_t out, int64_t k) { return out * in * k * k + out; };
-  int64_t n = conv(1, channels(0), 3) + conv(channels(0), channels(0), 3);
+  int64_t n = conv(config.in_channels, channels(0), 3) + conv(channels(0), channels(0), 3);
   for (int k = 1; k <= config.levels; ++k) n += conv(channels(k - 1), channels(k), 4) + conv(channels(k), channels(k), 3);
   for (int k = 0; k < config.levels; ++k) n += conv(channels(k + 1), channels(k), 4) + conv(2 * channels(k), channels(k), 3);
   return n + conv(channels(0), config.bins > 0 ? config.bins : 2, 1);
@@ -139,6 +142,7 @@ std::map<std::string, std::string> model_metadata(const UNetConfig& config,
                                              {"model", "tint.UNet"},
                                              {"width", std::to_string(config.width)},
                                              {"levels", std::to_string(config.levels)}};
+  if (config.in_channels != 1) meta["in_channels"] = std::to_string(config.in_channels);
   if (classification) {
     TINT_CHECK(classification->bins.size() == config.bins &&
                    int(classification->class_weights.size()) == config.bins,

@@ -2,6 +2,7 @@
 // plus metadata that says how to rebuild the network:
 //   {"format": "pt", "model": "tint.UNet", "width": "32", "levels": "3", "image_size": "128", "loss": "l2",
 //    "step": "1234", ...}
+// plus "in_channels": "4" for a model trained with colour hints (absent: 1, L only).
 // `tint train` writes it, `tint colorize` and `tint eval` read it, and PyTorch loads it with strict=True.
 // Every way a file can be wrong (missing or malformed metadata, a missing or extra tensor, a wrong shape,
 // a NaN or infinite weight) is an Error naming the file, the tensor and what is wrong.

@@ -26,7 +26,7 @@ UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
     auto block = down->add(std::to_string(k), std::make_shared<Block>());
     Level level;
     if (k == 0)
-      level.a = block->add("conv1", std::make_shared<nn::Conv2d>(1, channels(0), 3, 1, 1, rng));
+      level.a = block->add("conv1", std::make_shared<nn::Conv2d>(config.in_channels, channels(0), 3, 1, 1, rng));
     else
       level.a = block->add("conv1", std::make_shared<nn::Conv2d>(channels(k - 1), channels(k), 4, 2, 1, rng));
     level.b = block->add("conv2", std::make_shared<nn::Conv2d>(channels(k), channels(k), 3, 1, 1, rng));
@@ -41,12 +41,15 @@ UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
     up_.push_back(u);
   }
   TINT_CHECK(config.bins >= 0 && config.bins <= 4096, "UNet: invalid bin count {}", config.bins);
+  TINT_CHECK(config.in_channels == 1 || config.in_channels == 4, "UNet: {} input channels (1: L, 4: L and hints)",
+             config.in_channels);
   head_ = register_module("head", std::make_shared<nn::Conv2d>(channels(0), config.bins > 0 ? config.bins : 2, 1,
                                                                1, 0, rng));
 }
 
 Tensor UNet::forward(const Tensor& L) {
-  TINT_CHECK(L.dim() == 4 && L.size(1) == 1, "UNet: input must be (N, 1, H, W), got {}", shape_str(L.shape()));
+  TINT_CHECK(L.dim() == 4 && L.size(1) == config_.in_channels, "UNet: input must be (N, {}, H, W), got {}",
+             config_.in_channels, shape_str(L.shape()));
   const int64_t div = int64_t(1) << config_.levels;
   TINT_CHECK(L.size(2) % div == 0 && L.size(3) % div == 0,
              "UNet: input {} must have H and W divisible by {} (2^levels)", shape_str(L.shape()), div);

@@ -1,6 +1,7 @@
-// The colorizer's U-Net: L (N, 1, S, S) in [-1, 1] -> ab (N, 2, S, S) in [-1, 1] through tanh.
+// The colorizer's U-Net: L (N, 1, S, S) in [-1, 1] -> ab (N, 2, S, S) in [-1, 1] through tanh. With hints
+// (data/hints.h) the input is L, hint a, hint b, hint mask: (N, 4, S, S).
 //
-//   level 0 (S)     : conv3x3(1 -> w)      relu  conv3x3(w -> w)   relu          --- skip0 ---+
+//   level 0 (S)     : conv3x3(in -> w)     relu  conv3x3(w -> w)   relu          --- skip0 ---+
 //   level k (S/2^k) : conv4x4 s2 (down)    relu  conv3x3           relu          --- skip k --+
 //   bottom          : conv4x4 s2 (down)    relu  conv3x3           relu                       |
 //   up k            : convT4x4 s2 (up)     relu  concat(skip k)    conv3x3  relu  <-----------+
@@ -22,6 +23,7 @@ struct UNetConfig {
   int width = 64;   // channels at full resolution
   int levels = 4;   // downsamplings; the input size must be divisible by 2^levels
   int bins = 0;     // 0: the regression head (ab through tanh); K > 0: K logits over ab bins (data/ab_bins.h)
+  int in_channels = 1;  // 1: L; 4: L and the hint planes a, b, mask (data/hints.h)
 };
 
 class UNet : public nn::Module {

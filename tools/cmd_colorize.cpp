@@ -16,11 +16,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "data/ab_bins.h"
+#include "data/hints.h"
 #include "data/dataset.h"
 #include "data/grid.h"
 #include "data/resize.h"
@@ -62,6 +64,11 @@ model and run:
                     models/pretrained/tint-colorizer.safetensors in the current folder or the source tree)
   --size N          side the network runs at (default: the model's training size, else 256); a multiple
                     of 2^levels
+  --hints FILE      colour hints for a model trained with --hints: a JSON list of points
+                      [{"x": 120, "y": 40, "colour": "#d03020", "radius": 6}, {"x": 8, "y": 9, "lab": [50, 20, -30]}]
+                    (x, y, radius in the photo's pixels; radius defaults to 3; the L of "lab" is ignored: the
+                    photo keeps its own), or a PNG of the photo's size whose non-transparent pixels are hints
+                    of their colour (strokes on a transparent layer). The same hints go to every input.
   --temperature T   a classification model's annealed-mean decode: softmax(log p / T) over the ab bins,
                     then the expected ab; 0..10 (default 0.38; 0 is the mode, 1 the plain mean, lower is
                     more saturated). A regression model ignores it. The model file says which head it has.
@@ -292,7 +299,7 @@ int run_colorize(int argc, char** argv) {
   Args args(argc, argv,
             Options{{"side-by-side"},
                     {"o", "out", "model", "device", "size", "format", "quality", "grid", "grid-height",
-                     "batch", "workers", "temperature"},
+                     "batch", "workers", "temperature", "hints"},
                     1048576,
                     ""});
   if (args.help()) {
@@ -321,6 +328,13 @@ int run_colorize(int argc, char** argv) {
   models::ModelInfo info;
   auto unet = models::load_unet(model_arg, device, &info);
   const int size = models::colorize_size(info, requested_size);
+  std::optional<hints::HintFile> hint_file;
+  if (args.has("hints")) {
+    TINT_CHECK(info.config.in_channels == 4,
+               "--hints: the model '{}' was trained without hints (train it with --hints to give it colour hints)",
+               info.path);
+    hint_file = hints::read_hint_file(args.get("hints", ""));
+  }
   if (info.classification)
     unet->set_decode(Tensor::from_vector(info.classification->bins.scaled_centres(), {info.config.bins, 2}, device),
                      temperature);
@@ -353,7 +367,17 @@ int run_colorize(int argc, char** argv) {
     }
     if (items.empty()) continue;
     std::vector<const models::ColorizeInput*> inputs;
-    for (auto& [index, item] : items) inputs.push_back(&item.input);
+    for (auto& [index, item] : items) {
+      if (hint_file) {
+        TINT_CHECK(hint_file->given.empty() || (hint_file->width == item.image.width && hint_file->height == item.image.height),
+                   "--hints '{}' is {}x{} but '{}' is {}x{}: a hint PNG must be the photo's size", args.get("hints", ""),
+                   hint_file->width, hint_file->height, jobs[index].input, item.image.width, item.image.height);
+        item.input.hint.resize(3 * size_t(size) * size_t(size));
+        hints::render(*hint_file, item.image.width, item.image.height, size, item.input.real_width,
+                      item.input.real_height, item.input.hint.data());
+      }
+      inputs.push_back(&item.input);
+    }
     const std::vector<std::vector<float>> ab = models::predict_ab(*unet, device, size, inputs);
     // Joining with the full-resolution L and encoding cost more than the network on large photos: the
     // batch's images are finished on `workers` threads, then reported in input order.

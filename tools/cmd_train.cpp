@@ -18,6 +18,7 @@
 #include "data/colour.h"
 #include "data/dataset.h"
 #include "data/grid.h"
+#include "data/hints.h"
 #include "data/loader.h"
 #include "data/metrics.h"
 #include "engine/autograd.h"
@@ -57,6 +58,10 @@ model and optimiser:
                     weighted cross-entropy; the class weights come from a pass over --data at the start,
                     and the model file keeps bins and weights (colorize and eval need no flag)
   --loss l1|l2      the regression head's loss (default l2)
+  --hints           user-guided colorization (Zhang et al. 2017): the input is L plus hint a, b and a hint
+                    mask; each training image gets simulated hints (a geometric number of points, 8 on
+                    average, none in 1/8 of the images; each a 1..9 px patch given its mean true ab), drawn
+                    from (--seed, epoch, sample) so a resume sees the same. colorize --hints gives real ones
   --lr X            Adam learning rate, > 0 and <= 10 (default 3e-4)
   --weight-decay X  0..10 (default 0)
   --batch N         1..4096 (default 8)
@@ -171,6 +176,25 @@ ClassTargets class_targets(const models::ClassificationHead& head, const Batch& 
   return t;
 }
 
+// The network's input: L alone, or L and the simulated hints (data/hints.h) of each sample, drawn from
+// (seed, epoch, first_sample + i) so that every run, worker count and resume sees the same hints.
+Tensor model_input(const TrainConfig& config, const Uploaded& u, const Batch& b, int64_t epoch, int64_t first_sample,
+                   Device device, std::vector<float>& host) {
+  if (config.unet.in_channels == 1) return u.L;
+  const int64_t n = b.size, s = b.image_size, hw = s * s;
+  host.resize(size_t(n * 4 * hw));
+  for (int64_t i = 0; i < n; ++i) {
+    float* x = host.data() + i * 4 * hw;
+    std::copy(b.L + i * hw, b.L + (i + 1) * hw, x);
+    hints::simulate(config.seed, epoch, first_sample + i, b.ab + 2 * i * hw, b.mask + i * hw, int(s), -1, x + hw);
+  }
+  Tensor t = Tensor::empty({n, 4, s, s}, device);
+  auto& rt = runtime(device);
+  rt.backend.copy_from_host(rt.stream, t.data(), host.data(), host.size() * sizeof(float));
+  rt.synchronize();
+  return t;
+}
+
 // The loss of either head on one batch.
 Tensor batch_loss(const TrainConfig& config, const Tensor& out, const Uploaded& u, const Batch& b, Device device,
                   std::vector<float>& host) {
@@ -255,10 +279,11 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
   unet.eval();
   AbHistogram pred_hist, true_hist;
   double weighted = 0;
-  std::vector<float> host;
+  std::vector<float> host, input_host;
   while (auto batch = loader.next()) {
     Uploaded u = upload(*batch, device);
-    Tensor out = unet(u.L);
+    // Validation images get the same simulated hints every epoch (epoch -1, their index in file order).
+    Tensor out = unet(model_input(config, u, *batch, -1, r.images, device, input_host));
     Tensor loss = batch_loss(config, out, u, *batch, device, host);
     Tensor pred = config.classification
                       ? ops::annealed_mean_decode(out, Tensor::from_vector(config.classification->bins.scaled_centres(),
@@ -395,7 +420,7 @@ void must_match(const char* flag, bool given, const T& flag_value, const T& stor
 
 int run_train(int argc, char** argv) {
   Args args(argc, argv,
-            Options{{"no-mask", "overwrite"},
+            Options{{"no-mask", "overwrite", "hints"},
                     {"data", "val", "size",         "fit",       "workers",    "width",       "levels",
                      "loss", "lr",  "weight-decay", "batch",     "device",     "epochs",      "steps",
                      "seed", "out", "resume",       "log-every", "dump-graph", "dump-batches", "head"},
@@ -434,6 +459,7 @@ int run_train(int argc, char** argv) {
                config.loss);
     config.loss = "ce";
   }
+  config.unet.in_channels = args.has("hints") ? 4 : 1;
   config.fit = args.get("fit", "pad");
   TINT_CHECK(config.fit == "pad" || config.fit == "crop", "--fit must be pad or crop, got '{}'", config.fit);
   config.mask = !args.has("no-mask");
@@ -471,6 +497,10 @@ int run_train(int argc, char** argv) {
     must_match("batch", args.has("batch"), config.batch, s.batch, f);
     must_match("head", args.has("head"), head, std::string(s.classification ? "classification" : "regression"), f);
     must_match("loss", args.has("loss"), config.loss, s.loss, f);
+    TINT_CHECK(!args.has("hints") || s.unet.in_channels == 4,
+               "--hints contradicts the run being resumed (it was trained without hints, in '{}'); a resumed run "
+               "keeps its configuration",
+               f);
     must_match("fit", args.has("fit"), config.fit, s.fit, f);
     TINT_CHECK(!args.has("no-mask") || !s.mask,
                "--no-mask contradicts the run being resumed (it masks the loss, "
@@ -661,13 +691,13 @@ int run_train(int argc, char** argv) {
   uint64_t late_allocs = 0, late_frees = 0;  // backend allocations in steps after this invocation's first
   bool interrupted = false;
 
-  std::vector<float> target_host;
+  std::vector<float> target_host, input_host;
   while (auto batch = loader.next()) {
     const int64_t epoch = batch->epoch;
     const CachingAllocator::Stats before = allocator.stats();
     Uploaded u = upload(*batch, device);
     adam.zero_grad();
-    Tensor pred = unet(u.L);
+    Tensor pred = unet(model_input(config, u, *batch, epoch, batch->end_position - batch->size, device, input_host));
     Tensor loss = batch_loss(config, pred, u, *batch, device, target_host);
     if (!dump_graph.empty() && progress.step == start_step) write_graphviz(loss, dump_graph);
     loss.backward();
