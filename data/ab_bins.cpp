@@ -22,7 +22,9 @@ constexpr int kGridSide = 2 * kGridHalf + 1;
 constexpr int kWindow = 3;
 constexpr double kWindowReach = kWindow * kBinSize - kBinSize / 2.0;
 
-int cell_of(double v) { return int(std::floor(v / kBinSize + 0.5)); }
+int cell_of(double v) {
+  return int(std::floor(v / kBinSize + 0.5));
+}
 
 // Keeps the `count` smallest (d2, k) pairs in order, nearest first (ties: lower k first).
 struct Nearest {
@@ -44,14 +46,16 @@ struct Nearest {
 }  // namespace
 
 AbBins::AbBins(std::vector<int> a, std::vector<int> b) : a_(std::move(a)), b_(std::move(b)) {
-  TINT_CHECK(a_.size() == b_.size() && !a_.empty(), "ab bins: {} a centres and {} b centres (need the same, >= 1)",
-             a_.size(), b_.size());
+  TINT_CHECK(a_.size() == b_.size() && !a_.empty(),
+             "ab bins: {} a centres and {} b centres (need the same, >= 1)", a_.size(), b_.size());
   grid_.assign(size_t(kGridSide) * kGridSide, -1);
   for (size_t k = 0; k < a_.size(); ++k) {
     TINT_CHECK(a_[k] % kBinSize == 0 && b_[k] % kBinSize == 0 && std::abs(a_[k]) <= kGridHalf * kBinSize &&
                    std::abs(b_[k]) <= kGridHalf * kBinSize,
-               "ab bins: centre {} ({}, {}) is not a multiple of {} within -130..130", k, a_[k], b_[k], kBinSize);
-    int& slot = grid_[size_t(a_[k] / kBinSize + kGridHalf) * kGridSide + size_t(b_[k] / kBinSize + kGridHalf)];
+               "ab bins: centre {} ({}, {}) is not a multiple of {} within -130..130", k, a_[k], b_[k],
+               kBinSize);
+    int& slot =
+        grid_[size_t(a_[k] / kBinSize + kGridHalf) * kGridSide + size_t(b_[k] / kBinSize + kGridHalf)];
     TINT_CHECK(slot < 0, "ab bins: centre ({}, {}) appears twice (bins {} and {})", a_[k], b_[k], slot, k);
     slot = int(k);
   }
@@ -110,7 +114,8 @@ std::vector<float> AbBins::scaled_centres() const {
 
 std::string AbBins::to_string() const {
   std::string s;
-  for (size_t k = 0; k < a_.size(); ++k) s += (k ? "," : "") + std::to_string(a_[k]) + ":" + std::to_string(b_[k]);
+  for (size_t k = 0; k < a_.size(); ++k)
+    s += (k ? "," : "") + std::to_string(a_[k]) + ":" + std::to_string(b_[k]);
   return s;
 }
 
@@ -175,7 +180,8 @@ void count_bins(const AbBins& bins, const float* ab_scaled, const float* mask, i
   }
 }
 
-std::vector<float> class_weights(const AbBins& bins, const std::vector<double>& counts, double lambda, double sigma) {
+std::vector<float> class_weights(const AbBins& bins, const std::vector<double>& counts, double lambda,
+                                 double sigma) {
   const int K = bins.size();
   TINT_CHECK(int(counts.size()) == K, "class weights: {} counts for {} bins", counts.size(), K);
   double total = 0;
@@ -240,7 +246,8 @@ std::vector<float> parse_weights(const std::string& text, int expected, const st
     float v = 0;
     auto r = std::from_chars(text.data() + pos, text.data() + comma, v);
     TINT_CHECK(r.ec == std::errc() && r.ptr == text.data() + comma && std::isfinite(v) && v > 0,
-               "{}: class weight {} '{}' is not a positive number", what, w.size(), text.substr(pos, comma - pos));
+               "{}: class weight {} '{}' is not a positive number", what, w.size(),
+               text.substr(pos, comma - pos));
     w.push_back(v);
     pos = comma + 1;
   }

@@ -14,11 +14,11 @@
 
 namespace tint::cic {
 
-constexpr int kBinSize = 10;             // ab units per bin side
-constexpr int kSoftNeighbours = 5;       // bins of a soft target
-constexpr double kSoftSigma = 5.0;       // Gaussian of the soft target, ab units
-constexpr double kPriorSigma = 5.0;      // Gaussian smoothing of the empirical distribution, ab units
-constexpr double kPriorLambda = 0.5;     // mixing weight of the uniform distribution
+constexpr int kBinSize = 10;          // ab units per bin side
+constexpr int kSoftNeighbours = 5;    // bins of a soft target
+constexpr double kSoftSigma = 5.0;    // Gaussian of the soft target, ab units
+constexpr double kPriorSigma = 5.0;   // Gaussian smoothing of the empirical distribution, ab units
+constexpr double kPriorLambda = 0.5;  // mixing weight of the uniform distribution
 constexpr float kDefaultTemperature = 0.38f;
 
 class AbBins {
@@ -63,7 +63,8 @@ std::vector<float> class_weights(const AbBins& bins, const std::vector<double>& 
 void encode_targets(const AbBins& bins, const std::vector<float>& weights, const float* ab_scaled, int n,
                     int64_t hw, float* target, float* weight);
 
-// "w0,w1,..." (9 significant digits) and back; parse checks the count and that every weight is finite and > 0.
+// "w0,w1,..." (9 significant digits) and back; parse checks the count and that every weight is finite and >
+// 0.
 std::string weights_to_string(const std::vector<float>& weights);
 std::vector<float> parse_weights(const std::string& text, int expected, const std::string& what);
 

@@ -18,8 +18,8 @@ namespace tint::hints {
 
 namespace {
 
-// splitmix64 (Steele, Lea and Flood 2014): a tiny generator whose stream depends only on its seed, so the hints
-// are the same bits on every platform and library.
+// splitmix64 (Steele, Lea and Flood 2014): a tiny generator whose stream depends only on its seed, so the
+// hints are the same bits on every platform and library.
 struct Draws {
   uint64_t state;
   uint64_t next() {
@@ -49,7 +49,8 @@ std::pair<int, int> real_extent(const float* mask, int size) {
   return {w, h};
 }
 
-// ---- a small JSON reader: enough for a list of hint objects -------------------------------------------------
+// ---- a small JSON reader: enough for a list of hint objects
+// -------------------------------------------------
 
 struct Json {
   enum Kind { null, boolean, number, string, array, object } kind = null;
@@ -157,15 +158,16 @@ class JsonReader {
 
 Point point_from_json(const Json& j, size_t index, const std::string& path) {
   const std::string where = fmt::format("--hints '{}': point {}", path, index);
-  TINT_CHECK(j.kind == Json::object, "{} is not an object {{\"x\", \"y\", \"colour\" or \"lab\", \"radius\"}}", where);
+  TINT_CHECK(j.kind == Json::object,
+             "{} is not an object {{\"x\", \"y\", \"colour\" or \"lab\", \"radius\"}}", where);
   auto number = [&](const char* key, bool required, double fallback, double lo, double hi) {
     const Json* v = j.find(key);
     if (!v) {
       TINT_CHECK(!required, "{} has no \"{}\"", where, key);
       return fallback;
     }
-    TINT_CHECK(v->kind == Json::number && v->num >= lo && v->num <= hi, "{}: \"{}\" must be a number in {}..{}",
-               where, key, lo, hi);
+    TINT_CHECK(v->kind == Json::number && v->num >= lo && v->num <= hi,
+               "{}: \"{}\" must be a number in {}..{}", where, key, lo, hi);
     return v->num;
   };
   Point p;
@@ -175,7 +177,8 @@ Point point_from_json(const Json& j, size_t index, const std::string& path) {
   const Json* hex = j.find("colour");
   if (!hex) hex = j.find("color");
   const Json* lab = j.find("lab");
-  TINT_CHECK(bool(hex) != bool(lab), "{} needs exactly one of \"colour\" (\"#rrggbb\") and \"lab\" ([L, a, b])", where);
+  TINT_CHECK(bool(hex) != bool(lab),
+             "{} needs exactly one of \"colour\" (\"#rrggbb\") and \"lab\" ([L, a, b])", where);
   if (hex) {
     const std::string& s = hex->str;
     bool ok = hex->kind == Json::string && s.size() == 7 && s[0] == '#';
@@ -198,8 +201,8 @@ Point point_from_json(const Json& j, size_t index, const std::string& path) {
 
 }  // namespace
 
-void simulate(uint64_t seed, int64_t epoch, int64_t sample, const float* ab, const float* mask, int size, int points,
-              float* hint) {
+void simulate(uint64_t seed, int64_t epoch, int64_t sample, const float* ab, const float* mask, int size,
+              int points, float* hint) {
   const int64_t hw = int64_t(size) * size;
   std::fill(hint, hint + 3 * hw, 0.0f);
   const auto [real_w, real_h] = real_extent(mask, size);
@@ -245,11 +248,12 @@ HintFile read_hint_file(const std::string& path) {
   if (text.compare(0, kPng.size(), kPng) == 0) {
     int w = 0, h = 0, channels = 0;
     std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-        stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(text.data()), int(text.size()), &w, &h, &channels, 4),
+        stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(text.data()), int(text.size()), &w, &h,
+                              &channels, 4),
         stbi_image_free);
     TINT_CHECK(pixels, "--hints '{}': not a readable PNG ({})", path, stbi_failure_reason());
-    TINT_CHECK(channels == 4 || channels == 2, "--hints '{}': the PNG has no alpha channel (hints are strokes on transparent)",
-               path);
+    TINT_CHECK(channels == 4 || channels == 2,
+               "--hints '{}': the PNG has no alpha channel (hints are strokes on transparent)", path);
     f.width = w, f.height = h;
     const size_t n = size_t(w) * size_t(h);
     f.a.assign(n, 0.f), f.b.assign(n, 0.f), f.given.assign(n, 0);
@@ -268,7 +272,8 @@ HintFile read_hint_file(const std::string& path) {
   return f;
 }
 
-void render(const HintFile& file, int width, int height, int size, int real_width, int real_height, float* hint) {
+void render(const HintFile& file, int width, int height, int size, int real_width, int real_height,
+            float* hint) {
   const int64_t hw = int64_t(size) * size;
   std::fill(hint, hint + 3 * hw, 0.0f);
   const double sx = double(real_width) / width, sy = double(real_height) / height;
@@ -282,7 +287,8 @@ void render(const HintFile& file, int width, int height, int size, int real_widt
     // Each canvas pixel takes the hint under its centre in the original (nearest neighbour).
     for (int y = 0; y < real_height; ++y)
       for (int x = 0; x < real_width; ++x) {
-        const int ox = std::min(int((x + 0.5) / sx), width - 1), oy = std::min(int((y + 0.5) / sy), height - 1);
+        const int ox = std::min(int((x + 0.5) / sx), width - 1),
+                  oy = std::min(int((y + 0.5) / sy), height - 1);
         const size_t i = size_t(oy) * size_t(width) + size_t(ox);
         if (file.given[i]) set(x, y, file.a[i], file.b[i]);
       }
@@ -293,10 +299,12 @@ void render(const HintFile& file, int width, int height, int size, int real_widt
     const double cx = (p.x + 0.5) * sx - 0.5, cy = (p.y + 0.5) * sy - 0.5;
     const double r = p.radius * std::min(sx, sy);
     // The pixel under the point always, however small the radius on this canvas.
-    set(std::clamp(int(std::lround(cx)), 0, real_width - 1), std::clamp(int(std::lround(cy)), 0, real_height - 1), p.a,
-        p.b);
-    for (int y = std::max(0, int(std::floor(cy - r))); y <= std::min(real_height - 1, int(std::ceil(cy + r))); ++y)
-      for (int x = std::max(0, int(std::floor(cx - r))); x <= std::min(real_width - 1, int(std::ceil(cx + r))); ++x)
+    set(std::clamp(int(std::lround(cx)), 0, real_width - 1),
+        std::clamp(int(std::lround(cy)), 0, real_height - 1), p.a, p.b);
+    for (int y = std::max(0, int(std::floor(cy - r))); y <= std::min(real_height - 1, int(std::ceil(cy + r)));
+         ++y)
+      for (int x = std::max(0, int(std::floor(cx - r)));
+           x <= std::min(real_width - 1, int(std::ceil(cx + r))); ++x)
         if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r) set(x, y, p.a, p.b);
   }
 }

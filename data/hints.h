@@ -3,10 +3,10 @@
 // (scaled like the targets, /110) and a mask channel, 1 where a hint is given and 0 elsewhere.
 //
 // Training simulates a user: each image gets a geometric number of points (p = 1/8: 8 on average), none at
-// all in kNoHintFraction of the images so the model also colorizes on its own. Each point is a square patch of
-// side 1..9 (uniform) placed uniformly over the real (unpadded) pixels, given the mean true ab of the patch's
-// real pixels. Every draw comes from a generator seeded by (seed, epoch, sample), so a resumed run, and any
-// worker count, sees the same hints.
+// all in kNoHintFraction of the images so the model also colorizes on its own. Each point is a square patch
+// of side 1..9 (uniform) placed uniformly over the real (unpadded) pixels, given the mean true ab of the
+// patch's real pixels. Every draw comes from a generator seeded by (seed, epoch, sample), so a resumed run,
+// and any worker count, sees the same hints.
 #pragma once
 
 #include <cstdint>
@@ -39,15 +39,16 @@ struct Point {
 // transparent is a hint of its colour (strokes on a transparent canvas; it must be the photo's size, checked
 // by the caller). Throws naming the file and what is wrong.
 struct HintFile {
-  std::vector<Point> points;     // JSON
-  int width = 0, height = 0;     // PNG: its size, and the hints per pixel
-  std::vector<float> a, b;       // PNG: Lab a, b per pixel
-  std::vector<uint8_t> given;    // PNG: 1 where a hint is given
+  std::vector<Point> points;   // JSON
+  int width = 0, height = 0;   // PNG: its size, and the hints per pixel
+  std::vector<float> a, b;     // PNG: Lab a, b per pixel
+  std::vector<uint8_t> given;  // PNG: 1 where a hint is given
 };
 HintFile read_hint_file(const std::string& path);
 
 // Renders hints given on the original (width x height) image onto the network's S x S canvas, where the image
 // occupies the top-left real_width x real_height (pad placement): hint (3, S*S) as in `simulate`.
-void render(const HintFile& file, int width, int height, int size, int real_width, int real_height, float* hint);
+void render(const HintFile& file, int width, int height, int size, int real_width, int real_height,
+            float* hint);
 
 }  // namespace tint::hints

@@ -63,12 +63,14 @@ std::vector<std::vector<float>> predict_ab(UNet& unet, Device device, int size,
   std::vector<float> L(inputs.size() * plane * size_t(channels), 0.0f);
   for (size_t i = 0; i < inputs.size(); ++i) {
     TINT_CHECK(inputs[i]->L.size() == plane, "colorize: input {} was prepared for another size", i);
-    TINT_CHECK(inputs[i]->hint.empty() || channels == 4, "colorize: hints given to a model trained without them");
+    TINT_CHECK(inputs[i]->hint.empty() || channels == 4,
+               "colorize: hints given to a model trained without them");
     TINT_CHECK(inputs[i]->hint.empty() || inputs[i]->hint.size() == 3 * plane,
                "colorize: the hints of input {} were prepared for another size", i);
     const auto at = L.begin() + std::ptrdiff_t(i * plane * size_t(channels));
     std::copy(inputs[i]->L.begin(), inputs[i]->L.end(), at);
-    if (!inputs[i]->hint.empty()) std::copy(inputs[i]->hint.begin(), inputs[i]->hint.end(), at + std::ptrdiff_t(plane));
+    if (!inputs[i]->hint.empty())
+      std::copy(inputs[i]->hint.begin(), inputs[i]->hint.end(), at + std::ptrdiff_t(plane));
   }
   NoGradGuard no_grad;
   const Tensor x = Tensor::from_vector(L, {int64_t(inputs.size()), channels, size, size}, device);

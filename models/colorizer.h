@@ -39,8 +39,8 @@ struct ColorizeInput {
 ColorizeInput prepare_colorize_input(const Image& original, int size);
 
 // Runs the U-Net on a batch under NoGradGuard; returns one scaled ab per input (2 * size * size: a then b).
-// A model trained with hints gets each input's hint planes (none where an input has no hints); giving hints to
-// a model without them is an error.
+// A model trained with hints gets each input's hint planes (none where an input has no hints); giving hints
+// to a model without them is an error.
 std::vector<std::vector<float>> predict_ab(UNet& unet, Device device, int size,
                                            const std::vector<const ColorizeInput*>& inputs);
 

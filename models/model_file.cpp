@@ -58,14 +58,15 @@ ModelInfo model_info(const io::NamedTensors& file, const std::string& path) {
   info.image_size = int(parse_int_meta(file.metadata, "image_size", path, 0, 1 << 16, false, 0));
   info.config.in_channels = int(parse_int_meta(file.metadata, "in_channels", path, 1, 4, false, 1));
   TINT_CHECK(info.config.in_channels == 1 || info.config.in_channels == 4,
-             "'{}': metadata 'in_channels' = {} (1: L; 4: L and colour hints)", path, info.config.in_channels);
+             "'{}': metadata 'in_channels' = {} (1: L; 4: L and colour hints)", path,
+             info.config.in_channels);
   info.step = parse_int_meta(file.metadata, "step", path, 0, int64_t(1) << 62, false, 0);
   auto loss = file.metadata.find("loss");
   if (loss != file.metadata.end()) info.loss = loss->second;
   auto head = file.metadata.find("head");
   if (head != file.metadata.end() && head->second != "regression") {
-    TINT_CHECK(head->second == "classification", "'{}': metadata 'head' is '{}' (expected regression or classification)",
-               path, head->second);
+    TINT_CHECK(head->second == "classification",
+               "'{}': metadata 'head' is '{}' (expected regression or classification)", path, head->second);
     auto bins = file.metadata.find("ab_bins");
     auto weights = file.metadata.find("class_weights");
     TINT_CHECK(bins != file.metadata.end() && weights != file.metadata.end(),

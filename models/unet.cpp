@@ -26,7 +26,8 @@ UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
     auto block = down->add(std::to_string(k), std::make_shared<Block>());
     Level level;
     if (k == 0)
-      level.a = block->add("conv1", std::make_shared<nn::Conv2d>(config.in_channels, channels(0), 3, 1, 1, rng));
+      level.a =
+          block->add("conv1", std::make_shared<nn::Conv2d>(config.in_channels, channels(0), 3, 1, 1, rng));
     else
       level.a = block->add("conv1", std::make_shared<nn::Conv2d>(channels(k - 1), channels(k), 4, 2, 1, rng));
     level.b = block->add("conv2", std::make_shared<nn::Conv2d>(channels(k), channels(k), 3, 1, 1, rng));
@@ -41,10 +42,10 @@ UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
     up_.push_back(u);
   }
   TINT_CHECK(config.bins >= 0 && config.bins <= 4096, "UNet: invalid bin count {}", config.bins);
-  TINT_CHECK(config.in_channels == 1 || config.in_channels == 4, "UNet: {} input channels (1: L, 4: L and hints)",
-             config.in_channels);
-  head_ = register_module("head", std::make_shared<nn::Conv2d>(channels(0), config.bins > 0 ? config.bins : 2, 1,
-                                                               1, 0, rng));
+  TINT_CHECK(config.in_channels == 1 || config.in_channels == 4,
+             "UNet: {} input channels (1: L, 4: L and hints)", config.in_channels);
+  head_ = register_module(
+      "head", std::make_shared<nn::Conv2d>(channels(0), config.bins > 0 ? config.bins : 2, 1, 1, 0, rng));
 }
 
 Tensor UNet::forward(const Tensor& L) {

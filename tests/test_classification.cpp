@@ -10,7 +10,6 @@
 // summed in a different order: 1e-5 relative to the loss (a swapped class or a missed weight is O(1e-1)).
 // Gradients and decodes are a few roundings per element: 1e-5 of the largest element.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -126,13 +125,17 @@ struct Inputs {
 };
 Inputs make_inputs(const Case& c, uint32_t seed) {
   const int64_t total = int64_t(c.n) * c.k * c.hw, pixels = int64_t(c.n) * c.hw;
-  return {random_vector(size_t(total), seed, -4.0f, 4.0f), soft_targets(c.n, c.k, c.hw, seed + 1),
-          random_vector(size_t(pixels), seed + 2, 0.2f, 3.0f), random_mask(size_t(pixels), seed + 3), {0.75f}};
+  return {random_vector(size_t(total), seed, -4.0f, 4.0f),
+          soft_targets(c.n, c.k, c.hw, seed + 1),
+          random_vector(size_t(pixels), seed + 2, 0.2f, 3.0f),
+          random_mask(size_t(pixels), seed + 3),
+          {0.75f}};
 }
 
 // The loss (value, count) and the gradient of one backend, with or without weight and mask.
 std::pair<std::vector<float>, std::vector<float>> run_ce(const Backend& be, const Case& c, const Inputs& in,
-                                                         bool weighted, bool masked, ThreadPool* pool = nullptr) {
+                                                         bool weighted, bool masked,
+                                                         ThreadPool* pool = nullptr) {
   Mem m(be);
   m.stream.pool = pool;
   const int64_t total = int64_t(c.n) * c.k * c.hw;
@@ -157,7 +160,8 @@ std::vector<float> run_decode(const Backend& be, const Case& c, const std::vecto
 
 }  // namespace
 
-// ---- the bins ----------------------------------------------------------------------------------------------
+// ---- the bins
+// ----------------------------------------------------------------------------------------------
 
 TEST_CASE("ab bins: the sRGB gamut's bins, found from tint's own Lab conversion", "[cic]") {
   const cic::AbBins bins = cic::gamut_bins();
@@ -166,7 +170,8 @@ TEST_CASE("ab bins: the sRGB gamut's bins, found from tint's own Lab conversion"
   CHECK(bins.size() == 261);
   // Known colours fall in their bins: red (80.09, 67.20) -> (80, 70); blue (79.19, -107.86) -> (80, -110);
   // green (-86.18, 83.18) -> (-90, 80); grey (0, 0).
-  const std::pair<float, float> colours[] = {{80.09f, 67.20f}, {79.19f, -107.86f}, {-86.18f, 83.18f}, {0.f, 0.f}};
+  const std::pair<float, float> colours[] = {
+      {80.09f, 67.20f}, {79.19f, -107.86f}, {-86.18f, 83.18f}, {0.f, 0.f}};
   const std::pair<int, int> expected[] = {{80, 70}, {80, -110}, {-90, 80}, {0, 0}};
   for (int i = 0; i < 4; ++i) {
     const int k = bins.nearest(colours[i].first, colours[i].second);
@@ -223,7 +228,8 @@ TEST_CASE("ab bins: soft encoding over the 5 nearest bins, Gaussian sigma 5", "[
   }
 }
 
-TEST_CASE("ab bins: class weights from counts, smoothed, mixed with uniform, inverted, expectation 1", "[cic]") {
+TEST_CASE("ab bins: class weights from counts, smoothed, mixed with uniform, inverted, expectation 1",
+          "[cic]") {
   // Two bins 100 apart: the sigma-5 smoothing leaves them alone (exp(-200) ~ 0). counts 3 : 1 give
   // p = (0.75, 0.25); 1 / (0.5 p + 0.25) = (1.6, 2.6667); E_p = 1.8667; weights (0.857143, 1.428571).
   const cic::AbBins far({0, 100}, {0, 0});
@@ -248,7 +254,8 @@ TEST_CASE("ab bins: metadata strings round-trip and bad ones are refused by name
   const cic::AbBins back = cic::AbBins::parse(bins.to_string(), "model.safetensors");
   REQUIRE(back.size() == bins.size());
   for (int k = 0; k < bins.size(); ++k) CHECK((back.a(k) == bins.a(k) && back.b(k) == bins.b(k)));
-  CHECK_THROWS_WITH(cic::AbBins::parse("0:0,5:0", "m.st"), Catch::Contains("m.st") && Catch::Contains("multiple of 10"));
+  CHECK_THROWS_WITH(cic::AbBins::parse("0:0,5:0", "m.st"),
+                    Catch::Contains("m.st") && Catch::Contains("multiple of 10"));
   CHECK_THROWS_WITH(cic::AbBins::parse("0:0,x", "m.st"), Catch::Contains("'x'"));
   CHECK_THROWS_WITH(cic::AbBins::parse("0:0,0:0", "m.st"), Catch::Contains("twice"));
   const std::vector<float> w = {0.5f, 1.25f, 3.0f};
@@ -280,7 +287,8 @@ TEST_CASE("ab bins: encoded targets and pixel weights of a batch", "[cic]") {
   CHECK(weight[1] == cw[size_t(bins.nearest(0.f, 0.f))]);
 }
 
-// ---- the kernels -------------------------------------------------------------------------------------------
+// ---- the kernels
+// -------------------------------------------------------------------------------------------
 
 TEST_CASE("softmax cross-entropy: cpu-ref against hand-computed values", "[cic][kernels]") {
   // One pixel, logits (1, 2, 3), target one-hot on class 2: -log softmax_2 = log(1 + e^-1 + e^-2).
@@ -289,7 +297,8 @@ TEST_CASE("softmax cross-entropy: cpu-ref against hand-computed values", "[cic][
   ref::softmax_ce_forward<double>(out.data(), z.data(), t.data(), nullptr, nullptr, 1, 3, 1);
   CHECK(out[0] == Approx(std::log(1 + std::exp(-1.0) + std::exp(-2.0))).epsilon(1e-12));
   CHECK(out[1] == 1.0);
-  ref::softmax_ce_backward<double>(dz.data(), g.data(), out.data(), z.data(), t.data(), nullptr, nullptr, 1, 3, 1);
+  ref::softmax_ce_backward<double>(dz.data(), g.data(), out.data(), z.data(), t.data(), nullptr, nullptr, 1,
+                                   3, 1);
   const double s = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
   CHECK(dz[0] == Approx(std::exp(1.0) / s).epsilon(1e-12));
   CHECK(dz[2] == Approx(std::exp(3.0) / s - 1).epsilon(1e-12));
@@ -320,12 +329,13 @@ TEST_CASE("softmax cross-entropy: cpu-ref against hand-computed values", "[cic][
   }
 }
 
-TEST_CASE("softmax cross-entropy: cpu-ref backward against central differences in double", "[cic][kernels][grad]") {
+TEST_CASE("softmax cross-entropy: cpu-ref backward against central differences in double",
+          "[cic][kernels][grad]") {
   // Targets that do not sum to 1 check the T * p term of the backward; weights and a mask check the scaling.
   for (const Case& c : {Case{1, 3, 1}, Case{2, 5, 7}, Case{3, 4, 3}}) {
     const int64_t total = int64_t(c.n) * c.k * c.hw, pixels = int64_t(c.n) * c.hw;
-    std::vector<double> z(static_cast<size_t>(total)), t(static_cast<size_t>(total)), w(static_cast<size_t>(pixels)),
-        mk(static_cast<size_t>(pixels));
+    std::vector<double> z(static_cast<size_t>(total)), t(static_cast<size_t>(total)),
+        w(static_cast<size_t>(pixels)), mk(static_cast<size_t>(pixels));
     std::mt19937 rng(11);
     std::uniform_real_distribution<double> u(-2, 2), pos(0.1, 1.5);
     for (auto& v : z) v = u(rng);
@@ -336,8 +346,8 @@ TEST_CASE("softmax cross-entropy: cpu-ref backward against central differences i
     std::vector<double> out(2), dz(static_cast<size_t>(total));
     const std::vector<double> g = {1.3};
     ref::softmax_ce_forward<double>(out.data(), z.data(), t.data(), w.data(), mk.data(), c.n, c.k, c.hw);
-    ref::softmax_ce_backward<double>(dz.data(), g.data(), out.data(), z.data(), t.data(), w.data(), mk.data(), c.n,
-                                     c.k, c.hw);
+    ref::softmax_ce_backward<double>(dz.data(), g.data(), out.data(), z.data(), t.data(), w.data(), mk.data(),
+                                     c.n, c.k, c.hw);
     const double h = 1e-6;
     double worst = 0, scale = 0;
     for (int64_t i = 0; i < total; ++i) {
@@ -354,7 +364,8 @@ TEST_CASE("softmax cross-entropy: cpu-ref backward against central differences i
   }
 }
 
-TEST_CASE("softmax cross-entropy: every backend against cpu-ref, outputs poisoned with NaN", "[cic][kernels]") {
+TEST_CASE("softmax cross-entropy: every backend against cpu-ref, outputs poisoned with NaN",
+          "[cic][kernels]") {
   for (const Case& c : kCases) {
     const Inputs in = make_inputs(c, 21 + uint32_t(c.k));
     for (int weighted = 0; weighted < 2; ++weighted)
@@ -383,7 +394,8 @@ TEST_CASE("softmax cross-entropy: every backend against cpu-ref, outputs poisone
   }
 }
 
-TEST_CASE("softmax cross-entropy: the loss is the same bits on every run and thread count", "[cic][kernels]") {
+TEST_CASE("softmax cross-entropy: the loss is the same bits on every run and thread count",
+          "[cic][kernels]") {
   // Big enough for several reduction blocks of the cpu backend and many threads of the CUDA block.
   const Case c{3, 11, 9000};
   const Inputs in = make_inputs(c, 77);
@@ -402,7 +414,8 @@ TEST_CASE("softmax cross-entropy: the loss is the same bits on every run and thr
   }
 }
 
-TEST_CASE("annealed-mean decode: hand-computed values, the mode, and every backend against cpu-ref", "[cic][kernels]") {
+TEST_CASE("annealed-mean decode: hand-computed values, the mode, and every backend against cpu-ref",
+          "[cic][kernels]") {
   // Two classes with centres (0, 0) and (1, 2); logits (0, ln 3): at T = 1, q = (1/4, 3/4) -> (0.75, 1.5);
   // at T = 0.5, q = (1, 9) / 10 -> (0.9, 1.8); the mode is class 1 -> (1, 2).
   const std::vector<float> centres = {0.f, 0.f, 1.f, 2.f};
@@ -437,7 +450,8 @@ TEST_CASE("annealed-mean decode: hand-computed values, the mode, and every backe
   }
 }
 
-// ---- the engine op -----------------------------------------------------------------------------------------
+// ---- the engine op
+// -----------------------------------------------------------------------------------------
 
 TEST_CASE("softmax_cross_entropy op: gradient through autograd on every host device", "[cic][engine][grad]") {
   const int n = 2, k = 4, h = 3, w = 2;
@@ -452,10 +466,9 @@ TEST_CASE("softmax_cross_entropy op: gradient through autograd on every host dev
     const Tensor mk = Tensor::from_vector(mask, {n, 1, h, w}, d);
     const Tensor z = Tensor::from_vector(random_vector(size_t(n * k * hw), 12, -2.f, 2.f), {n, k, h, w}, d);
     // Scaled, so the op's gradient is checked with g != 1 flowing into it.
-    testing::check_gradients("softmax_cross_entropy on " + d.str(), {z},
-                             [&](const std::vector<Tensor>& x) {
-                               return ops::scale(ops::softmax_cross_entropy(x[0], t, wt, mk), 1.7f);
-                             });
+    testing::check_gradients("softmax_cross_entropy on " + d.str(), {z}, [&](const std::vector<Tensor>& x) {
+      return ops::scale(ops::softmax_cross_entropy(x[0], t, wt, mk), 1.7f);
+    });
   }
 }
 
@@ -464,13 +477,15 @@ TEST_CASE("softmax_cross_entropy and annealed_mean_decode ops: shapes are checke
   CHECK_THROWS_WITH(ops::softmax_cross_entropy(z, Tensor::zeros({1, 2, 2, 2})),
                     Catch::Contains("softmax_cross_entropy") && Catch::Contains("target"));
   CHECK_THROWS_WITH(ops::softmax_cross_entropy(z, z, Tensor::zeros({1, 2, 2, 2})), Catch::Contains("weight"));
-  CHECK_THROWS_WITH(ops::softmax_cross_entropy(z, z, Tensor(), Tensor::zeros({1, 1, 2, 3})), Catch::Contains("mask"));
+  CHECK_THROWS_WITH(ops::softmax_cross_entropy(z, z, Tensor(), Tensor::zeros({1, 1, 2, 3})),
+                    Catch::Contains("mask"));
   CHECK_THROWS_WITH(ops::annealed_mean_decode(z, Tensor::zeros({2, 2}), 0.38f), Catch::Contains("centres"));
   // The decode op: logits favouring class 2 everywhere -> its centre.
   std::vector<float> logits(12, 0.f);
   for (int i = 0; i < 4; ++i) logits[size_t(8 + i)] = 5.f;
-  const Tensor ab = ops::annealed_mean_decode(Tensor::from_vector(logits, {1, 3, 2, 2}),
-                                              Tensor::from_vector({0.f, 0.f, 0.f, 0.f, 0.5f, -0.25f}, {3, 2}), 0.f);
+  const Tensor ab =
+      ops::annealed_mean_decode(Tensor::from_vector(logits, {1, 3, 2, 2}),
+                                Tensor::from_vector({0.f, 0.f, 0.f, 0.f, 0.5f, -0.25f}, {3, 2}), 0.f);
   const auto v = ab.to_vector();
   REQUIRE(v.size() == 8);
   for (int i = 0; i < 4; ++i) {
@@ -479,7 +494,8 @@ TEST_CASE("softmax_cross_entropy and annealed_mean_decode ops: shapes are checke
   }
 }
 
-// ---- the head ----------------------------------------------------------------------------------------------
+// ---- the head
+// ----------------------------------------------------------------------------------------------
 
 TEST_CASE("a tiny U-Net with the classification head overfits two images", "[cic][train]") {
   // Two 16x16 images whose colour is a function of L: bright pixels orange (a 40, b 50), dark ones blue

@@ -1,8 +1,7 @@
 // Colour hints (data/hints.h): the simulated user of training and eval, and the hint files of colorize.
-#include <catch2/catch.hpp>
-
 #include <stb_image_write.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -28,7 +27,8 @@ struct Sample {
   std::vector<float> ab, mask;
 };
 Sample make_sample(int size, int real_w, int real_h) {
-  Sample s{size, std::vector<float>(size_t(2 * size * size), 0.f), std::vector<float>(size_t(size * size), 0.f)};
+  Sample s{size, std::vector<float>(size_t(2 * size * size), 0.f),
+           std::vector<float>(size_t(size * size), 0.f)};
   for (int y = 0; y < real_h; ++y)
     for (int x = 0; x < real_w; ++x) {
       const size_t p = size_t(y * size + x);
@@ -77,7 +77,8 @@ TEST_CASE("hints: one simulated point is a patch of the true mean ab, on real pi
     // Outside the patch, zeros.
     double outside = 0;
     for (int64_t p = 0; p < hw; ++p)
-      if (hint[size_t(2 * hw + p)] == 0.f) outside += std::fabs(hint[size_t(p)]) + std::fabs(hint[size_t(hw + p)]);
+      if (hint[size_t(2 * hw + p)] == 0.f)
+        outside += std::fabs(hint[size_t(p)]) + std::fabs(hint[size_t(hw + p)]);
     CHECK(outside == 0.0);
   }
 }
@@ -110,7 +111,8 @@ TEST_CASE("hints: the training draw is a function of (seed, epoch, sample) with 
   CHECK(std::all_of(a.begin(), a.end(), [](float v) { return v == 0.f; }));
 }
 
-TEST_CASE("hints: a JSON file of points, colours in sRGB hex or Lab, drawn onto the padded canvas", "[hints]") {
+TEST_CASE("hints: a JSON file of points, colours in sRGB hex or Lab, drawn onto the padded canvas",
+          "[hints]") {
   const std::string path = temp_file("tint-hints-test.json",
                                      R"([{"x": 100, "y": 50, "radius": 0, "colour": "#ff0000"},
                                          {"x": 0, "y": 0, "radius": 10, "lab": [50, 20, -30]}])");
@@ -123,7 +125,8 @@ TEST_CASE("hints: a JSON file of points, colours in sRGB hex or Lab, drawn onto 
   CHECK(f.points[1].b == -30.0);
   CHECK(f.points[1].radius == 10.0);
   // A 200 x 100 photo on a 32 canvas: real region 32 x 16, scale 0.16. (100, 50) -> canvas (15.58, 7.58):
-  // radius 0 marks the one pixel nearest, (16, 8). (0, 0) radius 10 -> a disc of radius 1.6 around (-0.42, -0.42).
+  // radius 0 marks the one pixel nearest, (16, 8). (0, 0) radius 10 -> a disc of radius 1.6 around (-0.42,
+  // -0.42).
   std::vector<float> hint(3 * 32 * 32);
   hints::render(f, 200, 100, 32, 32, 16, hint.data());
   const int64_t hw = 32 * 32;
@@ -177,13 +180,16 @@ TEST_CASE("hints: bad hint files are refused naming the file and the point", "[h
     }
     return std::string("no error");
   };
-  CHECK_THAT(error_of("[{\"x\": 1}"), Catch::Contains("tint-hints-bad.json") && Catch::Contains("not valid JSON"));
+  CHECK_THAT(error_of("[{\"x\": 1}"),
+             Catch::Contains("tint-hints-bad.json") && Catch::Contains("not valid JSON"));
   CHECK_THAT(error_of("{\"x\": 1}"), Catch::Contains("expected a JSON list"));
   CHECK_THAT(error_of("[{\"y\": 1, \"colour\": \"#000000\"}]"), Catch::Contains("point 0 has no \"x\""));
-  CHECK_THAT(error_of("[{\"x\": 1, \"y\": 1, \"colour\": \"red\"}]"), Catch::Contains("'red' is not \"#rrggbb\""));
+  CHECK_THAT(error_of("[{\"x\": 1, \"y\": 1, \"colour\": \"red\"}]"),
+             Catch::Contains("'red' is not \"#rrggbb\""));
   CHECK_THAT(error_of("[{\"x\": 1, \"y\": 1}]"), Catch::Contains("exactly one of"));
   CHECK_THAT(error_of("[{\"x\": 1, \"y\": 1, \"lab\": [50, 300, 0]}]"), Catch::Contains("\"lab\" must be"));
-  CHECK_THROWS_WITH(hints::read_hint_file("/nonexistent/hints.json"), Catch::Contains("/nonexistent/hints.json"));
+  CHECK_THROWS_WITH(hints::read_hint_file("/nonexistent/hints.json"),
+                    Catch::Contains("/nonexistent/hints.json"));
 }
 
 TEST_CASE("hints: a tiny U-Net learns to follow them, and a hint changes the output where it is placed",
@@ -222,8 +228,8 @@ TEST_CASE("hints: a tiny U-Net learns to follow them, and a hint changes the out
   }
   INFO("loss " << first << " -> " << last);
   CHECK(last < 0.2f * first);
-  // One image, one 3x3 hint at (4, 11): orange, then blue. The prediction at the hint follows it (15 Lab units:
-  // the other colour is 50 to 90 away).
+  // One image, one 3x3 hint at (4, 11): orange, then blue. The prediction at the hint follows it (15 Lab
+  // units: the other colour is 50 to 90 away).
   models::ColorizeInput in;
   in.real_width = in.real_height = side;
   in.L.assign(size_t(hw), 0.f);
@@ -239,8 +245,8 @@ TEST_CASE("hints: a tiny U-Net learns to follow them, and a hint changes the out
   const std::vector<float> with_orange = predict(orange), with_blue = predict(blue);
   const size_t at = size_t(11 * side + 4);
   INFO("at the hint: orange -> (" << with_orange[at] * 110 << ", " << with_orange[size_t(hw) + at] * 110
-                                  << "), blue -> (" << with_blue[at] * 110 << ", " << with_blue[size_t(hw) + at] * 110
-                                  << ")");
+                                  << "), blue -> (" << with_blue[at] * 110 << ", "
+                                  << with_blue[size_t(hw) + at] * 110 << ")");
   CHECK(std::fabs(with_orange[at] * 110 - 40) < 15);
   CHECK(std::fabs(with_orange[size_t(hw) + at] * 110 - 50) < 15);
   CHECK(std::fabs(with_blue[at] * 110 + 10) < 15);

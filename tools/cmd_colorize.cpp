@@ -16,15 +16,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "data/ab_bins.h"
-#include "data/hints.h"
 #include "data/dataset.h"
 #include "data/grid.h"
+#include "data/hints.h"
 #include "data/resize.h"
 #include "engine/io.h"
 #include "models/colorizer.h"
@@ -330,21 +330,24 @@ int run_colorize(int argc, char** argv) {
   const int size = models::colorize_size(info, requested_size);
   std::optional<hints::HintFile> hint_file;
   if (args.has("hints")) {
-    TINT_CHECK(info.config.in_channels == 4,
-               "--hints: the model '{}' was trained without hints (train it with --hints to give it colour hints)",
-               info.path);
+    TINT_CHECK(
+        info.config.in_channels == 4,
+        "--hints: the model '{}' was trained without hints (train it with --hints to give it colour hints)",
+        info.path);
     hint_file = hints::read_hint_file(args.get("hints", ""));
   }
   if (info.classification)
-    unet->set_decode(Tensor::from_vector(info.classification->bins.scaled_centres(), {info.config.bins, 2}, device),
-                     temperature);
+    unet->set_decode(
+        Tensor::from_vector(info.classification->bins.scaled_centres(), {info.config.bins, 2}, device),
+        temperature);
 
   int failures = 0;
   const std::vector<Job> jobs = collect_jobs(args.positional(), out_dir, "." + format, failures);
-  fmt::print("tint colorize: {} file{}, model {} (width {}, levels {}, {}, step {}), at {}x{} on {} -> {}\n",
-             jobs.size(), jobs.size() == 1 ? "" : "s", info.path, info.config.width, info.config.levels,
-             info.classification ? fmt::format("classification head, T {:g}", temperature) : "regression head",
-             info.step, size, size, device.str(), out_dir.string());
+  fmt::print(
+      "tint colorize: {} file{}, model {} (width {}, levels {}, {}, step {}), at {}x{} on {} -> {}\n",
+      jobs.size(), jobs.size() == 1 ? "" : "s", info.path, info.config.width, info.config.levels,
+      info.classification ? fmt::format("classification head, T {:g}", temperature) : "regression head",
+      info.step, size, size, device.str(), out_dir.string());
   std::fflush(stdout);
 
   Progress progress(jobs.size());
@@ -369,9 +372,11 @@ int run_colorize(int argc, char** argv) {
     std::vector<const models::ColorizeInput*> inputs;
     for (auto& [index, item] : items) {
       if (hint_file) {
-        TINT_CHECK(hint_file->given.empty() || (hint_file->width == item.image.width && hint_file->height == item.image.height),
-                   "--hints '{}' is {}x{} but '{}' is {}x{}: a hint PNG must be the photo's size", args.get("hints", ""),
-                   hint_file->width, hint_file->height, jobs[index].input, item.image.width, item.image.height);
+        TINT_CHECK(hint_file->given.empty() ||
+                       (hint_file->width == item.image.width && hint_file->height == item.image.height),
+                   "--hints '{}' is {}x{} but '{}' is {}x{}: a hint PNG must be the photo's size",
+                   args.get("hints", ""), hint_file->width, hint_file->height, jobs[index].input,
+                   item.image.width, item.image.height);
         item.input.hint.resize(3 * size_t(size) * size_t(size));
         hints::render(*hint_file, item.image.width, item.image.height, size, item.input.real_width,
                       item.input.real_height, item.input.hint.data());

@@ -9,13 +9,13 @@
 #include <fstream>
 #include <optional>
 
+#include "data/ab_bins.h"
 #include "data/colour.h"
 #include "data/dataset.h"
 #include "data/grid.h"
 #include "data/hints.h"
 #include "data/loader.h"
 #include "data/metrics.h"
-#include "data/ab_bins.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "models/model_file.h"
@@ -74,8 +74,8 @@ struct Model {
   models::ModelInfo info;
   std::shared_ptr<models::UNet> unet;
   size_t source = 0;
-  Tensor centres;           // the bins' scaled centres (classification only)
-  float temperature = 0;    // the decode's (classification only; <= 0 the mode)
+  Tensor centres;         // the bins' scaled centres (classification only)
+  float temperature = 0;  // the decode's (classification only; <= 0 the mode)
   ColourMetrics metrics;
   std::string histogram_file;
 };
@@ -172,8 +172,8 @@ std::string model_line(const Model& m) {
                                            : fmt::format("the annealed mean at T = {:g}", m.temperature))
           : fmt::format("{} loss", i.loss.empty() ? "unknown" : i.loss);
   return fmt::format("`{}` ({}): U-Net width {}, {} levels, trained at {}, {}, {} steps", m.label, i.path,
-                     i.config.width, i.config.levels, i.image_size ? std::to_string(i.image_size) : "an unknown size",
-                     head, i.step);
+                     i.config.width, i.config.levels,
+                     i.image_size ? std::to_string(i.image_size) : "an unknown size", head, i.step);
 }
 
 }  // namespace
@@ -256,7 +256,8 @@ int run_eval(int argc, char** argv) {
       int v = -1;
       auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
       TINT_CHECK(ec == std::errc() && end == item.data() + item.size() && v >= 0 && v <= 1000,
-                 "--hints expects counts 0..1000 separated by commas (e.g. 0,1,2,5,10,20,50,100), got '{}'", list);
+                 "--hints expects counts 0..1000 separated by commas (e.g. 0,1,2,5,10,20,50,100), got '{}'",
+                 list);
       hint_counts.push_back(v);
       pos = comma + 1;
     }
@@ -342,9 +343,10 @@ int run_eval(int argc, char** argv) {
   while (auto batch = loader.next()) {
     const int n = batch->size;
     std::vector<std::vector<float>> predictions;
-    Tensor L = Tensor::from_vector(std::vector<float>(batch->L, batch->L + n * hw), {n, 1, size, size}, device);
-    // L with `points` simulated hints per photo (none: the automatic mode), for the models trained with hints.
-    // The points depend on the photo's index only, so every model and count sees the same draws.
+    Tensor L =
+        Tensor::from_vector(std::vector<float>(batch->L, batch->L + n * hw), {n, 1, size, size}, device);
+    // L with `points` simulated hints per photo (none: the automatic mode), for the models trained with
+    // hints. The points depend on the photo's index only, so every model and count sees the same draws.
     auto with_hints = [&](int points) {
       std::vector<float> x(size_t(n * 4 * hw));
       for (int i = 0; i < n; ++i) {
@@ -359,7 +361,8 @@ int run_eval(int argc, char** argv) {
     for (size_t k = 0; k < models.size(); ++k) {
       Model& m = models[k];
       auto decode = [&](const Tensor& o) {
-        return (m.info.classification ? ops::annealed_mean_decode(o, m.centres, m.temperature) : o).to_vector();
+        return (m.info.classification ? ops::annealed_mean_decode(o, m.centres, m.temperature) : o)
+            .to_vector();
       };
       if (m.source == k) {
         if (m.info.config.in_channels == 4 && !L_no_hints.defined()) L_no_hints = with_hints(0);
@@ -450,9 +453,10 @@ int run_eval(int argc, char** argv) {
     std::vector<figures::Series> series;
     const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
     hints_md = "\n## PSNR against the number of hints\n\n";
-    hints_md += "Simulated hints as in training (each a square patch of side 1..9 px placed uniformly on the real "
-                "pixels, given the patch's mean true ab), the same points for every model; PSNR (dB) as in the "
-                "table above.\n\n| model |";
+    hints_md +=
+        "Simulated hints as in training (each a square patch of side 1..9 px placed uniformly on the real "
+        "pixels, given the patch's mean true ab), the same points for every model; PSNR (dB) as in the "
+        "table above.\n\n| model |";
     for (int c : hint_counts) hints_md += fmt::format(" {} |", c);
     hints_md += "\n| --- |";
     for (size_t c = 0; c < hint_counts.size(); ++c) hints_md += " ---: |";
@@ -472,9 +476,10 @@ int run_eval(int argc, char** argv) {
       }
       hints_md += "\n";
       std::string counts;
-      for (size_t c = 0; c < hint_counts.size(); ++c) counts += (c ? ", " : "") + std::to_string(hint_counts[c]);
-      hints_json += fmt::format("{}{{\"name\": {}, \"points\": [{}], \"psnr_db\": [{}]}}", series.empty() ? "" : ", ",
-                                json_string(models[k].label), counts, values);
+      for (size_t c = 0; c < hint_counts.size(); ++c)
+        counts += (c ? ", " : "") + std::to_string(hint_counts[c]);
+      hints_json += fmt::format("{}{{\"name\": {}, \"points\": [{}], \"psnr_db\": [{}]}}",
+                                series.empty() ? "" : ", ", json_string(models[k].label), counts, values);
       series.push_back(std::move(s));
     }
     hints_json += "]";

@@ -8,8 +8,8 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -178,15 +178,16 @@ ClassTargets class_targets(const models::ClassificationHead& head, const Batch& 
 
 // The network's input: L alone, or L and the simulated hints (data/hints.h) of each sample, drawn from
 // (seed, epoch, first_sample + i) so that every run, worker count and resume sees the same hints.
-Tensor model_input(const TrainConfig& config, const Uploaded& u, const Batch& b, int64_t epoch, int64_t first_sample,
-                   Device device, std::vector<float>& host) {
+Tensor model_input(const TrainConfig& config, const Uploaded& u, const Batch& b, int64_t epoch,
+                   int64_t first_sample, Device device, std::vector<float>& host) {
   if (config.unet.in_channels == 1) return u.L;
   const int64_t n = b.size, s = b.image_size, hw = s * s;
   host.resize(size_t(n * 4 * hw));
   for (int64_t i = 0; i < n; ++i) {
     float* x = host.data() + i * 4 * hw;
     std::copy(b.L + i * hw, b.L + (i + 1) * hw, x);
-    hints::simulate(config.seed, epoch, first_sample + i, b.ab + 2 * i * hw, b.mask + i * hw, int(s), -1, x + hw);
+    hints::simulate(config.seed, epoch, first_sample + i, b.ab + 2 * i * hw, b.mask + i * hw, int(s), -1,
+                    x + hw);
   }
   Tensor t = Tensor::empty({n, 4, s, s}, device);
   auto& rt = runtime(device);
@@ -196,8 +197,8 @@ Tensor model_input(const TrainConfig& config, const Uploaded& u, const Batch& b,
 }
 
 // The loss of either head on one batch.
-Tensor batch_loss(const TrainConfig& config, const Tensor& out, const Uploaded& u, const Batch& b, Device device,
-                  std::vector<float>& host) {
+Tensor batch_loss(const TrainConfig& config, const Tensor& out, const Uploaded& u, const Batch& b,
+                  Device device, std::vector<float>& host) {
   const Tensor mask = config.mask ? u.mask : Tensor();
   if (config.classification) {
     const ClassTargets t = class_targets(*config.classification, b, device, host);
@@ -209,7 +210,8 @@ Tensor batch_loss(const TrainConfig& config, const Tensor& out, const Uploaded& 
 // The classification head's bins and class weights: the bins sRGB reaches, and the rebalancing weights from
 // the nearest-bin counts of every real pixel of the training set (one pass, as training sees the photos but
 // unflipped).
-models::ClassificationHead compute_class_prior(const std::vector<std::string>& files, const LoaderOptions& base) {
+models::ClassificationHead compute_class_prior(const std::vector<std::string>& files,
+                                               const LoaderOptions& base) {
   cic::AbBins bins = cic::gamut_bins();
   LoaderOptions o = base;
   o.shuffle = false, o.flip = false, o.epochs = 1, o.drop_last = false;
@@ -227,8 +229,8 @@ models::ClassificationHead compute_class_prior(const std::vector<std::string>& f
   for (double c : counts) pixels += c;
   std::vector<float> weights = cic::class_weights(bins, counts);
   const auto [lo, hi] = std::minmax_element(weights.begin(), weights.end());
-  fmt::print("class prior: {} ab bins, {:.0f} real pixels of {} images; class weights {:.3f}..{:.3f}\n", bins.size(),
-             pixels, images, *lo, *hi);
+  fmt::print("class prior: {} ab bins, {:.0f} real pixels of {} images; class weights {:.3f}..{:.3f}\n",
+             bins.size(), pixels, images, *lo, *hi);
   return models::ClassificationHead{std::move(bins), std::move(weights)};
 }
 
@@ -285,12 +287,13 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
     // Validation images get the same simulated hints every epoch (epoch -1, their index in file order).
     Tensor out = unet(model_input(config, u, *batch, -1, r.images, device, input_host));
     Tensor loss = batch_loss(config, out, u, *batch, device, host);
-    Tensor pred = config.classification
-                      ? ops::annealed_mean_decode(out, Tensor::from_vector(config.classification->bins.scaled_centres(),
-                                                                           {config.classification->bins.size(), 2},
-                                                                           device),
-                                                  unet.temperature())
-                      : out;
+    Tensor pred =
+        config.classification
+            ? ops::annealed_mean_decode(out,
+                                        Tensor::from_vector(config.classification->bins.scaled_centres(),
+                                                            {config.classification->bins.size(), 2}, device),
+                                        unet.temperature())
+            : out;
     weighted += double(loss.item()) * batch->size;
     r.images += batch->size;
     const int64_t hw = int64_t(batch->image_size) * batch->image_size;
@@ -421,8 +424,8 @@ void must_match(const char* flag, bool given, const T& flag_value, const T& stor
 int run_train(int argc, char** argv) {
   Args args(argc, argv,
             Options{{"no-mask", "overwrite", "hints"},
-                    {"data", "val", "size",         "fit",       "workers",    "width",       "levels",
-                     "loss", "lr",  "weight-decay", "batch",     "device",     "epochs",      "steps",
+                    {"data", "val", "size",         "fit",       "workers",    "width",        "levels",
+                     "loss", "lr",  "weight-decay", "batch",     "device",     "epochs",       "steps",
                      "seed", "out", "resume",       "log-every", "dump-graph", "dump-batches", "head"},
                     1,
                     ""});
@@ -448,8 +451,8 @@ int run_train(int argc, char** argv) {
   config.image_size = args.get_int("size", 256, 8, 8192);
   config.batch = args.get_int("batch", 8, 1, 4096);
   const std::string head = args.get("head", "regression");
-  TINT_CHECK(head == "regression" || head == "classification", "--head must be regression or classification, got '{}'",
-             head);
+  TINT_CHECK(head == "regression" || head == "classification",
+             "--head must be regression or classification, got '{}'", head);
   config.loss = args.get("loss", "l2");
   TINT_CHECK(config.loss == "l1" || config.loss == "l2", "--loss must be l1 or l2, got '{}'", config.loss);
   if (head == "classification") {
@@ -495,12 +498,14 @@ int run_train(int argc, char** argv) {
     must_match("levels", args.has("levels"), config.unet.levels, s.unet.levels, f);
     must_match("size", args.has("size"), config.image_size, s.image_size, f);
     must_match("batch", args.has("batch"), config.batch, s.batch, f);
-    must_match("head", args.has("head"), head, std::string(s.classification ? "classification" : "regression"), f);
+    must_match("head", args.has("head"), head,
+               std::string(s.classification ? "classification" : "regression"), f);
     must_match("loss", args.has("loss"), config.loss, s.loss, f);
-    TINT_CHECK(!args.has("hints") || s.unet.in_channels == 4,
-               "--hints contradicts the run being resumed (it was trained without hints, in '{}'); a resumed run "
-               "keeps its configuration",
-               f);
+    TINT_CHECK(
+        !args.has("hints") || s.unet.in_channels == 4,
+        "--hints contradicts the run being resumed (it was trained without hints, in '{}'); a resumed run "
+        "keeps its configuration",
+        f);
     must_match("fit", args.has("fit"), config.fit, s.fit, f);
     TINT_CHECK(!args.has("no-mask") || !s.mask,
                "--no-mask contradicts the run being resumed (it masks the loss, "
@@ -578,8 +583,9 @@ int run_train(int argc, char** argv) {
   Rng rng(config.seed + 1);
   models::UNet unet(config.unet, rng);
   if (config.classification)
-    unet.set_decode(Tensor::from_vector(config.classification->bins.scaled_centres(), {config.unet.bins, 2}, device),
-                    cic::kDefaultTemperature);
+    unet.set_decode(
+        Tensor::from_vector(config.classification->bins.scaled_centres(), {config.unet.bins, 2}, device),
+        cic::kDefaultTemperature);
   nn::FlatParameters flat = nn::flatten_parameters(unet, device);
   AdamHyper hyper;
   hyper.lr = config.lr;
@@ -635,10 +641,11 @@ int run_train(int argc, char** argv) {
       "{} loss{}, batch {} of {}x{} ({}), Adam lr {}, {}, on {}\n",
       files.size(), config.data, val_files.size(), config.unet.width, config.unet.levels,
       unet.parameter_count() / 1e6,
-      config.classification ? fmt::format("classification head ({} ab bins), weighted cross-entropy", config.unet.bins)
-                            : config.loss,
-      config.mask ? " (masked to real pixels)" : "", config.batch,
-      config.image_size, config.image_size, config.fit, config.lr,
+      config.classification
+          ? fmt::format("classification head ({} ab bins), weighted cross-entropy", config.unet.bins)
+          : config.loss,
+      config.mask ? " (masked to real pixels)" : "", config.batch, config.image_size, config.image_size,
+      config.fit, config.lr,
       config.epochs > 0 ? fmt::format("{} epoch{}", config.epochs, config.epochs == 1 ? "" : "s")
                         : fmt::format("{} steps", max_steps),
       device.str());
@@ -697,7 +704,8 @@ int run_train(int argc, char** argv) {
     const CachingAllocator::Stats before = allocator.stats();
     Uploaded u = upload(*batch, device);
     adam.zero_grad();
-    Tensor pred = unet(model_input(config, u, *batch, epoch, batch->end_position - batch->size, device, input_host));
+    Tensor pred =
+        unet(model_input(config, u, *batch, epoch, batch->end_position - batch->size, device, input_host));
     Tensor loss = batch_loss(config, pred, u, *batch, device, target_host);
     if (!dump_graph.empty() && progress.step == start_step) write_graphviz(loss, dump_graph);
     loss.backward();

@@ -150,9 +150,8 @@ Checkpoint read_checkpoint(const std::string& path) {
   c.batch = int(r.integer("batch", 1, 4096));
   c.fit = r.one_of("fit", {"pad", "crop"});
   c.loss = r.one_of("loss", {"l1", "l2", "ce"});
-  TINT_CHECK((c.loss == "ce") == bool(c.classification),
-             "'{}': metadata loss '{}' does not fit its {} head", path, c.loss,
-             c.classification ? "classification" : "regression");
+  TINT_CHECK((c.loss == "ce") == bool(c.classification), "'{}': metadata loss '{}' does not fit its {} head",
+             path, c.loss, c.classification ? "classification" : "regression");
   c.mask = r.one_of("mask", {"0", "1"}) == "1";
   c.lr = float(r.real("lr", 1e-12, 10));
   c.weight_decay = float(r.real("weight_decay", 0, 10));

@@ -232,8 +232,8 @@ struct ChunkSoftmax {
   }
 };
 
-void softmax_ce_forward(const Stream& st, float* out, const float* logits, const float* target, const float* weight,
-                        const float* mask, int n, int k, int64_t hw) {
+void softmax_ce_forward(const Stream& st, float* out, const float* logits, const float* target,
+                        const float* weight, const float* mask, int n, int k, int64_t hw) {
   const Partial p = deterministic_sum(st, int64_t(n) * hw, [&](int64_t p0, int64_t p1) {
     Partial part;
     for_pixel_chunks(p0, p1, hw, [&](int64_t b, int64_t i0, int len) {
@@ -264,8 +264,8 @@ void softmax_ce_forward(const Stream& st, float* out, const float* logits, const
 }
 
 void softmax_ce_backward(const Stream& st, float* dlogits, const float* grad_loss, const float* loss_out2,
-                         const float* logits, const float* target, const float* weight, const float* mask, int n,
-                         int k, int64_t hw) {
+                         const float* logits, const float* target, const float* weight, const float* mask,
+                         int n, int k, int64_t hw) {
   const float count = loss_out2[1];
   const float g = count > 0.0f ? grad_loss[0] / count : 0.0f;
   parallel(
@@ -296,8 +296,8 @@ void softmax_ce_backward(const Stream& st, float* dlogits, const float* grad_los
       kGrain / 64);
 }
 
-void annealed_mean_decode(const Stream& st, float* ab, const float* logits, const float* centres, float temperature,
-                          int n, int k, int64_t hw) {
+void annealed_mean_decode(const Stream& st, float* ab, const float* logits, const float* centres,
+                          float temperature, int n, int k, int64_t hw) {
   parallel(
       st, int64_t(n) * hw,
       [&](int64_t p0, int64_t p1) {

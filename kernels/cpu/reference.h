@@ -274,7 +274,8 @@ void softmax_ce_forward(T* loss_out2, const T* logits, const T* target, const T*
       for (int c = 0; c < k; ++c) sum_exp += std::exp(double(z[int64_t(c) * hw]) - zmax);
       const double log_sum = std::log(sum_exp);
       double ce = 0;
-      for (int c = 0; c < k; ++c) ce -= double(t[int64_t(c) * hw]) * (double(z[int64_t(c) * hw]) - zmax - log_sum);
+      for (int c = 0; c < k; ++c)
+        ce -= double(t[int64_t(c) * hw]) * (double(z[int64_t(c) * hw]) - zmax - log_sum);
       const double m = mask ? double(mask[int64_t(b) * hw + i]) : 1.0;
       const double w = weight ? double(weight[int64_t(b) * hw + i]) : 1.0;
       total += m * w * ce;

@@ -7,11 +7,10 @@
 // summing a fixed strided share of the pixels in order, then the fixed tree of block_reduce.h, so the bits
 // never depend on scheduling. That caps the forward at one SM's bandwidth (k reads per pixel, a few ms for a
 // batch of 8 at 128 px on an H100); the backward, which writes every logit's gradient, runs on a full grid.
-#include "kernels/cuda/cuda_compat.h"
-
 #include <cstdint>
 
 #include "kernels/cuda/block_reduce.h"
+#include "kernels/cuda/cuda_compat.h"
 #include "kernels/cuda/ops.h"
 
 namespace tint {
@@ -25,7 +24,8 @@ constexpr int kThreads = 1024;
 struct PixelSoftmax {
   float zmax, sum_exp;
 };
-__device__ __forceinline__ PixelSoftmax pixel_softmax(const float* __restrict__ z, int k, int64_t hw, float inv_t) {
+__device__ __forceinline__ PixelSoftmax pixel_softmax(const float* __restrict__ z, int k, int64_t hw,
+                                                      float inv_t) {
   float zmax = z[0];
   for (int c = 1; c < k; ++c) zmax = fmaxf(zmax, z[int64_t(c) * hw]);
   float sum_exp = 0.0f;
@@ -72,7 +72,8 @@ __global__ void softmax_ce_backward_kernel(float* __restrict__ dlogits, const fl
   const float count = out2[1];
   const float g = count > 0.0f ? grad_loss[0] / count : 0.0f;
   const int64_t pixels = int64_t(n) * hw;
-  for (int64_t p = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; p < pixels; p += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t p = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; p < pixels;
+       p += int64_t(gridDim.x) * blockDim.x) {
     const int64_t base = (p / hw) * k * hw + p % hw;
     const float* z = logits + base;
     const float* t = target + base;
@@ -90,10 +91,11 @@ __global__ void softmax_ce_backward_kernel(float* __restrict__ dlogits, const fl
 }
 
 __global__ void annealed_mean_decode_kernel(float* __restrict__ ab, const float* __restrict__ logits,
-                                            const float* __restrict__ centres, float temperature, int n, int k,
-                                            int64_t hw) {
+                                            const float* __restrict__ centres, float temperature, int n,
+                                            int k, int64_t hw) {
   const int64_t pixels = int64_t(n) * hw;
-  for (int64_t p = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; p < pixels; p += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t p = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; p < pixels;
+       p += int64_t(gridDim.x) * blockDim.x) {
     const int64_t img = p / hw, i = p % hw;
     const float* z = logits + img * k * hw + i;
     float* out_a = ab + img * 2 * hw + i;
@@ -120,22 +122,23 @@ __global__ void annealed_mean_decode_kernel(float* __restrict__ ab, const float*
 
 }  // namespace
 
-void softmax_ce_forward(const Stream& s, float* out2, const float* logits, const float* target, const float* weight,
-                        const float* mask, int n, int k, int64_t hw) {
-  TINT_LAUNCH(softmax_ce_forward_kernel, 1, kThreads, 0, stream_of(s), out2, logits, target, weight, mask, n, k, hw);
+void softmax_ce_forward(const Stream& s, float* out2, const float* logits, const float* target,
+                        const float* weight, const float* mask, int n, int k, int64_t hw) {
+  TINT_LAUNCH(softmax_ce_forward_kernel, 1, kThreads, 0, stream_of(s), out2, logits, target, weight, mask, n,
+              k, hw);
 }
 
 void softmax_ce_backward(const Stream& s, float* dlogits, const float* grad_loss, const float* out2,
-                         const float* logits, const float* target, const float* weight, const float* mask, int n,
-                         int k, int64_t hw) {
+                         const float* logits, const float* target, const float* weight, const float* mask,
+                         int n, int k, int64_t hw) {
   const int64_t pixels = int64_t(n) * hw;
   if (pixels <= 0) return;
-  TINT_LAUNCH(softmax_ce_backward_kernel, grid_for(pixels, 256), 256, 0, stream_of(s), dlogits, grad_loss, out2,
-              logits, target, weight, mask, n, k, hw);
+  TINT_LAUNCH(softmax_ce_backward_kernel, grid_for(pixels, 256), 256, 0, stream_of(s), dlogits, grad_loss,
+              out2, logits, target, weight, mask, n, k, hw);
 }
 
-void annealed_mean_decode(const Stream& s, float* ab, const float* logits, const float* centres, float temperature,
-                          int n, int k, int64_t hw) {
+void annealed_mean_decode(const Stream& s, float* ab, const float* logits, const float* centres,
+                          float temperature, int n, int k, int64_t hw) {
   const int64_t pixels = int64_t(n) * hw;
   if (pixels <= 0) return;
   TINT_LAUNCH(annealed_mean_decode_kernel, grid_for(pixels, 256), 256, 0, stream_of(s), ab, logits, centres,
