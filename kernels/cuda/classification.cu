@@ -7,10 +7,13 @@
 // summing a fixed strided share of the pixels in order, then the fixed tree of block_reduce.h, so the bits
 // never depend on scheduling. That caps the forward at one SM's bandwidth (k reads per pixel, a few ms for a
 // batch of 8 at 128 px on an H100); the backward, which writes every logit's gradient, runs on a full grid.
+// clang-format off: cuda_compat.h must come first (it defines __device__ and friends for the emulator build).
+#include "kernels/cuda/cuda_compat.h"
+// clang-format on
+
 #include <cstdint>
 
 #include "kernels/cuda/block_reduce.h"
-#include "kernels/cuda/cuda_compat.h"
 #include "kernels/cuda/ops.h"
 
 namespace tint {
