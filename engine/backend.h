@@ -170,6 +170,31 @@ struct Backend {
                             const float* pred, const float* target, const float* mask, int n, int c,
                             int64_t hw);
 
+  // ---- classification over ab bins (colorization as classification) ---------------------------------
+  // logits, target: (n, k, hw), k classes per pixel; weight, mask: (n, 1, hw), nullptr for "all ones".
+  // Per pixel, over the classes: p = softmax(logits), computed as exp(z - max z) / sum exp(z - max z) so
+  // large logits never overflow, and log p = z - max z - log sum exp(z - max z).
+  //   loss_out2[1] = count = sum_{b,i} mask[b,i]                                       (n*hw without a mask)
+  //   loss_out2[0] = sum_{b,i} mask * weight * (-sum_k target[b,k,i] * log p[b,k,i]) / count   (0 if no
+  //   count)
+  // The target is a soft distribution (it need not be one-hot, nor even sum to 1: with T = sum_k target_k,
+  //   Backward: dlogits[b,k,i] = g * mask * weight * (T * p_k - target_k) / count,
+  // which is g * mask * weight * (p - target) / count for targets that sum to 1.) g = grad_loss[0] and count
+  // are device scalars, as for the losses above. Deterministic like them.
+  void (*softmax_ce_forward)(const Stream&, float* loss_out2, const float* logits, const float* target,
+                             const float* weight, const float* mask, int n, int k, int64_t hw);
+  void (*softmax_ce_backward)(const Stream&, float* dlogits, const float* grad_loss, const float* loss_out2,
+                              const float* logits, const float* target, const float* weight,
+                              const float* mask, int n, int k, int64_t hw);
+  // Annealed-mean decode (inference only, no backward): centres (k, 2) holds each class's (a, b), stored
+  // interleaved a0 b0 a1 b1 ...; ab is (n, 2, hw).
+  //   temperature T > 0:  q = softmax(logits / T) = softmax(log p / T) renormalised;
+  //                       ab[b,0,i] = sum_k q_k centres[k,0],  ab[b,1,i] = sum_k q_k centres[k,1]
+  //                       (T = 1 is the mean of the predicted distribution; T -> 0 tends to its mode)
+  //   T <= 0:             the mode: the centre of argmax_k logits (the lowest k among equal maxima).
+  void (*annealed_mean_decode)(const Stream&, float* ab, const float* logits, const float* centres,
+                               float temperature, int n, int k, int64_t hw);
+
   // ---- optimiser -------------------------------------------------------------------------------------
   // One launch over every parameter: the engine keeps all parameters (and their gradients and moments) in
   // one flat buffer each, so "all parameters" is one contiguous range of n floats.

@@ -58,6 +58,24 @@ OpCost loss_backward_cost(int n, int c, int64_t hw, bool masked) {
   return {4 * e, (3 * e + mask + 3) * kFloat};  // read pred, target, mask, 3 scalars; write dpred
 }
 
+OpCost softmax_ce_forward_cost(int n, int k, int64_t hw, int per_pixel_inputs) {
+  const double e = double(n) * k * double(hw), px = double(n) * double(hw);
+  // max, subtract, exp, add; then the target's sum and its dot with z - max: 8 per logit.
+  return {8 * e, (2 * e + per_pixel_inputs * px + 2) * kFloat};
+}
+
+OpCost softmax_ce_backward_cost(int n, int k, int64_t hw, int per_pixel_inputs) {
+  const double e = double(n) * k * double(hw), px = double(n) * double(hw);
+  // the forward's softmax again (4), the target's sum (1), then exp, scale, multiply-subtract (4).
+  return {9 * e, (3 * e + per_pixel_inputs * px + 3) * kFloat};
+}
+
+OpCost annealed_mean_decode_cost(int n, int k, int64_t hw) {
+  const double e = double(n) * k * double(hw), px = double(n) * double(hw);
+  // max; then subtract, scale, exp, add and two multiply-adds, twice exp'd (the sum and the weights).
+  return {12 * e, (e + 2 * px + 2.0 * k) * kFloat};
+}
+
 OpCost adam_cost(int64_t n) {
   // Per element: the two moment updates, the two bias corrections, sqrt, divide, update: about 12.
   return {12.0 * double(n), 7.0 * double(n) * kFloat};

@@ -36,6 +36,12 @@ OpCost concat_cost(int n, int ca, int cb, int64_t hw);
 // Masked losses over pred/target (n, c, hw) with an optional mask (n, 1, hw).
 OpCost loss_forward_cost(int n, int c, int64_t hw, bool masked);
 OpCost loss_backward_cost(int n, int c, int64_t hw, bool masked);
+// The fused softmax cross-entropy over logits/target (n, k, hw) with optional weight and mask (n, 1, hw)
+// (`per_pixel_inputs`: how many of the two are given), and the annealed-mean decode (n, k, hw) -> (n, 2, hw).
+// Exponentials count as one operation each.
+OpCost softmax_ce_forward_cost(int n, int k, int64_t hw, int per_pixel_inputs);
+OpCost softmax_ce_backward_cost(int n, int k, int64_t hw, int per_pixel_inputs);
+OpCost annealed_mean_decode_cost(int n, int k, int64_t hw);
 // One fused Adam step over n parameters: p, g, m, v read; p, m, v written.
 OpCost adam_cost(int64_t n);
 

@@ -1,5 +1,7 @@
 #include "engine/ops.h"
 
+#include <cmath>
+
 #include "engine/error.h"
 
 namespace tint::ops {
@@ -374,6 +376,93 @@ Tensor l1_loss(const Tensor& pred, const Tensor& target, const Tensor& mask, dou
 Tensor mse_loss(const Tensor& pred, const Tensor& target, const Tensor& mask, double count) {
   TINT_CHECK(count >= 0, "mse_loss: count {} must be >= 0 (0: the call's own count)", count);
   return masked_loss(pred, target, mask, false, count);
+}
+
+// ---- classification ------------------------------------------------------------------------------------
+
+namespace {
+struct SoftmaxCrossEntropyNode : Node {
+  Tensor logits, target, weight, mask, loss2;  // saved; loss2 holds [loss, count]
+  int n = 0, k = 0;
+  int64_t hw = 0;
+  const char* name() const override { return "softmax_cross_entropy"; }
+  void release() override { logits = target = weight = mask = loss2 = Tensor(); }
+  std::vector<std::pair<const char*, const Tensor*>> saved() const override {
+    return {{"logits", &logits},
+            {"target", &target},
+            {"weight", &weight},
+            {"mask", &mask},
+            {"partial sums", &loss2}};
+  }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    auto& rt = runtime(g.device());
+    Tensor dlogits = Tensor::empty(logits.shape(), g.device());
+    rt.backend.softmax_ce_backward(rt.stream, dlogits.data(), g.data(), loss2.data(), logits.data(),
+                                   target.data(), weight.defined() ? weight.data() : nullptr,
+                                   mask.defined() ? mask.data() : nullptr, n, k, hw);
+    return {dlogits, Tensor()};
+  }
+};
+
+void check_per_pixel(const char* op, const char* what, const Tensor& t, const Tensor& logits) {
+  if (!t.defined()) return;
+  check_4d(op, what, t);
+  check_same_device(op, logits, t);
+  TINT_CHECK(t.size(0) == logits.size(0) && t.size(1) == 1 && t.size(2) == logits.size(2) &&
+                 t.size(3) == logits.size(3),
+             "{}: {} {} must be (N, 1, H, W) for logits {}", op, what, shape_str(t.shape()),
+             shape_str(logits.shape()));
+  TINT_CHECK(!t.requires_grad(), "{}: the {} must not require a gradient", op, what);
+}
+}  // namespace
+
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                             const Tensor& mask) {
+  const char* op = "softmax_cross_entropy";
+  check_4d(op, "logits", logits);
+  check_4d(op, "target", target);
+  check_same_device(op, logits, target);
+  TINT_CHECK(logits.shape() == target.shape(), "{}: logits {} and target {} differ", op,
+             shape_str(logits.shape()), shape_str(target.shape()));
+  TINT_CHECK(!target.requires_grad(), "{}: the target must not require a gradient", op);
+  check_per_pixel(op, "weight", weight, logits);
+  check_per_pixel(op, "mask", mask, logits);
+  const int n = int(logits.size(0)), k = int(logits.size(1));
+  const int64_t hw = logits.size(2) * logits.size(3);
+  auto& rt = rt_of(logits);
+  Tensor loss2 = Tensor::empty({2}, logits.device());
+  rt.backend.softmax_ce_forward(rt.stream, loss2.data(), logits.data(), target.data(),
+                                weight.defined() ? weight.data() : nullptr,
+                                mask.defined() ? mask.data() : nullptr, n, k, hw);
+  Tensor loss = loss2.narrow(0, 1).reshape({});
+  if (needs_grad({&logits, &target})) {
+    auto node = std::make_shared<SoftmaxCrossEntropyNode>();
+    node->logits = logits.detach();
+    node->target = target.detach();
+    node->weight = weight.defined() ? weight.detach() : Tensor();
+    node->mask = mask.defined() ? mask.detach() : Tensor();
+    node->loss2 = loss2;
+    node->n = n, node->k = k, node->hw = hw;
+    record(loss, node, {&logits, &target});
+  }
+  return loss;
+}
+
+Tensor annealed_mean_decode(const Tensor& logits, const Tensor& centres, float temperature) {
+  const char* op = "annealed_mean_decode";
+  check_4d(op, "logits", logits);
+  TINT_CHECK(
+      centres.defined() && centres.dim() == 2 && centres.size(0) == logits.size(1) && centres.size(1) == 2,
+      "{}: centres {} must be (K, 2) for logits {}", op,
+      centres.defined() ? shape_str(centres.shape()) : "undefined", shape_str(logits.shape()));
+  check_same_device(op, logits, centres);
+  TINT_CHECK(std::isfinite(temperature), "{}: temperature {} is not finite", op, temperature);
+  const int n = int(logits.size(0)), k = int(logits.size(1));
+  const int64_t hw = logits.size(2) * logits.size(3);
+  Tensor ab = Tensor::empty({n, 2, logits.size(2), logits.size(3)}, logits.device());
+  auto& rt = rt_of(logits);
+  rt.backend.annealed_mean_decode(rt.stream, ab.data(), logits.data(), centres.data(), temperature, n, k, hw);
+  return ab;
 }
 
 }  // namespace tint::ops

@@ -38,4 +38,14 @@ Tensor mean(const Tensor& x);  // a scalar
 Tensor l1_loss(const Tensor& pred, const Tensor& target, const Tensor& mask = Tensor(), double count = 0);
 Tensor mse_loss(const Tensor& pred, const Tensor& target, const Tensor& mask = Tensor(), double count = 0);
 
+// Colorization as classification. logits and target (N, K, H, W): K classes per pixel, the target a soft
+// distribution over them; weight and mask (N, 1, H, W) or undefined (all ones). The mean over the pixels
+// where mask == 1 of weight * (-sum_k target_k log softmax(logits)_k): a scalar, differentiable in logits.
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight = Tensor(),
+                             const Tensor& mask = Tensor());
+// (N, K, H, W) logits, centres (K, 2) -> (N, 2, H, W): the expectation of the centres under
+// softmax(logits / temperature); temperature <= 0 gives the centre of the most likely class (the mode).
+// Not differentiable (inference only).
+Tensor annealed_mean_decode(const Tensor& logits, const Tensor& centres, float temperature);
+
 }  // namespace tint::ops

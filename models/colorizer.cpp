@@ -59,14 +59,22 @@ std::vector<std::vector<float>> predict_ab(UNet& unet, Device device, int size,
                                            const std::vector<const ColorizeInput*>& inputs) {
   if (inputs.empty()) return {};
   const size_t plane = size_t(size) * size_t(size);
-  std::vector<float> L(inputs.size() * plane);
+  const int channels = unet.config().in_channels;
+  std::vector<float> L(inputs.size() * plane * size_t(channels), 0.0f);
   for (size_t i = 0; i < inputs.size(); ++i) {
     TINT_CHECK(inputs[i]->L.size() == plane, "colorize: input {} was prepared for another size", i);
-    std::copy(inputs[i]->L.begin(), inputs[i]->L.end(), L.begin() + std::ptrdiff_t(i * plane));
+    TINT_CHECK(inputs[i]->hint.empty() || channels == 4,
+               "colorize: hints given to a model trained without them");
+    TINT_CHECK(inputs[i]->hint.empty() || inputs[i]->hint.size() == 3 * plane,
+               "colorize: the hints of input {} were prepared for another size", i);
+    const auto at = L.begin() + std::ptrdiff_t(i * plane * size_t(channels));
+    std::copy(inputs[i]->L.begin(), inputs[i]->L.end(), at);
+    if (!inputs[i]->hint.empty())
+      std::copy(inputs[i]->hint.begin(), inputs[i]->hint.end(), at + std::ptrdiff_t(plane));
   }
   NoGradGuard no_grad;
-  const Tensor x = Tensor::from_vector(L, {int64_t(inputs.size()), 1, size, size}, device);
-  const std::vector<float> ab = unet(x).to_vector();
+  const Tensor x = Tensor::from_vector(L, {int64_t(inputs.size()), channels, size, size}, device);
+  const std::vector<float> ab = unet.predict_ab(x).to_vector();
   std::vector<std::vector<float>> out(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i)
     out[i].assign(ab.begin() + std::ptrdiff_t(2 * i * plane),

@@ -33,11 +33,14 @@ int colorize_size(const ModelInfo& info, int requested);
 // and the extent of the real pixels in it.
 struct ColorizeInput {
   int real_width = 0, real_height = 0;
-  std::vector<float> L;  // size * size, L/50 - 1
+  std::vector<float> L;     // size * size, L/50 - 1
+  std::vector<float> hint;  // 3 * size * size: hint a, b, mask (data/hints.h); empty: no hints
 };
 ColorizeInput prepare_colorize_input(const Image& original, int size);
 
 // Runs the U-Net on a batch under NoGradGuard; returns one scaled ab per input (2 * size * size: a then b).
+// A model trained with hints gets each input's hint planes (none where an input has no hints); giving hints
+// to a model without them is an error.
 std::vector<std::vector<float>> predict_ab(UNet& unet, Device device, int size,
                                            const std::vector<const ColorizeInput*>& inputs);
 

@@ -56,9 +56,28 @@ ModelInfo model_info(const io::NamedTensors& file, const std::string& path) {
   info.config.width = int(parse_int_meta(file.metadata, "width", path, 1, 4096, true, 0));
   info.config.levels = int(parse_int_meta(file.metadata, "levels", path, 1, 6, true, 0));
   info.image_size = int(parse_int_meta(file.metadata, "image_size", path, 0, 1 << 16, false, 0));
+  info.config.in_channels = int(parse_int_meta(file.metadata, "in_channels", path, 1, 4, false, 1));
+  TINT_CHECK(info.config.in_channels == 1 || info.config.in_channels == 4,
+             "'{}': metadata 'in_channels' = {} (1: L; 4: L and colour hints)", path,
+             info.config.in_channels);
   info.step = parse_int_meta(file.metadata, "step", path, 0, int64_t(1) << 62, false, 0);
   auto loss = file.metadata.find("loss");
   if (loss != file.metadata.end()) info.loss = loss->second;
+  auto head = file.metadata.find("head");
+  if (head != file.metadata.end() && head->second != "regression") {
+    TINT_CHECK(head->second == "classification",
+               "'{}': metadata 'head' is '{}' (expected regression or classification)", path, head->second);
+    auto bins = file.metadata.find("ab_bins");
+    auto weights = file.metadata.find("class_weights");
+    TINT_CHECK(bins != file.metadata.end() && weights != file.metadata.end(),
+               "'{}': a classification model without its metadata '{}'", path,
+               bins == file.metadata.end() ? "ab_bins" : "class_weights");
+    cic::AbBins parsed = cic::AbBins::parse(bins->second, "'" + path + "' metadata 'ab_bins'");
+    std::vector<float> w =
+        cic::parse_weights(weights->second, parsed.size(), "'" + path + "' metadata 'class_weights'");
+    info.config.bins = parsed.size();
+    info.classification = ClassificationHead{std::move(parsed), std::move(w)};
+  }
   return info;
 }
 
@@ -85,10 +104,10 @@ int64_t unet_parameter_count(const UNetConfig& config) {
   // Mirrors UNet's constructor (models/unet.cpp); a test holds the two together.
   auto channels = [&](int level) { return int64_t(config.width) * (int64_t(1) << std::min(level, 3)); };
   auto conv = [](int64_t in, int64_t out, int64_t k) { return out * in * k * k + out; };
-  int64_t n = conv(1, channels(0), 3) + conv(channels(0), channels(0), 3);
+  int64_t n = conv(config.in_channels, channels(0), 3) + conv(channels(0), channels(0), 3);
   for (int k = 1; k <= config.levels; ++k) n += conv(channels(k - 1), channels(k), 4) + conv(channels(k), channels(k), 3);
   for (int k = 0; k < config.levels; ++k) n += conv(channels(k + 1), channels(k), 4) + conv(2 * channels(k), channels(k), 3);
-  return n + conv(channels(0), 2, 1);
+  return n + conv(channels(0), config.bins > 0 ? config.bins : 2, 1);
 }
 
 std::unique_ptr<UNet> load_unet(const io::NamedTensors& file, const std::string& path, Device device,
@@ -103,6 +122,11 @@ std::unique_ptr<UNet> load_unet(const io::NamedTensors& file, const std::string&
   auto unet = std::make_unique<UNet>(mi.config, rng);
   load_weights(*unet, file, path);
   for (auto& [name, t] : unet->named_parameters()) *t = t->to(device);
+  if (mi.classification) {
+    const int k = mi.classification->bins.size();
+    unet->set_decode(Tensor::from_vector(mi.classification->bins.scaled_centres(), {k, 2}, device),
+                     cic::kDefaultTemperature);
+  }
   unet->eval();
   if (info) *info = std::move(mi);
   return unet;
@@ -113,11 +137,23 @@ std::unique_ptr<UNet> load_unet(const std::string& path_or_run, Device device, M
   return load_unet(io::load_safetensors(path), path, device, info);
 }
 
-std::map<std::string, std::string> model_metadata(const UNetConfig& config) {
-  return {{"format", "pt"},
-          {"model", "tint.UNet"},
-          {"width", std::to_string(config.width)},
-          {"levels", std::to_string(config.levels)}};
+std::map<std::string, std::string> model_metadata(const UNetConfig& config,
+                                                  const ClassificationHead* classification) {
+  std::map<std::string, std::string> meta = {{"format", "pt"},
+                                             {"model", "tint.UNet"},
+                                             {"width", std::to_string(config.width)},
+                                             {"levels", std::to_string(config.levels)}};
+  if (config.in_channels != 1) meta["in_channels"] = std::to_string(config.in_channels);
+  if (classification) {
+    TINT_CHECK(classification->bins.size() == config.bins &&
+                   int(classification->class_weights.size()) == config.bins,
+               "model_metadata: {} bins and {} class weights for a head of {}", classification->bins.size(),
+               classification->class_weights.size(), config.bins);
+    meta["head"] = "classification";
+    meta["ab_bins"] = classification->bins.to_string();
+    meta["class_weights"] = cic::weights_to_string(classification->class_weights);
+  }
+  return meta;
 }
 
 void save_unet(const std::string& path, nn::Module& unet, const std::map<std::string, std::string>& metadata,

@@ -27,7 +27,8 @@ UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
     Level level;
     level.block = block;
     if (k == 0)
-      level.a = block->add("conv1", std::make_shared<nn::Conv2d>(1, channels(0), 3, 1, 1, rng));
+      level.a =
+          block->add("conv1", std::make_shared<nn::Conv2d>(config.in_channels, channels(0), 3, 1, 1, rng));
     else
       level.a = block->add("conv1", std::make_shared<nn::Conv2d>(channels(k - 1), channels(k), 4, 2, 1, rng));
     level.b = block->add("conv2", std::make_shared<nn::Conv2d>(channels(k), channels(k), 3, 1, 1, rng));
@@ -42,7 +43,11 @@ UNet::UNet(const UNetConfig& config, Rng& rng) : config_(config) {
     u.fuse = block->add("conv", std::make_shared<nn::Conv2d>(2 * channels(k), channels(k), 3, 1, 1, rng));
     up_.push_back(u);
   }
-  head_ = register_module("head", std::make_shared<nn::Conv2d>(channels(0), 2, 1, 1, 0, rng));
+  TINT_CHECK(config.bins >= 0 && config.bins <= 4096, "UNet: invalid bin count {}", config.bins);
+  TINT_CHECK(config.in_channels == 1 || config.in_channels == 4,
+             "UNet: {} input channels (1: L, 4: L and hints)", config.in_channels);
+  head_ = register_module(
+      "head", std::make_shared<nn::Conv2d>(channels(0), config.bins > 0 ? config.bins : 2, 1, 1, 0, rng));
   name_modules();
 }
 
@@ -81,7 +86,8 @@ std::vector<ConvLayer> unet_conv_layers(const UNetConfig& config, int batch, int
 }
 
 Tensor UNet::forward(const Tensor& L) {
-  TINT_CHECK(L.dim() == 4 && L.size(1) == 1, "UNet: input must be (N, 1, H, W), got {}", shape_str(L.shape()));
+  TINT_CHECK(L.dim() == 4 && L.size(1) == config_.in_channels, "UNet: input must be (N, {}, H, W), got {}",
+             config_.in_channels, shape_str(L.shape()));
   const int64_t div = int64_t(1) << config_.levels;
   TINT_CHECK(L.size(2) % div == 0 && L.size(3) % div == 0,
              "UNet: input {} must have H and W divisible by {} (2^levels)", shape_str(L.shape()), div);
@@ -102,7 +108,21 @@ Tensor UNet::forward(const Tensor& L) {
     h = ops::relu((*u.fuse)(h));
   }
   profiler::Scope scope(head_->path());
-  return ops::tanh((*head_)(h));
+  return config_.bins > 0 ? (*head_)(h) : ops::tanh((*head_)(h));
+}
+
+void UNet::set_decode(Tensor centres, float temperature) {
+  TINT_CHECK(config_.bins > 0, "UNet: a decode is only for the classification head");
+  TINT_CHECK(centres.dim() == 2 && centres.size(0) == config_.bins && centres.size(1) == 2,
+             "UNet: decode centres {} must be ({}, 2)", shape_str(centres.shape()), config_.bins);
+  centres_ = std::move(centres);
+  temperature_ = temperature;
+}
+
+Tensor UNet::predict_ab(const Tensor& L) {
+  if (config_.bins == 0) return forward(L);
+  TINT_CHECK(centres_.defined(), "UNet: a classification model needs its bins (set_decode) to predict ab");
+  return ops::annealed_mean_decode(forward(L).detach(), centres_, temperature_);
 }
 
 }  // namespace tint::models

@@ -21,8 +21,10 @@
 #include <set>
 #include <thread>
 
+#include "data/ab_bins.h"
 #include "data/dataset.h"
 #include "data/grid.h"
+#include "data/hints.h"
 #include "data/resize.h"
 #include "engine/io.h"
 #include "models/colorizer.h"
@@ -63,6 +65,14 @@ model and run:
                     models/pretrained/tint-colorizer.safetensors in the current folder or the source tree)
   --size N          side the network runs at (default: the model's training size, else 256); a multiple
                     of 2^levels
+  --hints FILE      colour hints for a model trained with --hints: a JSON list of points
+                      [{"x": 120, "y": 40, "colour": "#d03020", "radius": 6}, {"x": 8, "y": 9, "lab": [50, 20, -30]}]
+                    (x, y, radius in the photo's pixels; radius defaults to 3; the L of "lab" is ignored: the
+                    photo keeps its own), or a PNG of the photo's size whose non-transparent pixels are hints
+                    of their colour (strokes on a transparent layer). The same hints go to every input.
+  --temperature T   a classification model's annealed-mean decode: softmax(log p / T) over the ab bins,
+                    then the expected ab; 0..10 (default 0.38; 0 is the mode, 1 the plain mean, lower is
+                    more saturated). A regression model ignores it. The model file says which head it has.
   --device NAME     cpu (default), cpu-ref, cuda-emu, cuda
   --batch N         images per network call (default 8)
   --workers N       threads that decode files ahead of the network (at most batch + 2 * workers files
@@ -292,7 +302,7 @@ int run_colorize(int argc, char** argv) {
   Args args(argc, argv,
             Options{{"side-by-side"},
                     {"o", "out", "model", "device", "size", "format", "quality", "grid", "grid-height",
-                     "batch", "workers", "profile"},
+                     "batch", "workers", "profile", "temperature", "hints"},
                     1048576,
                     ""});
   if (args.help()) {
@@ -309,6 +319,7 @@ int run_colorize(int argc, char** argv) {
       args.get_int("workers", int(std::clamp(std::thread::hardware_concurrency(), 1u, 4u)), 1, 64);
   const int grid_height = args.get_int("grid-height", 192, 8, 4096);
   const int requested_size = args.get_int("size", 0, 0, 8192);
+  const float temperature = float(args.get_double("temperature", cic::kDefaultTemperature, 0, 10));
   const bool side_by_side = args.has("side-by-side");
   const std::string grid_path = args.get("grid", "");
   const fs::path out_dir = args.get("out", args.get("o", "colorized"));
@@ -322,12 +333,26 @@ int run_colorize(int argc, char** argv) {
   models::ModelInfo info;
   auto unet = models::load_unet(model_arg, device, &info);
   const int size = models::colorize_size(info, requested_size);
+  std::optional<hints::HintFile> hint_file;
+  if (args.has("hints")) {
+    TINT_CHECK(
+        info.config.in_channels == 4,
+        "--hints: the model '{}' was trained without hints (train it with --hints to give it colour hints)",
+        info.path);
+    hint_file = hints::read_hint_file(args.get("hints", ""));
+  }
+  if (info.classification)
+    unet->set_decode(
+        Tensor::from_vector(info.classification->bins.scaled_centres(), {info.config.bins, 2}, device),
+        temperature);
 
   int failures = 0;
   const std::vector<Job> jobs = collect_jobs(args.positional(), out_dir, "." + format, failures);
-  fmt::print("tint colorize: {} file{}, model {} (width {}, levels {}, step {}), at {}x{} on {} -> {}\n",
-             jobs.size(), jobs.size() == 1 ? "" : "s", info.path, info.config.width, info.config.levels,
-             info.step, size, size, device.str(), out_dir.string());
+  fmt::print(
+      "tint colorize: {} file{}, model {} (width {}, levels {}, {}, step {}), at {}x{} on {} -> {}\n",
+      jobs.size(), jobs.size() == 1 ? "" : "s", info.path, info.config.width, info.config.levels,
+      info.classification ? fmt::format("classification head, T {:g}", temperature) : "regression head",
+      info.step, size, size, device.str(), out_dir.string());
   std::fflush(stdout);
 
   Progress progress(jobs.size());
@@ -352,7 +377,19 @@ int run_colorize(int argc, char** argv) {
     }
     if (items.empty()) continue;
     std::vector<const models::ColorizeInput*> inputs;
-    for (auto& [index, item] : items) inputs.push_back(&item.input);
+    for (auto& [index, item] : items) {
+      if (hint_file) {
+        TINT_CHECK(hint_file->given.empty() ||
+                       (hint_file->width == item.image.width && hint_file->height == item.image.height),
+                   "--hints '{}' is {}x{} but '{}' is {}x{}: a hint PNG must be the photo's size",
+                   args.get("hints", ""), hint_file->width, hint_file->height, jobs[index].input,
+                   item.image.width, item.image.height);
+        item.input.hint.resize(3 * size_t(size) * size_t(size));
+        hints::render(*hint_file, item.image.width, item.image.height, size, item.input.real_width,
+                      item.input.real_height, item.input.hint.data());
+      }
+      inputs.push_back(&item.input);
+    }
     if (profile) profile->step_begin();
     std::vector<std::vector<float>> ab;
     {

@@ -2,18 +2,22 @@
 // data/metrics.h beside two baselines on the same pixels, written as a Markdown report, a JSON file, the a/b
 // histogram figure(s) and a grid of examples. One pass over the data serves every model and baseline.
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 
+#include "data/ab_bins.h"
 #include "data/colour.h"
 #include "data/dataset.h"
 #include "data/grid.h"
+#include "data/hints.h"
 #include "data/loader.h"
 #include "data/metrics.h"
 #include "engine/autograd.h"
+#include "engine/ops.h"
 #include "models/model_file.h"
 #include "tools/args.h"
 #include "tools/commands.h"
@@ -49,16 +53,29 @@ options:
   --examples N        photos in the example grid (default 8; 0: none)
   --device NAME       cpu (default), cpu-ref, cuda-emu, cuda
   --batch N           images per forward pass (default 8)
+  --temperature T     a classification model's annealed-mean decode temperature, 0..10 (default 0.38;
+                      0 is the mode); regression models ignore it
+  --all-decodes       for each classification model, also score the mode and the plain mean (T = 1)
+  --hints N,N,...     for each model trained with --hints: PSNR against the number of simulated hints per
+                      photo (each a 1..9 px patch given its mean true ab, the same points for every model),
+                      as a table in the report, "hints" in the JSON and hints-psnr.svg. Without this flag,
+                      and in the main table, such models get no hints. Zhang et al. 2017 use
+                      0,1,2,5,10,20,50,100
   --workers N         decoding threads (default: one per core)
 
 files written: report.md, eval.json, histograms.svg (one histograms-<model>.svg per model with --compare),
 examples.png (rows of grey input | prediction(s) | truth).
 )";
 
+// One row of models in the table. A classification model scored under several decodes is several rows that
+// share one network (`source`: the index of the row that runs it), so each batch goes through it once.
 struct Model {
   std::string label, given;
   models::ModelInfo info;
-  std::unique_ptr<models::UNet> unet;
+  std::shared_ptr<models::UNet> unet;
+  size_t source = 0;
+  Tensor centres;         // the bins' scaled centres (classification only)
+  float temperature = 0;  // the decode's (classification only; <= 0 the mode)
   ColourMetrics metrics;
   std::string histogram_file;
 };
@@ -147,19 +164,25 @@ std::string fixed(double v, int decimals) {
 
 std::string model_line(const Model& m) {
   const auto& i = m.info;
-  return fmt::format("`{}` ({}): U-Net width {}, {} levels, trained at {}, {} loss, {} steps", m.label,
-                     i.path, i.config.width, i.config.levels,
-                     i.image_size ? std::to_string(i.image_size) : "an unknown size",
-                     i.loss.empty() ? "unknown" : i.loss, i.step);
+  const std::string head =
+      i.classification
+          ? fmt::format("classification head over {} ab bins (weighted cross-entropy), decoded by {}",
+                        i.config.bins,
+                        m.temperature <= 0 ? std::string("the mode")
+                                           : fmt::format("the annealed mean at T = {:g}", m.temperature))
+          : fmt::format("{} loss", i.loss.empty() ? "unknown" : i.loss);
+  return fmt::format("`{}` ({}): U-Net width {}, {} levels, trained at {}, {}, {} steps", m.label, i.path,
+                     i.config.width, i.config.levels,
+                     i.image_size ? std::to_string(i.image_size) : "an unknown size", head, i.step);
 }
 
 }  // namespace
 
 int run_eval(int argc, char** argv) {
   Args args(argc, argv,
-            Options{{},
+            Options{{"all-decodes"},
                     {"model", "compare", "data", "size", "train-mean", "out", "json", "examples", "device",
-                     "batch", "workers"},
+                     "batch", "workers", "temperature", "hints"},
                     1000,
                     ""});
   if (args.help()) {
@@ -187,15 +210,32 @@ int run_eval(int argc, char** argv) {
   const int batch_size = args.get_int("batch", 8, 1, 1024);
   const int workers = args.get_int("workers", 0, 0, 256);
   const int examples = args.get_int("examples", 8, 0, 256);
+  const float temperature = float(args.get_double("temperature", cic::kDefaultTemperature, 0, 10));
 
-  std::vector<Model> models(given.size());
+  std::vector<Model> models;
   for (size_t k = 0; k < given.size(); ++k) {
-    Model& m = models[k];
+    Model m;
     m.given = given[k];
     m.unet = models::load_unet(given[k], device, &m.info);
     m.label = model_label(given[k], m.info.path);
-    for (size_t j = 0; j < k; ++j)  // two runs of the same name (runs/a/x and runs/b/x) need telling apart
-      if (models[j].label == m.label) m.label += fmt::format("-{}", k + 1);
+    for (const Model& other : models)  // two runs of the same name (runs/a/x and runs/b/x) need telling apart
+      if (other.label == m.label) m.label += fmt::format("-{}", k + 1);
+    m.source = models.size();
+    if (m.info.classification) {
+      const auto& bins = m.info.classification->bins;
+      m.centres = Tensor::from_vector(bins.scaled_centres(), {bins.size(), 2}, device);
+      m.temperature = temperature;
+      models.push_back(m);
+      if (args.has("all-decodes"))
+        for (float t : {0.0f, 1.0f}) {
+          Model v = m;
+          v.temperature = t;
+          v.label = m.label + (t <= 0 ? " (mode)" : " (mean, T 1)");
+          models.push_back(std::move(v));
+        }
+    } else {
+      models.push_back(std::move(m));
+    }
   }
   const int fallback_size = models[0].info.image_size > 0 ? models[0].info.image_size : 256;
   const int size = args.get_int("size", fallback_size, 8, 4096);
@@ -203,6 +243,31 @@ int run_eval(int argc, char** argv) {
     TINT_CHECK(size % (1 << m.info.config.levels) == 0,
                "--size {} must be divisible by 2^levels = {} of '{}'", size, 1 << m.info.config.levels,
                m.info.path);
+
+  // The hint sweep: counts, and for every row of a hints model one metrics accumulator per count.
+  std::vector<int> hint_counts;
+  if (args.has("hints")) {
+    const std::string list = args.get("hints", "");
+    size_t pos = 0;
+    while (pos <= list.size()) {
+      size_t comma = list.find(',', pos);
+      if (comma == std::string::npos) comma = list.size();
+      const std::string item = list.substr(pos, comma - pos);
+      int v = -1;
+      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+      TINT_CHECK(ec == std::errc() && end == item.data() + item.size() && v >= 0 && v <= 1000,
+                 "--hints expects counts 0..1000 separated by commas (e.g. 0,1,2,5,10,20,50,100), got '{}'",
+                 list);
+      hint_counts.push_back(v);
+      pos = comma + 1;
+    }
+    bool any = false;
+    for (const Model& m : models) any |= m.info.config.in_channels == 4;
+    TINT_CHECK(any, "--hints: none of the models was trained with hints (tint train --hints)");
+  }
+  std::vector<std::vector<ColourMetrics>> sweep(models.size());
+  for (size_t k = 0; k < models.size(); ++k)
+    if (models[k].info.config.in_channels == 4) sweep[k].resize(hint_counts.size());
 
   std::optional<std::pair<double, double>> mean_ab;
   std::string mean_source;
@@ -222,7 +287,7 @@ int run_eval(int argc, char** argv) {
   const std::string data_name = folder_name(data_dir);
   std::string out = args.get("out", "");
   if (out.empty()) {
-    if (models.size() > 1) {
+    if (given.size() > 1) {
       out = "eval-compare-" + data_name;
     } else if (fs::is_directory(given[0])) {
       out = (fs::path(given[0]) / ("eval-" + data_name)).string();
@@ -278,10 +343,39 @@ int run_eval(int argc, char** argv) {
   while (auto batch = loader.next()) {
     const int n = batch->size;
     std::vector<std::vector<float>> predictions;
-    for (Model& m : models) {
-      Tensor L =
-          Tensor::from_vector(std::vector<float>(batch->L, batch->L + n * hw), {n, 1, size, size}, device);
-      predictions.push_back((*m.unet)(L).to_vector());
+    Tensor L =
+        Tensor::from_vector(std::vector<float>(batch->L, batch->L + n * hw), {n, 1, size, size}, device);
+    // L with `points` simulated hints per photo (none: the automatic mode), for the models trained with
+    // hints. The points depend on the photo's index only, so every model and count sees the same draws.
+    auto with_hints = [&](int points) {
+      std::vector<float> x(size_t(n * 4 * hw));
+      for (int i = 0; i < n; ++i) {
+        std::copy(batch->L + i * hw, batch->L + (i + 1) * hw, x.begin() + std::ptrdiff_t(i * 4 * hw));
+        hints::simulate(0, 0, seen + i, batch->ab + 2 * i * hw, batch->mask + i * hw, size, points,
+                        x.data() + i * 4 * hw + hw);
+      }
+      return Tensor::from_vector(x, {n, 4, size, size}, device);
+    };
+    Tensor L_no_hints;
+    Tensor out;  // the network's output of the current source row: ab, or a classification model's logits
+    for (size_t k = 0; k < models.size(); ++k) {
+      Model& m = models[k];
+      auto decode = [&](const Tensor& o) {
+        return (m.info.classification ? ops::annealed_mean_decode(o, m.centres, m.temperature) : o)
+            .to_vector();
+      };
+      if (m.source == k) {
+        if (m.info.config.in_channels == 4 && !L_no_hints.defined()) L_no_hints = with_hints(0);
+        out = (*m.unet)(m.info.config.in_channels == 4 ? L_no_hints : L);
+      }
+      predictions.push_back(decode(out));
+      for (size_t c = 0; c < sweep[k].size(); ++c) {
+        const std::vector<float> ab = decode((*m.unet)(with_hints(hint_counts[c])));
+        for (int i = 0; i < n; ++i)
+          if (!batch->grey[size_t(i)])
+            sweep[k][c].add_image(batch->L + i * hw, ab.data() + 2 * i * hw, batch->ab + 2 * i * hw,
+                                  batch->mask + i * hw, hw);
+      }
     }
     for (int i = 0; i < n; ++i) {
       ++seen;
@@ -352,6 +446,50 @@ int run_eval(int argc, char** argv) {
                                                  series));
     figure_files.push_back(m.histogram_file);
   }
+  // PSNR against the number of hints.
+  std::string hints_md;
+  std::string hints_json = "null";
+  if (!hint_counts.empty()) {
+    std::vector<figures::Series> series;
+    const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
+    hints_md = "\n## PSNR against the number of hints\n\n";
+    hints_md +=
+        "Simulated hints as in training (each a square patch of side 1..9 px placed uniformly on the real "
+        "pixels, given the patch's mean true ab), the same points for every model; PSNR (dB) as in the "
+        "table above.\n\n| model |";
+    for (int c : hint_counts) hints_md += fmt::format(" {} |", c);
+    hints_md += "\n| --- |";
+    for (size_t c = 0; c < hint_counts.size(); ++c) hints_md += " ---: |";
+    hints_md += "\n";
+    hints_json = "[";
+    for (size_t k = 0; k < models.size(); ++k) {
+      if (sweep[k].empty()) continue;
+      figures::Series s{models[k].label, colours[series.size() % 6], {}, {}, false};
+      hints_md += "| " + models[k].label + " |";
+      std::string values;
+      for (size_t c = 0; c < hint_counts.size(); ++c) {
+        const double psnr = sweep[k][c].scores().psnr;
+        s.xs.push_back(hint_counts[c]);
+        s.ys.push_back(psnr);
+        hints_md += " " + fixed(psnr, 2) + " |";
+        values += (c ? ", " : "") + json_number(psnr);
+      }
+      hints_md += "\n";
+      std::string counts;
+      for (size_t c = 0; c < hint_counts.size(); ++c)
+        counts += (c ? ", " : "") + std::to_string(hint_counts[c]);
+      hints_json += fmt::format("{}{{\"name\": {}, \"points\": [{}], \"psnr_db\": [{}]}}",
+                                series.empty() ? "" : ", ", json_string(models[k].label), counts, values);
+      series.push_back(std::move(s));
+    }
+    hints_json += "]";
+    figures::write_line_plot_svg((fs::path(out) / "hints-psnr.svg").string(),
+                                 fmt::format("PSNR against the number of simulated hints ({})", data_name),
+                                 "hints per photo", "PSNR (dB)", series);
+    hints_md += "\n![PSNR against hints](hints-psnr.svg)\n";
+    fmt::print("{}", hints_md);
+  }
+
   const bool have_examples = !example_rows.empty();
   if (have_examples)
     figures::write_image_grid((fs::path(out) / "examples.png").string(), example_rows, std::min(size, 256));
@@ -370,9 +508,11 @@ int run_eval(int argc, char** argv) {
     const auto& i = models[k].info;
     json += fmt::format(
         "    {{\"name\": {}, \"path\": {}, \"width\": {}, \"levels\": {}, \"image_size\": {}, "
-        "\"loss\": {}, \"step\": {}}}{}\n",
+        "\"loss\": {}, \"head\": {}, \"temperature\": {}, \"step\": {}}}{}\n",
         json_string(models[k].label), json_string(i.path), i.config.width, i.config.levels, i.image_size,
-        json_string(i.loss), i.step, k + 1 < models.size() ? "," : "");
+        json_string(i.loss), json_string(i.classification ? "classification" : "regression"),
+        i.classification ? json_number(models[k].temperature) : std::string("null"), i.step,
+        k + 1 < models.size() ? "," : "");
   }
   json += "  ],\n";
   json +=
@@ -392,6 +532,7 @@ int run_eval(int argc, char** argv) {
   }
   json += "  ],\n";
   json += fmt::format("  \"truth_colourfulness\": {},\n", json_number(truth_scores.colourfulness_truth));
+  json += fmt::format("  \"hints\": {},\n", hints_json);
   json += "  \"figures\": [";
   for (size_t k = 0; k < figure_files.size(); ++k) json += (k ? ", " : "") + json_string(figure_files[k]);
   json += fmt::format("],\n  \"examples\": {}\n}}\n", have_examples ? json_string("examples.png") : "null");
@@ -457,6 +598,7 @@ int run_eval(int argc, char** argv) {
       "- **Colourfulness** (Hasler and Suesstrunk 2003) of the 8-bit sRGB predictions, mean over images: "
       "sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2) with rg = R - G, yb = (R + G)/2 - B. The "
       "truth row gives the photos' own.\n";
+  md += hints_md;
   md += "\n## Plots\n\n";
   for (const Model& m : models)
     md += fmt::format(

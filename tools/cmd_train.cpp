@@ -1,5 +1,6 @@
 // `tint train`: the colorizer's training loop. Photos -> threaded loader (L, ab, mask) -> device -> U-Net ->
-// masked L1/L2 loss -> backward -> Adam; validation loss and the a/b histogram intersection after each epoch;
+// masked L1/L2 loss (regression head) or the weighted cross-entropy over ab bins (classification head) ->
+// backward -> Adam; validation loss and the a/b histogram intersection after each epoch;
 // a CSV log; one checkpoint file written atomically (tools/train_checkpoint.h), from which a run resumes
 // bit-exactly on the CPU backends; Ctrl-C stops after the current step with a checkpoint.
 #include <signal.h>
@@ -14,9 +15,11 @@
 #include <fstream>
 #include <optional>
 
+#include "data/ab_bins.h"
 #include "data/colour.h"
 #include "data/dataset.h"
 #include "data/grid.h"
+#include "data/hints.h"
 #include "data/loader.h"
 #include "data/metrics.h"
 #include "engine/autograd.h"
@@ -52,7 +55,16 @@ data:
 model and optimiser:
   --width N         U-Net channels at full resolution, 1..1024 (default 64)
   --levels N        U-Net downsamplings, 1..6 (default 4)
-  --loss l1|l2      (default l2)
+  --head regression|classification
+                    regression (default): ab through tanh, --loss l1 or l2. classification: logits over
+                    the ab bins of sRGB (Zhang et al. 2016), soft targets over the 5 nearest bins, the
+                    weighted cross-entropy; the class weights come from a pass over --data at the start,
+                    and the model file keeps bins and weights (colorize and eval need no flag)
+  --loss l1|l2      the regression head's loss (default l2)
+  --hints           user-guided colorization (Zhang et al. 2017): the input is L plus hint a, b and a hint
+                    mask; each training image gets simulated hints (a geometric number of points, 8 on
+                    average, none in 1/8 of the images; each a 1..9 px patch given its mean true ab), drawn
+                    from (--seed, epoch, sample) so a resume sees the same. colorize --hints gives real ones
   --lr X            Adam learning rate, > 0 and <= 10 (default 3e-4)
   --weight-decay X  0..10 (default 0)
   --batch N         1..4096 (default 8)
@@ -160,6 +172,85 @@ Uploaded upload(const Batch& b, Device device, int64_t begin, int64_t end) {
   return u;
 }
 
+// The classification head's soft targets (N, K, S, S) and per-pixel weights (N, 1, S, S) of a batch, encoded
+// on the host from its ab and uploaded. `host` is reused between steps.
+struct ClassTargets {
+  Tensor target, weight;
+};
+ClassTargets class_targets(const models::ClassificationHead& head, const Batch& b, Device device,
+                           std::vector<float>& host) {
+  const int64_t n = b.size, s = b.image_size, k = head.bins.size(), hw = s * s;
+  host.resize(size_t(n * k * hw + n * hw));
+  float* target = host.data();
+  float* weight = target + n * k * hw;
+  cic::encode_targets(head.bins, head.class_weights, b.ab, int(n), hw, target, weight);
+  ClassTargets t{Tensor::empty({n, k, s, s}, device), Tensor::empty({n, 1, s, s}, device)};
+  auto& rt = runtime(device);
+  rt.backend.copy_from_host(rt.stream, t.target.data(), target, size_t(n * k * hw) * sizeof(float));
+  rt.backend.copy_from_host(rt.stream, t.weight.data(), weight, size_t(n * hw) * sizeof(float));
+  rt.synchronize();  // `host` is rewritten by the next step
+  return t;
+}
+
+// The network's input: L alone, or L and the simulated hints (data/hints.h) of each sample, drawn from
+// (seed, epoch, first_sample + i) so that every run, worker count and resume sees the same hints.
+Tensor model_input(const TrainConfig& config, const Uploaded& u, const Batch& b, int64_t epoch,
+                   int64_t first_sample, Device device, std::vector<float>& host) {
+  if (config.unet.in_channels == 1) return u.L;
+  const int64_t n = b.size, s = b.image_size, hw = s * s;
+  host.resize(size_t(n * 4 * hw));
+  for (int64_t i = 0; i < n; ++i) {
+    float* x = host.data() + i * 4 * hw;
+    std::copy(b.L + i * hw, b.L + (i + 1) * hw, x);
+    hints::simulate(config.seed, epoch, first_sample + i, b.ab + 2 * i * hw, b.mask + i * hw, int(s), -1,
+                    x + hw);
+  }
+  Tensor t = Tensor::empty({n, 4, s, s}, device);
+  auto& rt = runtime(device);
+  rt.backend.copy_from_host(rt.stream, t.data(), host.data(), host.size() * sizeof(float));
+  rt.synchronize();
+  return t;
+}
+
+// The loss of either head on one batch.
+// `count` is the whole batch's element count when the batch is trained in parts (0: this part's own).
+Tensor batch_loss(const TrainConfig& config, const Tensor& out, const Uploaded& u, const Batch& b,
+                  Device device, std::vector<float>& host, double count = 0) {
+  const Tensor mask = config.mask ? u.mask : Tensor();
+  if (config.classification) {
+    const ClassTargets t = class_targets(*config.classification, b, device, host);
+    return ops::softmax_cross_entropy(out, t.target, t.weight, mask);
+  }
+  return config.loss == "l1" ? ops::l1_loss(out, u.ab, mask, count) : ops::mse_loss(out, u.ab, mask, count);
+}
+
+// The classification head's bins and class weights: the bins sRGB reaches, and the rebalancing weights from
+// the nearest-bin counts of every real pixel of the training set (one pass, as training sees the photos but
+// unflipped).
+models::ClassificationHead compute_class_prior(const std::vector<std::string>& files,
+                                               const LoaderOptions& base) {
+  cic::AbBins bins = cic::gamut_bins();
+  LoaderOptions o = base;
+  o.shuffle = false, o.flip = false, o.epochs = 1, o.drop_last = false;
+  o.start_epoch = 0, o.start_position = 0;
+  o.warn = [](const std::string&) {};  // the training loader reports them
+  Loader loader(files, o);
+  std::vector<double> counts;
+  int64_t images = 0;
+  while (auto batch = loader.next()) {
+    cic::count_bins(bins, batch->ab, batch->mask, batch->size, int64_t(batch->image_size) * batch->image_size,
+                    counts);
+    images += batch->size;
+  }
+  double pixels = 0;
+  for (double c : counts) pixels += c;
+  std::vector<float> weights = cic::class_weights(bins, counts);
+  const auto [lo, hi] = std::minmax_element(weights.begin(), weights.end());
+  fmt::print("class prior: {} ab bins, {:.0f} real pixels of {} images; class weights {:.3f}..{:.3f}\n",
+             bins.size(), pixels, images, *lo, *hi);
+  return models::ClassificationHead{std::move(bins), std::move(weights)};
+}
+
 struct ValResult {
   double loss = 0;
   AbIntersection hi;
@@ -195,7 +286,7 @@ void write_loss_plot(const std::string& log_path, const std::string& svg_path) {
 }
 
 ValResult validate(models::UNet& unet, const std::vector<std::string>& files, const LoaderOptions& base,
-                   Device device, bool l1, bool masked) {
+                   Device device, const TrainConfig& config) {
   ValResult r;
   if (files.empty()) return r;
   LoaderOptions o = base;
@@ -208,11 +299,19 @@ ValResult validate(models::UNet& unet, const std::vector<std::string>& files, co
   unet.eval();
   PooledAbHistograms hist;
   double weighted = 0;
+  std::vector<float> host, input_host;
   while (auto batch = loader.next()) {
     Uploaded u = upload(*batch, device, 0, batch->size);
-    Tensor pred = unet(u.L);
-    Tensor mask = masked ? u.mask : Tensor();
-    Tensor loss = l1 ? ops::l1_loss(pred, u.ab, mask) : ops::mse_loss(pred, u.ab, mask);
+    // Validation images get the same simulated hints every epoch (epoch -1, their index in file order).
+    Tensor out = unet(model_input(config, u, *batch, -1, r.images, device, input_host));
+    Tensor loss = batch_loss(config, out, u, *batch, device, host);
+    Tensor pred =
+        config.classification
+            ? ops::annealed_mean_decode(out,
+                                        Tensor::from_vector(config.classification->bins.scaled_centres(),
+                                                            {config.classification->bins.size(), 2}, device),
+                                        unet.temperature())
+            : out;
     weighted += double(loss.item()) * batch->size;
     r.images += batch->size;
     const int64_t hw = int64_t(batch->image_size) * batch->image_size;
@@ -355,11 +454,11 @@ void must_match(const char* flag, bool given, const T& flag_value, const T& stor
 
 int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   Args args(argc, argv,
-            Options{{"no-mask", "overwrite", "distributed"},
-                    {"data",       "val",          "size",         "fit",          "workers", "width",
-                     "levels",     "loss",         "lr",           "weight-decay", "batch",   "device",
-                     "epochs",     "steps",        "seed",         "out",          "resume",  "log-every",
-                     "dump-graph", "dump-batches", "comm-timeout", "micro-batches", "profile"},
+            Options{{"no-mask", "overwrite", "distributed", "hints"},
+                    {"data",       "val",          "size",         "fit",           "workers", "width",
+                     "levels",     "loss",         "lr",           "weight-decay",  "batch",   "device",
+                     "epochs",     "steps",        "seed",         "out",           "resume",  "log-every",
+                     "dump-graph", "dump-batches", "comm-timeout", "micro-batches", "profile", "head"},
                     1,
                     ""});
   if (args.help()) {
@@ -397,8 +496,19 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   config.unet.levels = args.get_int("levels", 4, 1, 6);
   config.image_size = args.get_int("size", 256, 8, 8192);
   config.batch = args.get_int("batch", 8, 1, 4096);
+  const std::string head = args.get("head", "regression");
+  TINT_CHECK(head == "regression" || head == "classification",
+             "--head must be regression or classification, got '{}'", head);
   config.loss = args.get("loss", "l2");
   TINT_CHECK(config.loss == "l1" || config.loss == "l2", "--loss must be l1 or l2, got '{}'", config.loss);
+  if (head == "classification") {
+    TINT_CHECK(!args.has("loss"),
+               "--loss {} is for the regression head; the classification head's loss is the weighted "
+               "cross-entropy over ab bins",
+               config.loss);
+    config.loss = "ce";
+  }
+  config.unet.in_channels = args.has("hints") ? 4 : 1;
   config.fit = args.get("fit", "pad");
   TINT_CHECK(config.fit == "pad" || config.fit == "crop", "--fit must be pad or crop, got '{}'", config.fit);
   config.mask = !args.has("no-mask");
@@ -434,7 +544,14 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
     must_match("levels", args.has("levels"), config.unet.levels, s.unet.levels, f);
     must_match("size", args.has("size"), config.image_size, s.image_size, f);
     must_match("batch", args.has("batch"), config.batch, s.batch, f);
+    must_match("head", args.has("head"), head,
+               std::string(s.classification ? "classification" : "regression"), f);
     must_match("loss", args.has("loss"), config.loss, s.loss, f);
+    TINT_CHECK(
+        !args.has("hints") || s.unet.in_channels == 4,
+        "--hints contradicts the run being resumed (it was trained without hints, in '{}'); a resumed run "
+        "keeps its configuration",
+        f);
     must_match("fit", args.has("fit"), config.fit, s.fit, f);
     TINT_CHECK(!args.has("no-mask") || !s.mask,
                "--no-mask contradicts the run being resumed (it masks the loss, "
@@ -478,13 +595,18 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
     config.data = absolute(data_dir);
     config.val = absolute(val_dir);
   }
-  const bool l1 = config.loss == "l1";
   const int world = comm->world();
   TINT_CHECK(micro_batches <= config.batch, "--micro-batches {} is more than the batch of {}", micro_batches,
              config.batch);
   TINT_CHECK(config.batch >= world,
              "--batch {} is the global batch: it must give each of the {} ranks a sample", config.batch,
              world);
+  // The classification targets and the simulated hints are made for a whole batch on the host; splitting
+  // a batch into parts is written for the regression losses only so far.
+  TINT_CHECK((!distributed && micro_batches == 1) || (config.loss != "ce" && config.unet.in_channels == 1),
+             "--distributed and --micro-batches train the regression head without --hints only (for now); "
+             "this run asks for {}",
+             config.loss == "ce" ? "--head classification" : "--hints");
 
   std::vector<std::string> files = scan_images(config.data);
   TINT_CHECK(!files.empty(), "no images found under '{}'", config.data);
@@ -513,8 +635,16 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   const Backend& backend = device.backend();
   if (backend.alloc_pinned) lo.allocator = HostAllocator{backend.alloc_pinned, backend.free_pinned};
 
+  if (config.loss == "ce" && !config.classification) {
+    config.classification = compute_class_prior(files, lo);
+    config.unet.bins = config.classification->bins.size();
+  }
   Rng rng(config.seed + 1);
   models::UNet unet(config.unet, rng);
+  if (config.classification)
+    unet.set_decode(
+        Tensor::from_vector(config.classification->bins.scaled_centres(), {config.unet.bins, 2}, device),
+        cic::kDefaultTemperature);
   nn::FlatParameters flat = nn::flatten_parameters(unet, device);
   AdamHyper hyper;
   hyper.lr = config.lr;
@@ -575,7 +705,11 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
         "tint train: {} images in {} ({} for validation), U-Net width {} levels {} ({:.2f} M parameters), "
         "{} loss{}, batch {} of {}x{} ({}), Adam lr {}, {}, on {}\n",
         files.size(), config.data, val_files.size(), config.unet.width, config.unet.levels,
-        unet.parameter_count() / 1e6, config.loss, config.mask ? " (masked to real pixels)" : "",
+        unet.parameter_count() / 1e6,
+        config.classification
+            ? fmt::format("classification head ({} ab bins), weighted cross-entropy", config.unet.bins)
+            : config.loss,
+        config.mask ? " (masked to real pixels)" : "",
         config.batch, config.image_size, config.image_size, config.fit, config.lr,
         config.epochs > 0 ? fmt::format("{} epoch{}", config.epochs, config.epochs == 1 ? "" : "s")
                           : fmt::format("{} steps", max_steps),
@@ -614,7 +748,8 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
                "checkpoint in '{}' is not replaced (try a lower --lr than {})",
                progress.step, out, config.lr);
     save_checkpoint(folder.file(kCheckpointFile), flat, adam, config, progress);
-    std::map<std::string, std::string> meta = models::model_metadata(config.unet);
+    std::map<std::string, std::string> meta =
+        models::model_metadata(config.unet, config.classification ? &*config.classification : nullptr);
     meta.insert({{"image_size", std::to_string(config.image_size)},
                  {"loss", config.loss},
                  {"step", std::to_string(progress.step)},
@@ -646,6 +781,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   // micro-batches. Their losses are normalised by the whole batch's count, so that the parts' gradients sum
   // to the whole batch's gradient.
   const bool split = distributed || micro_batches > 1;
+  std::vector<float> target_host, input_host;
 
   for (;;) {
     if (profile) profile->step_begin();
@@ -702,11 +838,12 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
       Tensor loss;
       {
         profiler::Phase phase("forward");
-        Tensor pred = unet(u.L);
-        Tensor mask = config.mask ? u.mask : Tensor();
+        // Without parts, the part is the whole batch (the only case with classification or hints).
+        Tensor pred = unet(
+            model_input(config, u, *batch, epoch, batch->end_position - batch->size, device, input_host));
         const double count = split ? totals[0] : 0;
         profiler::Scope scope(kLossScope);
-        loss = l1 ? ops::l1_loss(pred, u.ab, mask, count) : ops::mse_loss(pred, u.ab, mask, count);
+        loss = batch_loss(config, pred, u, *batch, device, target_host, count);
       }
       if (!dump_graph.empty() && lead && progress.step == start_step && k == 0)
         write_graphviz(loss, dump_graph);
@@ -785,7 +922,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
       if (lead) {
         show.finish_line();
         ValResult v;
-        if (!interrupted) v = validate(unet, val_files, lo, device, l1, config.mask);
+        if (!interrupted) v = validate(unet, val_files, lo, device, config);
         if (v.images)
           fmt::print(
               "epoch {:3d} validation: loss {:.5f}, histogram intersection a {:.3f} b {:.3f} ({} images)\n",

@@ -101,7 +101,8 @@ void save_checkpoint(const std::string& path, const nn::FlatParameters& flat, co
   for (auto& [name, t] : flat.named) named.emplace_back(name, *t);
   named.emplace_back("adam.m", adam.m);
   named.emplace_back("adam.v", adam.v);
-  std::map<std::string, std::string> meta = models::model_metadata(c.unet);
+  std::map<std::string, std::string> meta =
+      models::model_metadata(c.unet, c.classification ? &*c.classification : nullptr);
   meta.insert({{"kind", kKind},
                {"checkpoint_version", kVersion},
                {"image_size", std::to_string(c.image_size)},
@@ -142,12 +143,15 @@ Checkpoint read_checkpoint(const std::string& path) {
   const models::ModelInfo info = models::model_info(ck.file, path);  // model, width, levels
   TrainConfig& c = ck.config;
   c.unet = info.config;
+  c.classification = info.classification;
   c.image_size = int(r.integer("image_size", 8, 8192));
   TINT_CHECK(c.image_size % (1 << c.unet.levels) == 0,
              "'{}': metadata image_size {} is not a multiple of 2^{}", path, c.image_size, c.unet.levels);
   c.batch = int(r.integer("batch", 1, 4096));
   c.fit = r.one_of("fit", {"pad", "crop"});
-  c.loss = r.one_of("loss", {"l1", "l2"});
+  c.loss = r.one_of("loss", {"l1", "l2", "ce"});
+  TINT_CHECK((c.loss == "ce") == bool(c.classification), "'{}': metadata loss '{}' does not fit its {} head",
+             path, c.loss, c.classification ? "classification" : "regression");
   c.mask = r.one_of("mask", {"0", "1"}) == "1";
   c.lr = float(r.real("lr", 1e-12, 10));
   c.weight_decay = float(r.real("weight_decay", 0, 10));

@@ -11,10 +11,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "engine/io.h"
 #include "engine/optim.h"
+#include "models/model_file.h"
 #include "models/unet.h"
 
 namespace tint::cli {
@@ -30,7 +32,10 @@ struct TrainConfig {
   int image_size = 256;
   int batch = 8;
   std::string fit = "pad";  // pad | crop
-  std::string loss = "l2";  // l1 | l2
+  std::string loss = "l2";  // l1 | l2 (regression head) | ce (classification head)
+  // The classification head's bins and class weights (computed when the run starts, kept for its resumes);
+  // unset for the regression head. unet.bins says how many.
+  std::optional<models::ClassificationHead> classification;
   bool mask = true;         // loss averaged over real pixels only
   float lr = 3e-4f;
   float weight_decay = 0;

@@ -199,6 +199,141 @@ void loss_backward(const Stream& st, float* dpred, const float* grad_loss, const
   });
 }
 
+// ---- classification over ab bins ----
+// A pixel's classes are hw floats apart, so a loop over one pixel's classes touches a new cache line per
+// class. These kernels take a chunk of adjacent pixels at a time and loop over the classes outside, the
+// pixels inside: every pass reads contiguous memory and vectorises.
+
+constexpr int kPixelChunk = 64;
+
+// f(b, i0, len) over the pixels [p0, p1) of the flattened (n, hw), in chunks that stay inside one image.
+template <class F>
+void for_pixel_chunks(int64_t p0, int64_t p1, int64_t hw, F&& f) {
+  for (int64_t p = p0; p < p1;) {
+    const int64_t b = p / hw, i = p % hw;
+    const int len = int(std::min<int64_t>({kPixelChunk, p1 - p, hw - i}));
+    f(b, i, len);
+    p += len;
+  }
+}
+
+// Per pixel of a chunk: the largest logit and sum_k exp(z_k - max).
+struct ChunkSoftmax {
+  float zmax[kPixelChunk], sum_exp[kPixelChunk];
+  void compute(const float* z, int k, int64_t hw, int len, float temperature = 1.0f) {
+    for (int j = 0; j < len; ++j) zmax[j] = z[j];
+    for (int c = 1; c < k; ++c)
+      for (int j = 0; j < len; ++j) zmax[j] = std::max(zmax[j], z[int64_t(c) * hw + j]);
+    const float inv_t = 1.0f / temperature;
+    for (int j = 0; j < len; ++j) sum_exp[j] = 0.0f;
+    for (int c = 0; c < k; ++c)
+      for (int j = 0; j < len; ++j) sum_exp[j] += std::exp((z[int64_t(c) * hw + j] - zmax[j]) * inv_t);
+  }
+};
+
+void softmax_ce_forward(const Stream& st, float* out, const float* logits, const float* target,
+                        const float* weight, const float* mask, int n, int k, int64_t hw) {
+  const Partial p = deterministic_sum(st, int64_t(n) * hw, [&](int64_t p0, int64_t p1) {
+    Partial part;
+    for_pixel_chunks(p0, p1, hw, [&](int64_t b, int64_t i0, int len) {
+      const float* z = logits + b * k * hw + i0;
+      const float* t = target + b * k * hw + i0;
+      ChunkSoftmax sm;
+      sm.compute(z, k, hw, len);
+      // ce = -sum_k t_k (z_k - max - log sum_exp) = T log(sum_exp) - sum_k t_k (z_k - max)
+      float t_sum[kPixelChunk] = {}, tz[kPixelChunk] = {};
+      for (int c = 0; c < k; ++c)
+        for (int j = 0; j < len; ++j) {
+          const float tv = t[int64_t(c) * hw + j];
+          t_sum[j] += tv;
+          tz[j] += tv * (z[int64_t(c) * hw + j] - sm.zmax[j]);
+        }
+      for (int j = 0; j < len; ++j) {
+        const int64_t px = b * hw + i0 + j;
+        const double m = mask ? double(mask[px]) : 1.0;
+        const double w = weight ? double(weight[px]) : 1.0;
+        part.value += m * w * (double(t_sum[j]) * std::log(double(sm.sum_exp[j])) - double(tz[j]));
+        part.weight += m;
+      }
+    });
+    return part;
+  });
+  out[0] = float(p.weight > 0 ? p.value / p.weight : 0.0);
+  out[1] = float(p.weight);
+}
+
+void softmax_ce_backward(const Stream& st, float* dlogits, const float* grad_loss, const float* loss_out2,
+                         const float* logits, const float* target, const float* weight, const float* mask,
+                         int n, int k, int64_t hw) {
+  const float count = loss_out2[1];
+  const float g = count > 0.0f ? grad_loss[0] / count : 0.0f;
+  parallel(
+      st, int64_t(n) * hw,
+      [&](int64_t p0, int64_t p1) {
+        for_pixel_chunks(p0, p1, hw, [&](int64_t b, int64_t i0, int len) {
+          const int64_t base = b * k * hw + i0;
+          const float* z = logits + base;
+          const float* t = target + base;
+          ChunkSoftmax sm;
+          sm.compute(z, k, hw, len);
+          float t_sum[kPixelChunk] = {}, scale[kPixelChunk], inv_sum[kPixelChunk];
+          for (int c = 0; c < k; ++c)
+            for (int j = 0; j < len; ++j) t_sum[j] += t[int64_t(c) * hw + j];
+          for (int j = 0; j < len; ++j) {
+            const int64_t px = b * hw + i0 + j;
+            scale[j] = g * (mask ? mask[px] : 1.0f) * (weight ? weight[px] : 1.0f);
+            inv_sum[j] = 1.0f / sm.sum_exp[j];
+          }
+          for (int c = 0; c < k; ++c)
+            for (int j = 0; j < len; ++j) {
+              const int64_t idx = int64_t(c) * hw + j;
+              const float prob = std::exp(z[idx] - sm.zmax[j]) * inv_sum[j];
+              dlogits[base + idx] = scale[j] * (t_sum[j] * prob - t[idx]);
+            }
+        });
+      },
+      kGrain / 64);
+}
+
+void annealed_mean_decode(const Stream& st, float* ab, const float* logits, const float* centres,
+                          float temperature, int n, int k, int64_t hw) {
+  parallel(
+      st, int64_t(n) * hw,
+      [&](int64_t p0, int64_t p1) {
+        for_pixel_chunks(p0, p1, hw, [&](int64_t b, int64_t i0, int len) {
+          const float* z = logits + b * k * hw + i0;
+          float* out_a = ab + b * 2 * hw + i0;
+          float* out_b = out_a + hw;
+          if (temperature <= 0.0f) {
+            int best[kPixelChunk] = {};
+            for (int c = 1; c < k; ++c)
+              for (int j = 0; j < len; ++j)
+                if (z[int64_t(c) * hw + j] > z[int64_t(best[j]) * hw + j]) best[j] = c;
+            for (int j = 0; j < len; ++j) {
+              out_a[j] = centres[2 * best[j]];
+              out_b[j] = centres[2 * best[j] + 1];
+            }
+            return;
+          }
+          ChunkSoftmax sm;
+          sm.compute(z, k, hw, len, temperature);
+          const float inv_t = 1.0f / temperature;
+          float sa[kPixelChunk] = {}, sb[kPixelChunk] = {};
+          for (int c = 0; c < k; ++c)
+            for (int j = 0; j < len; ++j) {
+              const float q = std::exp((z[int64_t(c) * hw + j] - sm.zmax[j]) * inv_t);
+              sa[j] += q * centres[2 * c];
+              sb[j] += q * centres[2 * c + 1];
+            }
+          for (int j = 0; j < len; ++j) {
+            out_a[j] = sa[j] / sm.sum_exp[j];
+            out_b[j] = sb[j] / sm.sum_exp[j];
+          }
+        });
+      },
+      kGrain / 64);
+}
+
 void adam_step(const Stream& st, float* param, const float* grad, float* m, float* v, int64_t n,
                const AdamHyper& h) {
   const pointwise::AdamConstants<float> c = pointwise::adam_constants<float>(h);
@@ -254,6 +389,9 @@ Backend make_cpu_backend() {
                            const float* t, const float* m, int n, int c, int64_t hw) {
     loss_backward(st, dp, g, lo, p, t, m, n, c, hw, [](float d) { return pointwise::mse_grad(d); });
   };
+  b.softmax_ce_forward = softmax_ce_forward;
+  b.softmax_ce_backward = softmax_ce_backward;
+  b.annealed_mean_decode = annealed_mean_decode;
   b.adam_step = adam_step;
   return b;
 }

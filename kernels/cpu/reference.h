@@ -6,6 +6,7 @@
 // float oracle stays accurate on large tensors).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -250,6 +251,87 @@ void mse_loss_backward(T* dpred, const T* grad_loss, const T* loss_out2, const T
                        const T* mask, int n, int c, int64_t hw) {
   masked_loss_backward(dpred, grad_loss, loss_out2, pred, target, mask, n, c, hw,
                        [](T d) { return pointwise::mse_grad(d); });
+}
+
+// ---- classification over ab bins -----------------------------------------------------------------------
+// One pixel's classes are `hw` apart in memory; these loops follow the contract one pixel at a time.
+
+template <class T>
+void softmax_ce_forward(T* loss_out2, const T* logits, const T* target, const T* weight, const T* mask, int n,
+                        int k, int64_t hw) {
+  double total = 0, count = 0;
+  for (int b = 0; b < n; ++b)
+    for (int64_t i = 0; i < hw; ++i) {
+      const T* z = logits + int64_t(b) * k * hw + i;
+      const T* t = target + int64_t(b) * k * hw + i;
+      double zmax = double(z[0]);
+      for (int c = 1; c < k; ++c) zmax = std::max(zmax, double(z[int64_t(c) * hw]));
+      double sum_exp = 0;
+      for (int c = 0; c < k; ++c) sum_exp += std::exp(double(z[int64_t(c) * hw]) - zmax);
+      const double log_sum = std::log(sum_exp);
+      double ce = 0;
+      for (int c = 0; c < k; ++c)
+        ce -= double(t[int64_t(c) * hw]) * (double(z[int64_t(c) * hw]) - zmax - log_sum);
+      const double m = mask ? double(mask[int64_t(b) * hw + i]) : 1.0;
+      const double w = weight ? double(weight[int64_t(b) * hw + i]) : 1.0;
+      total += m * w * ce;
+      count += m;
+    }
+  loss_out2[0] = T(count > 0 ? total / count : 0.0);
+  loss_out2[1] = T(count);
+}
+
+template <class T>
+void softmax_ce_backward(T* dlogits, const T* grad_loss, const T* loss_out2, const T* logits, const T* target,
+                         const T* weight, const T* mask, int n, int k, int64_t hw) {
+  const T count = loss_out2[1];
+  const T g = count > T(0) ? grad_loss[0] / count : T(0);
+  for (int b = 0; b < n; ++b)
+    for (int64_t i = 0; i < hw; ++i) {
+      const int64_t base = int64_t(b) * k * hw + i;
+      T zmax = logits[base];
+      for (int c = 1; c < k; ++c) zmax = std::max(zmax, logits[base + int64_t(c) * hw]);
+      T sum_exp = 0, t_sum = 0;
+      for (int c = 0; c < k; ++c) {
+        sum_exp += std::exp(logits[base + int64_t(c) * hw] - zmax);
+        t_sum += target[base + int64_t(c) * hw];
+      }
+      const T m = mask ? mask[int64_t(b) * hw + i] : T(1);
+      const T w = weight ? weight[int64_t(b) * hw + i] : T(1);
+      for (int c = 0; c < k; ++c) {
+        const int64_t idx = base + int64_t(c) * hw;
+        const T p = std::exp(logits[idx] - zmax) / sum_exp;
+        dlogits[idx] = g * m * w * (t_sum * p - target[idx]);
+      }
+    }
+}
+
+template <class T>
+void annealed_mean_decode(T* ab, const T* logits, const T* centres, T temperature, int n, int k, int64_t hw) {
+  for (int b = 0; b < n; ++b)
+    for (int64_t i = 0; i < hw; ++i) {
+      const T* z = logits + int64_t(b) * k * hw + i;
+      T* out_a = ab + int64_t(b) * 2 * hw + i;
+      T* out_b = out_a + hw;
+      int best = 0;
+      for (int c = 1; c < k; ++c)
+        if (z[int64_t(c) * hw] > z[int64_t(best) * hw]) best = c;
+      if (temperature <= T(0)) {
+        *out_a = centres[2 * best];
+        *out_b = centres[2 * best + 1];
+        continue;
+      }
+      const T zmax = z[int64_t(best) * hw];
+      T sum = 0, sa = 0, sb = 0;
+      for (int c = 0; c < k; ++c) {
+        const T q = std::exp((z[int64_t(c) * hw] - zmax) / temperature);
+        sum += q;
+        sa += q * centres[2 * c];
+        sb += q * centres[2 * c + 1];
+      }
+      *out_a = sa / sum;
+      *out_b = sb / sum;
+    }
 }
 
 // ---- optimiser -----------------------------------------------------------------------------------------

@@ -63,6 +63,16 @@ Backend make_reference_backend() {
                            const float* t, const float* m, int n, int c, int64_t hw) {
     ref::mse_loss_backward(dp, g, lo, p, t, m, n, c, hw);
   };
+  b.softmax_ce_forward = [](const Stream&, float* out, const float* z, const float* t, const float* w,
+                            const float* m, int n, int k,
+                            int64_t hw) { ref::softmax_ce_forward(out, z, t, w, m, n, k, hw); };
+  b.softmax_ce_backward = [](const Stream&, float* dz, const float* g, const float* lo, const float* z,
+                             const float* t, const float* w, const float* m, int n, int k,
+                             int64_t hw) { ref::softmax_ce_backward(dz, g, lo, z, t, w, m, n, k, hw); };
+  b.annealed_mean_decode = [](const Stream&, float* ab, const float* z, const float* centres,
+                              float temperature, int n, int k, int64_t hw) {
+    ref::annealed_mean_decode(ab, z, centres, temperature, n, k, hw);
+  };
   b.adam_step = [](const Stream&, float* p, const float* g, float* m, float* v, int64_t n,
                    const AdamHyper& h) { ref::adam_step(p, g, m, v, n, h); };
   return b;

@@ -109,6 +109,9 @@ const Backend kTable = {
     .l1_loss_backward = l1_loss_backward,
     .mse_loss_forward = mse_loss_forward,
     .mse_loss_backward = mse_loss_backward,
+    .softmax_ce_forward = softmax_ce_forward,
+    .softmax_ce_backward = softmax_ce_backward,
+    .annealed_mean_decode = annealed_mean_decode,
     .adam_step = adam_step,
 };
 

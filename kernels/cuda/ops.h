@@ -52,6 +52,15 @@ void mse_loss_forward(const Stream&, float* loss_out2, const float* pred, const 
 void mse_loss_backward(const Stream&, float* dpred, const float* grad_loss, const float* loss_out2,
                        const float* pred, const float* target, const float* mask, int n, int c, int64_t hw);
 
+// classification.cu
+void softmax_ce_forward(const Stream&, float* loss_out2, const float* logits, const float* target,
+                        const float* weight, const float* mask, int n, int k, int64_t hw);
+void softmax_ce_backward(const Stream&, float* dlogits, const float* grad_loss, const float* loss_out2,
+                         const float* logits, const float* target, const float* weight, const float* mask,
+                         int n, int k, int64_t hw);
+void annealed_mean_decode(const Stream&, float* ab, const float* logits, const float* centres,
+                          float temperature, int n, int k, int64_t hw);
+
 // adam.cu
 void adam_step(const Stream&, float* param, const float* grad, float* m, float* v, int64_t n, const AdamHyper&);
 
