@@ -24,7 +24,7 @@
 #include "engine/ops.h"
 #include "engine/optim.h"
 #include "kernels/cpu/reference.h"
-#include "kernels/cpu/thread_pool.h"
+#include "engine/thread_pool.h"
 #include "models/unet.h"
 #include "tests/engine_test_util.h"
 
@@ -527,7 +527,6 @@ TEST_CASE("a tiny U-Net with the classification head overfits two images", "[cic
   nn::FlatParameters flat = nn::flatten_parameters(unet, d);
   AdamHyper h;
   h.lr = 3e-3f;
-  h.step = 0;
   optim::Adam adam(flat, h);
   const Tensor x = Tensor::from_vector(L, {n, 1, side, side}, d);
   const Tensor t = Tensor::from_vector(target, {n, K, side, side}, d);

@@ -204,7 +204,6 @@ TEST_CASE("hints: a tiny U-Net learns to follow them, and a hint changes the out
   nn::FlatParameters flat = nn::flatten_parameters(unet, d);
   AdamHyper h;
   h.lr = 3e-3f;
-  h.step = 0;
   optim::Adam adam(flat, h);
   const float orange[2] = {40.f / 110, 50.f / 110}, blue[2] = {-10.f / 110, -40.f / 110};
   std::vector<float> mask(size_t(hw), 1.f);

@@ -289,7 +289,6 @@ int run_bench(int argc, char** argv) {
     models::UNet unet({width, levels}, rng);
     nn::FlatParameters flat = nn::flatten_parameters(unet, device);
     AdamHyper hyper;
-    hyper.step = 0;
     optim::Adam adam(flat, hyper);
     rt.synchronize();
     rt.allocator.reset_peak();
