@@ -13,6 +13,7 @@
 
 #include "data/colour.h"
 #include "engine/error.h"
+#include "engine/json.h"
 
 namespace tint::hints {
 
@@ -49,139 +50,32 @@ std::pair<int, int> real_extent(const float* mask, int size) {
   return {w, h};
 }
 
-// ---- a small JSON reader: enough for a list of hint objects
-// -------------------------------------------------
-
-struct Json {
-  enum Kind { null, boolean, number, string, array, object } kind = null;
-  double num = 0;
-  std::string str;
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> fields;
-  const Json* find(const std::string& key) const {
-    for (auto& [k, v] : fields)
-      if (k == key) return &v;
-    return nullptr;
-  }
-};
-
-class JsonReader {
- public:
-  JsonReader(const std::string& text, const std::string& path) : s_(text), path_(path) {}
-  Json document() {
-    Json v = value(0);
-    skip();
-    if (i_ != s_.size()) fail("trailing characters");
-    return v;
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw Error(fmt::format("--hints '{}': not valid JSON at byte {}: {}", path_, i_, what));
-  }
-  void skip() {
-    while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
-  }
-  bool take(char c) {
-    skip();
-    if (i_ < s_.size() && s_[i_] == c) {
-      ++i_;
-      return true;
-    }
-    return false;
-  }
-  Json value(int depth) {
-    if (depth > 32) fail("nested too deeply");
-    skip();
-    if (i_ >= s_.size()) fail("unexpected end");
-    Json v;
-    const char c = s_[i_];
-    if (c == '[') {
-      ++i_;
-      v.kind = Json::array;
-      if (take(']')) return v;
-      do v.items.push_back(value(depth + 1));
-      while (take(','));
-      if (!take(']')) fail("expected ',' or ']'");
-    } else if (c == '{') {
-      ++i_;
-      v.kind = Json::object;
-      if (take('}')) return v;
-      do {
-        skip();
-        if (i_ >= s_.size() || s_[i_] != '"') fail("expected a key");
-        std::string key = string();
-        if (!take(':')) fail("expected ':'");
-        v.fields.emplace_back(std::move(key), value(depth + 1));
-      } while (take(','));
-      if (!take('}')) fail("expected ',' or '}'");
-    } else if (c == '"') {
-      v.kind = Json::string;
-      v.str = string();
-    } else if (s_.compare(i_, 4, "true") == 0 || s_.compare(i_, 5, "false") == 0) {
-      v.kind = Json::boolean;
-      v.num = s_[i_] == 't';
-      i_ += s_[i_] == 't' ? 4 : 5;
-    } else if (s_.compare(i_, 4, "null") == 0) {
-      i_ += 4;
-    } else {
-      const char* begin = s_.c_str() + i_;
-      char* end = nullptr;
-      v.num = std::strtod(begin, &end);
-      if (end == begin || !std::isfinite(v.num)) fail("expected a value");
-      v.kind = Json::number;
-      i_ += size_t(end - begin);
-    }
-    return v;
-  }
-  std::string string() {
-    ++i_;  // the opening quote
-    std::string out;
-    while (i_ < s_.size() && s_[i_] != '"') {
-      if (s_[i_] == '\\') {
-        if (++i_ >= s_.size()) break;
-        const char e = s_[i_];
-        out += e == 'n' ? '\n' : e == 't' ? '\t' : e;  // enough for colours and keys
-      } else {
-        out += s_[i_];
-      }
-      ++i_;
-    }
-    if (i_ >= s_.size()) fail("unterminated string");
-    ++i_;
-    return out;
-  }
-  const std::string& s_;
-  const std::string& path_;
-  size_t i_ = 0;
-};
-
-Point point_from_json(const Json& j, size_t index, const std::string& path) {
+Point point_from_json(const json::Value& j, size_t index, const std::string& path) {
   const std::string where = fmt::format("--hints '{}': point {}", path, index);
-  TINT_CHECK(j.kind == Json::object,
+  TINT_CHECK(j.object() != nullptr,
              "{} is not an object {{\"x\", \"y\", \"colour\" or \"lab\", \"radius\"}}", where);
   auto number = [&](const char* key, bool required, double fallback, double lo, double hi) {
-    const Json* v = j.find(key);
+    const json::Value* v = j.get(key);
     if (!v) {
       TINT_CHECK(!required, "{} has no \"{}\"", where, key);
       return fallback;
     }
-    TINT_CHECK(v->kind == Json::number && v->num >= lo && v->num <= hi,
+    TINT_CHECK(v->number() && *v->number() >= lo && *v->number() <= hi,
                "{}: \"{}\" must be a number in {}..{}", where, key, lo, hi);
-    return v->num;
+    return *v->number();
   };
   Point p;
   p.x = number("x", true, 0, -1e6, 1e6);
   p.y = number("y", true, 0, -1e6, 1e6);
   p.radius = number("radius", false, 3, 0, 10000);
-  const Json* hex = j.find("colour");
-  if (!hex) hex = j.find("color");
-  const Json* lab = j.find("lab");
+  const json::Value* hex = j.get("colour");
+  if (!hex) hex = j.get("color");
+  const json::Value* lab = j.get("lab");
   TINT_CHECK(bool(hex) != bool(lab),
              "{} needs exactly one of \"colour\" (\"#rrggbb\") and \"lab\" ([L, a, b])", where);
   if (hex) {
-    const std::string& s = hex->str;
-    bool ok = hex->kind == Json::string && s.size() == 7 && s[0] == '#';
+    const std::string s = hex->string() ? *hex->string() : std::string("(not a string)");
+    bool ok = hex->string() && s.size() == 7 && s[0] == '#';
     for (size_t k = 1; ok && k < 7; ++k) ok = std::isxdigit(static_cast<unsigned char>(s[k])) != 0;
     TINT_CHECK(ok, "{}: colour '{}' is not \"#rrggbb\"", where, s);
     const long rgb = std::strtol(s.c_str() + 1, nullptr, 16);
@@ -189,12 +83,13 @@ Point point_from_json(const Json& j, size_t index, const std::string& path) {
     colour::srgb_to_lab(double((rgb >> 16) & 255) / 255.0, double((rgb >> 8) & 255) / 255.0,
                         double(rgb & 255) / 255.0, L, p.a, p.b);
   } else {
-    TINT_CHECK(lab->kind == Json::array && lab->items.size() == 3 && lab->items[1].kind == Json::number &&
-                   lab->items[2].kind == Json::number && std::fabs(lab->items[1].num) <= 128 &&
-                   std::fabs(lab->items[2].num) <= 128,
+    const json::Array* v = lab->array();
+    const double* la = v && v->size() == 3 ? (*v)[1].number() : nullptr;
+    const double* lb = v && v->size() == 3 ? (*v)[2].number() : nullptr;
+    TINT_CHECK(la && lb && std::fabs(*la) <= 128 && std::fabs(*lb) <= 128,
                "{}: \"lab\" must be [L, a, b] with a and b in -128..128", where);
-    p.a = lab->items[1].num;
-    p.b = lab->items[2].num;
+    p.a = *la;
+    p.b = *lb;
   }
   return p;
 }
@@ -266,9 +161,10 @@ HintFile read_hint_file(const std::string& path) {
     }
     return f;
   }
-  const Json doc = JsonReader(text, path).document();
-  TINT_CHECK(doc.kind == Json::array, "--hints '{}': expected a JSON list of points (or a PNG)", path);
-  for (size_t k = 0; k < doc.items.size(); ++k) f.points.push_back(point_from_json(doc.items[k], k, path));
+  const json::Value doc = json::parse(text, fmt::format("--hints '{}': not valid JSON", path));
+  const json::Array* points = doc.array();
+  TINT_CHECK(points, "--hints '{}': expected a JSON list of points (or a PNG)", path);
+  for (size_t k = 0; k < points->size(); ++k) f.points.push_back(point_from_json((*points)[k], k, path));
   return f;
 }
 

@@ -16,6 +16,7 @@
 #include <variant>
 
 #include "engine/error.h"
+#include "engine/json.h"
 
 namespace tint::io {
 
@@ -205,165 +206,9 @@ Tensor load_npy(const std::string& path, Device device) {
   return Tensor::from_vector(v, shape, device);
 }
 
-// ---- a JSON reader, just enough for safetensors headers -----------------------------------------------
-
 namespace {
 
-struct Json;
-using JsonObject = std::vector<std::pair<std::string, Json>>;
-using JsonArray = std::vector<Json>;
-struct Json {
-  std::variant<std::nullptr_t, bool, double, std::string, JsonArray, JsonObject> v;
-  const JsonObject* object() const { return std::get_if<JsonObject>(&v); }
-  const JsonArray* array() const { return std::get_if<JsonArray>(&v); }
-  const std::string* string() const { return std::get_if<std::string>(&v); }
-  const double* number() const { return std::get_if<double>(&v); }
-  const Json* get(const std::string& key) const {
-    if (auto* o = object())
-      for (auto& [k, val] : *o)
-        if (k == key) return &val;
-    return nullptr;
-  }
-};
-
-class JsonParser {
- public:
-  JsonParser(const std::string& s, const std::string& origin) : s_(s), origin_(origin) {}
-  Json parse() {
-    Json j = value(0);
-    skip_ws();
-    if (pos_ != s_.size()) fail("trailing characters");
-    return j;
-  }
-
- private:
-  const std::string& s_;
-  const std::string& origin_;
-  size_t pos_ = 0;
-
-  [[noreturn]] void fail(const char* what) {
-    throw Error(fmt::format("{}: malformed safetensors header: {} at byte {}", origin_, what, pos_));
-  }
-  void skip_ws() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t' || s_[pos_] == '\r')) ++pos_;
-  }
-  char peek() {
-    skip_ws();
-    if (pos_ >= s_.size()) fail("unexpected end");
-    return s_[pos_];
-  }
-  void expect(char c) {
-    if (peek() != c) fail("unexpected character");
-    ++pos_;
-  }
-  Json value(int depth) {
-    if (depth > 64) fail("nesting too deep");
-    char c = peek();
-    if (c == '{') {
-      ++pos_;
-      JsonObject o;
-      if (peek() == '}') {
-        ++pos_;
-        return {o};
-      }
-      for (;;) {
-        std::string key = string();
-        expect(':');
-        o.emplace_back(std::move(key), value(depth + 1));
-        if (peek() == ',') {
-          ++pos_;
-          continue;
-        }
-        expect('}');
-        return {o};
-      }
-    }
-    if (c == '[') {
-      ++pos_;
-      JsonArray a;
-      if (peek() == ']') {
-        ++pos_;
-        return {a};
-      }
-      for (;;) {
-        a.push_back(value(depth + 1));
-        if (peek() == ',') {
-          ++pos_;
-          continue;
-        }
-        expect(']');
-        return {a};
-      }
-    }
-    if (c == '"') return {string()};
-    if (s_.compare(pos_, 4, "true") == 0) return pos_ += 4, Json{true};
-    if (s_.compare(pos_, 5, "false") == 0) return pos_ += 5, Json{false};
-    if (s_.compare(pos_, 4, "null") == 0) return pos_ += 4, Json{nullptr};
-    size_t start = pos_;
-    // (strchr would also match the terminating NUL, letting a zero byte pass as part of a number.)
-    while (pos_ < s_.size() && s_[pos_] != '\0' && (std::isdigit(uint8_t(s_[pos_])) || strchr("+-.eE", s_[pos_])))
-      ++pos_;
-    if (start == pos_) fail("unexpected character");
-    const std::string text = s_.substr(start, pos_ - start);
-    double v = 0;
-    size_t used = 0;
-    try {
-      v = std::stod(text, &used);
-    } catch (...) {
-      fail("bad number");
-    }
-    if (used != text.size() || !std::isfinite(v)) fail("bad number");
-    return {v};
-  }
-  std::string string() {
-    expect('"');
-    std::string out;
-    while (pos_ < s_.size() && s_[pos_] != '"') {
-      char c = s_[pos_++];
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (pos_ >= s_.size()) fail("bad escape");
-      char e = s_[pos_++];
-      switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'u': {
-          if (pos_ + 4 > s_.size()) fail("bad \\u escape");
-          unsigned cp = 0;
-          for (int i = 0; i < 4; ++i, ++pos_) {  // by hand: std::stoul would accept "+1" and throw its own type
-            const char h = s_[pos_];
-            const int digit = h >= '0' && h <= '9' ? h - '0'
-                              : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                              : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                                     : -1;
-            if (digit < 0) fail("bad \\u escape");
-            cp = cp * 16 + unsigned(digit);
-          }
-          if (cp < 0x80) {
-            out += char(cp);
-          } else if (cp < 0x800) {
-            out += char(0xC0 | (cp >> 6));
-            out += char(0x80 | (cp & 0x3F));
-          } else {
-            out += char(0xE0 | (cp >> 12));
-            out += char(0x80 | ((cp >> 6) & 0x3F));
-            out += char(0x80 | (cp & 0x3F));
-          }
-          break;
-        }
-        default: out += e;
-      }
-    }
-    if (pos_ >= s_.size()) fail("unterminated string");
-    ++pos_;
-    return out;
-  }
-};
+using json::Value;
 
 std::string json_escape(const std::string& s) {
   std::string out;
@@ -400,7 +245,7 @@ namespace {
 
 // A header number used as a size or an offset: a whole number in [0, limit]. Converting an arbitrary double
 // to an integer type is undefined behaviour when it is out of range, so nothing is cast before this check.
-bool whole_number(const Json& j, double limit, uint64_t& out) {
+bool whole_number(const Value& j, double limit, uint64_t& out) {
   const double* d = j.number();
   if (!d || !(*d >= 0) || !(*d <= limit) || std::floor(*d) != *d) return false;
   out = uint64_t(*d);
@@ -474,7 +319,7 @@ NamedTensors decode_safetensors(const std::string& bytes, const std::string& ori
   TINT_CHECK(len <= bytes.size() - 8 && len < (100u << 20), "{}: header length {} exceeds the file ({} bytes)", origin,
              len, bytes.size());
   const std::string header = bytes.substr(8, size_t(len));
-  const Json root = JsonParser(header, origin).parse();
+  const Value root = json::parse(header, origin + ": malformed safetensors header");
   TINT_CHECK(root.object(), "{}: safetensors header is not a JSON object", origin);
   const size_t data_start = 8 + size_t(len);
   const size_t data_size = bytes.size() - data_start;
@@ -499,9 +344,9 @@ NamedTensors decode_safetensors(const std::string& bytes, const std::string& ori
       }
       continue;
     }
-    const Json* dtype = j.get("dtype");
-    const Json* shape = j.get("shape");
-    const Json* offs = j.get("data_offsets");
+    const Value* dtype = j.get("dtype");
+    const Value* shape = j.get("shape");
+    const Value* offs = j.get("data_offsets");
     TINT_CHECK(dtype && dtype->string() && shape && shape->array() && offs && offs->array() &&
                    offs->array()->size() == 2,
                "{}: entry '{}' lacks dtype, shape or data_offsets", origin, name);
