@@ -93,7 +93,11 @@ int Session::State::take_event() {
 }
 
 void Session::State::resolve() {
-  if (!cuda || unresolved == records.size()) return;
+  // Host-timed devices (cpu, cpu-ref, cuda-emu) have their times already: every record is resolved.
+  if (!cuda || unresolved == records.size()) {
+    unresolved = records.size();
+    return;
+  }
   cuda::profile::event_synchronize(events[size_t(records.back().ev1)]);
   for (size_t i = unresolved; i < records.size(); ++i) {
     Record& r = records[i];
