@@ -175,7 +175,6 @@ struct Loader::State {
   struct Result {
     bool ok = false;
     bool other_shard = false;  // another rank's sample: nothing read
-    bool first_failure = false;
     int64_t file = 0;
     std::string error;
     BadImageReason reason = BadImageReason::corrupt;
@@ -273,10 +272,7 @@ struct Loader::State {
         }
       }
       lock.lock();
-      if (!r.ok && !r.other_shard && !known_bad && !bad[r.file]) {
-        bad[r.file] = 1;
-        r.first_failure = true;
-      }
+      if (!r.ok && !r.other_shard) bad[r.file] = 1;  // later positions skip the decode
       results.emplace(position, std::move(r));
       if (position == assembled) cv_result.notify_one();
     }
@@ -315,6 +311,9 @@ struct Loader::State {
       std::optional<Batch> full;
       // A resumed epoch had usable images before its start position (or it would not have been saved there).
       int64_t epoch_good = opt.start_position > 0 ? 1 : 0;
+      // Files already reported, decided here in position order: workers decode ahead, into the next epoch,
+      // so the first worker to fail on a file may hold a later position than the one assembled first.
+      std::vector<uint8_t> warned(paths.size(), 0);
       while (true) {
         Result r;
         {
@@ -331,7 +330,9 @@ struct Loader::State {
         const int64_t position = assembled - 1;
         const int64_t epoch = position / n;
         if (!r.ok) {
-          if (r.first_failure) {
+          // A failed decode carries its error; a later position of a file known bad skips the decode.
+          if (!r.other_shard && !r.error.empty() && !warned[size_t(r.file)]) {
+            warned[size_t(r.file)] = 1;
             {
               std::lock_guard lock(m);
               stats.bad_files++;
