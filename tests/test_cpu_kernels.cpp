@@ -19,7 +19,7 @@
 
 #include "engine/backend.h"
 #include "engine/error.h"
-#include "kernels/cpu/conv_fast.h"
+#include "kernels/cpu/conv_algos.h"
 #include "kernels/cpu/reference.h"
 #include "engine/op_registry.h"
 #include "engine/thread_pool.h"
@@ -61,8 +61,9 @@ std::vector<cpu::Isa> isas() {
 
 constexpr double kConvTol = 2e-5;
 
-// The three products of shape s, fast (every ISA, pools of 1..3 threads, and no pool) against the float
-// reference. Also checks that every thread count gives the same bits.
+// The three products of shape s through every algorithm of conv_algos.h that takes the shape (every ISA,
+// pools of 1..3 threads, and no pool) against the float reference. Also checks that every thread count gives
+// the same bits. `tol` is per algorithm: Winograd-type algorithms state their own bound.
 void check_conv(const Conv2dShape& s, const std::vector<cpu::Isa>& which = isas()) {
   INFO("shape " << s.str());
   const Vec x = random_vec(size_t(s.x_size()), 1), w = random_vec(size_t(s.w_size()), 2);
@@ -72,24 +73,27 @@ void check_conv(const Conv2dShape& s, const std::vector<cpu::Isa>& which = isas(
   ref.conv2d_forward({}, y_ref.data(), x.data(), w.data(), s);
   ref.conv2d_backward_data({}, dx_ref.data(), dy.data(), w.data(), s);
   ref.conv2d_backward_weight({}, dw_ref.data(), x.data(), dy.data(), s);
-  for (cpu::Isa isa : which) {
-    Vec y_first, dx_first, dw_first;
-    for (int threads : {0, 1, 2, 3}) {
-      INFO("isa " << cpu::isa_name(isa) << ", threads " << threads);
-      std::unique_ptr<ThreadPool> pool = threads ? std::make_unique<ThreadPool>(threads) : nullptr;
-      Vec y = poisoned(y_ref.size()), dx = poisoned(dx_ref.size()), dw = poisoned(dw_ref.size());
-      cpu::conv2d_forward_fast(pool.get(), y.data(), x.data(), w.data(), s, isa);
-      cpu::conv2d_backward_data_fast(pool.get(), dx.data(), dy.data(), w.data(), s, isa);
-      cpu::conv2d_backward_weight_fast(pool.get(), dw.data(), x.data(), dy.data(), s, isa);
-      CHECK(scaled_error(y, y_ref) < kConvTol);
-      CHECK(scaled_error(dx, dx_ref) < kConvTol);
-      CHECK(scaled_error(dw, dw_ref) < kConvTol);
-      if (y_first.empty()) {
-        y_first = y, dx_first = dx, dw_first = dw;
-      } else {  // deterministic: the split over threads does not change any sum's order
-        CHECK(std::memcmp(y.data(), y_first.data(), y.size() * sizeof(float)) == 0);
-        CHECK(std::memcmp(dx.data(), dx_first.data(), dx.size() * sizeof(float)) == 0);
-        CHECK(std::memcmp(dw.data(), dw_first.data(), dw.size() * sizeof(float)) == 0);
+  using cpu::ConvProduct;
+  for (const cpu::ConvAlgo& algo : cpu::conv_algos()) {
+    for (ConvProduct p : {ConvProduct::forward, ConvProduct::backward_data, ConvProduct::backward_weight}) {
+      if (!cpu::algo_takes(algo, s, p)) continue;
+      INFO("algorithm " << algo.name << ", " << cpu::product_name(p));
+      const Vec& a = p == ConvProduct::backward_data ? dy : x;
+      const Vec& b = p == ConvProduct::forward ? w : p == ConvProduct::backward_data ? w : dy;
+      const Vec& want = p == ConvProduct::forward ? y_ref : p == ConvProduct::backward_data ? dx_ref : dw_ref;
+      for (cpu::Isa isa : which) {
+        Vec first;
+        for (int threads : {0, 1, 2, 3}) {
+          INFO("isa " << cpu::isa_name(isa) << ", threads " << threads);
+          std::unique_ptr<ThreadPool> pool = threads ? std::make_unique<ThreadPool>(threads) : nullptr;
+          Vec out = poisoned(want.size());
+          cpu::conv_run_with(algo, p, pool.get(), out.data(), a.data(), b.data(), s, isa);
+          CHECK(scaled_error(out, want) < kConvTol);
+          if (first.empty())
+            first = out;
+          else  // deterministic: the split over threads does not change any sum's order
+            CHECK(std::memcmp(out.data(), first.data(), out.size() * sizeof(float)) == 0);
+        }
       }
     }
   }
@@ -408,4 +412,33 @@ TEST_CASE("cpu backend: every registry case matches cpu-ref (the all-backends ma
   cuda_matrix::Target t{&cpu_backend()};
   t.stream.pool = &pool;
   cuda_matrix::check_cases(t, small_op_cases(), false);
+}
+
+TEST_CASE("cpu conv variants are chosen by name, an unknown name lists the valid ones") {
+  const std::vector<std::string> names = cpu::conv_variants();
+  REQUIRE(names.size() >= 2);
+  CHECK(names[0] == "auto");
+  CHECK(names[1] == "gemm");
+  CHECK(cpu::conv_variant() == cpu::conv_default_variant);
+  for (const std::string& n : names) {
+    cpu::set_conv_variant(n);
+    CHECK(cpu::conv_variant() == n);
+  }
+  try {
+    cpu::set_conv_variant("no-such-algo");
+    FAIL("an unknown variant was accepted");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("no-such-algo") != std::string::npos);
+    for (const std::string& n : names) CHECK(what.find(n) != std::string::npos);
+  }
+  // A forced algorithm that does not take a shape falls back to gemm, never to nothing.
+  const Conv2dShape s = make_conv2d(1, 3, 7, 5, 4, 2, 3, 1, 2, 0, 1);
+  for (const std::string& n : names) {
+    cpu::set_conv_variant(n);
+    for (cpu::ConvProduct p : {cpu::ConvProduct::forward, cpu::ConvProduct::backward_data,
+                               cpu::ConvProduct::backward_weight})
+      CHECK(cpu::algo_takes(cpu::algo_for(s, p), s, p));
+  }
+  cpu::set_conv_variant(cpu::conv_default_variant);
 }

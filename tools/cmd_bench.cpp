@@ -52,7 +52,7 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
   --profile FILE.json profile --steps more steps per batch size after the timed ones: a table per batch and
                       a Chrome/Perfetto trace (FILE_b<N>.json when several batch sizes are given)
   --dump-graph F.dot  the autograd graph of the first step (ops, shapes, saved tensors) as Graphviz
-  --conv-variant NAME the CUDA convolution variant on cuda and cuda-emu (tint op --list names them)
+  --conv-variant NAME the convolution variant on cpu, cuda and cuda-emu (tint op --list names them)
 
 Each phase ends with a device synchronisation; ms/step is the median of the phases' sum. img/s = batch /
 step time; peak MiB is the device allocator's high-water mark during the batch size's steps. PyTorch/tint is

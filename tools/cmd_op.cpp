@@ -15,6 +15,7 @@
 #include "engine/io.h"
 #include "engine/op_registry.h"
 #include "engine/tensor.h"
+#include "kernels/cpu/conv_algos.h"
 #include "kernels/cuda/conv2d.h"
 #include "tools/args.h"
 #include "tools/commands.h"
@@ -31,7 +32,7 @@ Runs one op of the registry forward and backward on one backend, with seeded ran
   --shape DIMS      the op's shape, integers separated by commas (tint op --list gives each op's syntax),
                     e.g. conv2d --shape 2,3,9,7,4,3,1,1 (N,C,H,W,COUT,K,S,P)
   --device D        cpu, cpu-ref, cuda-emu or cuda (default cpu)
-  --variant NAME    the conv kernel variant on cuda and cuda-emu (tint op --list names them)
+  --variant NAME    the conv kernel variant on cpu, cuda and cuda-emu (tint op --list names them)
   --check           compare every output and gradient with cpu-ref: max abs and relative error, the worst
                     element; exit 1 when one is over the registry's tolerance
   --time            median time of each launch after warm-up, GFLOP/s and GB/s (counts: engine/op_cost.h)
@@ -94,6 +95,10 @@ void list_ops() {
   for (const std::string& v : cuda_emu::conv_variants()) append(variants, ", ", v);
   fmt::print("\nconv variants (--variant, cuda and cuda-emu): {} (default {})\n", variants,
              cuda_emu::conv_default_variant);
+  std::string cpu_variants;
+  for (const std::string& v : cpu::conv_variants()) append(cpu_variants, ", ", v);
+  fmt::print("conv variants (--variant, cpu): {} (default {})\n", cpu_variants, cpu::conv_default_variant);
+  for (const cpu::ConvAlgo& a : cpu::conv_algos()) fmt::print("  {:<17} {}\n", a.name, a.about);
   fmt::print("devices (--device): cpu, cpu-ref, cuda-emu, cuda (tint devices: which are available)\n");
 }
 
@@ -162,6 +167,7 @@ int run_op(int argc, char** argv) {
   std::string variant;
   if (device.kind == DeviceKind::CudaEmu)
     variant = fmt::format(", conv variant {}", cuda_emu::conv_variant());
+  if (device.kind == DeviceKind::Cpu) variant = fmt::format(", conv variant {}", cpu::conv_variant());
 #ifdef TINT_HAVE_CUDA
   if (device.kind == DeviceKind::Cuda) variant = fmt::format(", conv variant {}", cuda::conv_variant());
 #endif

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "engine/error.h"
+#include "kernels/cpu/conv_algos.h"
 #include "kernels/cuda/conv2d.h"
 #include "tools/commands.h"
 
@@ -11,8 +12,9 @@ void select_conv_variant(Device device, const std::string& flag, const std::stri
 #ifdef TINT_HAVE_CUDA
   if (device.kind == DeviceKind::Cuda) return cuda::set_conv_variant(name);
 #endif
-  throw Error(fmt::format("{} {}: the {} backend has one conv kernel; variants exist on cuda and cuda-emu", flag,
-                          name, device.str()));
+  if (device.kind == DeviceKind::Cpu) return cpu::set_conv_variant(name);
+  throw Error(fmt::format("{} {}: the {} backend has one conv kernel; variants exist on cpu, cuda and cuda-emu",
+                          flag, name, device.str()));
 }
 
 }  // namespace tint::cli

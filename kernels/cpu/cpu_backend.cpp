@@ -12,7 +12,7 @@
 #include "engine/backend.h"
 #include "engine/thread_pool.h"
 #include "kernels/common/pointwise.h"
-#include "kernels/cpu/conv_fast.h"
+#include "kernels/cpu/conv_algos.h"
 #include "kernels/cpu/host_memory.h"
 
 namespace tint {
@@ -366,12 +366,16 @@ Backend make_cpu_backend() {
   b.concat_channels = concat_channels;
   b.split_channels = split_channels;
   b.conv2d_forward = [](const Stream& st, float* y, const float* x, const float* w, const Conv2dShape& s) {
-    cpu::conv2d_forward_fast(st.pool, y, x, w, s);
+    cpu::conv_run(cpu::ConvProduct::forward, st.pool, y, x, w, s);
   };
   b.conv2d_backward_data = [](const Stream& st, float* dx, const float* dy, const float* w,
-                              const Conv2dShape& s) { cpu::conv2d_backward_data_fast(st.pool, dx, dy, w, s); };
+                              const Conv2dShape& s) {
+    cpu::conv_run(cpu::ConvProduct::backward_data, st.pool, dx, dy, w, s);
+  };
   b.conv2d_backward_weight = [](const Stream& st, float* dw, const float* x, const float* dy,
-                                const Conv2dShape& s) { cpu::conv2d_backward_weight_fast(st.pool, dw, x, dy, s); };
+                                const Conv2dShape& s) {
+    cpu::conv_run(cpu::ConvProduct::backward_weight, st.pool, dw, x, dy, s);
+  };
   b.conv2d_workspace_bytes = [](const Conv2dShape&) -> size_t { return 0; };  // thread-local scratch
   b.l1_loss_forward = [](const Stream& st, float* out, const float* p, const float* t, const float* m, int n,
                          int c, int64_t hw) {
