@@ -59,8 +59,6 @@ std::vector<cpu::Isa> isas() {
   return v;
 }
 
-constexpr double kConvTol = 2e-5;
-
 // The three products of shape s through every algorithm of conv_algos.h that takes the shape (every ISA,
 // pools of 1..3 threads, and no pool) against the float reference. Also checks that every thread count gives
 // the same bits. `tol` is per algorithm: Winograd-type algorithms state their own bound.
@@ -88,7 +86,7 @@ void check_conv(const Conv2dShape& s, const std::vector<cpu::Isa>& which = isas(
           std::unique_ptr<ThreadPool> pool = threads ? std::make_unique<ThreadPool>(threads) : nullptr;
           Vec out = poisoned(want.size());
           cpu::conv_run_with(algo, p, pool.get(), out.data(), a.data(), b.data(), s, isa);
-          CHECK(scaled_error(out, want) < kConvTol);
+          CHECK(scaled_error(out, want) < algo.tolerance);
           if (first.empty())
             first = out;
           else  // deterministic: the split over threads does not change any sum's order

@@ -36,6 +36,9 @@ struct ConvAlgo {
   const char* about;                                 // one line for --list and the benchmarks
   bool (*takes)(const Conv2dShape& s, ConvProduct p);  // nullptr: every shape and product it has a function for
   ConvFn forward = nullptr, backward_data = nullptr, backward_weight = nullptr;  // nullptr: not provided
+  // The bound the tests hold it to: max |out - cpu-ref| / max |cpu-ref| on random inputs in [-1, 1]. A
+  // transform-based algorithm states its own, measured against a double reference (and says where).
+  double tolerance = 2e-5;
 };
 
 const std::vector<ConvAlgo>& conv_algos();  // "gemm" first
