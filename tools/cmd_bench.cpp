@@ -48,6 +48,9 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
   --workers N         loader threads, 1..64 (default: one per core)
   --peer PYTHON       also time the step in PyTorch with this interpreter (benchmarks/peers/torch_unet_step.py);
                       without the interpreter or without torch the column says skipped
+  --peer-setting S    PyTorch's memory format and Adam: best (default: the faster of the fused Adam in the
+                      default format and channels_last + fused Adam), plain, fused, channels_last,
+                      channels_last+fused
   --json FILE         write the results as JSON
   --profile FILE.json profile --steps more steps per batch size after the timed ones: a table per batch and
                       a Chrome/Perfetto trace (FILE_b<N>.json when several batch sizes are given)
@@ -162,8 +165,8 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-PeerResult run_peer(const std::string& python, Device device, int batch, int size, int width, int levels,
-                    const std::string& loss, int warmup, int steps) {
+PeerResult run_peer(const std::string& python, const std::string& setting, Device device, int batch, int size,
+                    int width, int levels, const std::string& loss, int warmup, int steps) {
   PeerResult r;
   const std::string script = peer_script();
   if (script.empty()) {
@@ -177,9 +180,9 @@ PeerResult run_peer(const std::string& python, Device device, int batch, int siz
   const int threads = device.kind == DeviceKind::Cpu ? runtime(device).stream.pool->size() : 1;
   const std::string cmd = fmt::format(
       "{} {} --device {} --batch {} --size {} --width {} --levels {} --loss {} --warmup {} --repeats {} "
-      "--threads {} 2>&1",
+      "--threads {} --setting {} 2>&1",
       shell_quote(python), shell_quote(script), device.kind == DeviceKind::Cuda ? "cuda" : "cpu", batch, size,
-      width, levels, loss, warmup, steps, threads);
+      width, levels, loss, warmup, steps, threads, shell_quote(setting));
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) {
     r.note = "skipped: cannot start a shell";
@@ -206,6 +209,8 @@ PeerResult run_peer(const std::string& python, Device device, int batch, int siz
     if (t != std::string::npos && d != std::string::npos)
       r.note = fmt::format("torch {}, {}", last_line.substr(t + 10, last_line.find('"', t + 10) - t - 10),
                            last_line.substr(d + 11, last_line.find('"', d + 11) - d - 11));
+    if (const size_t s = last_line.find("\"setting\": \""); s != std::string::npos)
+      r.note += fmt::format(", setting {}", last_line.substr(s + 12, last_line.find('"', s + 12) - s - 12));
   } else {
     r.note = fmt::format("skipped: the peer failed (exit {}): {}", rc, last_line.substr(0, 200));
   }
@@ -218,7 +223,7 @@ int run_bench(int argc, char** argv) {
   Args args(argc, argv,
             Options{{},
                     {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data", "workers",
-                     "peer", "json", "profile", "dump-graph", "conv-variant"},
+                     "peer", "peer-setting", "json", "profile", "dump-graph", "conv-variant"},
                     0,
                     ""});
   if (args.help()) {
@@ -228,6 +233,11 @@ int run_bench(int argc, char** argv) {
   const Device device = Device::parse(args.get("device", "cpu"));
   TINT_CHECK(device.available(), "--device '{}' is not available in this build or on this machine", device.str());
   if (args.has("conv-variant")) select_conv_variant(device, "--conv-variant", args.get("conv-variant", ""));
+  const std::string peer_setting = args.get("peer-setting", "best");
+  if (peer_setting != "best" && peer_setting != "plain" && peer_setting != "fused" &&
+      peer_setting != "channels_last" && peer_setting != "channels_last+fused")
+    throw Error(fmt::format("--peer-setting {}: expected best, plain, fused, channels_last or channels_last+fused",
+                            peer_setting));
   const int levels = args.get_int("levels", 4, 1, 6);
   const int size = args.get_int("size", 256, 8, 8192);
   TINT_CHECK(size % (1 << levels) == 0, "--size {} must be a multiple of 2^levels = {} (--levels {})", size,
@@ -397,7 +407,8 @@ int run_bench(int argc, char** argv) {
                  batch, r.profiled_ms, r.step_ms, 100.0 * (r.profiled_ms / r.step_ms - 1));
     }
     if (args.has("peer"))
-      r.peer = run_peer(args.get("peer", ""), device, batch, size, width, levels, loss_name, warmup, steps);
+      r.peer = run_peer(args.get("peer", ""), peer_setting, device, batch, size, width, levels, loss_name, warmup,
+                        steps);
     results.push_back(r);
   }
 
