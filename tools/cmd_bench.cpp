@@ -53,6 +53,8 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
                       a Chrome/Perfetto trace (FILE_b<N>.json when several batch sizes are given)
   --dump-graph F.dot  the autograd graph of the first step (ops, shapes, saved tensors) as Graphviz
   --conv-variant NAME the convolution variant on cpu, cuda and cuda-emu (tint op --list names them)
+  --reduce-variant NAME  the reduction variant (sum, losses, bias gradient) on cuda and cuda-emu: block
+                      (default) or tree
 
 Each phase ends with a device synchronisation; ms/step is the median of the phases' sum. img/s = batch /
 step time; peak MiB is the device allocator's high-water mark during the batch size's steps. PyTorch/tint is
@@ -218,7 +220,7 @@ int run_bench(int argc, char** argv) {
   Args args(argc, argv,
             Options{{},
                     {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data", "workers",
-                     "peer", "json", "profile", "dump-graph", "conv-variant"},
+                     "peer", "json", "profile", "dump-graph", "conv-variant", "reduce-variant"},
                     0,
                     ""});
   if (args.help()) {
@@ -228,6 +230,8 @@ int run_bench(int argc, char** argv) {
   const Device device = Device::parse(args.get("device", "cpu"));
   TINT_CHECK(device.available(), "--device '{}' is not available in this build or on this machine", device.str());
   if (args.has("conv-variant")) select_conv_variant(device, "--conv-variant", args.get("conv-variant", ""));
+  if (args.has("reduce-variant"))
+    select_reduce_variant(device, "--reduce-variant", args.get("reduce-variant", ""));
   const int levels = args.get_int("levels", 4, 1, 6);
   const int size = args.get_int("size", 256, 8, 8192);
   TINT_CHECK(size % (1 << levels) == 0, "--size {} must be a multiple of 2^levels = {} (--levels {})", size,
