@@ -129,7 +129,9 @@ std::string describe_convt(const OpDims& d) {
 }
 
 // The GPU reductions' partial sums (engine/backend.h): what the engine gives every GPU stream.
-size_t reduction_workspace(const Backend&, const OpDims&) { return kReductionWorkspaceBytes; }
+size_t reduction_workspace(const Backend&, const OpDims&) {
+  return kReductionWorkspaceBytes;
+}
 
 size_t conv_workspace(const Backend& b, const OpDims& d) {
   return b.conv2d_workspace_bytes(conv_shape(d));

@@ -55,7 +55,8 @@ std::vector<OpCase> reduction_cases() {
   for (const OpDims& d : std::vector<OpDims>{{2, 3, 3 * 4096 + 4}, {3, 2, 9001}, {1, 40, 4097}, {5, 1, 4096}})
     out.push_back({&bias, d, "", kSmallCase});
   for (const char* loss : {"l1_loss", "mse_loss"})
-    for (const OpDims& d : std::vector<OpDims>{{3, 2, 9000, 1}, {2, 2, 5000, 0}, {2, 3, 4097, 2}, {1, 2, 8193, 1}})
+    for (const OpDims& d :
+         std::vector<OpDims>{{3, 2, 9000, 1}, {2, 2, 5000, 0}, {2, 3, 4097, 2}, {1, 2, 8193, 1}})
       out.push_back({&find_op(loss), d, "", kSmallCase});
   return out;
 }

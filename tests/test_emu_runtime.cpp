@@ -236,7 +236,9 @@ TEST_CASE("emu: cp.async copies land at the matching wait, in group order, with 
   for (size_t i = 0; i < src.size(); ++i) src[i] = 100.0f + float(i);
   const auto a_src = [&](int t) { return src[size_t(t)]; };
   const auto b_src = [&](int t) { return t % 2 ? 0.0f : src[size_t(kCopyThreads + t)]; };
-  const auto at = [](const std::vector<float>& out, int row, int t) { return out[size_t(row * kCopyThreads + t)]; };
+  const auto at = [](const std::vector<float>& out, int row, int t) {
+    return out[size_t(row * kCopyThreads + t)];
+  };
   {
     Seed seed(0);  // no shuffling, no early landing: every group lands exactly at its wait
     const std::vector<float> out = run_two_groups(src);

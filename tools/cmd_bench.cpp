@@ -53,7 +53,7 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
                       a Chrome/Perfetto trace (FILE_b<N>.json when several batch sizes are given)
   --dump-graph F.dot  the autograd graph of the first step (ops, shapes, saved tensors) as Graphviz
   --conv-variant NAME the convolution variant on cpu, cuda and cuda-emu (tint op --list names them)
-  --reduce-variant NAME  the reduction variant (sum, losses, bias gradient) on cuda and cuda-emu: block
+  --reduce-variant V  the reduction kernels (sum, losses, bias gradient) on cuda and cuda-emu: block
                       (default) or tree
 
 Each phase ends with a device synchronisation; ms/step is the median of the phases' sum. img/s = batch /
@@ -219,8 +219,8 @@ PeerResult run_peer(const std::string& python, Device device, int batch, int siz
 int run_bench(int argc, char** argv) {
   Args args(argc, argv,
             Options{{},
-                    {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data", "workers",
-                     "peer", "json", "profile", "dump-graph", "conv-variant", "reduce-variant"},
+                    {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data",
+                     "workers", "peer", "json", "profile", "dump-graph", "conv-variant", "reduce-variant"},
                     0,
                     ""});
   if (args.help()) {

@@ -34,7 +34,7 @@ Runs one op of the registry forward and backward on one backend, with seeded ran
                     e.g. conv2d --shape 2,3,9,7,4,3,1,1 (N,C,H,W,COUT,K,S,P)
   --device D        cpu, cpu-ref, cuda-emu or cuda (default cpu)
   --variant NAME    the conv kernel variant on cpu, cuda and cuda-emu (tint op --list names them)
-  --reduce-variant NAME  the reduction variant of sum, the losses and bias_add's backward on cuda and
+  --reduce-variant V  the reduction kernels of sum, the loss forwards and bias_add's backward on cuda and
                     cuda-emu: block (default) or tree
   --check           compare every output and gradient with cpu-ref: max abs and relative error, the worst
                     element; exit 1 when one is over the registry's tolerance
@@ -180,7 +180,8 @@ int run_op(int argc, char** argv) {
   if (device.kind == DeviceKind::Cpu) variant = fmt::format(", conv variant {}", cpu::conv_variant());
 #ifdef TINT_HAVE_CUDA
   if (device.kind == DeviceKind::Cuda)
-    variant = fmt::format(", conv variant {}, reduce variant {}", cuda::conv_variant(), cuda::reduce_variant());
+    variant =
+        fmt::format(", conv variant {}, reduce variant {}", cuda::conv_variant(), cuda::reduce_variant());
 #endif
   fmt::print("{} {} on {}{}{}\n", op.name, op.describe(dims), device.str(), variant,
              args.has("inputs") ? fmt::format(", inputs from {}", args.get("inputs", ""))

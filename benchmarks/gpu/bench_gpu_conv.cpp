@@ -1,6 +1,7 @@
-// bench_gpu_conv: tint's CUDA conv kernels (every variant, every product) against cuDNN on the U-Net's layers,
-// and the memory-bound ops in GB/s (the reductions under every reduce variant): all of them the op registry's U-Net cases (models/unet_cases.h), run
-// through the registry's launches, with FLOPs and bytes from engine/op_cost.h. Built only with nvcc; run by benchmarks/gpu/check.sh on a lent GPU.
+// bench_gpu_conv: tint's CUDA conv kernels (every variant, every product) against cuDNN on the U-Net's
+// layers, and the memory-bound ops in GB/s (the reductions under every reduce variant): all of them the op
+// registry's U-Net cases (models/unet_cases.h), run through the registry's launches, with FLOPs and bytes
+// from engine/op_cost.h. Built only with nvcc; run by benchmarks/gpu/check.sh on a lent GPU.
 //
 // Fairness: fp32 everywhere, TF32 off on both sides (cuDNN's math type CUDNN_FMA_MATH: FMA kernels only;
 // CUDNN_DEFAULT_MATH would allow TF32 tensor cores on Hopper); cuDNN's algorithm chosen by its own
@@ -382,8 +383,8 @@ void bench_memory_kernels(const Options& opt, Timer& timer, std::vector<BwRow>& 
       const std::string launch = c.op->launches[k].name;
       // The reductions (kernels/cuda/reduce.h) run under every reduce variant, the rest once.
       const bool reduction = (name == "sum" || name == "l1_loss" || name == "mse_loss") ? launch == "fwd"
-                             : name == "bias_add"                                     ? launch == "bwd"
-                                                                                      : false;
+                             : name == "bias_add"                                       ? launch == "bwd"
+                                                                                        : false;
       const std::vector<std::string> variants =
           reduction ? cuda::reduce_variants() : std::vector<std::string>{cuda::reduce_default_variant};
       for (const std::string& v : variants) {

@@ -56,9 +56,9 @@ __global__ void bias_backward_kernel(float* __restrict__ dbias, const float* __r
   }
 }
 
-// The "tree" variant (kernels/cuda/reduce.h): grid (splits, c); block (s, ch) adds its strided share of channel
-// ch of every image, in image order, into partial[ch * splits + s]; bias_combine_kernel adds each channel's
-// splits in a fixed tree. The splits depend on hw alone, so the bits depend on the shape alone.
+// The "tree" variant (kernels/cuda/reduce.h): grid (splits, c); block (s, ch) adds its strided share of
+// channel ch of every image, in image order, into partial[ch * splits + s]; bias_combine_kernel adds each
+// channel's splits in a fixed tree. The splits depend on hw alone, so the bits depend on the shape alone.
 __global__ void bias_partials_kernel(float* __restrict__ partial, const float* __restrict__ dy, int n, int c,
                                      int64_t hw, bool vec) {
   __shared__ float scratch[kReduceThreads];
@@ -82,7 +82,8 @@ __global__ void bias_partials_kernel(float* __restrict__ partial, const float* _
   if (threadIdx.x == 0) partial[int64_t(ch) * gridDim.x + blockIdx.x] = total;
 }
 
-__global__ void bias_combine_kernel(float* __restrict__ dbias, const float* __restrict__ partial, int splits) {
+__global__ void bias_combine_kernel(float* __restrict__ dbias, const float* __restrict__ partial,
+                                    int splits) {
   __shared__ float scratch[kReduceThreads];
   const float total = block_sum_row(partial + int64_t(blockIdx.x) * splits, splits, scratch);
   if (threadIdx.x == 0) dbias[blockIdx.x] = total;
@@ -133,7 +134,8 @@ void bias_backward(const Stream& s, float* dbias, const float* dy, int n, int c,
   const int64_t per_split = int64_t(kReduceThreads) * 16, cap = std::max(1, kTreeMaxPartials * 2 / c);
   const int splits = int(std::min<int64_t>(std::max<int64_t>((hw + per_split - 1) / per_split, 1), cap));
   if (n > 0 && c <= 65535 && reduce_in_tree(s, size_t(c) * splits * sizeof(float))) {
-    float* partial = splits > 1 ? static_cast<float*>(s.workspace) : dbias;  // one split: its partial is the sum
+    // One split: its partial is the sum itself.
+    float* partial = splits > 1 ? static_cast<float*>(s.workspace) : dbias;
     TINT_LAUNCH(bias_partials_kernel, dim3(unsigned(splits), unsigned(c)), kReduceThreads, 0, stream_of(s),
                 partial, dy, n, c, hw, vec);
     if (splits > 1)

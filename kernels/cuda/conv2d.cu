@@ -170,14 +170,14 @@ __device__ __forceinline__ void store_acc(const ConvGemm& g, const PhaseInfo& f,
       if (n >= f.N) continue;
       if (g.splits > 1) {
         float* p = partial + ((int64_t(phase) * g.splits + split) * g.M + m) * g.n_pad + n;
-        *reinterpret_cast<float4*>(p) = make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2],
-                                                    acc[i][gj * 4 + 3]);
+        *reinterpret_cast<float4*>(p) =
+            make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
         continue;
       }
       const int64_t off = out_offset<D>(g, f, m, n);
       if (contiguous4 && g.vec_out && n + 3 < f.N && off % 4 == 0) {
-        *reinterpret_cast<float4*>(out + off) = make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1],
-                                                            acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
+        *reinterpret_cast<float4*>(out + off) =
+            make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
       } else {
 #pragma unroll
         for (int j = 0; j < 4; ++j)
@@ -709,10 +709,11 @@ __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
 // K) are zero-filled by the copy itself (src-size 0), not by a branch around a load.
 // Gather offsets: every element's source is base(column) + koff(k). The column part is computed once per
 // thread; the k part of each slice is decoded once per block, by BK threads, one slice ahead, into a small
-// shared table (KSlot), so the per-element work is two adds and two bounds tests, whatever the product:
-//   forward          A = w:  m*K + k                  B = x:  base(img, i*s-pad, j*s-pad) + c*hw + p*w_in + q
-//   backward-data    A = w:  c*kh*kw + (o*c_in*kh*kw + p*kw + q)    B = dy: base(img, r0, c0) + o*hw_out - tp*w_out - tq
-//   backward-weight  A = dy: o*hw_out + (img*c_out*hw_out + pix)    B = x:  base(c, p, q) + img*c_in*hw_in + h0*w_in + w0
+// shared table (KSlot), so the per-element work is two adds and two bounds tests, whatever the product
+// (column part + k part):
+//   forward          A = w   m*K + k                      B = x   (img, i*s-pad, j*s-pad) + (c, p, q)
+//   backward-data    A = w   c*kh*kw + (o, p, q)          B = dy  (img, r0, c0) + (o, -tp, -tq)
+//   backward-weight  A = dy  o*hw_out + (img, pix)        B = x   (c, p, q) + (img, i*s-pad, j*s-pad)
 // with the row and column of the B element (column part + k part) tested against the gathered tensor.
 // Split-K and the split reduce are igemm's (same plan, same partials).
 constexpr int kStages3 = 3;
@@ -779,9 +780,12 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int m = m0 + x;
   const bool a_valid = m < g.M;
   int64_t a_base = 0;
-  if constexpr (D == Dir::forward) a_base = int64_t(m) * f.K;
-  else if constexpr (D == Dir::backward_data) a_base = int64_t(m) * khkw;
-  else a_base = int64_t(m) * hw_out;
+  if constexpr (D == Dir::forward)
+    a_base = int64_t(m) * f.K;
+  else if constexpr (D == Dir::backward_data)
+    a_base = int64_t(m) * khkw;
+  else
+    a_base = int64_t(m) * hw_out;
   const int n = n0 + x;
   const bool b_valid = n < f.N;
   int64_t b_base = 0;

@@ -148,7 +148,8 @@ __global__ void loss_partials_kernel(float* __restrict__ partial, const float* _
   const float* p = pred + int64_t(b) * c * hw;
   const float* q = target + int64_t(b) * c * hw;
   float s = 0.0f, m = 0.0f;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < hw; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < hw;
+       i += int64_t(gridDim.x) * blockDim.x) {
     float v = 0.0f;
     for (int ch = 0; ch < c; ++ch) v += F::value(p[ch * hw + i] - q[ch * hw + i]);
     if (mask) {
@@ -219,7 +220,9 @@ const std::vector<std::string>& reduce_variants() {
   return names;
 }
 
-std::string reduce_variant() { return kReduceVariantNames[g_reduce_variant.load()]; }
+std::string reduce_variant() {
+  return kReduceVariantNames[g_reduce_variant.load()];
+}
 
 void set_reduce_variant(const std::string& name) {
   const std::vector<std::string>& names = reduce_variants();

@@ -33,7 +33,8 @@
 //   launches     only through TINT_LAUNCH (kernels/cuda/cuda_compat.h), which calls tint::emu::launch
 //
 // NOT supported (give such code an emulatable fallback; __CUDA_ARCH__ is never defined here, TINT_CUDA_EMU
-// is): inline PTX (asm), wgmma/mma/wmma, TMA, cuda::memcpy_async and cuda::pipeline, cooperative groups, textures and surfaces,
+// is): inline PTX (asm), wgmma/mma/wmma, TMA, cuda::memcpy_async and cuda::pipeline, cooperative groups,
+// textures and surfaces,
 // __half/__nv_bfloat16, dynamic parallelism (a launch from a kernel), CUDA graphs, clusters and distributed
 // shared memory, __match_*_sync and __reduce_*_sync, managed memory. Streams do not overlap anything.
 //

@@ -9,9 +9,9 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <new>
