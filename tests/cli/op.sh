@@ -77,7 +77,7 @@ refuse "unknown conv variant 'fast' (valid: naive, igemm, igemm-nosplit, igemm2,
 refuse "unknown reduce variant 'atomic' (valid: block, tree)" \
   op sum --shape 5 --device cuda-emu --reduce-variant atomic
 refuse "--reduce-variant tree: the cpu backend has one reduction kernel" op sum --shape 5 --reduce-variant tree
-refuse "--variant naive: the cpu backend has one conv kernel" op conv2d --shape 1,1,3,3,1,3,1,1 --variant naive
+refuse "unknown cpu conv variant 'naive'" op conv2d --shape 1,1,3,3,1,3,1,1 --variant naive
 refuse "--shape 1,2,3: conv2d: shape '1,2,3' has 3 values" op conv2d --shape 1,2,3
 refuse "--shape 1,x: " op relu --shape 1,x
 refuse "gives an empty output" op conv2d --shape 1,1,2,2,1,5,1,0
