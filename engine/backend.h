@@ -33,6 +33,11 @@ struct Stream {
   size_t workspace_bytes = 0;
 };
 
+// Reductions (sum, the loss forwards, bias_backward) may keep per-block partial sums in the first this many
+// bytes of Stream::workspace; with a smaller workspace they must still be right (in one block). The engine
+// makes every stream's workspace at least this large before it calls them.
+inline constexpr size_t kReductionWorkspaceBytes = 64 * 1024;
+
 // One 2-D convolution: x (n, c_in, h_in, w_in) * w (c_out, c_in, kh, kw) -> y (n, c_out, h_out, w_out),
 //   y[n,o,i,j] = sum_{c,p,q} x[n, c, i*stride_h - pad_h + p, j*stride_w - pad_w + q] * w[o,c,p,q]
 // with x read as zero outside its bounds. No dilation, no groups. h_out/w_out are stored (not derived) so

@@ -145,6 +145,8 @@ DeviceRuntime::DeviceRuntime(Device d, const Backend& b) : device(d), backend(b)
     stream.pool = pool_.get();
   }
   if (backend.create_stream) stream.handle = backend.create_stream();
+  // The GPU reductions keep their per-block partials here (engine/backend.h); the CPU ones need none.
+  if (d.kind != DeviceKind::Cpu) ensure_workspace(kReductionWorkspaceBytes);
 }
 
 DeviceRuntime::~DeviceRuntime() {

@@ -128,6 +128,11 @@ std::string describe_convt(const OpDims& d) {
                      d[11], d[12]);
 }
 
+// The GPU reductions' partial sums (engine/backend.h): what the engine gives every GPU stream.
+size_t reduction_workspace(const Backend&, const OpDims&) {
+  return kReductionWorkspaceBytes;
+}
+
 size_t conv_workspace(const Backend& b, const OpDims& d) {
   return b.conv2d_workspace_bytes(conv_shape(d));
 }
@@ -365,7 +370,8 @@ std::vector<OpDef> build_registry() {
                       [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
                         b.broadcast_scalar(s, t[3], t[1], 1.0f, d[0]);
                       }}},
-                    {{1}, {5}, {1000}, {40000}}});
+                    {{1}, {5}, {1000}, {40000}},
+                    reduction_workspace});
   // bias_add: in place on y; backward dbias = sum over batch and pixels.
   r.push_back(OpDef{
       "bias_add",
@@ -387,7 +393,8 @@ std::vector<OpDef> build_registry() {
         [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
           b.bias_backward(s, t[4], t[2], int(d[0]), int(d[1]), d[2]);
         }}},
-      {{1, 3, 1}, {2, 5, 7}, {8, 4, 16}, {3, 2, 1000}}});
+      {{1, 3, 1}, {2, 5, 7}, {8, 4, 16}, {3, 2, 1000}},
+      reduction_workspace});
   // concat_channels: y = [a, b]; backward splits dy (split_channels).
   r.push_back(OpDef{
       "concat_channels",
@@ -437,7 +444,8 @@ std::vector<OpDef> build_registry() {
              {"bwd", true,
               [](const OpDims& d) { return loss_backward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
               loss_backward<true>}},
-            loss_shapes});
+            loss_shapes,
+            reduction_workspace});
   r.push_back(
       OpDef{"mse_loss",
             "N,C,HW[,MASK]",
@@ -454,7 +462,8 @@ std::vector<OpDef> build_registry() {
              {"bwd", true,
               [](const OpDims& d) { return loss_backward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
               loss_backward<false>}},
-            loss_shapes});
+            loss_shapes,
+            reduction_workspace});
   // adam_step: p, m, v updated in place (lr 1e-2, weight decay 0.05, the third step).
   r.push_back(OpDef{
       "adam_step",

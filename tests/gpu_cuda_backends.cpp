@@ -3,12 +3,13 @@
 // convolutions are too big for the CPU reference: every tuned conv variant is checked against the naive one
 // (independent code) on the GPU, at batch 1 (the naive kernel takes seconds per layer at batch 8, which the
 // GPU check's time budget cannot afford; bench_gpu_conv compares batch 8 with cuDNN); the other ops against
-// cpu-ref at batch 1 and 8.
+// cpu-ref at batch 1 and 8, under every reduce variant.
 // Without a GPU (or a build without nvcc) every test exits with code 77, which ctest reports as skipped.
 #include <cstdio>
 #include <cstdlib>
 
 #include "engine/error.h"
+#include "kernels/cuda/reduce.h"
 #include "models/unet_cases.h"
 #include "tests/test_cuda_matrix.h"
 
@@ -54,7 +55,18 @@ TEST_CASE("gpu: every registry case, small shapes, every conv variant, against c
 }
 
 TEST_CASE("gpu: the U-Net's non-conv cases (batch 1 and 8) against cpu-ref", "[gpu]") {
-  check_cases(require_gpu(), unet_cases(false), false);
+  const Target t = require_gpu();
+#ifdef TINT_HAVE_CUDA
+  // Every reduce variant: "tree" runs many blocks only at these sizes (the small cases barely split).
+  for (const std::string& v : cuda::reduce_variants()) {
+    cuda::set_reduce_variant(v);
+    INFO("reduce variant " << v);
+    check_cases(t, unet_cases(false), false);
+  }
+  cuda::set_reduce_variant(cuda::reduce_default_variant);
+#else
+  (void)t;
+#endif
 }
 
 TEST_CASE("gpu: conv on the U-Net layers (batch 1), tuned variants against naive", "[gpu]") {

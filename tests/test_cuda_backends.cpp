@@ -3,6 +3,8 @@
 // tolerances. Where this build has nvcc and a GPU is present, the native `cuda` backend runs the same
 // matrix (tests/gpu_cuda_backends.cpp does it at scale, on the U-Net's layers).
 #include "engine/error.h"
+#include "kernels/cuda/reduce.h"
+#include "kernels/emu/cuda_emu.h"
 #include "tests/test_cuda_matrix.h"
 
 using namespace tint;
@@ -37,6 +39,44 @@ std::vector<OpCase> small_cases(bool conv) {
   return out;
 }
 
+// The reductions at the registry's small shapes and at shapes that give the "tree" variant several blocks
+// (16 floats a thread, 256 threads: 4096 floats a block or split) with their edges: a float4 tail, hw not a
+// multiple of 4, one pixel, all-zero masks, a channel count that caps the splits.
+std::vector<OpCase> reduction_cases() {
+  std::vector<OpCase> out;
+  for (const OpCase& c : small_op_cases()) {
+    const std::string name = c.op->name;
+    if (name == "sum" || name == "bias_add" || name == "l1_loss" || name == "mse_loss") out.push_back(c);
+  }
+  const OpDef& sum = find_op("sum");
+  const OpDef& bias = find_op("bias_add");
+  for (const OpDims& d : std::vector<OpDims>{{4096}, {4097}, {8 * 4096 + 3}, {200001}})
+    out.push_back({&sum, d, "", kSmallCase});
+  for (const OpDims& d : std::vector<OpDims>{{2, 3, 3 * 4096 + 4}, {3, 2, 9001}, {1, 40, 4097}, {5, 1, 4096}})
+    out.push_back({&bias, d, "", kSmallCase});
+  for (const char* loss : {"l1_loss", "mse_loss"})
+    for (const OpDims& d :
+         std::vector<OpDims>{{3, 2, 9000, 1}, {2, 2, 5000, 0}, {2, 3, 4097, 2}, {1, 2, 8193, 1}})
+      out.push_back({&find_op(loss), d, "", kSmallCase});
+  return out;
+}
+
+// The reduce-variant switch of a target's backend (kernels/cuda/reduce.h).
+struct ReduceSwitch {
+  const std::vector<std::string>& (*variants)();
+  void (*set)(const std::string&);
+  const char* default_variant;
+};
+
+ReduceSwitch reduce_switch(const Target& t) {
+#ifdef TINT_HAVE_CUDA
+  if (t.backend == cuda_backend())
+    return {cuda::reduce_variants, cuda::set_reduce_variant, cuda::reduce_default_variant};
+#endif
+  (void)t;
+  return {cuda_emu::reduce_variants, cuda_emu::set_reduce_variant, cuda_emu::reduce_default_variant};
+}
+
 }  // namespace
 
 TEST_CASE("cuda backends: every registry op but the convolutions, small shapes, matches cpu-ref", "[cuda]") {
@@ -63,17 +103,18 @@ TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
   const Backend& b = cuda_emu_backend();
   CHECK(std::string(b.name) == "cuda-emu");
   CHECK(cuda_emu::conv_variant() == cuda_emu::conv_default_variant);
-  CHECK(cuda_emu::conv_variants() == std::vector<std::string>{"naive", "igemm", "igemm-nosplit", "igemm2"});
+  CHECK(cuda_emu::conv_variants() ==
+        std::vector<std::string>{"naive", "igemm", "igemm-nosplit", "igemm2", "igemm3"});
   cuda_emu::set_conv_variant("naive");
   CHECK(cuda_emu::conv_variant() == "naive");
   try {
-    cuda_emu::set_conv_variant("igemm3");
+    cuda_emu::set_conv_variant("igemm9");
     FAIL("an unknown variant was accepted");
   } catch (const Error& e) {
     const std::string msg = e.what();
     INFO(msg);
-    CHECK(msg.find("'igemm3'") != std::string::npos);
-    CHECK(msg.find("naive, igemm, igemm-nosplit, igemm2") != std::string::npos);
+    CHECK(msg.find("'igemm9'") != std::string::npos);
+    CHECK(msg.find("naive, igemm, igemm-nosplit, igemm2, igemm3") != std::string::npos);
   }
   CHECK(cuda_emu::conv_variant() == "naive");  // a refused name changes nothing
   cuda_emu::set_conv_variant(cuda_emu::conv_default_variant);
@@ -93,4 +134,70 @@ TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
     CHECK(msg.find("cudaMemcpyAsync") != std::string::npos);
     CHECK(msg.find("backend.cu") != std::string::npos);
   }
+}
+
+TEST_CASE("cuda backends: reductions, every variant, multi-block shapes, against cpu-ref", "[cuda][reduce]") {
+  const std::vector<OpCase> cases = reduction_cases();
+  for (const Target& t : targets()) {
+    const ReduceSwitch r = reduce_switch(t);
+    for (const std::string& v : r.variants()) {
+      r.set(v);
+      INFO(t.backend->name << " reduce variant " << v);
+      check_cases(t, cases, false);  // bit-exact ops run twice: the same bits
+      // Without a workspace, "tree" falls back to one block and must stay right.
+      for (const OpCase& c : cases) {
+        const auto in = make_op_inputs(*c.op, c.dims, 2);
+        check_against(t, c, in, reference_outputs(c, in), /*with_workspace=*/false, false);
+      }
+    }
+    r.set(r.default_variant);
+  }
+}
+
+TEST_CASE("cuda-emu: tree reductions give the same bits under every schedule and host-thread count",
+          "[cuda][reduce]") {
+  cuda_emu::set_reduce_variant("tree");
+  const Target t = emu_target();
+  const std::vector<OpCase> cases = reduction_cases();
+  const uint64_t saved_seed = emu::schedule_seed();
+  const int saved_threads = emu::block_threads();
+  for (const OpCase& c : cases) {
+    const auto in = make_op_inputs(*c.op, c.dims, 3);
+    emu::set_schedule_seed(0);
+    emu::set_block_threads(1);
+    const auto first = run_op_case(*t.backend, *c.op, c.dims, in);
+    const std::pair<uint64_t, int> runs[] = {{1, 1}, {7, 2}, {12345, 3}};
+    for (const auto& [seed, threads] : runs) {
+      emu::set_schedule_seed(seed);
+      emu::set_block_threads(threads);
+      const auto again = run_op_case(*t.backend, *c.op, c.dims, in);
+      REQUIRE(again.size() == first.size());
+      for (size_t i = 0; i < first.size(); ++i) {
+        INFO(c.str() << " output " << i << " differs under schedule seed " << seed << " on " << threads
+                     << " host threads");
+        CHECK(std::memcmp(again[i].data(), first[i].data(), first[i].size() * sizeof(float)) == 0);
+      }
+    }
+  }
+  emu::set_schedule_seed(saved_seed);
+  emu::set_block_threads(saved_threads);
+  cuda_emu::set_reduce_variant(cuda_emu::reduce_default_variant);
+}
+
+TEST_CASE("cuda-emu: reduce variants by name and errors", "[cuda][reduce]") {
+  CHECK(cuda_emu::reduce_variant() == cuda_emu::reduce_default_variant);
+  CHECK(cuda_emu::reduce_variants() == std::vector<std::string>{"block", "tree"});
+  cuda_emu::set_reduce_variant("tree");
+  CHECK(cuda_emu::reduce_variant() == "tree");
+  try {
+    cuda_emu::set_reduce_variant("atomic");
+    FAIL("an unknown reduce variant was accepted");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    INFO(msg);
+    CHECK(msg.find("'atomic'") != std::string::npos);
+    CHECK(msg.find("block, tree") != std::string::npos);
+  }
+  CHECK(cuda_emu::reduce_variant() == "tree");  // a refused name changes nothing
+  cuda_emu::set_reduce_variant(cuda_emu::reduce_default_variant);
 }

@@ -127,3 +127,185 @@ TEST_CASE("emu: a destroyed stream is rejected by launches and copies", "[emu]")
   CHECK(cudaStreamSynchronize(cudaStreamPerThread) == cudaSuccess);
   cudaGetLastError();
 }
+
+// ---- asynchronous copies (cp.async) ---------------------------------------------------------------------
+
+namespace {
+
+constexpr int kCopyThreads = 32;
+constexpr int kCopyRows = 8;
+
+// Each thread snapshots its shared slots before and after each wait, so the host sees when copies land.
+// Group 1: a 4-byte copy into a; group 2: a 4-byte copy into b (zero-filled on odd threads) and a 16-byte
+// copy into c of which the last 8 bytes are zero-filled.
+__global__ void pipeline_two_groups(const float* src, float* out) {
+  __shared__ float a[kCopyThreads], b[kCopyThreads];
+  __shared__ float4 c[kCopyThreads];
+  const int t = int(threadIdx.x);
+  a[t] = -1.0f, b[t] = -1.0f, c[t] = make_float4(-1.0f, -1.0f, -1.0f, -1.0f);
+  __pipeline_memcpy_async(&a[t], &src[t], 4);
+  __pipeline_commit();
+  __pipeline_memcpy_async(&b[t], &src[kCopyThreads + t], 4, t % 2 ? 4 : 0);
+  __pipeline_memcpy_async(&c[t], &src[4 * kCopyThreads + 4 * t], 16, 8);
+  __pipeline_commit();
+  const auto snap = [&](int row) {
+    out[(row * 2) * kCopyThreads + t] = a[t];
+    out[(row * 2 + 1) * kCopyThreads + t] = b[t];
+    if (row == 2) out[6 * kCopyThreads + t] = c[t].y, out[7 * kCopyThreads + t] = c[t].z;
+  };
+  snap(0);
+  __pipeline_wait_prior(1);
+  snap(1);
+  __pipeline_wait_prior(0);
+  snap(2);
+}
+
+enum StagedMode { kStagedCorrect = 0, kStagedNoWait = 1, kStagedNoReuseBarrier = 2 };
+
+// A two-stage pipeline as a tiled kernel writes it: tile k+1 is copied while tile k is read, and each thread
+// reads its neighbour's element (so the barrier after the wait matters). The modes drop the wait, or the
+// barrier that keeps a stage from being refilled while others still read it.
+__global__ void staged_rotate(const float* src, float* out, int tiles, int mode) {
+  constexpr int n = 64;
+  __shared__ float buf[2][n];
+  const int t = int(threadIdx.x);
+  buf[0][t] = -1.0f, buf[1][t] = -1.0f;
+  __syncthreads();
+  __pipeline_memcpy_async(&buf[0][t], &src[t], 4);
+  __pipeline_commit();
+  for (int k = 0; k < tiles; ++k) {
+    if (k + 1 < tiles) __pipeline_memcpy_async(&buf[(k + 1) % 2][t], &src[(k + 1) * n + t], 4);
+    __pipeline_commit();  // possibly empty, so that wait_prior(1) always means "all but the newest tile"
+    if (mode != kStagedNoWait) __pipeline_wait_prior(1);
+    __syncthreads();
+    out[k * n + t] = buf[k % 2][(t + 1) % n];
+    if (mode != kStagedNoReuseBarrier) __syncthreads();
+  }
+}
+
+__global__ void pipeline_bad_copy(const float* src, int size, int zfill) {
+  __shared__ float4 dst[2];
+  __pipeline_memcpy_async(reinterpret_cast<char*>(dst) + 4, src, size_t(size), size_t(zfill));
+}
+
+struct Seed {
+  uint64_t saved = tint::emu::schedule_seed();
+  explicit Seed(uint64_t s) { tint::emu::set_schedule_seed(s); }
+  ~Seed() { tint::emu::set_schedule_seed(saved); }
+};
+
+std::vector<float> run_two_groups(const std::vector<float>& src) {
+  float* d_src = nullptr;
+  float* d_out = nullptr;
+  TINT_CUDA_CHECK(cudaMalloc(&d_src, src.size() * sizeof(float)));
+  TINT_CUDA_CHECK(cudaMalloc(&d_out, kCopyRows * kCopyThreads * sizeof(float)));
+  TINT_CUDA_CHECK(cudaMemcpy(d_src, src.data(), src.size() * sizeof(float), cudaMemcpyHostToDevice));
+  TINT_LAUNCH(pipeline_two_groups, 1, kCopyThreads, 0, nullptr, d_src, d_out);
+  std::vector<float> out(kCopyRows * kCopyThreads);
+  TINT_CUDA_CHECK(cudaMemcpy(out.data(), d_out, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  TINT_CUDA_CHECK(cudaFree(d_src));
+  TINT_CUDA_CHECK(cudaFree(d_out));
+  return out;
+}
+
+// Wrong elements of staged_rotate's output against the host's rotation of each tile.
+int staged_errors(int mode, int tiles) {
+  constexpr int n = 64;
+  std::vector<float> src(size_t(tiles) * n);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = float(i) + 0.5f;
+  float* d_src = nullptr;
+  float* d_out = nullptr;
+  TINT_CUDA_CHECK(cudaMalloc(&d_src, src.size() * sizeof(float)));
+  TINT_CUDA_CHECK(cudaMalloc(&d_out, src.size() * sizeof(float)));
+  TINT_CUDA_CHECK(cudaMemcpy(d_src, src.data(), src.size() * sizeof(float), cudaMemcpyHostToDevice));
+  TINT_LAUNCH(staged_rotate, 1, n, 0, nullptr, d_src, d_out, tiles, mode);
+  std::vector<float> out(src.size());
+  TINT_CUDA_CHECK(cudaMemcpy(out.data(), d_out, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  TINT_CUDA_CHECK(cudaFree(d_src));
+  TINT_CUDA_CHECK(cudaFree(d_out));
+  int wrong = 0;
+  for (int k = 0; k < tiles; ++k)
+    for (int t = 0; t < n; ++t) wrong += out[size_t(k * n + t)] != src[size_t(k * n + (t + 1) % n)];
+  return wrong;
+}
+
+}  // namespace
+
+TEST_CASE("emu: cp.async copies land at the matching wait, in group order, with zero-fill", "[emu]") {
+  std::vector<float> src(8 * kCopyThreads);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = 100.0f + float(i);
+  const auto a_src = [&](int t) { return src[size_t(t)]; };
+  const auto b_src = [&](int t) { return t % 2 ? 0.0f : src[size_t(kCopyThreads + t)]; };
+  const auto at = [](const std::vector<float>& out, int row, int t) {
+    return out[size_t(row * kCopyThreads + t)];
+  };
+  {
+    Seed seed(0);  // no shuffling, no early landing: every group lands exactly at its wait
+    const std::vector<float> out = run_two_groups(src);
+    for (int t = 0; t < kCopyThreads; ++t) {
+      INFO("thread " << t);
+      CHECK(at(out, 0, t) == -1.0f);  // nothing has landed before a wait
+      CHECK(at(out, 1, t) == -1.0f);
+      CHECK(at(out, 2, t) == a_src(t));  // wait_prior(1): the older group only
+      CHECK(at(out, 3, t) == -1.0f);
+      CHECK(at(out, 4, t) == a_src(t));
+      CHECK(at(out, 5, t) == b_src(t));  // odd threads: zero-filled
+      CHECK(at(out, 6, t) == src[size_t(4 * kCopyThreads + 4 * t + 1)]);  // c.y copied
+      CHECK(at(out, 7, t) == 0.0f);                                       // c.z zero-filled
+    }
+  }
+  // Under a seed a group may land at once, never later than its wait.
+  int early = 0;
+  for (uint64_t s = 1; s <= 8; ++s) {
+    Seed seed(s);
+    const std::vector<float> out = run_two_groups(src);
+    for (int t = 0; t < kCopyThreads; ++t) {
+      INFO("seed " << s << " thread " << t);
+      CHECK((at(out, 0, t) == -1.0f || at(out, 0, t) == a_src(t)));
+      CHECK(at(out, 2, t) == a_src(t));
+      CHECK(at(out, 4, t) == a_src(t));
+      CHECK(at(out, 5, t) == b_src(t));
+      CHECK(at(out, 7, t) == 0.0f);
+      early += at(out, 1, t) != -1.0f;
+    }
+  }
+  CHECK(early > 0);
+}
+
+TEST_CASE("emu: a missing cp.async wait or stage barrier gives a wrong answer", "[emu]") {
+  for (uint64_t s = 0; s <= 12; ++s) {
+    Seed seed(s);
+    INFO("seed " << s);
+    CHECK(staged_errors(kStagedCorrect, 5) == 0);
+  }
+  {
+    Seed seed(0);
+    CHECK(staged_errors(kStagedNoWait, 5) > 0);  // nothing ever lands: every read is stale
+    // Copies that land only at their wait hide a stage refilled too soon: the seeds must show it.
+    CHECK(staged_errors(kStagedNoReuseBarrier, 5) == 0);
+  }
+  int seeds_caught = 0;
+  for (uint64_t s = 1; s <= 12; ++s) {
+    Seed seed(s);
+    seeds_caught += staged_errors(kStagedNoReuseBarrier, 5) > 0;
+  }
+  CHECK(seeds_caught > 0);
+}
+
+TEST_CASE("emu: a cp.async of a bad size or alignment fails the launch, naming the call", "[emu]") {
+  float* d_src = nullptr;
+  TINT_CUDA_CHECK(cudaMalloc(&d_src, 16 * sizeof(float)));
+  const int bad[][2] = {{4, 0}, {16, 0}, {12, 0}, {4, 8}};  // dst is 4 bytes past a 16-byte boundary
+  for (const auto& b : bad) {
+    INFO("size " << b[0] << " zfill " << b[1]);
+    const bool ok = b[0] == 4 && b[1] == 0;
+    if (ok) {
+      TINT_LAUNCH(pipeline_bad_copy, 1, 1, 0, nullptr, d_src, b[0], b[1]);
+    } else {
+      const auto launch = [&] { TINT_LAUNCH(pipeline_bad_copy, 1, 1, 0, nullptr, d_src, b[0], b[1]); };
+      REQUIRE_THROWS_WITH(launch(), Catch::Contains("__pipeline_memcpy_async"));
+    }
+  }
+  cudaGetLastError();
+  TINT_CUDA_CHECK(cudaFree(d_src));
+}

@@ -56,6 +56,8 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
                       a Chrome/Perfetto trace (FILE_b<N>.json when several batch sizes are given)
   --dump-graph F.dot  the autograd graph of the first step (ops, shapes, saved tensors) as Graphviz
   --conv-variant NAME the convolution variant on cpu, cuda and cuda-emu (tint op --list names them)
+  --reduce-variant V  the reduction kernels (sum, losses, bias gradient) on cuda and cuda-emu: block
+                      (default) or tree
 
 Each phase ends with a device synchronisation; ms/step is the median of the phases' sum. img/s = batch /
 step time; peak MiB is the device allocator's high-water mark during the batch size's steps. PyTorch/tint is
@@ -223,7 +225,7 @@ int run_bench(int argc, char** argv) {
   Args args(argc, argv,
             Options{{},
                     {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data", "workers",
-                     "peer", "peer-setting", "json", "profile", "dump-graph", "conv-variant"},
+                     "peer", "peer-setting", "json", "profile", "dump-graph", "conv-variant", "reduce-variant"},
                     0,
                     ""});
   if (args.help()) {
@@ -233,6 +235,8 @@ int run_bench(int argc, char** argv) {
   const Device device = Device::parse(args.get("device", "cpu"));
   TINT_CHECK(device.available(), "--device '{}' is not available in this build or on this machine", device.str());
   if (args.has("conv-variant")) select_conv_variant(device, "--conv-variant", args.get("conv-variant", ""));
+  if (args.has("reduce-variant"))
+    select_reduce_variant(device, "--reduce-variant", args.get("reduce-variant", ""));
   const std::string peer_setting = args.get("peer-setting", "best");
   if (peer_setting != "best" && peer_setting != "plain" && peer_setting != "fused" &&
       peer_setting != "channels_last" && peer_setting != "channels_last+fused")

@@ -17,6 +17,7 @@
 #include "engine/tensor.h"
 #include "kernels/cpu/conv_algos.h"
 #include "kernels/cuda/conv2d.h"
+#include "kernels/cuda/reduce.h"
 #include "tools/args.h"
 #include "tools/commands.h"
 
@@ -33,6 +34,8 @@ Runs one op of the registry forward and backward on one backend, with seeded ran
                     e.g. conv2d --shape 2,3,9,7,4,3,1,1 (N,C,H,W,COUT,K,S,P)
   --device D        cpu, cpu-ref, cuda-emu or cuda (default cpu)
   --variant NAME    the conv kernel variant on cpu, cuda and cuda-emu (tint op --list names them)
+  --reduce-variant V  the reduction kernels of sum, the loss forwards and bias_add's backward on cuda and
+                    cuda-emu: block (default) or tree
   --check           compare every output and gradient with cpu-ref: max abs and relative error, the worst
                     element; exit 1 when one is over the registry's tolerance
   --time            median time of each launch after warm-up, GFLOP/s and GB/s (counts: engine/op_cost.h)
@@ -98,6 +101,10 @@ void list_ops() {
   std::string cpu_variants;
   for (const std::string& v : cpu::conv_variants()) append(cpu_variants, ", ", v);
   fmt::print("conv variants (--variant, cpu): {} (default {})\n", cpu_variants, cpu::conv_default_variant);
+  std::string reduce_variants;
+  for (const std::string& v : cuda_emu::reduce_variants()) append(reduce_variants, ", ", v);
+  fmt::print("reduce variants (--reduce-variant, cuda and cuda-emu): {} (default {})\n", reduce_variants,
+             cuda_emu::reduce_default_variant);
   for (const cpu::ConvAlgo& a : cpu::conv_algos()) fmt::print("  {:<17} {}\n", a.name, a.about);
   fmt::print("devices (--device): cpu, cpu-ref, cuda-emu, cuda (tint devices: which are available)\n");
 }
@@ -130,7 +137,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 int run_op(int argc, char** argv) {
   Args args(argc, argv,
             Options{{"list", "check", "time"},
-                    {"shape", "device", "variant", "dump", "inputs", "seed", "repeats"},
+                    {"shape", "device", "variant", "reduce-variant", "dump", "inputs", "seed", "repeats"},
                     1,
                     ""});
   if (args.help()) {
@@ -152,6 +159,8 @@ int run_op(int argc, char** argv) {
   }
   const Device device = parse_device(args.get("device", "cpu"));
   if (args.has("variant")) select_conv_variant(device, "--variant", args.get("variant", ""));
+  if (args.has("reduce-variant"))
+    select_reduce_variant(device, "--reduce-variant", args.get("reduce-variant", ""));
   const int seed = args.get_int("seed", 1, 0, 1 << 30);
   const int repeats = args.get_int("repeats", 20, 1, 100000);
   const std::string what = fmt::format("{} --shape {}", op.name, args.get("shape", ""));
@@ -166,10 +175,13 @@ int run_op(int argc, char** argv) {
   DeviceRuntime& rt = runtime(device);
   std::string variant;
   if (device.kind == DeviceKind::CudaEmu)
-    variant = fmt::format(", conv variant {}", cuda_emu::conv_variant());
+    variant = fmt::format(", conv variant {}, reduce variant {}", cuda_emu::conv_variant(),
+                          cuda_emu::reduce_variant());
   if (device.kind == DeviceKind::Cpu) variant = fmt::format(", conv variant {}", cpu::conv_variant());
 #ifdef TINT_HAVE_CUDA
-  if (device.kind == DeviceKind::Cuda) variant = fmt::format(", conv variant {}", cuda::conv_variant());
+  if (device.kind == DeviceKind::Cuda)
+    variant =
+        fmt::format(", conv variant {}, reduce variant {}", cuda::conv_variant(), cuda::reduce_variant());
 #endif
   fmt::print("{} {} on {}{}{}\n", op.name, op.describe(dims), device.str(), variant,
              args.has("inputs") ? fmt::format(", inputs from {}", args.get("inputs", ""))

@@ -18,4 +18,6 @@ int run_train(int argc, char** argv);
 // Selects the CUDA convolution variant by name on cuda or cuda-emu (`flag` names the option in errors);
 // any other device has one conv kernel, and asking for a variant there is an error.
 void select_conv_variant(Device device, const std::string& flag, const std::string& name);
+// The same for the CUDA reductions (sum, the loss forwards, bias_backward: kernels/cuda/reduce.h).
+void select_reduce_variant(Device device, const std::string& flag, const std::string& name);
 }  // namespace tint::cli

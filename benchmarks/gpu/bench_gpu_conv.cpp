@@ -1,6 +1,7 @@
-// bench_gpu_conv: tint's CUDA conv kernels (every variant, every product) against cuDNN on the U-Net's layers,
-// and the memory-bound ops in GB/s: all of them the op registry's U-Net cases (models/unet_cases.h), run
-// through the registry's launches, with FLOPs and bytes from engine/op_cost.h. Built only with nvcc; run by benchmarks/gpu/check.sh on a lent GPU.
+// bench_gpu_conv: tint's CUDA conv kernels (every variant, every product) against cuDNN on the U-Net's
+// layers, and the memory-bound ops in GB/s (the reductions under every reduce variant): all of them the op
+// registry's U-Net cases (models/unet_cases.h), run through the registry's launches, with FLOPs and bytes
+// from engine/op_cost.h. Built only with nvcc; run by benchmarks/gpu/check.sh on a lent GPU.
 //
 // Fairness: fp32 everywhere, TF32 off on both sides (cuDNN's math type CUDNN_FMA_MATH: FMA kernels only;
 // CUDNN_DEFAULT_MATH would allow TF32 tensor cores on Hopper); cuDNN's algorithm chosen by its own
@@ -30,6 +31,7 @@
 #include "engine/backend.h"
 #include "engine/op_registry.h"
 #include "kernels/cuda/conv2d.h"
+#include "kernels/cuda/reduce.h"
 #include "models/unet_cases.h"
 
 using namespace tint;
@@ -378,10 +380,22 @@ void bench_memory_kernels(const Options& opt, Timer& timer, std::vector<BwRow>& 
     OpRun run(be, *c.op, c.dims, make_op_inputs(*c.op, c.dims, 1));
     run.reset();
     for (size_t k = 0; k < c.op->launches.size(); ++k) {
-      const OpCost cost = c.op->launches[k].cost(c.dims);
-      const double ms = timer.median_ms([&] { run.launch(k); }, 2, opt.repeats);
-      out.push_back({name + " " + c.op->launches[k].name, int64_t(c.op->inputs(c.dims).empty() ? c.dims[0] : c.op->inputs(c.dims)[0].size), ms,
-                     cost.bytes / (ms * 1e-3) * 1e-9});
+      const std::string launch = c.op->launches[k].name;
+      // The reductions (kernels/cuda/reduce.h) run under every reduce variant, the rest once.
+      const bool reduction = (name == "sum" || name == "l1_loss" || name == "mse_loss") ? launch == "fwd"
+                             : name == "bias_add"                                       ? launch == "bwd"
+                                                                                        : false;
+      const std::vector<std::string> variants =
+          reduction ? cuda::reduce_variants() : std::vector<std::string>{cuda::reduce_default_variant};
+      for (const std::string& v : variants) {
+        cuda::set_reduce_variant(v);
+        const OpCost cost = c.op->launches[k].cost(c.dims);
+        const double ms = timer.median_ms([&] { run.launch(k); }, 2, opt.repeats);
+        out.push_back({name + " " + launch + (reduction ? " [" + v + "]" : ""),
+                       int64_t(c.op->inputs(c.dims).empty() ? c.dims[0] : c.op->inputs(c.dims)[0].size), ms,
+                       cost.bytes / (ms * 1e-3) * 1e-9});
+      }
+      cuda::set_reduce_variant(cuda::reduce_default_variant);
     }
   }
 }
@@ -453,8 +467,8 @@ int main(int argc, char** argv) {
   for (const Row& r : rows)
     std::printf("%-14s %2d %-10s %-20s %9.3f %9.0f %7.2f %9.1e %s\n", r.layer.c_str(), r.batch, r.product.c_str(),
                 r.impl.c_str(), r.ms, r.gflops, r.ratio_to_cudnn, r.rel_err_vs_cudnn, r.note.c_str());
-  std::printf("\n%-28s %10s %8s\n", "memory-bound kernel", "ms", "GB/s");
-  for (const BwRow& r : bw) std::printf("%-28s %10.4f %8.0f\n", r.kernel.c_str(), r.ms, r.gbps);
+  std::printf("\n%-34s %10s %8s\n", "memory-bound kernel", "ms", "GB/s");
+  for (const BwRow& r : bw) std::printf("%-34s %10.4f %8.0f\n", r.kernel.c_str(), r.ms, r.gbps);
   std::printf("\nsum over the U-Net layers (ms; ratio = cudnn time / tint time, higher is better for tint):\n");
   std::printf("%2s %-10s %-20s %10s %8s %10s\n", "b", "product", "impl", "total ms", "ratio", "max relerr");
   for (int batch : opt.batches)

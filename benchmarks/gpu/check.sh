@@ -6,10 +6,15 @@
 #   2. compute-sanitizer memcheck and racecheck on test_cuda_backends (small shapes)
 #   3. tint bench at batch 1 and 8: the training step by phase, against the same U-Net in PyTorch (python3) in
 #      the same invocation, and a profile of each batch size (table in train_step.log, Chrome/Perfetto traces
-#      profile_b1.json and profile_b8.json, NVTX names for Nsight)
-#   4. bench_gpu_conv at batch 1 and batch 8: every conv variant and product against cuDNN, GB/s of the rest
+#      profile_b1.json and profile_b8.json, NVTX names for Nsight); then the same step with the "tree"
+#      reductions (--reduce-variant tree, train_step_tree.log), to set beside the default "block" ones
+#   4. bench_gpu_conv at batch 1 and batch 8: every conv variant (igemm3, the cp.async pipeline, included) and
+#      product against cuDNN, GB/s of the rest, the reductions under each reduce variant
+#   5. the choice: the fastest conv variant per batch and product (summed over the U-Net's layers) and the
+#      fastest reduce variant per kernel, from the JSON, in choice.log (the defaults are changed by hand, in a
+#      commit that cites it)
 # Step limits can be tightened for a short lease: T_GPU_TESTS, T_EMU_TESTS, T_MEMCHECK, T_RACECHECK,
-# T_TRAIN_STEP (seconds each) and T_TOTAL (the whole run's budget, which the benchmark fills).
+# T_TRAIN_STEP, T_TRAIN_TREE (seconds each) and T_TOTAL (the whole run's budget, which the benchmark fills).
 # Everything is written under $OUT (default ./out-gpu); a short table is printed last.
 # Without a GPU it says so and exits 0 (nothing to run). Exit code: 0 when every step passed, 1 otherwise.
 # Binaries: .carry/gpu (from prepare.sh); if absent, a fallback build with cmake/ninja/nvcc there, using the
@@ -89,7 +94,7 @@ if [ -n "$CS" ]; then
       "$BIN/test_cuda_backends"; } > "$OUT/sanitizer.log" 2>&1
   record "compute-sanitizer memcheck" $?
   { echo "== racecheck"; timeout ${T_RACECHECK:-100} "$CS" --tool racecheck --error-exitcode 9 \
-      "$BIN/test_cuda_backends" "[conv],*sum*,*bias*,*losses*"; } >> "$OUT/sanitizer.log" 2>&1
+      "$BIN/test_cuda_backends" "[conv],[reduce],*sum*,*bias*,*losses*"; } >> "$OUT/sanitizer.log" 2>&1
   record "compute-sanitizer racecheck" $?
 else
   SUMMARY+=("compute-sanitizer                  not found")
@@ -101,6 +106,9 @@ if [ -x "$BIN/tint" ]; then
   timeout ${T_TRAIN_STEP:-150} "$BIN/tint" bench --device cuda --batches 1,8 --peer python3 \
     --json "$OUT/train_step.json" --profile "$OUT/profile.json" > "$OUT/train_step.log" 2>&1
   record "tint bench (batch 1 vs 8, PyTorch, profile)" $?
+  timeout ${T_TRAIN_TREE:-60} "$BIN/tint" bench --device cuda --batches 1,8 --reduce-variant tree \
+    --json "$OUT/train_step_tree.json" > "$OUT/train_step_tree.log" 2>&1
+  record "tint bench --reduce-variant tree" $?
 fi
 
 # 4. conv benchmark: batch 1 then batch 8 (separate runs, so a timeout in one keeps the other's JSON)
@@ -111,6 +119,48 @@ for b in 1 8; do
   timeout $limit "$BIN/bench_gpu_conv" --batches $b --json "$OUT/bench_b$b.json" > "$OUT/bench_b$b.log" 2>&1
   record "bench_gpu_conv batch $b" $?
 done
+
+# 5. the fastest variants, from the JSON (python3 only reads it; nothing is changed here)
+if command -v python3 >/dev/null 2>&1; then
+  python3 - "$OUT" > "$OUT/choice.log" 2>&1 <<'PY'
+import json, os, sys
+from collections import defaultdict
+out = sys.argv[1]
+for b in (1, 8):
+    path = os.path.join(out, f"bench_b{b}.json")
+    if not os.path.exists(path):
+        print(f"batch {b}: no {path}")
+        continue
+    data = json.load(open(path))
+    totals = defaultdict(float)  # (product, impl) -> ms over the layers
+    counts = defaultdict(int)
+    for r in data["conv"]:
+        if r["ms"] is not None:
+            totals[(r["product"], r["impl"])] += r["ms"]
+            counts[(r["product"], r["impl"])] += 1
+    layers = max(counts.values()) if counts else 0
+    for product in sorted({p for p, _ in totals}):
+        cands = {i: t for (p, i), t in totals.items() if p == product and i.startswith("tint:") and counts[(p, i)] == layers}
+        if not cands:
+            continue
+        best = min(cands, key=cands.get)
+        cudnn = totals.get((product, "cudnn"))
+        ratio = f", cudnn/tint {cudnn / cands[best]:.2f}" if cudnn else ""
+        print(f"conv batch {b} {product:<10} fastest {best} {cands[best]:.3f} ms{ratio}; "
+              + ", ".join(f"{i[5:]} {t:.3f}" for i, t in sorted(cands.items(), key=lambda x: x[1])))
+    if b == 8:
+        red = defaultdict(dict)
+        for r in data.get("memory_kernels", []):
+            name = r["kernel"]
+            if name.endswith("]") and " [" in name:
+                kernel, variant = name[:-1].split(" [")
+                red[kernel][variant] = r["ms"]
+        for kernel, v in red.items():
+            best = min(v, key=lambda k: v[k])
+            print(f"reduce {kernel:<22} fastest {best}; " + ", ".join(f"{k} {ms:.4f} ms" for k, ms in v.items()))
+PY
+  record "variant choice (choice.log)" $?
+fi
 
 say "done in $(( $(date +%s) - T0 )) s"
 echo
@@ -123,6 +173,8 @@ if [ -f "$OUT/train_step.log" ]; then
   grep -A14 "^profile:" "$OUT/train_step.log"        # the top of each batch size's profile
   sed -n '/^batch  /,$p' "$OUT/train_step.log" | grep -v "^json:"   # tint bench's table and the peer
 fi
+[ -f "$OUT/train_step_tree.log" ] && { echo "reduce variant tree:"; sed -n '/^batch  /,$p' "$OUT/train_step_tree.log" | grep -v "^json:"; }
+[ -f "$OUT/choice.log" ] && cat "$OUT/choice.log"
 grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$OUT/sanitizer.log" 2>/dev/null
 grep -h "^All tests passed\|^test cases:" "$OUT/tests.log" 2>/dev/null
 printf '%s\n' "${SUMMARY[@]}"

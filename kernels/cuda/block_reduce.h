@@ -20,5 +20,13 @@ __device__ __forceinline__ float block_sum(float v, float* scratch) {
   return total;
 }
 
+// The sum of `count` floats at `row`, the same bits on every run: thread t adds row[t], row[t + blockDim.x],
+// ... in that order, then the tree above. Every thread of the block calls it; the total goes to every thread.
+__device__ __forceinline__ float block_sum_row(const float* __restrict__ row, int count, float* scratch) {
+  float s = 0.0f;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) s += row[i];
+  return block_sum(s, scratch);
+}
+
 }  // namespace TINT_CUDA_NS
 }  // namespace tint

@@ -2,6 +2,7 @@
 // The vector paths need hw % 4 == 0 so that a float4 never straddles two channels.
 #include "kernels/cuda/cuda_compat.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cuda/block_reduce.h"
@@ -55,6 +56,39 @@ __global__ void bias_backward_kernel(float* __restrict__ dbias, const float* __r
   }
 }
 
+// The "tree" variant (kernels/cuda/reduce.h): grid (splits, c); block (s, ch) adds its strided share of
+// channel ch of every image, in image order, into partial[ch * splits + s]; bias_combine_kernel adds each
+// channel's splits in a fixed tree. The splits depend on hw alone, so the bits depend on the shape alone.
+__global__ void bias_partials_kernel(float* __restrict__ partial, const float* __restrict__ dy, int n, int c,
+                                     int64_t hw, bool vec) {
+  __shared__ float scratch[kReduceThreads];
+  const int ch = blockIdx.y;
+  const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  float s = 0.0f;
+  for (int b = 0; b < n; ++b) {
+    const float* row = dy + (int64_t(b) * c + ch) * hw;
+    if (vec) {
+      const float4* row4 = reinterpret_cast<const float4*>(row);
+      for (int64_t i = first; i < hw / 4; i += stride) {
+        const float4 v = row4[i];
+        s += (v.x + v.y) + (v.z + v.w);
+      }
+    } else {
+      for (int64_t i = first; i < hw; i += stride) s += row[i];
+    }
+  }
+  const float total = block_sum(s, scratch);
+  if (threadIdx.x == 0) partial[int64_t(ch) * gridDim.x + blockIdx.x] = total;
+}
+
+__global__ void bias_combine_kernel(float* __restrict__ dbias, const float* __restrict__ partial,
+                                    int splits) {
+  __shared__ float scratch[kReduceThreads];
+  const float total = block_sum_row(partial + int64_t(blockIdx.x) * splits, splits, scratch);
+  if (threadIdx.x == 0) dbias[blockIdx.x] = total;
+}
+
 // y (n, ca+cb, run) from a (n, ca, run) and b (n, cb, run); `run` counted in T (float or float4).
 template <class T>
 __global__ void concat_kernel(T* __restrict__ y, const T* __restrict__ a, const T* __restrict__ b, int ca, int cb,
@@ -96,6 +130,18 @@ void bias_add(const Stream& s, float* y, const float* bias, int n, int c, int64_
 void bias_backward(const Stream& s, float* dbias, const float* dy, int n, int c, int64_t hw) {
   if (c <= 0) return;
   const bool vec = hw % 4 == 0 && aligned16(dy);
+  // Each thread of a split adds at least 16 floats of every image's row (whatever `vec`, for the same bits).
+  const int64_t per_split = int64_t(kReduceThreads) * 16, cap = std::max(1, kTreeMaxPartials * 2 / c);
+  const int splits = int(std::min<int64_t>(std::max<int64_t>((hw + per_split - 1) / per_split, 1), cap));
+  if (n > 0 && c <= 65535 && reduce_in_tree(s, size_t(c) * splits * sizeof(float))) {
+    // One split: its partial is the sum itself.
+    float* partial = splits > 1 ? static_cast<float*>(s.workspace) : dbias;
+    TINT_LAUNCH(bias_partials_kernel, dim3(unsigned(splits), unsigned(c)), kReduceThreads, 0, stream_of(s),
+                partial, dy, n, c, hw, vec);
+    if (splits > 1)
+      TINT_LAUNCH(bias_combine_kernel, unsigned(c), kReduceThreads, 0, stream_of(s), dbias, partial, splits);
+    return;
+  }
   const unsigned grid = static_cast<unsigned>(c < 65535 ? c : 65535);
   TINT_LAUNCH(bias_backward_kernel, grid, kReduceThreads, 0, stream_of(s), dbias, dy, n, c, hw, vec);
 }

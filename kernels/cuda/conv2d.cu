@@ -153,6 +153,40 @@ struct AlongK {
   __device__ __forceinline__ static int k(int t, int e) { return (t % (kBK / E)) * E + e; }
 };
 
+// The epilogue of the tiled kernels: thread (tx, ty)'s TM x TN register block of the tile at (m0, n0), as
+// float4 runs where the output allows, into this split's partial (split-K) or into the output itself.
+template <Dir D, int TM, int TN>
+__device__ __forceinline__ void store_acc(const ConvGemm& g, const PhaseInfo& f, float* __restrict__ out,
+                                          float* __restrict__ partial, const float (&acc)[TM][TN], int m0,
+                                          int n0, int tx, int ty, int phase, int split) {
+  const bool contiguous4 = out_contiguous4<D>(g, f);
+#pragma unroll
+  for (int i = 0; i < TM; ++i) {
+    const int m = m0 + (i / 4) * 64 + ty * 4 + (i % 4);
+    if (m >= g.M) continue;
+#pragma unroll
+    for (int gj = 0; gj < TN / 4; ++gj) {
+      const int n = n0 + gj * 64 + tx * 4;
+      if (n >= f.N) continue;
+      if (g.splits > 1) {
+        float* p = partial + ((int64_t(phase) * g.splits + split) * g.M + m) * g.n_pad + n;
+        *reinterpret_cast<float4*>(p) =
+            make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
+        continue;
+      }
+      const int64_t off = out_offset<D>(g, f, m, n);
+      if (contiguous4 && g.vec_out && n + 3 < f.N && off % 4 == 0) {
+        *reinterpret_cast<float4*>(out + off) =
+            make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (n + j < f.N) out[out_offset<D>(g, f, m, n + j)] = acc[i][gj * 4 + j];
+      }
+    }
+  }
+}
+
 template <Dir D, int TM, int TN>
 // Small tiles: ask for two resident blocks per SM (<= 128 registers); ptxas otherwise settles on 64 and spills.
 __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
@@ -347,33 +381,7 @@ __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
     buf ^= 1;
   }
 
-  // ---- epilogue: the partial of this split, or C itself ----
-  const bool contiguous4 = out_contiguous4<D>(g, f);
-#pragma unroll
-  for (int i = 0; i < TM; ++i) {
-    const int m = m0 + (i / 4) * 64 + ty * 4 + (i % 4);
-    if (m >= g.M) continue;
-#pragma unroll
-    for (int gj = 0; gj < TN / 4; ++gj) {
-      const int n = n0 + gj * 64 + tx * 4;
-      if (n >= f.N) continue;
-      if (g.splits > 1) {
-        float* p = partial + ((int64_t(phase) * g.splits + split) * g.M + m) * g.n_pad + n;
-        *reinterpret_cast<float4*>(p) = make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2],
-                                                    acc[i][gj * 4 + 3]);
-        continue;
-      }
-      const int64_t off = out_offset<D>(g, f, m, n);
-      if (contiguous4 && g.vec_out && n + 3 < f.N && off % 4 == 0) {
-        *reinterpret_cast<float4*>(out + off) = make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1],
-                                                            acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
-      } else {
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-          if (n + j < f.N) out[out_offset<D>(g, f, m, n + j)] = acc[i][gj * 4 + j];
-      }
-    }
-  }
+  store_acc<D, TM, TN>(g, f, out, partial, acc, m0, n0, tx, ty, phase, split);
 }
 
 // Sums the split-K partials in split order (fixed, hence deterministic) into the output.
@@ -689,33 +697,174 @@ __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
     buf ^= 1;
   }
 
-  // ---- epilogue: the partial of this split, or C itself ----
-  const bool contiguous4 = out_contiguous4<D>(g, f);
-#pragma unroll
-  for (int i = 0; i < TM; ++i) {
-    const int m = m0 + (i / 4) * 64 + ty * 4 + (i % 4);
-    if (m >= g.M) continue;
-#pragma unroll
-    for (int gj = 0; gj < TN / 4; ++gj) {
-      const int n = n0 + gj * 64 + tx * 4;
-      if (n >= f.N) continue;
-      if (g.splits > 1) {
-        float* p = partial + ((int64_t(phase) * g.splits + split) * g.M + m) * g.n_pad + n;
-        *reinterpret_cast<float4*>(p) = make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2],
-                                                    acc[i][gj * 4 + 3]);
-        continue;
-      }
-      const int64_t off = out_offset<D>(g, f, m, n);
-      if (contiguous4 && g.vec_out && n + 3 < f.N && off % 4 == 0) {
-        *reinterpret_cast<float4*>(out + off) = make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1],
-                                                            acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
-      } else {
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-          if (n + j < f.N) out[out_offset<D>(g, f, m, n + j)] = acc[i][gj * 4 + j];
-      }
+  store_acc<D, TM, TN>(g, f, out, partial, acc, m0, n0, tx, ty, phase, split);
+}
+
+// ---- variant 4 "igemm3": a three-stage cp.async pipeline ----------------------------------------------
+//
+// The 64x64 tile of conv_igemm_kernel (4x4 per thread, BK = 8), with its operands brought into shared memory
+// by asynchronous copies (cp.async through <cuda_pipeline.h>) three slices deep: slice s+2 is in flight
+// while slice s is multiplied, and the copies need no registers, so loads and FMAs overlap without the
+// register double-buffering of igemm/igemm2. Out-of-bounds elements (padding, the ragged edges of M, N and
+// K) are zero-filled by the copy itself (src-size 0), not by a branch around a load.
+// Gather offsets: every element's source is base(column) + koff(k). The column part is computed once per
+// thread; the k part of each slice is decoded once per block, by BK threads, one slice ahead, into a small
+// shared table (KSlot), so the per-element work is two adds and two bounds tests, whatever the product
+// (column part + k part):
+//   forward          A = w   m*K + k                      B = x   (img, i*s-pad, j*s-pad) + (c, p, q)
+//   backward-data    A = w   c*kh*kw + (o, p, q)          B = dy  (img, r0, c0) + (o, -tp, -tq)
+//   backward-weight  A = dy  o*hw_out + (img, pix)        B = x   (c, p, q) + (img, i*s-pad, j*s-pad)
+// with the row and column of the B element (column part + k part) tested against the gathered tensor.
+// Split-K and the split reduce are igemm's (same plan, same partials).
+constexpr int kStages3 = 3;
+
+struct KSlot {
+  int64_t a, b;  // the k part of the A and B offsets
+  int dh, dw;    // the k part of B's row and column
+  int valid;     // k < the split's end
+};
+
+template <Dir D>
+__device__ __forceinline__ KSlot decode_k(const ConvGemm& g, const PhaseInfo& f, int k, int k_end) {
+  KSlot s{0, 0, 0, 0, k < k_end};
+  if (!s.valid) return s;
+  const int hw_in = g.h_in * g.w_in, hw_out = g.h_out * g.w_out, khkw = g.kh * g.kw;
+  if constexpr (D == Dir::forward) {
+    const int c = k / khkw, r = k - c * khkw, p = r / g.kw, q = r - p * g.kw;
+    s.a = k;
+    s.b = int64_t(c) * hw_in + p * g.w_in + q;
+    s.dh = p, s.dw = q;
+  } else if constexpr (D == Dir::backward_data) {
+    const int taps = f.tp * f.tq;
+    const int o = k / taps, r = k - o * taps, ip = r / f.tq, iq = r - ip * f.tq;
+    const int p = f.rp + g.sh * ip, q = f.rq + g.sw * iq;
+    s.a = int64_t(o) * g.c_in * khkw + p * g.kw + q;
+    s.b = int64_t(o) * hw_out - ip * g.w_out - iq;
+    s.dh = -ip, s.dw = -iq;
+  } else {
+    const int img = k / hw_out, pix = k - img * hw_out, i = pix / g.w_out, j = pix - i * g.w_out;
+    const int h0 = i * g.sh - g.ph, w0 = j * g.sw - g.pw;
+    s.a = int64_t(img) * g.c_out * hw_out + pix;
+    s.b = int64_t(img) * g.c_in * hw_in + int64_t(h0) * g.w_in + w0;
+    s.dh = h0, s.dw = w0;
+  }
+  return s;
+}
+
+template <Dir D>
+__global__ void __launch_bounds__(kThreads, 2)
+    conv_igemm3_kernel(ConvGemm g, float* __restrict__ out, const float* __restrict__ a_src,
+                       const float* __restrict__ b_src, float* __restrict__ partial) {
+  constexpr int TM = 4, TN = 4, BM = 64, BN = 64, LD = 64 + 4;
+  constexpr int E = BM * kBK / kThreads;  // elements of each operand a thread copies per slice (2)
+  __shared__ __align__(16) float As[kStages3][kBK][LD];
+  __shared__ __align__(16) float Bs[kStages3][kBK][LD];
+  __shared__ KSlot slots[kStages3][kBK];
+
+  const int phase = blockIdx.z / g.splits;
+  const int split = blockIdx.z % g.splits;
+  const PhaseInfo f = phase_info<D>(g, phase);
+  const int m0 = blockIdx.y * BM;
+  const int n0 = blockIdx.x * BN;
+  if (n0 >= f.N) return;  // this phase is smaller than the largest one (whole block leaves together)
+  const int k_per_split = ceil_div(ceil_div(f.K, g.splits), kBK) * kBK;
+  const int k_begin = split * k_per_split;
+  const int k_end = f.K < k_begin + k_per_split ? f.K : k_begin + k_per_split;
+  const int slices = k_end > k_begin ? ceil_div(k_end - k_begin, kBK) : 0;
+
+  const int t = threadIdx.x;
+  const int x = t % 64;  // this thread's column of both operand tiles; its k are t / 64 + 4 * e
+  const int hw_in = g.h_in * g.w_in, hw_out = g.h_out * g.w_out, khkw = g.kh * g.kw;
+
+  // ---- the column parts, once ----
+  const int m = m0 + x;
+  const bool a_valid = m < g.M;
+  int64_t a_base = 0;
+  if constexpr (D == Dir::forward)
+    a_base = int64_t(m) * f.K;
+  else if constexpr (D == Dir::backward_data)
+    a_base = int64_t(m) * khkw;
+  else
+    a_base = int64_t(m) * hw_out;
+  const int n = n0 + x;
+  const bool b_valid = n < f.N;
+  int64_t b_base = 0;
+  int col_h = 0, col_w = 0, rows = g.h_in, cols = g.w_in;
+  if (b_valid) {
+    if constexpr (D == Dir::forward) {
+      const int img = n / hw_out, pix = n - img * hw_out, i = pix / g.w_out;
+      col_h = i * g.sh - g.ph, col_w = (pix - i * g.w_out) * g.sw - g.pw;
+      b_base = int64_t(img) * g.c_in * hw_in + int64_t(col_h) * g.w_in + col_w;
+    } else if constexpr (D == Dir::backward_data) {
+      const int per_img = f.hp * f.wp, img = n / per_img, r = n - img * per_img, hh = r / f.wp;
+      col_h = hh + f.off_h, col_w = r - hh * f.wp + f.off_w;
+      rows = g.h_out, cols = g.w_out;
+      b_base = int64_t(img) * g.c_out * hw_out + int64_t(col_h) * g.w_out + col_w;
+    } else {
+      const int c = n / khkw, r = n - c * khkw, p = r / g.kw;
+      col_h = p, col_w = r - p * g.kw;
+      b_base = int64_t(c) * hw_in + int64_t(p) * g.w_in + col_w;
     }
   }
+
+  // Slot `stage` gets the k parts of slice `s` (BK threads, one k each).
+  auto decode_slice = [&](int s) {
+    if (t < kBK && s < slices) slots[s % kStages3][t] = decode_k<D>(g, f, k_begin + s * kBK + t, k_end);
+  };
+  // Every thread copies its E elements of A and of B of slice `s` (a zero-filled copy where out of bounds).
+  auto issue_slice = [&](int s) {
+    if (s >= slices) return;
+    const int st = s % kStages3;
+#pragma unroll
+    for (int e = 0; e < E; ++e) {
+      const int kk = t / 64 + 4 * e;
+      const KSlot& ks = slots[st][kk];
+      const bool a_ok = a_valid && ks.valid;
+      __pipeline_memcpy_async(&As[st][kk][x], a_ok ? a_src + a_base + ks.a : a_src, 4, a_ok ? 0 : 4);
+      const int h = col_h + ks.dh, w = col_w + ks.dw;
+      const bool b_ok = b_valid && ks.valid && h >= 0 && h < rows && w >= 0 && w < cols;
+      __pipeline_memcpy_async(&Bs[st][kk][x], b_ok ? b_src + b_base + ks.b : b_src, 4, b_ok ? 0 : 4);
+    }
+  };
+
+  float acc[TM][TN];
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
+
+  const int tx = t % 16, ty = t / 16;
+  decode_slice(0);
+  decode_slice(1);
+  __syncthreads();
+  issue_slice(0);
+  __pipeline_commit();
+  issue_slice(1);
+  __pipeline_commit();
+  decode_slice(2);  // its slot is read only after the loop's first barrier
+  for (int s = 0; s < slices; ++s) {
+    __pipeline_wait_prior(1);  // this thread's copies of slice s have landed (s + 1 may be in flight)
+    // Everyone's slice s has landed; everyone is done with slice s - 1, whose stage slice s + 2 reuses;
+    // slice s + 2's slot was decoded before this barrier.
+    __syncthreads();
+    issue_slice(s + 2);
+    __pipeline_commit();  // possibly empty: the group count stays one per slice
+    decode_slice(s + 3);  // into slice s's slot, last read when slice s was issued
+    const int st = s % kStages3;
+#pragma unroll
+    for (int kk = 0; kk < kBK; ++kk) {
+      float a[TM], b[TN];
+      load_smem4(&As[st][kk][ty * 4], a);
+      load_smem4(&Bs[st][kk][tx * 4], b);
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+  }
+  __pipeline_wait_prior(0);  // no copy outlives the block (the groups left are empty)
+
+  store_acc<D, TM, TN>(g, f, out, partial, acc, m0, n0, tx, ty, phase, split);
 }
 
 // ---- variant 0: one thread per output element ----------------------------------------------------------
@@ -798,7 +947,7 @@ __global__ void conv_naive_backward_weight_kernel(ConvGemm g, float* __restrict_
 // ---- planning and launch ------------------------------------------------------------------------------
 
 // The variants' names, indexed by the number the planner and the launcher switch on.
-const char* const kVariantNames[] = {"naive", "igemm", "igemm-nosplit", "igemm2"};
+const char* const kVariantNames[] = {"naive", "igemm", "igemm-nosplit", "igemm2", "igemm3"};
 constexpr int kDefaultVariant = 3;
 std::atomic<int> g_variant{kDefaultVariant};
 std::atomic<int> g_forced_tm{0}, g_forced_tn{0};  // set_conv_tile (tests): 0 lets the planner choose
@@ -864,16 +1013,18 @@ Plan make_plan(const Conv2dShape& s, int variant, size_t workspace_bytes) {
     }
     return plan;
   }
-  if (g.M >= 96 && plan.n_max >= 96 && tiles(128, 128) >= kTargetBlocks / 2) {
+  if (variant == 4) {
+    plan.tm = 4, plan.tn = 4;  // igemm3 has the one tile
+  } else if (g.M >= 96 && plan.n_max >= 96 && tiles(128, 128) >= kTargetBlocks / 2) {
     plan.tm = 8, plan.tn = 8;
   } else if (plan.n_max >= 96 && tiles(64, 128) >= kTargetBlocks / 2) {
     plan.tm = 4, plan.tn = 8;
   } else {
     plan.tm = 4, plan.tn = 4;
   }
-  force_tile(plan);
+  if (variant != 4) force_tile(plan);
   const int64_t blocks = tiles(16 * plan.tm, 16 * plan.tn);
-  if (variant == 1 && blocks < kTargetBlocks) {
+  if ((variant == 1 || variant == 4) && blocks < kTargetBlocks) {
     // Each split keeps at least 32 slices of K, so that the loop still hides its loads.
     const int by_blocks = int(ceil_div(kTargetBlocks, int(blocks)));
     const int by_depth = std::max(1, plan.k_max / (32 * kBK));
@@ -885,11 +1036,11 @@ Plan make_plan(const Conv2dShape& s, int variant, size_t workspace_bytes) {
   return plan;
 }
 
-// Enough for both splitting variants (1 and 3), whichever is selected when the kernel runs.
+// Enough for every splitting variant (1, 3 and 4), whichever is selected when the kernel runs.
 template <Dir D>
 size_t workspace_for(const Conv2dShape& s) {
   size_t bytes = 0;
-  for (int variant : {1, 3}) {
+  for (int variant : {1, 3, 4}) {
     const Plan p = make_plan<D>(s, variant, SIZE_MAX);
     if (p.g.splits > 1) bytes = std::max(bytes, size_t(p.g.splits) * p.g.phases * p.g.M * p.g.n_pad * sizeof(float));
   }
@@ -919,7 +1070,9 @@ void launch_conv(const Stream& stream, float* out, const float* a, const float* 
   float* partial = g.splits > 1 ? static_cast<float*>(stream.workspace) : nullptr;
   const dim3 grid(unsigned(ceil_div(plan.n_max, 16 * plan.tn)), unsigned(ceil_div(g.M, 16 * plan.tm)),
                   unsigned(g.phases * g.splits));
-  if (variant == 3) {
+  if (variant == 4) {
+    TINT_LAUNCH(conv_igemm3_kernel<D>, grid, kThreads, 0, st, g, out, a, b, partial);
+  } else if (variant == 3) {
     if (plan.tm == 8)
       TINT_LAUNCH((conv_igemm2_kernel<D, 8, 8>), grid, kThreads, 0, st, g, out, a, b, partial);
     else if (plan.tn == 8)

@@ -11,6 +11,10 @@
 //                      takes large tiles and splits K wider (conv2d.cu says why). The default since it
 //                      was measured on an H200 (benchmarks/results/2026-11-26-h200-igemm2): faster than
 //                      igemm on every U-Net layer and product but the 1x1 head's backward-data (tiny).
+//   4 "igemm3"         igemm's 64x64 tile fed by a three-stage cp.async pipeline (asynchronous copies into
+//                      shared memory, zero-filled at the padding) with the gather offsets split into a
+//                      per-thread column part and a per-slice k part decoded once per block; split-K as
+//                      igemm. Not yet measured on a GPU (benchmarks/gpu/check.sh will).
 //
 // Variants are chosen by NAME (tests, benchmarks and `tint op --variant`); the selection is process-wide
 // (set it back to the default afterwards). An unknown name is an error that lists the valid ones.

@@ -32,7 +32,10 @@ __attribute__((format(printf, 1, 2))) inline std::string format_message(const ch
 }
 
 inline void check_cuda(cudaError_t err, const char* call, const char* file, int line) {
-  if (err != cudaSuccess) throw_cuda_error(err, call, file, line);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();  // reported here: the next launch's check must not blame its kernel for it
+    throw_cuda_error(err, call, file, line);
+  }
 }
 
 // After a launch: a bad configuration (too many threads, too much shared memory) or an error left by an

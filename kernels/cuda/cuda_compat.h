@@ -6,6 +6,7 @@
 #pragma once
 
 #if defined(__CUDACC__)
+#include <cuda_pipeline.h>  // __pipeline_memcpy_async (cp.async); the emulator has its own
 #include <cuda_runtime.h>
 #define TINT_CUDA_NS cuda
 #define TINT_BACKEND_NAME "cuda"

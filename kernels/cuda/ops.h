@@ -42,6 +42,12 @@ void concat_channels(const Stream&, float* y, const float* a, const float* b, in
 void split_channels(const Stream&, float* da, float* db, const float* dy, int n, int ca, int cb, int64_t hw);
 
 // reduce_loss.cu
+// The "tree" reductions (kernels/cuda/reduce.h) run when selected and `partial_bytes` of partials fit in the
+// stream's workspace; otherwise the one-block kernels run.
+bool reduce_in_tree(const Stream&, size_t partial_bytes);
+// A launch's partials: one float per block of a grid sized from the shape alone. This cap keeps the
+// partials of every variant inside kReductionWorkspaceBytes.
+inline constexpr int kTreeMaxPartials = int(kReductionWorkspaceBytes / sizeof(float)) / 2;
 void sum(const Stream&, float* out, const float* x, int64_t n);
 void l1_loss_forward(const Stream&, float* loss_out2, const float* pred, const float* target, const float* mask,
                      int n, int c, int64_t hw);

@@ -1,15 +1,22 @@
-// sum and the masked L1/L2 losses. Determinism first: every reduction runs in ONE block of a fixed size, each
-// thread summing a fixed strided share in order, then a fixed tree (block_reduce.h), so the bits never
-// depend on scheduling. One block caps the bandwidth of these passes (a few hundred GB/s on an H100, enough
-// for the loss of a colorizer, which reads 2 channels per pixel); a two-pass version over Stream::workspace
-// would lift the cap if the profile ever shows it.
+// sum and the masked L1/L2 losses. Determinism first: no float atomics, and a fixed order for every launch of
+// a shape, so the bits never depend on scheduling. Two variants (kernels/cuda/reduce.h):
+//   "block" (the default): ONE block of a fixed size, each thread summing a fixed strided share in order,
+//     then a fixed tree (block_reduce.h). One block caps the bandwidth (10-40 GB/s measured on an H200,
+//     benchmarks/results/2026-11-26-h200-igemm2), which is why "tree" exists.
+//   "tree": a first pass over a grid sized from the shape alone (never from the device) writes one partial
+//     per block into Stream::workspace; a one-block second pass adds the partials in a fixed tree.
 #include "kernels/cuda/cuda_compat.h"
 
+#include <atomic>
 #include <cstdint>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "kernels/common/pointwise.h"
 #include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/ops.h"
+#include "kernels/cuda/reduce.h"
 
 namespace tint {
 namespace TINT_CUDA_NS {
@@ -87,9 +94,108 @@ __global__ void loss_backward_kernel(float* __restrict__ dpred, const float* __r
   }
 }
 
+// ---- "tree": two passes through the workspace ----------------------------------------------------------
+
+constexpr int kTreeThreads = 256;
+// Elements a first-pass thread adds at least, before the grid may grow: enough work per block to hide its
+// launch and tree, few enough blocks that the second pass stays short.
+constexpr int64_t kTreeItemsPerThread = 16;
+
+const char* const kReduceVariantNames[] = {"block", "tree"};
+std::atomic<int> g_reduce_variant{0};
+
+int blocks_for(int64_t items, int64_t cap) {
+  const int64_t per_block = int64_t(kTreeThreads) * kTreeItemsPerThread;
+  const int64_t blocks = (items + per_block - 1) / per_block;
+  return int(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
+}
+
+__global__ void sum_partials_kernel(float* __restrict__ partial, const float* __restrict__ x, int64_t n,
+                                    bool vec) {
+  __shared__ float scratch[kTreeThreads];
+  const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  float s = 0.0f;
+  int64_t done = 0;
+  if (vec) {
+    const float4* x4 = reinterpret_cast<const float4*>(x);
+    for (int64_t i = first; i < n / 4; i += stride) {
+      const float4 v = x4[i];
+      s += (v.x + v.y) + (v.z + v.w);
+    }
+    done = n / 4 * 4;
+  }
+  for (int64_t i = done + first; i < n; i += stride) s += x[i];
+  const float total = block_sum(s, scratch);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
+}
+
+__global__ void sum_combine_kernel(float* __restrict__ out, const float* __restrict__ partial, int count) {
+  __shared__ float scratch[kTreeThreads];
+  const float total = block_sum_row(partial, count, scratch);
+  if (threadIdx.x == 0) out[0] = total;
+}
+
+// Grid (splits, n): block (s, b) takes the pixels s * blockDim.x + t of image b, striding over the splits,
+// and adds the loss of all c channels of each pixel (the mask is read once per pixel). Partials: the loss
+// sums first, then the mask sums, both at b * splits + s.
+template <class F>
+__global__ void loss_partials_kernel(float* __restrict__ partial, const float* __restrict__ pred,
+                                     const float* __restrict__ target, const float* __restrict__ mask, int c,
+                                     int64_t hw) {
+  __shared__ float scratch[kTreeThreads];
+  const int b = blockIdx.y;
+  const float* p = pred + int64_t(b) * c * hw;
+  const float* q = target + int64_t(b) * c * hw;
+  float s = 0.0f, m = 0.0f;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < hw;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    float v = 0.0f;
+    for (int ch = 0; ch < c; ++ch) v += F::value(p[ch * hw + i] - q[ch * hw + i]);
+    if (mask) {
+      const float w = mask[int64_t(b) * hw + i];
+      s += w * v;
+      m += w;
+    } else {
+      s += v;
+    }
+  }
+  const int blocks = int(gridDim.x * gridDim.y), slot = b * int(gridDim.x) + int(blockIdx.x);
+  const float loss_sum = block_sum(s, scratch);
+  const float mask_sum = block_sum(m, scratch);
+  if (threadIdx.x == 0) {
+    partial[slot] = loss_sum;
+    partial[blocks + slot] = mask_sum;
+  }
+}
+
+__global__ void loss_combine_kernel(float* __restrict__ out2, const float* __restrict__ partial, int blocks,
+                                    bool masked, int c, int64_t total) {
+  __shared__ float scratch[kTreeThreads];
+  const float loss_sum = block_sum_row(partial, blocks, scratch);
+  // Mask sums are whole numbers, exact in float up to 2^24 pixels, in any order.
+  const float mask_sum = block_sum_row(partial + blocks, blocks, scratch);
+  const float count = masked ? float(c) * mask_sum : float(total);
+  if (threadIdx.x == 0) {
+    out2[0] = count > 0.0f ? loss_sum / count : 0.0f;
+    out2[1] = count;
+  }
+}
+
 template <class F>
 void loss_forward(const Stream& s, float* out2, const float* pred, const float* target, const float* mask, int n,
                   int c, int64_t hw) {
+  // Splits per image from hw alone; n * splits slots, each with a loss and a mask partial.
+  const int splits = blocks_for(hw, n <= kTreeMaxPartials ? kTreeMaxPartials / n : 1);
+  const int64_t slots = int64_t(n) * splits;
+  if (n > 0 && hw > 0 && reduce_in_tree(s, size_t(2 * slots) * sizeof(float))) {
+    float* partial = static_cast<float*>(s.workspace);
+    TINT_LAUNCH(loss_partials_kernel<F>, dim3(unsigned(splits), unsigned(n)), kTreeThreads, 0, stream_of(s),
+                partial, pred, target, mask, c, hw);
+    TINT_LAUNCH(loss_combine_kernel, 1, kTreeThreads, 0, stream_of(s), out2, partial, int(slots),
+                mask != nullptr, c, int64_t(n) * c * hw);
+    return;
+  }
   TINT_LAUNCH(loss_forward_kernel<F>, 1, kThreads, 0, stream_of(s), out2, pred, target, mask, n, c, hw);
 }
 
@@ -104,8 +210,43 @@ void loss_backward(const Stream& s, float* dpred, const float* grad_loss, const 
 
 }  // namespace
 
+bool reduce_in_tree(const Stream& s, size_t partial_bytes) {
+  return g_reduce_variant.load() == 1 && s.workspace && reinterpret_cast<uintptr_t>(s.workspace) % 16 == 0 &&
+         s.workspace_bytes >= partial_bytes && partial_bytes <= kReductionWorkspaceBytes;
+}
+
+const std::vector<std::string>& reduce_variants() {
+  static const std::vector<std::string> names(std::begin(kReduceVariantNames), std::end(kReduceVariantNames));
+  return names;
+}
+
+std::string reduce_variant() {
+  return kReduceVariantNames[g_reduce_variant.load()];
+}
+
+void set_reduce_variant(const std::string& name) {
+  const std::vector<std::string>& names = reduce_variants();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) {
+      g_reduce_variant.store(int(i));
+      return;
+    }
+  std::string valid;
+  for (const std::string& v : names) valid += (valid.empty() ? "" : ", ") + v;
+  raise_error(format_message("%s: unknown reduce variant '%s' (valid: %s)", TINT_BACKEND_NAME, name.c_str(),
+                             valid.c_str()));
+}
+
 void sum(const Stream& s, float* out, const float* x, int64_t n) {
   const bool vec = reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  const int blocks = blocks_for(n, kTreeMaxPartials);
+  if (n > 0 && reduce_in_tree(s, size_t(blocks) * sizeof(float))) {
+    // One block writes the result itself: the same sum a second pass over one partial would give.
+    float* partial = blocks > 1 ? static_cast<float*>(s.workspace) : out;
+    TINT_LAUNCH(sum_partials_kernel, unsigned(blocks), kTreeThreads, 0, stream_of(s), partial, x, n, vec);
+    if (blocks > 1) TINT_LAUNCH(sum_combine_kernel, 1, kTreeThreads, 0, stream_of(s), out, partial, blocks);
+    return;
+  }
   TINT_LAUNCH(sum_kernel, 1, kThreads, 0, stream_of(s), out, x, n, vec);
 }
 

@@ -24,6 +24,8 @@
 //                __float2int_{rn,rz,rd,ru} __float_as_int/uint __int_as_float __uint_as_float
 //                __double_as_longlong __longlong_as_double __popc(ll) __clz(ll) __ffs(ll) __brev __ldg
 //                min/max for all arithmetic types, __trap
+//   async copy   __pipeline_memcpy_async (4, 8 or 16 bytes, with zero-fill) __pipeline_commit
+//                __pipeline_wait_prior, i.e. cp.async: see "Asynchronous copies" below
 //   runtime      cudaMalloc/Free, cudaMallocHost/HostAlloc/FreeHost, cudaMemcpy(Async, 2D, To/FromSymbol),
 //                cudaMemset(Async), cudaMemGetInfo, streams, events (with timing), cudaDeviceSynchronize,
 //                cudaGetLastError/PeekAtLastError/GetErrorString/GetErrorName, cudaFuncSetAttribute,
@@ -31,7 +33,8 @@
 //   launches     only through TINT_LAUNCH (kernels/cuda/cuda_compat.h), which calls tint::emu::launch
 //
 // NOT supported (give such code an emulatable fallback; __CUDA_ARCH__ is never defined here, TINT_CUDA_EMU
-// is): inline PTX (asm), wgmma/mma/wmma, TMA and cp.async, cooperative groups, textures and surfaces,
+// is): inline PTX (asm), wgmma/mma/wmma, TMA, cuda::memcpy_async and cuda::pipeline, cooperative groups,
+// textures and surfaces,
 // __half/__nv_bfloat16, dynamic parallelism (a launch from a kernel), CUDA graphs, clusters and distributed
 // shared memory, __match_*_sync and __reduce_*_sync, managed memory. Streams do not overlap anything.
 //
@@ -55,6 +58,16 @@
 // the mask or on the operation) fails the launch instead of hanging; a shuffle that reads a lane that is not
 // taking part returns 0xFF bytes (NaN); cudaMalloc memory starts as 0xFF bytes; memcpy/memset with a device
 // pointer outside any cudaMalloc allocation fails with the pointer named.
+//
+// Asynchronous copies: each thread keeps its own copies. __pipeline_memcpy_async reads the source at once
+// (so a bad source is reported at that line) but writes nothing; __pipeline_commit closes the copies issued
+// since the last commit into a group; __pipeline_wait_prior(n) lands every group but the newest n, in order.
+// So data read before its wait is stale (or the NaN bytes of fresh shared memory), as on a GPU where the
+// copy has not arrived yet. Under a schedule seed, a committed group may instead land at once (a coin per
+// group), as a fast copy would: a buffer refilled before every thread is done reading it (a missing
+// __syncthreads() between the reads and the next copy) then gives a wrong answer for some seed. Copies never
+// waited for are dropped when the thread exits. Sizes other than 4, 8, 16, misaligned addresses and a
+// zero-fill larger than the copy fail the launch.
 //
 // Seeded scheduling: tint::emu::set_schedule_seed(s) (or env TINT_EMU_SEED=s), s != 0, shuffles the order in
 // which a block's runnable threads run between barriers and warp collectives (so also the order in which
@@ -372,6 +385,10 @@ void warp_collective(const char* what, WarpOp op, unsigned mask, const void* val
 // Barrier for the whole block; returns how many threads passed a non-zero `predicate`.
 int block_barrier(int predicate);
 unsigned active_mask();
+// The asynchronous copies of <cuda_pipeline.h> (see "Asynchronous copies" at the top).
+void pipeline_copy(void* dst, const void* src, size_t size_and_align, size_t zfill);
+void pipeline_commit();
+void pipeline_wait_prior(size_t prior);
 [[noreturn]] void trap();
 
 using Thunk = void (*)(const void* packed);
@@ -434,6 +451,18 @@ inline void __threadfence_block() {
 }
 [[noreturn]] inline void __trap() {
   ::tint::emu::detail::trap();
+}
+
+// ---- asynchronous copies (cp.async through <cuda_pipeline.h>'s primitives) ------------------------------
+inline void __pipeline_memcpy_async(void* __restrict__ dst_shared, const void* __restrict__ src_global,
+                                    size_t size_and_align, size_t zfill = 0) {
+  ::tint::emu::detail::pipeline_copy(dst_shared, src_global, size_and_align, zfill);
+}
+inline void __pipeline_commit() {
+  ::tint::emu::detail::pipeline_commit();
+}
+inline void __pipeline_wait_prior(size_t prior) {
+  ::tint::emu::detail::pipeline_wait_prior(prior);
 }
 
 inline void __syncwarp(unsigned mask = 0xffffffffu) {

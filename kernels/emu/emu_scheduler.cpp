@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -117,6 +119,24 @@ struct ThreadName {
 
 enum class ThreadState : uint8_t { ready, at_barrier, at_warp, exited };
 
+// One __pipeline_memcpy_async, its bytes read at issue and written when its group lands.
+struct AsyncCopy {
+  void* dst = nullptr;
+  unsigned char bytes[16];
+  size_t size = 0;
+};
+
+// A thread's copies: those issued since its last commit, then its committed groups, oldest first (a group
+// that landed early stays as an empty entry, so that wait_prior still counts it).
+struct Pipeline {
+  std::vector<AsyncCopy> open;
+  std::deque<std::vector<AsyncCopy>> committed;
+  void clear() {
+    open.clear();
+    committed.clear();
+  }
+};
+
 struct LaneSlot {
   alignas(16) unsigned char value[16];
   alignas(16) unsigned char result[16];
@@ -186,6 +206,9 @@ class Worker {
     const Warp& w = warps_[size_t(current_ / 32)];
     return w.existing & ~w.exited;
   }
+  void async_copy(void* dst, const void* src, size_t size, size_t zfill);
+  void async_commit();
+  void async_wait_prior(size_t prior);
   void* shared() const { return shared_; }
   int current() const { return current_; }
   [[noreturn]] void fail(std::string message);
@@ -230,6 +253,7 @@ class Worker {
   std::vector<uint3> thread_coords_;  // coords(t), computed once per block: resume() is the hot path
   std::vector<ThreadState> state_;
   std::vector<LaneSlot> lanes_;
+  std::vector<Pipeline> pipelines_;  // per thread of the block
   std::vector<Warp> warps_;
   std::vector<int> queue_, next_;
   uint64_t rng_ = 0;
@@ -269,6 +293,7 @@ void Worker::fiber_main() {
       fail(std::move(message));
     }
     in_kernel_[size_t(t)] = false;
+    pipelines_[size_t(t)].clear();  // copies never waited for: nobody may read them
     state_[size_t(t)] = ThreadState::exited;
     ++exited_;
     warps_[size_t(t / 32)].exited |= 1u << (t % 32);
@@ -443,6 +468,40 @@ std::string Worker::describe_deadlock() const {
   return msg;
 }
 
+void Worker::async_copy(void* dst, const void* src, size_t size, size_t zfill) {
+  const bool size_ok = size == 4 || size == 8 || size == 16;
+  if (!size_ok || zfill > size || reinterpret_cast<uintptr_t>(dst) % size != 0 ||
+      (zfill < size && reinterpret_cast<uintptr_t>(src) % size != 0)) {
+    fail(fmt::format("{}: __pipeline_memcpy_async({}, {}, {}, zfill {}): the size must be 4, 8 or 16, both "
+                     "addresses aligned to it and the zero-fill at most the size",
+                     thread_name(current_), dst, src, size, zfill));
+  }
+  AsyncCopy c;
+  c.dst = dst;
+  c.size = size;
+  std::memcpy(c.bytes, src, size - zfill);
+  std::memset(c.bytes + (size - zfill), 0, zfill);
+  pipelines_[size_t(current_)].open.push_back(c);
+}
+
+void Worker::async_commit() {
+  Pipeline& p = pipelines_[size_t(current_)];
+  p.committed.push_back(std::move(p.open));
+  p.open.clear();
+  if (launch_->seed && (splitmix64(rng_) & 1)) {  // this group lands at once
+    for (const AsyncCopy& c : p.committed.back()) std::memcpy(c.dst, c.bytes, c.size);
+    p.committed.back().clear();
+  }
+}
+
+void Worker::async_wait_prior(size_t prior) {
+  Pipeline& p = pipelines_[size_t(current_)];
+  while (p.committed.size() > prior) {
+    for (const AsyncCopy& c : p.committed.front()) std::memcpy(c.dst, c.bytes, c.size);
+    p.committed.pop_front();
+  }
+}
+
 void Worker::prepare_shared(size_t bytes) {
   if (!shared_ || shared_capacity_ < bytes) {
     std::free(shared_);
@@ -478,6 +537,8 @@ bool Worker::run_block(Launch& launch, uint64_t block) {
   thread_coords_.resize(n);
   for (size_t t = 0; t < n; ++t) thread_coords_[t] = coords(int(t));
   lanes_.resize(n);
+  pipelines_.resize(std::max(pipelines_.size(), n));
+  for (size_t t = 0; t < n; ++t) pipelines_[t].clear();  // a failed block may have left copies behind
   warps_.resize((n + 31) / 32);
   for (size_t w = 0; w < warps_.size(); ++w) {
     const size_t lanes = std::min<size_t>(32, n - w * 32);
@@ -689,6 +750,18 @@ int block_barrier(int predicate) {
 
 unsigned active_mask() {
   return running_worker("__activemask").active_mask();
+}
+
+void pipeline_copy(void* dst, const void* src, size_t size_and_align, size_t zfill) {
+  running_worker("__pipeline_memcpy_async").async_copy(dst, src, size_and_align, zfill);
+}
+
+void pipeline_commit() {
+  running_worker("__pipeline_commit").async_commit();
+}
+
+void pipeline_wait_prior(size_t prior) {
+  running_worker("__pipeline_wait_prior").async_wait_prior(prior);
 }
 
 void trap() {

@@ -50,6 +50,9 @@ for device in cpu cuda-emu; do
 done
 ok op conv2d --shape 2,3,9,7,4,3,2,1 --device cuda-emu --variant naive --check
 grep -q "conv variant naive" "$TMP/out" || fail "--variant naive was not used"
+ok op mse_loss --shape 2,2,9000,1 --device cuda-emu --reduce-variant tree --check
+grep -q "reduce variant tree" "$TMP/out" || fail "--reduce-variant tree was not used"
+[ "$(grep -c ' ok ' "$TMP/out")" -eq 2 ] || { fail "mse_loss --check with the tree reduction"; cat "$TMP/out"; }
 ok op l1_loss --shape 2,2,37,1 --check --time --repeats 3
 grep -q "GFLOP/s" "$TMP/out" || fail "--time printed no GFLOP/s"
 
@@ -69,9 +72,12 @@ refuse "wrong/w.npy has shape (2,3,9,7), but conv2d --shape 2,3,9,7,4,3,2,1 need
 cp "$TMP/a/w.npy" "$TMP/wrong/w.npy" && rm "$TMP/wrong/dy.npy"
 refuse "dy.npy not found" op conv2d --shape 2,3,9,7,4,3,2,1 --inputs "$TMP/wrong"
 refuse "unknown op 'conv3d' (valid: fill, copy" op conv3d --shape 1
-refuse "unknown conv variant 'fast' (valid: naive, igemm, igemm-nosplit, igemm2)" \
+refuse "unknown conv variant 'fast' (valid: naive, igemm, igemm-nosplit, igemm2, igemm3)" \
   op conv2d --shape 1,1,3,3,1,3,1,1 --device cuda-emu --variant fast
-refuse "--variant naive: the cpu backend has one conv kernel" op conv2d --shape 1,1,3,3,1,3,1,1 --variant naive
+refuse "unknown reduce variant 'atomic' (valid: block, tree)" \
+  op sum --shape 5 --device cuda-emu --reduce-variant atomic
+refuse "--reduce-variant tree: the cpu backend has one reduction kernel" op sum --shape 5 --reduce-variant tree
+refuse "unknown cpu conv variant 'naive'" op conv2d --shape 1,1,3,3,1,3,1,1 --variant naive
 refuse "--shape 1,2,3: conv2d: shape '1,2,3' has 3 values" op conv2d --shape 1,2,3
 refuse "--shape 1,x: " op relu --shape 1,x
 refuse "gives an empty output" op conv2d --shape 1,1,2,2,1,5,1,0
