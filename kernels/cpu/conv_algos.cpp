@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "kernels/cpu/conv_fast.h"
+#include "kernels/cpu/conv_implicit.h"
 
 namespace tint::cpu {
 
@@ -27,6 +28,8 @@ std::vector<ConvAlgo> make_algos() {
   v.push_back({"gemm", "packed GEMM with im2col in the packing, col2im scatter-add for backward-data", nullptr,
                gemm_forward, gemm_backward_data, gemm_backward_weight});
   // New algorithms are appended here, each in a file of its own.
+  v.push_back({"implicit", "backward-data as a convolution of dY per stride phase, each dx element written once",
+               nullptr, nullptr, conv2d_backward_data_implicit, nullptr});
   return v;
 }
 
