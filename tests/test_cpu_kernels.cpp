@@ -129,6 +129,9 @@ TEST_CASE("cpu conv: stride phases of unequal size, phases no tap reaches, split
   check_conv(make_conv2d(1, 3, 7, 6, 5, 1, 1, 2, 2, 0, 0));
   check_conv(make_conv2d(2, 4, 10, 8, 6, 2, 2, 3, 3, 0, 0));
   check_conv(make_conv2d(1, 3, 8, 9, 7, 3, 3, 2, 2, 0, 0));   // stride 2 without padding
+  // Stride 3 with pads 1 and 2: the first dx row of a phase is (phase - pad) mod 3, not (phase + pad) mod 3
+  // as it would be for every stride-2 or pad-0 shape.
+  check_conv(make_conv2d(1, 3, 11, 10, 4, 5, 5, 3, 3, 1, 2));
   check_conv(make_conv2d(1, 2, 2, 2, 3, 4, 4, 2, 2, 1, 1));   // 2x2 image, one output pixel
   // One image and one pixel block: 40 input channels are cut into row blocks of 12, the last one short.
   check_conv(make_conv2d(1, 40, 3, 3, 8, 3, 3, 1, 1, 1, 1));

@@ -50,6 +50,13 @@ for device in cpu cuda-emu; do
 done
 ok op conv2d --shape 2,3,9,7,4,3,2,1 --device cuda-emu --variant naive --check
 grep -q "conv variant naive" "$TMP/out" || fail "--variant naive was not used"
+# The cpu's implicit backward-data, forced, through both ops whose passes it runs (conv2d's dx, the
+# transposed conv's y), against cpu-ref.
+ok op conv2d --shape 2,5,9,7,6,4,2,1 --variant implicit --check
+grep -q "conv variant implicit" "$TMP/out" && [ "$(grep -c ' ok ' "$TMP/out")" -eq 3 ] ||
+  { fail "conv2d --variant implicit --check"; cat "$TMP/out"; }
+ok op conv_transpose2d --shape 1,4,3,5,2,4,2,1 --variant implicit --check
+[ "$(grep -c ' ok ' "$TMP/out")" -eq 3 ] || { fail "conv_transpose2d --variant implicit --check"; cat "$TMP/out"; }
 ok op l1_loss --shape 2,2,37,1 --check --time --repeats 3
 grep -q "GFLOP/s" "$TMP/out" || fail "--time printed no GFLOP/s"
 
@@ -71,7 +78,7 @@ refuse "dy.npy not found" op conv2d --shape 2,3,9,7,4,3,2,1 --inputs "$TMP/wrong
 refuse "unknown op 'conv3d' (valid: fill, copy" op conv3d --shape 1
 refuse "unknown conv variant 'fast' (valid: naive, igemm, igemm-nosplit, igemm2)" \
   op conv2d --shape 1,1,3,3,1,3,1,1 --device cuda-emu --variant fast
-refuse "--variant naive: the cpu backend has one conv kernel" op conv2d --shape 1,1,3,3,1,3,1,1 --variant naive
+refuse "unknown cpu conv variant 'naive' (valid: auto, gemm" op conv2d --shape 1,1,3,3,1,3,1,1 --variant naive
 refuse "--shape 1,2,3: conv2d: shape '1,2,3' has 3 values" op conv2d --shape 1,2,3
 refuse "--shape 1,x: " op relu --shape 1,x
 refuse "gives an empty output" op conv2d --shape 1,1,2,2,1,5,1,0
