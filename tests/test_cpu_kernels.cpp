@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -448,6 +449,12 @@ TEST_CASE("cpu conv variants are chosen by name, an unknown name lists the valid
     CHECK(what.find("no-such-algo") != std::string::npos);
     for (const std::string& n : names) CHECK(what.find(n) != std::string::npos);
   }
+  // "auto" runs backward-data as implicit from 8 input channels up (the rule in conv_algos.cpp), gemm below.
+  cpu::set_conv_variant("auto");
+  const Conv2dShape down = make_conv2d(1, 64, 32, 32, 128, 4, 4, 2, 2, 1, 1);
+  const Conv2dShape first = make_conv2d(1, 1, 32, 32, 64, 4, 4, 2, 2, 1, 1);
+  CHECK(std::string(cpu::algo_for(down, cpu::ConvProduct::backward_data).name) == "implicit");
+  CHECK(std::string(cpu::algo_for(first, cpu::ConvProduct::backward_data).name) == "gemm");
   // A forced algorithm that does not take a shape falls back to gemm, never to nothing.
   const Conv2dShape s = make_conv2d(1, 3, 7, 5, 4, 2, 3, 1, 2, 0, 1);
   for (const std::string& n : names) {
