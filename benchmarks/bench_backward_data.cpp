@@ -6,6 +6,8 @@
 // A transposed layer's row is the product the role swap runs (make_conv_transpose2d): for backward-data
 // that is the up conv's forward. The first conv's backward-data (dx of the network input) is listed too
 // though training never asks for it. FLOP counts come from engine/op_cost.h.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,8 +16,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "engine/error.h"
 #include "engine/op_cost.h"
@@ -40,6 +40,7 @@ Times two cpu conv algorithms on one product of every U-Net layer, interleaved (
   --rounds N        interleaved rounds; each side reports the median (default 7)
   --threads N       thread pool size (default: TINT_THREADS or all hardware threads)
   --layer S         only layers whose name contains S
+  --json PATH       also write every row as JSON
 )";
 
 std::string load_average() {
@@ -66,8 +67,10 @@ const cpu::ConvAlgo& algo_named(const std::string& flag, const std::string& name
   const cpu::ConvAlgo* a = cpu::find_conv_algo(name);
   if (!a) {
     std::string valid;
-    for (const cpu::ConvAlgo& x : cpu::conv_algos()) valid += (valid.empty() ? "" : ", ") + std::string(x.name);
-    throw Error(fmt::format("{} {}: no such cpu conv algorithm (valid: {})", flag, name, valid));
+    for (const cpu::ConvAlgo& x : cpu::conv_algos())
+      valid += (valid.empty() ? "" : ", ") + std::string(x.name);
+    throw Error(
+        fmt::format("bench_backward_data: {} {}: no such cpu conv algorithm (valid: {})", flag, name, valid));
   }
   return *a;
 }
@@ -76,14 +79,18 @@ cpu::ConvProduct product_named(const std::string& name) {
   for (cpu::ConvProduct p :
        {cpu::ConvProduct::forward, cpu::ConvProduct::backward_data, cpu::ConvProduct::backward_weight})
     if (name == cpu::product_name(p)) return p;
-  throw Error(fmt::format("--product {}: expected forward, backward-data or backward-weight", name));
+  throw Error(fmt::format(
+      "bench_backward_data: --product {}: expected forward, backward-data or backward-weight", name));
 }
 
 ConvProduct cost_product(cpu::ConvProduct p) {
   switch (p) {
-    case cpu::ConvProduct::forward: return ConvProduct::forward;
-    case cpu::ConvProduct::backward_data: return ConvProduct::backward_data;
-    case cpu::ConvProduct::backward_weight: return ConvProduct::backward_weight;
+    case cpu::ConvProduct::forward:
+      return ConvProduct::forward;
+    case cpu::ConvProduct::backward_data:
+      return ConvProduct::backward_data;
+    case cpu::ConvProduct::backward_weight:
+      return ConvProduct::backward_weight;
   }
   return ConvProduct::forward;
 }
@@ -91,6 +98,9 @@ ConvProduct cost_product(cpu::ConvProduct p) {
 struct Totals {
   double a_ms = 0, b_ms = 0;
 };
+
+// One JSON object per layer and run, collected for --json.
+std::vector<std::string> g_json_rows;
 
 void run(ThreadPool& pool, const cpu::ConvAlgo& a, const cpu::ConvAlgo& b, cpu::ConvProduct p, int size,
          int batch, int rounds, const std::string& only) {
@@ -124,6 +134,11 @@ void run(ThreadPool& pool, const cpu::ConvAlgo& a, const cpu::ConvAlgo& b, cpu::
     const double ma = median(ta), mb = median(tb);
     const double flops = conv2d_cost(s, cost_product(p)).flops;
     t.a_ms += ma * 1e3, t.b_ms += mb * 1e3;
+    g_json_rows.push_back(fmt::format(
+        R"({{"size": {}, "batch": {}, "product": "{}", "layer": "{}", "shape": "{}", "a": "{}", "b": "{}", )"
+        R"("a_ms": {:.4f}, "b_ms": {:.4f}, "gflop": {:.4f}}})",
+        size, batch, cpu::product_name(p), l.name, s.str(), a.name, b.name, ma * 1e3, mb * 1e3,
+        flops * 1e-9));
     fmt::print("{:<16} {:<36} {:>9.3f} {:>9.3f} {:>8.1f} {:>8.1f} {:>7.2f}{}\n", l.name, s.str(), ma * 1e3,
                mb * 1e3, flops / ma * 1e-9, flops / mb * 1e-9, ma / mb,
                cpu::algo_takes(b, s, p) ? "" : "  (B falls back to gemm)");
@@ -135,9 +150,12 @@ void run(ThreadPool& pool, const cpu::ConvAlgo& a, const cpu::ConvAlgo& b, cpu::
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const cli::Args args(argc, argv,
-                       cli::Options{{}, {"a", "b", "product", "size", "batch", "rounds", "threads", "layer"}, 0,
-                                    "bench_backward_data"});
+  const cli::Args args(
+      argc, argv,
+      cli::Options{{},
+                   {"a", "b", "product", "size", "batch", "rounds", "threads", "layer", "json"},
+                   0,
+                   "bench_backward_data"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -148,16 +166,33 @@ int main(int argc, char** argv) try {
   const int rounds = args.get_int("rounds", 7, 1, 1000);
   const int threads = args.get_int("threads", 0, 0, 256);
   const std::string only = args.get("layer", "");
+  // Opened before the long run, so that a bad path fails at once.
+  std::ofstream json;
+  if (args.has("json")) {
+    json.open(args.get("json", ""));
+    TINT_CHECK(json.good(), "bench_backward_data: --json {}: cannot write the file", args.get("json", ""));
+  }
   ThreadPool pool(threads);
-  fmt::print("bench_backward_data: {} threads, micro-kernel {}\n", pool.size(), cpu::isa_name(cpu::best_isa()));
+  fmt::print("bench_backward_data: {} threads, micro-kernel {}\n", pool.size(),
+             cpu::isa_name(cpu::best_isa()));
   if (args.has("size")) {
-    run(pool, a, b, p, args.get_int("size", 256, 8, 4096), args.get_int("batch", 1, 1, 1024), rounds, only);
+    run(pool, a, b, p, args.get_int("size", 256, 16, 4096), args.get_int("batch", 1, 1, 1024), rounds, only);
   } else {
     run(pool, a, b, p, 256, 1, rounds, only);
     run(pool, a, b, p, 128, 8, rounds, only);
   }
+  if (args.has("json")) {
+    const std::string path = args.get("json", "");
+    std::ofstream& f = json;
+    f << "{\"threads\": " << pool.size() << ", \"isa\": \"" << cpu::isa_name(cpu::best_isa())
+      << "\", \"rows\": [\n";
+    for (size_t i = 0; i < g_json_rows.size(); ++i)
+      f << "  " << g_json_rows[i] << (i + 1 < g_json_rows.size() ? ",\n" : "\n");
+    f << "]}\n";
+    TINT_CHECK(f.good(), "bench_backward_data: --json {}: write failed", path);
+  }
   return 0;
 } catch (const std::exception& e) {
-  std::fprintf(stderr, "bench_backward_data: error: %s\n", e.what());
+  std::fprintf(stderr, "%s\n", e.what());
   return 1;
 }

@@ -27,8 +27,12 @@ constexpr int64_t kNC = 512;  // phase pixels per task; a multiple of kNR
 
 static_assert(kMC % kMR == 0 && kNC % kNR == 0);
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+int64_t round_up(int64_t a, int64_t b) {
+  return ceil_div(a, b) * b;
+}
 
 // A growable 64-byte aligned float buffer (the micro-kernel loads packed B with aligned loads), one set
 // per thread, kept between calls.

@@ -1,9 +1,9 @@
 // Backward-data as an implicit convolution of dY (conv_algos.h algorithm "implicit"), without col2im.
 //
-// dx[c, i, j] = sum over (o, p, q) with i = oi*sh - ph + p, j = oj*sw - pw + q of dY[o, oi, oj] * W[o, c, p, q].
-// For a fixed stride phase of dx, (i + pad_h) % sh = rh and (j + pad_w) % sw = rw, only the taps
-// p = rh + th*sh and q = rw + tw*sw reach it, and dY is read at row (i + pad_h - rh)/sh - th: a stride-1
-// correlation of dY with that phase's sub-kernel, flipped. Each phase is one GEMM
+// dx[c, i, j] = sum of dY[o, oi, oj] * W[o, c, p, q] over (o, p, q) with i = oi*sh - pad_h + p and
+// j = oj*sw - pad_w + q. For a fixed stride phase of dx, (i + pad_h) % sh = rh and (j + pad_w) % sw = rw,
+// only the taps p = rh + th*sh and q = rw + tw*sw reach it, and dY is read at row (i + pad_h - rh)/sh - th:
+// a stride-1 correlation of dY with that phase's sub-kernel, flipped. Each phase is one GEMM
 //
 //   dX_phase[c_in, P_phase] = W_phase^T[c_in, c_out*nth*ntw] * col(dY)[c_out*nth*ntw, P_phase]
 //
