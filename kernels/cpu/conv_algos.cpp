@@ -48,12 +48,12 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 // The "auto" rule: which algorithm is fastest for this product and shape.
 //
 // backward-data: "implicit" from 8 input channels up. bench_backward_data (gemm and implicit interleaved,
-// median of 5 rounds, 2 threads, AVX2, 2026-11-30, on a machine shared with 4 builds, load 9-11): at 256x256
-// batch 1 all layers 6722 -> 5213 ms (1.29x); by layer, the 3x3 stride-1 convs 1.16-1.69x, the 4x4 stride-2
-// down convs 1.01-1.64x, the up convs' forward 1.00-1.34x, the 1x1 head 1.31x. At 128x128 batch 8,
-// 16508 -> 12900 ms (1.28x; 1.04-1.61x by layer). The one loss is the first conv (c_in 1, 0.22x): a single
-// input channel fills one row of the micro-kernel's 12. `tint op` on 3x3 convs to 64 channels at 128x128:
-// implicit slower at c_in 2 and 4, faster at 8, 12 and 24.
+// median of 5 rounds, 2 threads, AVX2, 2026-11-30, on a machine shared with 4 builds, load 9-15, two runs,
+// benchmarks/results/2026-11-30-cpu-implicit/): all layers at 256x256 batch 1 1.27-1.29x faster, at 128x128
+// batch 8 1.28-1.34x; by layer, the 3x3 stride-1 convs 1.16-1.69x, the 4x4 stride-2 down convs 1.00-1.64x,
+// the up convs' forward 1.00-1.34x, the 1x1 head 1.31-2.00x. The one loss is the first conv (c_in 1,
+// 0.22-0.40x): a single input channel fills one row of the micro-kernel's 12. `tint op` on 3x3 convs to 64
+// channels at 128x128: implicit slower at c_in 2 and 4, faster at 8, 12 and 24.
 const ConvAlgo& pick_auto(const Conv2dShape& s, ConvProduct p) {
   if (p == ConvProduct::backward_data && s.c_in >= 8) return *find_conv_algo("implicit");
   return conv_algos().front();
