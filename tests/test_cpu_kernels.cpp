@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -119,6 +120,24 @@ TEST_CASE("cpu conv: shapes that cross every blocking size") {
 TEST_CASE("cpu conv: transposed convolutions through the role swap") {
   check_conv(make_conv_transpose2d(2, 9, 5, 6, 7, 4, 4, 2, 2, 1, 1, 0, 0));  // U-Net upsampling, small
   check_conv(make_conv_transpose2d(1, 4, 3, 3, 5, 3, 3, 2, 2, 1, 1, 1, 1));  // output_padding 1
+}
+
+TEST_CASE("cpu conv: stride phases of unequal size, phases no tap reaches, split input channels") {
+  // Odd input sizes: the four stride-2 phases hold 5x4, 5x3, 4x4 and 4x3 pixels.
+  check_conv(make_conv2d(2, 5, 9, 7, 13, 4, 4, 2, 2, 1, 1));
+  // Kernel smaller than the stride: three of four phases (1x1, stride 2), or whole rows and columns
+  // (2x2, stride 3, and the last input row that no output reads), get no tap and must come out zero.
+  check_conv(make_conv2d(1, 3, 7, 6, 5, 1, 1, 2, 2, 0, 0));
+  check_conv(make_conv2d(2, 4, 10, 8, 6, 2, 2, 3, 3, 0, 0));
+  check_conv(make_conv2d(1, 3, 8, 9, 7, 3, 3, 2, 2, 0, 0));   // stride 2 without padding
+  // Stride 3 with pads 1 and 2: the first dx row of a phase is (phase - pad) mod 3, not (phase + pad) mod 3
+  // as it would be for every stride-2 or pad-0 shape.
+  check_conv(make_conv2d(1, 3, 11, 10, 4, 5, 5, 3, 3, 1, 2));
+  check_conv(make_conv2d(1, 2, 2, 2, 3, 4, 4, 2, 2, 1, 1));   // 2x2 image, one output pixel
+  // One image and one pixel block: 40 input channels are cut into row blocks of 12, the last one short.
+  check_conv(make_conv2d(1, 40, 3, 3, 8, 3, 3, 1, 1, 1, 1));
+  // Stride 2, c_in = 100 > 96 rows packed at once, depth 70*2*2 = 280 > 256, phase 25x23 = 575 > 512 pixels.
+  check_conv(make_conv2d(1, 100, 50, 46, 70, 4, 4, 2, 2, 1, 1), {cpu::best_isa()});
 }
 
 TEST_CASE("cpu conv: U-Net shapes (64->64 3x3 at 32x32 and the 1x1 64->2 head)") {
@@ -430,6 +449,12 @@ TEST_CASE("cpu conv variants are chosen by name, an unknown name lists the valid
     CHECK(what.find("no-such-algo") != std::string::npos);
     for (const std::string& n : names) CHECK(what.find(n) != std::string::npos);
   }
+  // "auto" runs backward-data as implicit from 8 input channels up (the rule in conv_algos.cpp), gemm below.
+  cpu::set_conv_variant("auto");
+  const Conv2dShape down = make_conv2d(1, 64, 32, 32, 128, 4, 4, 2, 2, 1, 1);
+  const Conv2dShape first = make_conv2d(1, 1, 32, 32, 64, 4, 4, 2, 2, 1, 1);
+  CHECK(std::string(cpu::algo_for(down, cpu::ConvProduct::backward_data).name) == "implicit");
+  CHECK(std::string(cpu::algo_for(first, cpu::ConvProduct::backward_data).name) == "gemm");
   // A forced algorithm that does not take a shape falls back to gemm, never to nothing.
   const Conv2dShape s = make_conv2d(1, 3, 7, 5, 4, 2, 3, 1, 2, 0, 1);
   for (const std::string& n : names) {

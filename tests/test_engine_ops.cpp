@@ -66,6 +66,27 @@ TEST_CASE("conv_transpose2d gradients (stride 2, padding 1, output_padding 1, bi
   }
 }
 
+// From 8 input channels up the cpu backend's "auto" runs backward-data as "implicit" (stride phases, see
+// kernels/cpu/conv_algos.cpp): conv2d's dx, and the transposed conv's forward, which is that product.
+// 8 channels is the rule's edge: kept small, finite differences over every element are slow under ASan.
+TEST_CASE("conv2d and conv_transpose2d gradients with 8 channels (stride phases, odd sizes)", "[engine][grad]") {
+  for (Device d : tint::testing::engine_test_devices()) {
+    Rng rng(4);
+    Tensor x = Tensor::uniform({1, 8, 5, 6}, -1, 1, rng, d);
+    Tensor w = Tensor::uniform({2, 8, 3, 3}, -1, 1, rng, d);  // stride-2 phases get 2x2, 2x1, 1x2, 1x1 taps
+    auto o = ops::Conv2dOptions::square(2, 1);
+    Tensor t = target_like(ops::conv2d(x, w, Tensor(), o), rng);
+    check_gradients("conv2d 8 channels " + d.str(), {x, w},
+                    [&](const std::vector<Tensor>& in) { return ops::mse_loss(ops::conv2d(in[0], in[1], Tensor(), o), t); });
+    Tensor xt = Tensor::uniform({1, 2, 3, 2}, -1, 1, rng, d);
+    Tensor wt = Tensor::uniform({2, 8, 3, 3}, -1, 1, rng, d);  // (Cin, Cout, kh, kw): 8 channels out
+    Tensor tt = target_like(ops::conv_transpose2d(xt, wt, Tensor(), o), rng);
+    check_gradients("conv_transpose2d 8 channels " + d.str(), {xt, wt}, [&](const std::vector<Tensor>& in) {
+      return ops::mse_loss(ops::conv_transpose2d(in[0], in[1], Tensor(), o), tt);
+    });
+  }
+}
+
 TEST_CASE("concat, relu, tanh, add, scale, reshape gradients", "[engine][grad]") {
   for (Device d : tint::testing::engine_test_devices()) {
     Rng rng(4);

@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "kernels/cpu/conv_fast.h"
+#include "kernels/cpu/conv_implicit.h"
 
 namespace tint::cpu {
 
@@ -27,6 +28,8 @@ std::vector<ConvAlgo> make_algos() {
   v.push_back({"gemm", "packed GEMM with im2col in the packing, col2im scatter-add for backward-data", nullptr,
                gemm_forward, gemm_backward_data, gemm_backward_weight});
   // New algorithms are appended here, each in a file of its own.
+  v.push_back({"implicit", "backward-data as a convolution of dY per stride phase, each dx element written once",
+               nullptr, nullptr, conv2d_backward_data_implicit, nullptr});
   return v;
 }
 
@@ -42,9 +45,17 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
   return nullptr;
 }
 
-// The "auto" rule: which algorithm is fastest for this product and shape. Only "gemm" exists so far.
+// The "auto" rule: which algorithm is fastest for this product and shape.
+//
+// backward-data: "implicit" from 8 input channels up. bench_backward_data (gemm and implicit interleaved,
+// median of 5 rounds, 2 threads, AVX2, 2026-11-30, on a machine shared with 4 builds, load 9-15, two runs,
+// benchmarks/results/2026-11-30-cpu-implicit/): all layers at 256x256 batch 1 1.27-1.29x faster, at 128x128
+// batch 8 1.28-1.34x; by layer, the 3x3 stride-1 convs 1.16-1.69x, the 4x4 stride-2 down convs 1.00-1.64x,
+// the up convs' forward 1.00-1.34x, the 1x1 head 1.31-2.00x. The one loss is the first conv (c_in 1,
+// 0.22-0.40x): a single input channel fills one row of the micro-kernel's 12. `tint op` on 3x3 convs to 64
+// channels at 128x128: implicit slower at c_in 2 and 4, faster at 8, 12 and 24.
 const ConvAlgo& pick_auto(const Conv2dShape& s, ConvProduct p) {
-  (void)s, (void)p;
+  if (p == ConvProduct::backward_data && s.c_in >= 8) return *find_conv_algo("implicit");
   return conv_algos().front();
 }
 

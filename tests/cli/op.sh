@@ -53,6 +53,13 @@ grep -q "conv variant naive" "$TMP/out" || fail "--variant naive was not used"
 ok op mse_loss --shape 2,2,9000,1 --device cuda-emu --reduce-variant tree --check
 grep -q "reduce variant tree" "$TMP/out" || fail "--reduce-variant tree was not used"
 [ "$(grep -c ' ok ' "$TMP/out")" -eq 2 ] || { fail "mse_loss --check with the tree reduction"; cat "$TMP/out"; }
+# The cpu's implicit backward-data, forced, through both ops whose passes it runs (conv2d's dx, the
+# transposed conv's y), against cpu-ref.
+ok op conv2d --shape 2,5,9,7,6,4,2,1 --variant implicit --check
+grep -q "conv variant implicit" "$TMP/out" && [ "$(grep -c ' ok ' "$TMP/out")" -eq 3 ] ||
+  { fail "conv2d --variant implicit --check"; cat "$TMP/out"; }
+ok op conv_transpose2d --shape 1,4,3,5,2,4,2,1 --variant implicit --check
+[ "$(grep -c ' ok ' "$TMP/out")" -eq 3 ] || { fail "conv_transpose2d --variant implicit --check"; cat "$TMP/out"; }
 ok op l1_loss --shape 2,2,37,1 --check --time --repeats 3
 grep -q "GFLOP/s" "$TMP/out" || fail "--time printed no GFLOP/s"
 
@@ -77,7 +84,7 @@ refuse "unknown conv variant 'fast' (valid: naive, igemm, igemm-nosplit, igemm2,
 refuse "unknown reduce variant 'atomic' (valid: block, tree)" \
   op sum --shape 5 --device cuda-emu --reduce-variant atomic
 refuse "--reduce-variant tree: the cpu backend has one reduction kernel" op sum --shape 5 --reduce-variant tree
-refuse "unknown cpu conv variant 'naive'" op conv2d --shape 1,1,3,3,1,3,1,1 --variant naive
+refuse "unknown cpu conv variant 'naive' (valid: auto, gemm" op conv2d --shape 1,1,3,3,1,3,1,1 --variant naive
 refuse "--shape 1,2,3: conv2d: shape '1,2,3' has 3 values" op conv2d --shape 1,2,3
 refuse "--shape 1,x: " op relu --shape 1,x
 refuse "gives an empty output" op conv2d --shape 1,1,2,2,1,5,1,0
