@@ -119,6 +119,21 @@ void im2col_row(float* dst, const float* xc, const Conv2dShape& s, int p, int q,
   }
 }
 
+// dst[u] += src[u] for u < n. The kernels are built at -O2, where GCC 12 leaves a loop of unknown length
+// scalar; GCC's generic vectors (SSE on the x86-64 baseline, whatever a target has) do four at a time.
+void add_row(float* dst, const float* src, int64_t n) {
+  using Float4 = float __attribute__((vector_size(16)));
+  int64_t u = 0;
+  for (; u + 8 <= n; u += 8) {
+    Float4 d0, d1, s0, s1;
+    std::memcpy(&d0, dst + u, 16), std::memcpy(&d1, dst + u + 4, 16);
+    std::memcpy(&s0, src + u, 16), std::memcpy(&s1, src + u + 4, 16);
+    d0 += s0, d1 += s1;
+    std::memcpy(dst + u, &d0, 16), std::memcpy(dst + u + 4, &d1, 16);
+  }
+  for (; u < n; ++u) dst[u] += src[u];
+}
+
 // The transpose of im2col_row: adds src[t] into the input pixel that output pixel j0 + t read.
 void col2im_row_add(float* dxc, const float* src, const Conv2dShape& s, int p, int q, int64_t j0, int64_t len) {
   int64_t oi = j0 / s.w_out, oj = j0 % s.w_out;
@@ -133,8 +148,7 @@ void col2im_row_add(float* dxc, const float* src, const Conv2dShape& s, int p, i
     if (s.stride_w == 1) {
       const int64_t lo = std::clamp<int64_t>(-base, 0, seg);
       const int64_t hi = std::clamp<int64_t>(s.w_in - base, lo, seg);
-      float* d = dst + base;
-      for (int64_t u = lo; u < hi; ++u) d[u] += v[u];
+      add_row(dst + base + lo, v + lo, hi - lo);
     } else {
       for (int64_t u = 0; u < seg; ++u) {
         const int64_t jj = base + u * s.stride_w;
@@ -167,6 +181,12 @@ void pack_a_cols(float* ap, const float* a, int64_t lda, int64_t mc, int64_t kc)
   for (int64_t i = 0; i < mc; i += kMR) {
     float* panel = ap + i * kc;
     const int64_t rows = std::min<int64_t>(kMR, mc - i);
+    // A full panel copies kMR floats per step with a constant-size memcpy: a loop of unknown length
+    // here compiled to scalar moves and spent more time than the FMAs of small c_out (measured).
+    if (rows == kMR) {
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(panel + k * kMR, a + k * lda + i, kMR * sizeof(float));
+      continue;
+    }
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = a + k * lda + i;
       float* d = panel + k * kMR;
@@ -182,6 +202,10 @@ void pack_b_rows(float* bp, const float* b, int64_t ldb, int64_t kc, int64_t nc)
   for (int64_t j = 0; j < nc; j += kNR) {
     float* panel = bp + j * kc;
     const int64_t cols = std::min<int64_t>(kNR, nc - j);
+    if (cols == kNR) {  // constant size: vector moves, where a variable memcpy became `rep movsq` (slow)
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(panel + k * kNR, b + k * ldb + j, kNR * sizeof(float));
+      continue;
+    }
     for (int64_t k = 0; k < kc; ++k) {
       float* d = panel + k * kNR;
       std::memcpy(d, b + k * ldb + j, size_t(cols) * sizeof(float));
