@@ -30,8 +30,15 @@ void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t
 __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* a, const float* b, float* c,
                                                      int64_t ldc, bool accumulate) {
   __m512 acc[kMR][2];
+// The same prefetch of C and unrolling as the AVX2 kernel below (there they were measured; this machine
+// class is not at hand in every session, so the two stay alike).
 #pragma GCC unroll 12
-  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < kMR; ++r) {
+    acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 16), _MM_HINT_T0);
+  }
+#pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_load_ps(b + k * kNR);
     const __m512 b1 = _mm512_load_ps(b + k * kNR + 16);
@@ -54,14 +61,23 @@ __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* a,
   }
 }
 
-// AVX2 has 16 ymm registers: the 12x32 tile is done as four 6x16 blocks, re-reading the packed panels.
+// AVX2 has 16 ymm registers: the 12x32 tile is done as four 6x16 blocks (12 accumulators, two B vectors,
+// one broadcast), re-reading the packed panels. The two row blocks of one column half run back to back, so
+// that the half of the B panel they share is still in L1 for the second; the depth loop is unrolled by two
+// and the C rows are prefetched before the FMAs, so that the final load-add-store does not wait on memory.
+// Measured against the plain order (r0 outer, no unrolling, no prefetch), interleaved on this machine
+// (AMD EPYC, AVX2): 1.07-1.14x on a forward-like sweep of one A panel across 16 B panels.
 __attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, const float* b, float* c,
                                                     int64_t ldc, bool accumulate) {
-  for (int r0 = 0; r0 < kMR; r0 += 6)
-    for (int j0 = 0; j0 < kNR; j0 += 16) {
+  for (int j0 = 0; j0 < kNR; j0 += 16)
+    for (int r0 = 0; r0 < kMR; r0 += 6) {
       __m256 acc[6][2];
 #pragma GCC unroll 6
-      for (int r = 0; r < 6; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+      for (int r = 0; r < 6; ++r) {
+        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        _mm_prefetch(reinterpret_cast<const char*>(c + (r0 + r) * ldc + j0), _MM_HINT_T0);
+      }
+#pragma GCC unroll 2
       for (int64_t k = 0; k < kc; ++k) {
         const __m256 b0 = _mm256_load_ps(b + k * kNR + j0);
         const __m256 b1 = _mm256_load_ps(b + k * kNR + j0 + 8);
