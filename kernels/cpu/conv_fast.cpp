@@ -293,6 +293,7 @@ void pack_b_im2col_transposed(float* bp, float* rows, const float* xb, const Con
 void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
                          Isa isa) {
   const MicroKernel micro = micro_kernel(isa);
+  const EdgeKernel edge = edge_kernel(isa);
   const int64_t K = int64_t(s.c_in) * s.kh * s.kw, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
   const int64_t x_image = int64_t(s.c_in) * s.h_in * s.w_in;
   const int64_t jblocks = ceil_div(P, kNCForward);
@@ -306,7 +307,6 @@ void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float
     float* ap = sc.a.get(kMC * kKC);
     float* bp = sc.b.get(kKC * kNCForward);
     float* row = sc.row.get(kNCForward);
-    float* tile = sc.c.get(kMR * kNR);
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t mb = task % mblocks, jb = (task / mblocks) % jblocks, b = task / (mblocks * jblocks);
       const int64_t m0 = mb * mstep, m1 = std::min(M, m0 + mstep);
@@ -324,15 +324,10 @@ void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float
             for (int64_t jr = 0; jr < nc; jr += kNR) {
               const int64_t cols = std::min<int64_t>(kNR, nc - jr);
               float* c = yb + (ic + ir) * P + j0 + jr;
-              if (rows == kMR && cols == kNR) {
+              if (rows == kMR && cols == kNR)
                 micro(kc, ap + ir * kc, bp + jr * kc, c, P, pc > 0);
-                continue;
-              }
-              // An edge tile: computed whole into scratch, only its valid part stored.
-              micro(kc, ap + ir * kc, bp + jr * kc, tile, kNR, false);
-              for (int64_t r = 0; r < rows; ++r)
-                for (int64_t j = 0; j < cols; ++j)
-                  c[r * P + j] = (pc > 0 ? c[r * P + j] : 0.0f) + tile[r * kNR + j];
+              else
+                edge(rows, cols, kc, ap + ir * kc, bp + jr * kc, c, P, pc > 0);
             }
           }
         }
@@ -392,6 +387,7 @@ void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, con
 void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, const float* dy,
                                  const Conv2dShape& s, Isa isa) {
   const MicroKernel micro = micro_kernel(isa);
+  const EdgeKernel edge = edge_kernel(isa);
   const int64_t K = int64_t(s.c_in) * s.kh * s.kw, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
   const int64_t x_image = int64_t(s.c_in) * s.h_in * s.w_in;
   const int threads = pool ? pool->size() : 1;
@@ -425,9 +421,18 @@ void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, co
           for (int64_t ic = m0; ic < m1; ic += kMC) {
             const int64_t mc = std::min(kMC, m1 - ic);
             pack_a_rows(ap, dyb + ic * P + t0, P, mc, kc);
-            for (int64_t ir = 0; ir < mc; ir += kMR)
-              for (int64_t jr = 0; jr < ncp; jr += kNR)
-                micro(kc, ap + ir * kc, bp + jr * kc, acc + (ic - m0 + ir) * ncp + jr, ncp, !first);
+            for (int64_t ir = 0; ir < mc; ir += kMR) {
+              // The rows of a last, partial panel of dY are not computed where the kernel can skip them
+              // (c_out = 64 is five full panels and one of 4 rows); acc's columns are padded to ncp.
+              const int64_t rows = std::min<int64_t>(kMR, mc - ir);
+              for (int64_t jr = 0; jr < ncp; jr += kNR) {
+                float* c = acc + (ic - m0 + ir) * ncp + jr;
+                if (rows == kMR)
+                  micro(kc, ap + ir * kc, bp + jr * kc, c, ncp, !first);
+                else
+                  edge(rows, kNR, kc, ap + ir * kc, bp + jr * kc, c, ncp, !first);
+              }
+            }
           }
           first = false;
         }
