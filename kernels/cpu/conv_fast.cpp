@@ -363,11 +363,15 @@ void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, con
       // of col(x) in order (each task owns whole input channels, so all rows touching an element).
       for (int64_t j0 = 0; j0 < P; j0 += kNCData) {
         const int64_t nc = std::min(kNCData, P - j0), ncp = round_up(nc, kNR);
+        // With one depth block (c_out <= kKC) the dY panel is the same for every block of rows: packed
+        // once per pixel panel rather than once per 96 rows of col(x).
+        const bool one_depth_block = M <= kKC;
+        if (one_depth_block) pack_b_rows(bp, dyb + j0, P, M, nc);
         for (int64_t ic = c0 * kk; ic < c1 * kk; ic += kMC) {
           const int64_t mc = std::min(kMC, c1 * kk - ic);
           for (int64_t pc = 0; pc < M; pc += kKC) {
             const int64_t kc = std::min(kKC, M - pc);
-            pack_b_rows(bp, dyb + pc * P + j0, P, kc, nc);
+            if (!one_depth_block) pack_b_rows(bp, dyb + pc * P + j0, P, kc, nc);
             pack_a_cols(ap, w + pc * K + ic, K, mc, kc);
             for (int64_t ir = 0; ir < mc; ir += kMR)
               for (int64_t jr = 0; jr < ncp; jr += kNR)
