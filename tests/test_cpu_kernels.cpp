@@ -115,6 +115,8 @@ TEST_CASE("cpu conv: shapes that cross every blocking size") {
   // P = 40*30 = 1200 > 512 (pixel blocks) and not a multiple of 32.
   check_conv(make_conv2d(1, 70, 40, 30, 101, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
   check_conv(make_conv2d(2, 9, 23, 19, 13, 3, 3, 1, 1, 1, 1));
+  // c_out = 300 > 256: backward-data's depth (over c_out) is cut in two blocks, each dY panel packed anew.
+  check_conv(make_conv2d(1, 3, 6, 7, 300, 3, 3, 1, 1, 1, 1));
 }
 
 TEST_CASE("cpu conv: transposed convolutions through the role swap") {

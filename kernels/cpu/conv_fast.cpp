@@ -28,6 +28,7 @@ constexpr int64_t kNCWeight = 256;    // columns of dW (rows of col(x)) per back
 constexpr int64_t kKCWeight = 256;    // pixels per packed block in backward-weight
 
 static_assert(kMC % kMR == 0 && kNCForward % kNR == 0 && kNCData % kNR == 0 && kNCWeight % kNR == 0);
+static_assert(kMR % 4 == 0 && kNR % 4 == 0, "transpose_rows packs whole panels in blocks of 4 rows");
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -119,6 +120,51 @@ void im2col_row(float* dst, const float* xc, const Conv2dShape& s, int p, int q,
   }
 }
 
+// dst[u] += src[u] for u < n. The kernels are built at -O2, where GCC 12 leaves a loop of unknown length
+// scalar; GCC's generic vectors (SSE on the x86-64 baseline, whatever a target has) do four at a time.
+void add_row(float* dst, const float* src, int64_t n) {
+  using Float4 = float __attribute__((vector_size(16)));
+  int64_t u = 0;
+  for (; u + 8 <= n; u += 8) {
+    Float4 d0, d1, s0, s1;
+    std::memcpy(&d0, dst + u, 16), std::memcpy(&d1, dst + u + 4, 16);
+    std::memcpy(&s0, src + u, 16), std::memcpy(&s1, src + u + 4, 16);
+    d0 += s0, d1 += s1;
+    std::memcpy(dst + u, &d0, 16), std::memcpy(dst + u + 4, &d1, 16);
+  }
+  for (; u < n; ++u) dst[u] += src[u];
+}
+
+// dst[t*ldd + i] = src[i*lds + t] for i < rows (a multiple of 4) and t < cols: the transposes of the
+// packings whose reduction runs along a stored row. 4x4 blocks in generic vectors (SSE shuffles on the
+// baseline); element by element, these transposes took a third of backward-weight's time (measured).
+void transpose_rows(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols) {
+  using Float4 = float __attribute__((vector_size(16)));
+  using Index4 = int __attribute__((vector_size(16)));
+  const int64_t cols4 = cols / 4 * 4;
+  for (int64_t i = 0; i < rows; i += 4) {
+    const float* s = src + i * lds;
+    for (int64_t t = 0; t < cols4; t += 4) {
+      Float4 r0, r1, r2, r3;
+      std::memcpy(&r0, s + t, 16), std::memcpy(&r1, s + lds + t, 16);
+      std::memcpy(&r2, s + 2 * lds + t, 16), std::memcpy(&r3, s + 3 * lds + t, 16);
+      const Float4 lo01 = __builtin_shuffle(r0, r1, Index4{0, 4, 1, 5}),
+                   hi01 = __builtin_shuffle(r0, r1, Index4{2, 6, 3, 7});
+      const Float4 lo23 = __builtin_shuffle(r2, r3, Index4{0, 4, 1, 5}),
+                   hi23 = __builtin_shuffle(r2, r3, Index4{2, 6, 3, 7});
+      const Float4 c0 = __builtin_shuffle(lo01, lo23, Index4{0, 1, 4, 5});
+      const Float4 c1 = __builtin_shuffle(lo01, lo23, Index4{2, 3, 6, 7});
+      const Float4 c2 = __builtin_shuffle(hi01, hi23, Index4{0, 1, 4, 5});
+      const Float4 c3 = __builtin_shuffle(hi01, hi23, Index4{2, 3, 6, 7});
+      float* d = dst + t * ldd + i;
+      std::memcpy(d, &c0, 16), std::memcpy(d + ldd, &c1, 16);
+      std::memcpy(d + 2 * ldd, &c2, 16), std::memcpy(d + 3 * ldd, &c3, 16);
+    }
+    for (int64_t t = cols4; t < cols; ++t)
+      for (int64_t q = 0; q < 4; ++q) dst[t * ldd + i + q] = s[q * lds + t];
+  }
+}
+
 // The transpose of im2col_row: adds src[t] into the input pixel that output pixel j0 + t read.
 void col2im_row_add(float* dxc, const float* src, const Conv2dShape& s, int p, int q, int64_t j0, int64_t len) {
   int64_t oi = j0 / s.w_out, oj = j0 % s.w_out;
@@ -133,8 +179,7 @@ void col2im_row_add(float* dxc, const float* src, const Conv2dShape& s, int p, i
     if (s.stride_w == 1) {
       const int64_t lo = std::clamp<int64_t>(-base, 0, seg);
       const int64_t hi = std::clamp<int64_t>(s.w_in - base, lo, seg);
-      float* d = dst + base;
-      for (int64_t u = lo; u < hi; ++u) d[u] += v[u];
+      add_row(dst + base + lo, v + lo, hi - lo);
     } else {
       for (int64_t u = 0; u < seg; ++u) {
         const int64_t jj = base + u * s.stride_w;
@@ -151,6 +196,10 @@ void pack_a_rows(float* ap, const float* a, int64_t lda, int64_t mc, int64_t kc)
   for (int64_t i = 0; i < mc; i += kMR) {
     float* panel = ap + i * kc;
     const int64_t rows = std::min<int64_t>(kMR, mc - i);
+    if (rows == kMR) {
+      transpose_rows(panel, kMR, a + i * lda, lda, kMR, kc);
+      continue;
+    }
     for (int64_t r = 0; r < kMR; ++r) {
       if (r < rows) {
         const float* src = a + (i + r) * lda;
@@ -167,6 +216,12 @@ void pack_a_cols(float* ap, const float* a, int64_t lda, int64_t mc, int64_t kc)
   for (int64_t i = 0; i < mc; i += kMR) {
     float* panel = ap + i * kc;
     const int64_t rows = std::min<int64_t>(kMR, mc - i);
+    // A full panel copies kMR floats per step with a constant-size memcpy: a loop of unknown length
+    // here compiled to scalar moves and spent more time than the FMAs of small c_out (measured).
+    if (rows == kMR) {
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(panel + k * kMR, a + k * lda + i, kMR * sizeof(float));
+      continue;
+    }
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = a + k * lda + i;
       float* d = panel + k * kMR;
@@ -182,6 +237,10 @@ void pack_b_rows(float* bp, const float* b, int64_t ldb, int64_t kc, int64_t nc)
   for (int64_t j = 0; j < nc; j += kNR) {
     float* panel = bp + j * kc;
     const int64_t cols = std::min<int64_t>(kNR, nc - j);
+    if (cols == kNR) {  // constant size: vector moves, where a variable memcpy became `rep movsq` (slow)
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(panel + k * kNR, b + k * ldb + j, kNR * sizeof(float));
+      continue;
+    }
     for (int64_t k = 0; k < kc; ++k) {
       float* d = panel + k * kNR;
       std::memcpy(d, b + k * ldb + j, size_t(cols) * sizeof(float));
@@ -216,6 +275,10 @@ void pack_b_im2col_transposed(float* bp, float* rows, const float* xb, const Con
       im2col_row(rows + i * kc, xb + tap.c * plane, s, tap.p, tap.q, t0, kc);
     }
     float* panel = bp + r * kc;
+    if (count == kNR) {
+      transpose_rows(panel, kNR, rows, kc, kNR, kc);
+      continue;
+    }
     for (int64_t t = 0; t < kc; ++t) {
       float* d = panel + t * kNR;
       int64_t i = 0;
@@ -230,6 +293,7 @@ void pack_b_im2col_transposed(float* bp, float* rows, const float* xb, const Con
 void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
                          Isa isa) {
   const MicroKernel micro = micro_kernel(isa);
+  const EdgeKernel edge = edge_kernel(isa);
   const int64_t K = int64_t(s.c_in) * s.kh * s.kw, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
   const int64_t x_image = int64_t(s.c_in) * s.h_in * s.w_in;
   const int64_t jblocks = ceil_div(P, kNCForward);
@@ -243,7 +307,6 @@ void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float
     float* ap = sc.a.get(kMC * kKC);
     float* bp = sc.b.get(kKC * kNCForward);
     float* row = sc.row.get(kNCForward);
-    float* tile = sc.c.get(kMR * kNR);
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t mb = task % mblocks, jb = (task / mblocks) % jblocks, b = task / (mblocks * jblocks);
       const int64_t m0 = mb * mstep, m1 = std::min(M, m0 + mstep);
@@ -261,15 +324,10 @@ void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float
             for (int64_t jr = 0; jr < nc; jr += kNR) {
               const int64_t cols = std::min<int64_t>(kNR, nc - jr);
               float* c = yb + (ic + ir) * P + j0 + jr;
-              if (rows == kMR && cols == kNR) {
+              if (rows == kMR && cols == kNR)
                 micro(kc, ap + ir * kc, bp + jr * kc, c, P, pc > 0);
-                continue;
-              }
-              // An edge tile: computed whole into scratch, only its valid part stored.
-              micro(kc, ap + ir * kc, bp + jr * kc, tile, kNR, false);
-              for (int64_t r = 0; r < rows; ++r)
-                for (int64_t j = 0; j < cols; ++j)
-                  c[r * P + j] = (pc > 0 ? c[r * P + j] : 0.0f) + tile[r * kNR + j];
+              else
+                edge(rows, cols, kc, ap + ir * kc, bp + jr * kc, c, P, pc > 0);
             }
           }
         }
@@ -305,11 +363,15 @@ void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, con
       // of col(x) in order (each task owns whole input channels, so all rows touching an element).
       for (int64_t j0 = 0; j0 < P; j0 += kNCData) {
         const int64_t nc = std::min(kNCData, P - j0), ncp = round_up(nc, kNR);
+        // With one depth block (c_out <= kKC) the dY panel is the same for every block of rows: packed
+        // once per pixel panel rather than once per 96 rows of col(x).
+        const bool one_depth_block = M <= kKC;
+        if (one_depth_block) pack_b_rows(bp, dyb + j0, P, M, nc);
         for (int64_t ic = c0 * kk; ic < c1 * kk; ic += kMC) {
           const int64_t mc = std::min(kMC, c1 * kk - ic);
           for (int64_t pc = 0; pc < M; pc += kKC) {
             const int64_t kc = std::min(kKC, M - pc);
-            pack_b_rows(bp, dyb + pc * P + j0, P, kc, nc);
+            if (!one_depth_block) pack_b_rows(bp, dyb + pc * P + j0, P, kc, nc);
             pack_a_cols(ap, w + pc * K + ic, K, mc, kc);
             for (int64_t ir = 0; ir < mc; ir += kMR)
               for (int64_t jr = 0; jr < ncp; jr += kNR)
@@ -329,6 +391,7 @@ void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, con
 void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, const float* dy,
                                  const Conv2dShape& s, Isa isa) {
   const MicroKernel micro = micro_kernel(isa);
+  const EdgeKernel edge = edge_kernel(isa);
   const int64_t K = int64_t(s.c_in) * s.kh * s.kw, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
   const int64_t x_image = int64_t(s.c_in) * s.h_in * s.w_in;
   const int threads = pool ? pool->size() : 1;
@@ -362,9 +425,18 @@ void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, co
           for (int64_t ic = m0; ic < m1; ic += kMC) {
             const int64_t mc = std::min(kMC, m1 - ic);
             pack_a_rows(ap, dyb + ic * P + t0, P, mc, kc);
-            for (int64_t ir = 0; ir < mc; ir += kMR)
-              for (int64_t jr = 0; jr < ncp; jr += kNR)
-                micro(kc, ap + ir * kc, bp + jr * kc, acc + (ic - m0 + ir) * ncp + jr, ncp, !first);
+            for (int64_t ir = 0; ir < mc; ir += kMR) {
+              // The rows of a last, partial panel of dY are not computed where the kernel can skip them
+              // (c_out = 64 is five full panels and one of 4 rows); acc's columns are padded to ncp.
+              const int64_t rows = std::min<int64_t>(kMR, mc - ir);
+              for (int64_t jr = 0; jr < ncp; jr += kNR) {
+                float* c = acc + (ic - m0 + ir) * ncp + jr;
+                if (rows == kMR)
+                  micro(kc, ap + ir * kc, bp + jr * kc, c, ncp, !first);
+                else
+                  edge(rows, kNR, kc, ap + ir * kc, bp + jr * kc, c, ncp, !first);
+              }
+            }
           }
           first = false;
         }

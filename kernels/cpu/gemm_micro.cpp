@@ -30,8 +30,15 @@ void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t
 __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* a, const float* b, float* c,
                                                      int64_t ldc, bool accumulate) {
   __m512 acc[kMR][2];
+// The same prefetch of C and unrolling as the AVX2 kernel below (there they were measured; this machine
+// class is not at hand in every session, so the two stay alike).
 #pragma GCC unroll 12
-  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < kMR; ++r) {
+    acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 16), _MM_HINT_T0);
+  }
+#pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_load_ps(b + k * kNR);
     const __m512 b1 = _mm512_load_ps(b + k * kNR + 16);
@@ -54,38 +61,76 @@ __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* a,
   }
 }
 
-// AVX2 has 16 ymm registers: the 12x32 tile is done as four 6x16 blocks, re-reading the packed panels.
+// AVX2 has 16 ymm registers: the 12x32 tile is done as four 6x16 blocks (12 accumulators, two B vectors,
+// one broadcast), re-reading the packed panels. The two row blocks of one column half run back to back, so
+// that the half of the B panel they share is still in L1 for the second; the depth loop is unrolled by two
+// and the C rows are prefetched before the FMAs, so that the final load-add-store does not wait on memory.
+// Measured against the plain order (r0 outer, no unrolling, no prefetch), interleaved on this machine
+// (AMD EPYC, AVX2): 1.07-1.14x on a forward-like sweep of one A panel across 16 B panels.
+__attribute__((target("avx2,fma"), always_inline)) inline void block_avx2(int64_t kc, const float* a,
+                                                                           const float* b, float* c, int64_t ldc,
+                                                                           bool accumulate, int r0, int j0) {
+  __m256 acc[6][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < 6; ++r) {
+    acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    _mm_prefetch(reinterpret_cast<const char*>(c + (r0 + r) * ldc + j0), _MM_HINT_T0);
+  }
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(b + k * kNR + j0);
+    const __m256 b1 = _mm256_load_ps(b + k * kNR + j0 + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + k * kMR + r0 + r);
+      acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < 6; ++r) {
+    float* row = c + (r0 + r) * ldc + j0;
+    if (accumulate) {
+      acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(row));
+      acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_loadu_ps(row + 8));
+    }
+    _mm256_storeu_ps(row, acc[r][0]);
+    _mm256_storeu_ps(row + 8, acc[r][1]);
+  }
+}
+
 __attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, const float* b, float* c,
                                                     int64_t ldc, bool accumulate) {
-  for (int r0 = 0; r0 < kMR; r0 += 6)
-    for (int j0 = 0; j0 < kNR; j0 += 16) {
-      __m256 acc[6][2];
-#pragma GCC unroll 6
-      for (int r = 0; r < 6; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-      for (int64_t k = 0; k < kc; ++k) {
-        const __m256 b0 = _mm256_load_ps(b + k * kNR + j0);
-        const __m256 b1 = _mm256_load_ps(b + k * kNR + j0 + 8);
-#pragma GCC unroll 6
-        for (int r = 0; r < 6; ++r) {
-          const __m256 ar = _mm256_broadcast_ss(a + k * kMR + r0 + r);
-          acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
-          acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
-        }
-      }
-#pragma GCC unroll 6
-      for (int r = 0; r < 6; ++r) {
-        float* row = c + (r0 + r) * ldc + j0;
-        if (accumulate) {
-          acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(row));
-          acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_loadu_ps(row + 8));
-        }
-        _mm256_storeu_ps(row, acc[r][0]);
-        _mm256_storeu_ps(row + 8, acc[r][1]);
-      }
-    }
+  for (int j0 = 0; j0 < kNR; j0 += 16)
+    for (int r0 = 0; r0 < kMR; r0 += 6) block_avx2(kc, a, b, c, ldc, accumulate, r0, j0);
 }
 
 #endif  // TINT_X86
+
+// The corner of a tile computed whole into `tile` (kMR x kNR, row stride kNR) added or stored into c.
+void store_corner(const float* tile, int64_t rows, int64_t cols, float* c, int64_t ldc, bool accumulate) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) c[r * ldc + j] = (accumulate ? c[r * ldc + j] : 0.0f) + tile[r * kNR + j];
+}
+
+template <MicroKernel kFull>
+void edge_whole(int64_t rows, int64_t cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                bool accumulate) {
+  alignas(64) float tile[kMR * kNR];
+  kFull(kc, a, b, tile, kNR, false);
+  store_corner(tile, rows, cols, c, ldc, accumulate);
+}
+
+#ifdef TINT_X86
+// Only the 6x16 blocks that hold part of the corner are computed: a 4-row edge costs half a full tile.
+__attribute__((target("avx2,fma"))) void edge_avx2(int64_t rows, int64_t cols, int64_t kc, const float* a,
+                                                   const float* b, float* c, int64_t ldc, bool accumulate) {
+  alignas(64) float tile[kMR * kNR];
+  for (int j0 = 0; j0 < cols; j0 += 16)
+    for (int r0 = 0; r0 < rows; r0 += 6) block_avx2(kc, a, b, tile, kNR, false, r0, j0);
+  store_corner(tile, rows, cols, c, ldc, accumulate);
+}
+#endif
 
 Isa detect() {
   Isa isa = Isa::generic;
@@ -118,6 +163,14 @@ MicroKernel micro_kernel(Isa isa) {
   if (isa == Isa::avx2) return micro_avx2;
 #endif
   return micro_generic;
+}
+
+EdgeKernel edge_kernel(Isa isa) {
+#ifdef TINT_X86
+  if (isa == Isa::avx512) return edge_whole<micro_avx512>;
+  if (isa == Isa::avx2) return edge_avx2;
+#endif
+  return edge_whole<micro_generic>;
 }
 
 const char* isa_name(Isa isa) {

@@ -21,8 +21,16 @@ using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* 
 
 enum class Isa { generic, avx2, avx512 };
 
+// A partial tile at the edge of C: the same product, but only its rows x cols corner (1 <= rows <= kMR,
+// 1 <= cols <= kNR) of c is read or written; the panels are packed (and zero-padded) as for a full tile.
+// A kernel may skip the multiply-adds of rows or columns it does not need (the AVX2 one does whole 6x16
+// blocks), which is what an edge is for: a c_out of 64 is five full tiles of rows and one of 4.
+using EdgeKernel = void (*)(int64_t rows, int64_t cols, int64_t kc, const float* a, const float* b, float* c,
+                            int64_t ldc, bool accumulate);
+
 Isa best_isa();                      // what this machine supports, or TINT_CPU_ISA=generic|avx2|avx512 if lower
 MicroKernel micro_kernel(Isa isa);   // the kernel for an ISA (the caller must know the machine supports it)
+EdgeKernel edge_kernel(Isa isa);     // its partial-tile form
 const char* isa_name(Isa isa);
 
 }  // namespace tint::cpu
