@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "kernels/cpu/conv_fast.h"
+#include "kernels/cpu/conv_winograd.h"
 
 namespace tint::cpu {
 
@@ -22,11 +23,36 @@ void gemm_backward_weight(ThreadPool* pool, float* dw, const float* x, const flo
   conv2d_backward_weight_fast(pool, dw, x, dy, s, isa);
 }
 
+bool winograd_takes_product(const Conv2dShape& s, ConvProduct) { return winograd_takes(s); }
+template <int M>
+void winograd_forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, Isa isa) {
+  conv2d_forward_winograd(M, pool, y, x, w, s, isa);
+}
+template <int M>
+void winograd_backward_data(ThreadPool* pool, float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                            Isa isa) {
+  conv2d_backward_data_winograd(M, pool, dx, dy, w, s, isa);
+}
+template <int M>
+void winograd_backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy, const Conv2dShape& s,
+                              Isa isa) {
+  conv2d_backward_weight_winograd(M, pool, dw, x, dy, s, isa);
+}
+constexpr ConvFn winograd4_forward = winograd_forward<4>, winograd2_forward = winograd_forward<2>;
+constexpr ConvFn winograd4_backward_data = winograd_backward_data<4>, winograd2_backward_data = winograd_backward_data<2>;
+constexpr ConvFn winograd4_backward_weight = winograd_backward_weight<4>,
+                 winograd2_backward_weight = winograd_backward_weight<2>;
+
 std::vector<ConvAlgo> make_algos() {
   std::vector<ConvAlgo> v;
   v.push_back({"gemm", "packed GEMM with im2col in the packing, col2im scatter-add for backward-data", nullptr,
                gemm_forward, gemm_backward_data, gemm_backward_weight});
   // New algorithms are appended here, each in a file of its own.
+  // Tolerances: the measured worst case on the U-Net's shapes with a margin (conv_winograd.h).
+  v.push_back({"winograd4", "Winograd F(4x4,3x3): 36 GEMMs per tile block, 3x3 stride-1 only", winograd_takes_product,
+               winograd4_forward, winograd4_backward_data, winograd4_backward_weight, 2e-4});
+  v.push_back({"winograd2", "Winograd F(2x2,3x3): 16 GEMMs per tile block, 3x3 stride-1 only", winograd_takes_product,
+               winograd2_forward, winograd2_backward_data, winograd2_backward_weight, 3e-5});
   return v;
 }
 
