@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <random>
 #include <sstream>
 #include <string>
@@ -19,6 +20,7 @@
 #include "engine/op_cost.h"
 #include "engine/thread_pool.h"
 #include "kernels/cpu/conv_algos.h"
+#include "kernels/cpu/conv_winograd.h"
 #include "models/unet.h"
 #include "tools/args.h"
 
@@ -40,7 +42,7 @@ double median(std::vector<double> v) {
 }
 
 int run(int argc, char** argv) {
-  cli::Args args(argc, argv, {{"help"}, {"size", "batch", "repeats", "threads", "only", "variants"}, 0, "bench_winograd"});
+  cli::Args args(argc, argv, {{"help", "cpu-time"}, {"size", "batch", "repeats", "threads", "only", "variants"}, 0, "bench_winograd"});
   if (args.help()) {
     std::puts(
         "bench_winograd: cpu conv algorithms interleaved on the U-Net's 3x3 stride-1 layers (fp32).\n"
@@ -49,7 +51,9 @@ int run(int argc, char** argv) {
         "  --repeats N     timed rounds, median reported (default 7; one warm-up round first)\n"
         "  --threads N     thread pool size (default: all hardware threads, or TINT_THREADS)\n"
         "  --only TEXT     only layers whose name contains TEXT\n"
-        "  --variants A,B  algorithms to compare, the first is the baseline (default gemm,winograd4,winograd2)");
+        "  --variants A,B  algorithms to compare, the first is the baseline (default gemm,winograd4,winograd2)\n"
+        "  --cpu-time      time the process's CPU time, not wall time: with --threads 1, a machine shared with other\n"
+        "                  jobs then charges each variant only for its own work");
     return 0;
   }
   const int size = args.get_int("size", 256, 16, 4096);
@@ -67,9 +71,17 @@ int run(int argc, char** argv) {
   }
   TINT_CHECK(!algos.empty(), "--variants names no algorithm");
 
+  const bool cpu_time = args.has("cpu-time");
+  auto now_ms = [cpu_time] {
+    if (!cpu_time)
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+  };
   ThreadPool pool(threads);
-  std::printf("size %d, batch %d, %d threads, isa %s, median of %d interleaved rounds\n", size, batch, pool.size(),
-              cpu::isa_name(cpu::best_isa()), repeats);
+  std::printf("size %d, batch %d, %d threads, isa %s, median of %d interleaved rounds, %s\n", size, batch,
+              pool.size(), cpu::isa_name(cpu::best_isa()), repeats, cpu_time ? "process CPU time" : "wall time");
   std::printf("%-12s %-34s %-15s", "layer", "shape", "product");
   for (const cpu::ConvAlgo* a : algos) std::printf(" %10s ms %6s", a->name, "GF/s");
   std::printf("  %s\n", "time / first");
@@ -86,9 +98,9 @@ int run(int argc, char** argv) {
       std::vector<std::vector<double>> ms(algos.size());
       for (int round = 0; round <= repeats; ++round)
         for (size_t i = 0; i < algos.size(); ++i) {
-          const auto t0 = std::chrono::steady_clock::now();
+          const double t0 = now_ms();
           cpu::conv_run_with(*algos[i], p, &pool, out.data(), a, b, s);
-          const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          const double t = now_ms() - t0;
           if (round > 0) ms[i].push_back(t);  // round 0 warms the scratch buffers and caches
         }
       const tint::ConvProduct cost_p = p == ConvProduct::forward         ? tint::ConvProduct::forward

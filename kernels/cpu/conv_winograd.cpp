@@ -37,8 +37,7 @@ const Transforms& transforms_for(Isa isa, int m) {
 
 constexpr int64_t kKC = 256;          // GEMM depth per micro-kernel call (channels, or tiles in backward-weight)
 constexpr int64_t kTileBlock = 64;    // forward: tiles per task; a multiple of kNR
-constexpr int64_t kWeightStep = 64;   // backward-weight: c_in per task at most; a multiple of kNR
-static_assert(kTileBlock % kNR == 0 && kWeightStep % kNR == 0 && kKC % kNR == 0);
+static_assert(kTileBlock % kNR == 0 && kKC % kNR == 0);
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -94,19 +93,32 @@ struct Tiling {
       : th(ceil_div(s.h_out, m)), tw(ceil_div(s.w_out, m)), per_image(th * tw), total(per_image * s.n) {}
 };
 
+// Image, tile row and tile column of consecutive tiles, stepped without a division per tile (three 64-bit
+// divisions per lane were a tenth of a transform's time).
+struct TileCursor {
+  int64_t b, ty, tx;
+  TileCursor(const Tiling& tl, int64_t t) : b(t / tl.per_image), ty((t % tl.per_image) / tl.tw), tx(t % tl.tw) {}
+  void next(const Tiling& tl) {
+    if (++tx < tl.tw) return;
+    tx = 0;
+    if (++ty < tl.th) return;
+    ty = 0, ++b;
+  }
+};
+
 // d[r][c][l] = the a x a input tile of tile t0 + l of channel `channel` (zero in the padding and for tiles
 // past the end).
 template <int M>
 void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& tl, int64_t channel, int64_t t0) {
   constexpr int a = M + 2;
   const int64_t plane = int64_t(s.h_in) * s.w_in;
-  for (int l = 0; l < kLanes; ++l) {
-    const int64_t t = t0 + l;
-    if (t >= tl.total) {
+  TileCursor at(tl, t0);
+  for (int l = 0; l < kLanes; ++l, at.next(tl)) {
+    if (t0 + l >= tl.total) {
       for (int e = 0; e < a * a; ++e) d[e * kLanes + l] = 0.0f;
       continue;
     }
-    const int64_t b = t / tl.per_image, ty = (t % tl.per_image) / tl.tw, tx = t % tl.tw;
+    const int64_t b = at.b, ty = at.ty, tx = at.tx;
     const float* xc = x + (b * s.c_in + channel) * plane;
     const int64_t i0 = ty * M - s.pad_h, j0 = tx * M - s.pad_w;
     if (i0 >= 0 && i0 + a <= s.h_in && j0 >= 0 && j0 + a <= s.w_in) {  // most tiles: no bounds to test
@@ -220,9 +232,9 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
           for (int xi = 0; xi < aa; ++xi)
             std::memcpy(d + xi * kLanes, mm + xi * rows * ntp + (o - m0) * ntp + p * kNR, kLanes * sizeof(float));
           tf.output(d, vt);
-          for (int l = 0; l < kLanes && p * kNR + l < nt; ++l) {
-            const int64_t t = t0 + p * kNR + l;
-            const int64_t b = t / tl.per_image, ty = (t % tl.per_image) / tl.tw, tx = t % tl.tw;
+          TileCursor at(tl, t0 + p * kNR);
+          for (int l = 0; l < kLanes && p * kNR + l < nt; ++l, at.next(tl)) {
+            const int64_t b = at.b, ty = at.ty, tx = at.tx;
             float* yo = y + (b * s.c_out + o) * out_plane;
             const int64_t rmax = std::min<int64_t>(M, s.h_out - ty * M), cmax = std::min<int64_t>(M, s.w_out - tx * M);
             for (int64_t r = 0; r < rmax; ++r)
@@ -241,10 +253,9 @@ template <int M>
 void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tiling& tl, int64_t o, int64_t t0) {
   const int64_t plane = int64_t(s.h_out) * s.w_out;
   std::fill(dyt, dyt + M * M * kLanes, 0.0f);
-  for (int l = 0; l < kLanes; ++l) {
-    const int64_t t = t0 + l;
-    if (t >= tl.total) break;
-    const int64_t b = t / tl.per_image, ty = (t % tl.per_image) / tl.tw, tx = t % tl.tw;
+  TileCursor at(tl, t0);
+  for (int l = 0; l < kLanes && t0 + l < tl.total; ++l, at.next(tl)) {
+    const int64_t b = at.b, ty = at.ty, tx = at.tx;
     const float* src = dy + (b * s.c_out + o) * plane;
     const int64_t rmax = std::min<int64_t>(M, s.h_out - ty * M), cmax = std::min<int64_t>(M, s.w_out - tx * M);
     for (int64_t r = 0; r < rmax; ++r)
@@ -261,13 +272,26 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
   const Tiling tl(s, M);
   const int threads = pool ? pool->size() : 1;
   // Blocks of c_in (multiples of kNR) and of c_out (multiples of kMR); each task sums every tile in the
-  // same order, so the split only decides which thread computes an element, never how.
-  int64_t nblocks = ceil_div(s.c_in, kWeightStep);
-  int64_t mblocks = split_for_threads(threads, nblocks, s.c_out, kMR);
-  const int64_t nstep = round_up(ceil_div(s.c_in, nblocks), kNR);
-  nblocks = ceil_div(s.c_in, nstep);
-  const int64_t mstep = round_up(ceil_div(s.c_out, mblocks), kMR);
-  mblocks = ceil_div(s.c_out, mstep);
+  // same order, so the split only decides which thread computes an element, never how. A task transforms
+  // the input channels of its c_in block and the gradient channels of its c_out block for every tile, so
+  // more blocks mean transforms done again: the split minimises the busiest thread's cost per tile, a GEMM
+  // of 2*a*a*mstep*nstep flops plus (mstep + nstep) transforms of about kTransformFlops each (measured on
+  // the U-Net's 64-channel layers, where the transforms cost as much as the GEMM), under a cap on the
+  // accumulator's size.
+  constexpr double kTransformFlops = 2500;
+  constexpr int64_t kMaxAccumulator = int64_t(1) << 22;  // floats of S per task (16 MiB)
+  int64_t nstep = round_up(s.c_in, kNR), mstep = round_up(s.c_out, kMR);
+  double best = -1;
+  for (int64_t nb = 1; nb <= ceil_div(s.c_in, kNR); ++nb)
+    for (int64_t mb = 1; mb <= ceil_div(s.c_out, kMR); ++mb) {
+      const int64_t ns = round_up(ceil_div(s.c_in, nb), kNR), ms = round_up(ceil_div(s.c_out, mb), kMR);
+      if (ceil_div(s.c_in, ns) != nb || ceil_div(s.c_out, ms) != mb) continue;  // same split as a smaller count
+      if (aa * ms * ns > kMaxAccumulator && (ns > kNR || ms > kMR)) continue;
+      const double rounds = double(ceil_div(nb * mb, threads));
+      const double cost = rounds * (2.0 * aa * double(ms * ns) + kTransformFlops * double(ms + ns));
+      if (best < 0 || cost < best) best = cost, nstep = ns, mstep = ms;
+    }
+  const int64_t nblocks = ceil_div(s.c_in, nstep), mblocks = ceil_div(s.c_out, mstep);
 
   auto body = [&](int64_t task_begin, int64_t task_end) {
     Scratch& sc = scratch();
