@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -111,4 +112,23 @@ TEST_CASE("winograd error against a double reference on the U-Net's 3x3 shapes")
   CHECK(layers == 10);  // the stem conv1, five encoder conv2, four decoder convs
   std::printf("worst: winograd4 %.2e %.2e %.2e, winograd2 %.2e %.2e %.2e (forward, data, weight)\n", worst[0],
               worst[1], worst[2], worst[3], worst[4], worst[5]);
+}
+
+TEST_CASE("auto picks Winograd for the U-Net's 3x3 layers as measured") {
+  // The rule above pick_auto in conv_algos.cpp, shape by shape.
+  cpu::set_conv_variant("auto");
+  using cpu::ConvProduct;
+  auto pick = [](const Conv2dShape& s, ConvProduct p) { return std::string(cpu::algo_for(s, p).name); };
+  const Conv2dShape big = make_conv2d(1, 256, 64, 64, 256, 3, 3, 1, 1, 1, 1);  // 256 tiles
+  for (ConvProduct p : {ConvProduct::forward, ConvProduct::backward_data, ConvProduct::backward_weight})
+    CHECK(pick(big, p) == "winograd4");
+  CHECK(pick(make_conv2d(1, 512, 32, 32, 512, 3, 3, 1, 1, 1, 1), ConvProduct::forward) == "winograd2");  // 64
+  CHECK(pick(make_conv2d(8, 512, 8, 8, 512, 3, 3, 1, 1, 1, 1), ConvProduct::backward_weight) == "winograd2");
+  CHECK(pick(make_conv2d(1, 512, 16, 16, 512, 3, 3, 1, 1, 1, 1), ConvProduct::forward) == "gemm");  // 16 tiles
+  CHECK(pick(make_conv2d(1, 1, 256, 256, 64, 3, 3, 1, 1, 1, 1), ConvProduct::backward_data) == "gemm");  // stem
+  const Conv2dShape first = make_conv2d(1, 64, 256, 256, 64, 3, 3, 1, 1, 1, 1);
+  CHECK(pick(first, ConvProduct::forward) == "gemm");
+  CHECK(pick(first, ConvProduct::backward_data) == "winograd4");
+  CHECK(pick(first, ConvProduct::backward_weight) == "gemm");
+  CHECK(pick(make_conv2d(1, 64, 64, 64, 128, 4, 4, 2, 2, 1, 1), ConvProduct::forward) == "gemm");  // stride 2
 }
