@@ -42,7 +42,11 @@ double median(std::vector<double> v) {
 }
 
 int run(int argc, char** argv) {
-  cli::Args args(argc, argv, {{"help", "cpu-time"}, {"size", "batch", "repeats", "threads", "only", "variants"}, 0, "bench_winograd"});
+  cli::Args args(argc, argv,
+                 {{"help", "cpu-time"},
+                  {"size", "batch", "repeats", "threads", "only", "variants"},
+                  0,
+                  "bench_winograd"});
   if (args.help()) {
     std::puts(
         "bench_winograd: cpu conv algorithms interleaved on the U-Net's 3x3 stride-1 layers (fp32).\n"
@@ -51,8 +55,10 @@ int run(int argc, char** argv) {
         "  --repeats N     timed rounds, median reported (default 7; one warm-up round first)\n"
         "  --threads N     thread pool size (default: all hardware threads, or TINT_THREADS)\n"
         "  --only TEXT     only layers whose name contains TEXT\n"
-        "  --variants A,B  algorithms to compare, the first is the baseline (default gemm,winograd4,winograd2)\n"
-        "  --cpu-time      time the process's CPU time, not wall time: with --threads 1, a machine shared with other\n"
+        "  --variants A,B  algorithms to compare, the first is the baseline (default "
+        "gemm,winograd4,winograd2)\n"
+        "  --cpu-time      time the process's CPU time, not wall time: with --threads 1, a machine shared "
+        "with other\n"
         "                  jobs then charges each variant only for its own work");
     return 0;
   }
@@ -74,14 +80,16 @@ int run(int argc, char** argv) {
   const bool cpu_time = args.has("cpu-time");
   auto now_ms = [cpu_time] {
     if (!cpu_time)
-      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch())
+          .count();
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
   };
   ThreadPool pool(threads);
   std::printf("size %d, batch %d, %d threads, isa %s, median of %d interleaved rounds, %s\n", size, batch,
-              pool.size(), cpu::isa_name(cpu::best_isa()), repeats, cpu_time ? "process CPU time" : "wall time");
+              pool.size(), cpu::isa_name(cpu::best_isa()), repeats,
+              cpu_time ? "process CPU time" : "wall time");
   std::printf("%-12s %-34s %-15s", "layer", "shape", "product");
   for (const cpu::ConvAlgo* a : algos) std::printf(" %10s ms %6s", a->name, "GF/s");
   std::printf("  %s\n", "time / first");

@@ -3,13 +3,12 @@
 // `tolerance` in conv_algos.cpp is set from. (test_cpu_kernels.cpp runs them on edge shapes, every ISA and
 // thread count, against cpu-ref.)
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "engine/thread_pool.h"
 #include "kernels/cpu/conv_algos.h"
@@ -29,7 +28,9 @@ std::vector<double> uniform(size_t n, uint32_t seed, double bound) {
   return v;
 }
 
-std::vector<float> to_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
+std::vector<float> to_float(const std::vector<double>& v) {
+  return {v.begin(), v.end()};
+}
 
 // max |out - ref| / max |ref|, against the double reference.
 double scaled_error(const std::vector<float>& out, const std::vector<double>& ref) {
@@ -81,7 +82,8 @@ TEST_CASE("winograd error against a double reference on the U-Net's 3x3 shapes")
     if (layer.transposed || !cpu::winograd_takes(s)) continue;
     ++layers;
     INFO("layer " << layer.name << " " << s.str());
-    const std::vector<double> x = uniform(size_t(s.x_size()), 1, 1.0), dy = uniform(size_t(s.y_size()), 3, 1.0);
+    const std::vector<double> x = uniform(size_t(s.x_size()), 1, 1.0),
+                              dy = uniform(size_t(s.y_size()), 3, 1.0);
     const std::vector<double> w = uniform(size_t(s.w_size()), 2, 1.0 / std::sqrt(double(s.c_in) * 9));
     std::vector<double> y_ref(size_t(s.y_size())), dx_ref(size_t(s.x_size())), dw_ref(size_t(s.w_size()));
     ref::conv2d_forward(y_ref.data(), x.data(), w.data(), s);
@@ -124,8 +126,10 @@ TEST_CASE("auto picks Winograd for the U-Net's 3x3 layers as measured") {
     CHECK(pick(big, p) == "winograd4");
   CHECK(pick(make_conv2d(1, 512, 32, 32, 512, 3, 3, 1, 1, 1, 1), ConvProduct::forward) == "winograd2");  // 64
   CHECK(pick(make_conv2d(8, 512, 8, 8, 512, 3, 3, 1, 1, 1, 1), ConvProduct::backward_weight) == "winograd2");
-  CHECK(pick(make_conv2d(1, 512, 16, 16, 512, 3, 3, 1, 1, 1, 1), ConvProduct::forward) == "gemm");  // 16 tiles
-  CHECK(pick(make_conv2d(1, 1, 256, 256, 64, 3, 3, 1, 1, 1, 1), ConvProduct::backward_data) == "gemm");  // stem
+  CHECK(pick(make_conv2d(1, 512, 16, 16, 512, 3, 3, 1, 1, 1, 1), ConvProduct::forward) ==
+        "gemm");  // 16 tiles
+  CHECK(pick(make_conv2d(1, 1, 256, 256, 64, 3, 3, 1, 1, 1, 1), ConvProduct::backward_data) ==
+        "gemm");  // stem
   const Conv2dShape first = make_conv2d(1, 64, 256, 256, 64, 3, 3, 1, 1, 1, 1);
   CHECK(pick(first, ConvProduct::forward) == "gemm");
   CHECK(pick(first, ConvProduct::backward_data) == "winograd4");

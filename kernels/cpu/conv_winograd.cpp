@@ -35,12 +35,16 @@ const Transforms& transforms_for(Isa isa, int m) {
   return winograd::transforms_generic(m);
 }
 
-constexpr int64_t kKC = 256;          // GEMM depth per micro-kernel call (channels, or tiles in backward-weight)
-constexpr int64_t kTileBlock = 64;    // forward: tiles per task; a multiple of kNR
+constexpr int64_t kKC = 256;  // GEMM depth per micro-kernel call (channels, or tiles in backward-weight)
+constexpr int64_t kTileBlock = 64;  // forward: tiles per task; a multiple of kNR
 static_assert(kTileBlock % kNR == 0 && kKC % kNR == 0);
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+int64_t round_up(int64_t a, int64_t b) {
+  return ceil_div(a, b) * b;
+}
 
 // A growable 64-byte aligned float buffer, kept between calls so that the steady state allocates nothing.
 class Buffer {
@@ -97,7 +101,8 @@ struct Tiling {
 // divisions per lane were a tenth of a transform's time).
 struct TileCursor {
   int64_t b, ty, tx;
-  TileCursor(const Tiling& tl, int64_t t) : b(t / tl.per_image), ty((t % tl.per_image) / tl.tw), tx(t % tl.tw) {}
+  TileCursor(const Tiling& tl, int64_t t)
+      : b(t / tl.per_image), ty((t % tl.per_image) / tl.tw), tx(t % tl.tw) {}
   void next(const Tiling& tl) {
     if (++tx < tl.tw) return;
     tx = 0;
@@ -109,7 +114,8 @@ struct TileCursor {
 // d[r][c][l] = the a x a input tile of tile t0 + l of channel `channel` (zero in the padding and for tiles
 // past the end).
 template <int M>
-void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& tl, int64_t channel, int64_t t0) {
+void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& tl, int64_t channel,
+                  int64_t t0) {
   constexpr int a = M + 2;
   const int64_t plane = int64_t(s.h_in) * s.w_in;
   TileCursor at(tl, t0);
@@ -154,7 +160,8 @@ void gather_weights(float* g, const float* w, const Conv2dShape& s, bool flipped
 // U[xi] packed as the micro-kernel's A operand, all a*a of them: U + xi*Mp*C, row panel r0 at + r0*C,
 // element (o, i) at i*kMR + o % kMR. Rows past c_out are zero.
 template <int M>
-void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dShape& s, bool flipped, Isa isa) {
+void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dShape& s, bool flipped,
+                       Isa isa) {
   const Transforms& tf = transforms_for(isa, M);
   constexpr int a = M + 2;
   const int64_t C = s.c_in, Mp = round_up(s.c_out, kMR);
@@ -198,7 +205,7 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
 
   auto body = [&](int64_t task_begin, int64_t task_end) {
     Scratch& sc = scratch();
-    float* v = sc.v.get(aa * C * kTileBlock);     // V[xi][tile panel][channel][kNR]
+    float* v = sc.v.get(aa * C * kTileBlock);       // V[xi][tile panel][channel][kNR]
     float* mm = sc.m.get(aa * mstep * kTileBlock);  // M[xi][row][tile]
     float* d = sc.tile.get(2 * aa * kLanes);
     float* vt = d + aa * kLanes;
@@ -222,21 +229,23 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
           const int64_t kc = std::min(kKC, C - pc);
           for (int64_t r = m0; r < m1; r += kMR)
             for (int64_t p = 0; p < panels; ++p)
-              micro(kc, uxi + r * C + pc * kMR, vxi + p * C * kNR + pc * kNR, mxi + (r - m0) * ntp + p * kNR, ntp,
-                    pc > 0);
+              micro(kc, uxi + r * C + pc * kMR, vxi + p * C * kNR + pc * kNR, mxi + (r - m0) * ntp + p * kNR,
+                    ntp, pc > 0);
         }
       }
       // Output transform, kLanes tiles at a time, then the valid part of each tile is stored.
       for (int64_t o = m0; o < std::min<int64_t>(m1, s.c_out); ++o)
         for (int64_t p = 0; p < panels; ++p) {
           for (int xi = 0; xi < aa; ++xi)
-            std::memcpy(d + xi * kLanes, mm + xi * rows * ntp + (o - m0) * ntp + p * kNR, kLanes * sizeof(float));
+            std::memcpy(d + xi * kLanes, mm + xi * rows * ntp + (o - m0) * ntp + p * kNR,
+                        kLanes * sizeof(float));
           tf.output(d, vt);
           TileCursor at(tl, t0 + p * kNR);
           for (int l = 0; l < kLanes && p * kNR + l < nt; ++l, at.next(tl)) {
             const int64_t b = at.b, ty = at.ty, tx = at.tx;
             float* yo = y + (b * s.c_out + o) * out_plane;
-            const int64_t rmax = std::min<int64_t>(M, s.h_out - ty * M), cmax = std::min<int64_t>(M, s.w_out - tx * M);
+            const int64_t rmax = std::min<int64_t>(M, s.h_out - ty * M),
+                          cmax = std::min<int64_t>(M, s.w_out - tx * M);
             for (int64_t r = 0; r < rmax; ++r)
               for (int64_t cc = 0; cc < cmax; ++cc)
                 yo[(ty * M + r) * s.w_out + tx * M + cc] = vt[(r * M + cc) * kLanes + l];
@@ -250,16 +259,19 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
 // dyt[r][c][l] = the m x m output-gradient tile of tile t0 + l of channel o (zero past the output's edge
 // and for tiles past the end).
 template <int M>
-void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tiling& tl, int64_t o, int64_t t0) {
+void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tiling& tl, int64_t o,
+                   int64_t t0) {
   const int64_t plane = int64_t(s.h_out) * s.w_out;
   std::fill(dyt, dyt + M * M * kLanes, 0.0f);
   TileCursor at(tl, t0);
   for (int l = 0; l < kLanes && t0 + l < tl.total; ++l, at.next(tl)) {
     const int64_t b = at.b, ty = at.ty, tx = at.tx;
     const float* src = dy + (b * s.c_out + o) * plane;
-    const int64_t rmax = std::min<int64_t>(M, s.h_out - ty * M), cmax = std::min<int64_t>(M, s.w_out - tx * M);
+    const int64_t rmax = std::min<int64_t>(M, s.h_out - ty * M),
+                  cmax = std::min<int64_t>(M, s.w_out - tx * M);
     for (int64_t r = 0; r < rmax; ++r)
-      for (int64_t c = 0; c < cmax; ++c) dyt[(r * M + c) * kLanes + l] = src[(ty * M + r) * s.w_out + tx * M + c];
+      for (int64_t c = 0; c < cmax; ++c)
+        dyt[(r * M + c) * kLanes + l] = src[(ty * M + r) * s.w_out + tx * M + c];
   }
 }
 
@@ -285,7 +297,8 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
   for (int64_t nb = 1; nb <= ceil_div(s.c_in, kNR); ++nb)
     for (int64_t mb = 1; mb <= ceil_div(s.c_out, kMR); ++mb) {
       const int64_t ns = round_up(ceil_div(s.c_in, nb), kNR), ms = round_up(ceil_div(s.c_out, mb), kMR);
-      if (ceil_div(s.c_in, ns) != nb || ceil_div(s.c_out, ms) != mb) continue;  // same split as a smaller count
+      if (ceil_div(s.c_in, ns) != nb || ceil_div(s.c_out, ms) != mb)
+        continue;  // same split as a smaller count
       if (aa * ms * ns > kMaxAccumulator && (ns > kNR || ms > kMR)) continue;
       const double rounds = double(ceil_div(nb * mb, threads));
       const double cost = rounds * (2.0 * aa * double(ms * ns) + kTransformFlops * double(ms + ns));
@@ -295,7 +308,8 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
 
   auto body = [&](int64_t task_begin, int64_t task_end) {
     Scratch& sc = scratch();
-    float* ap = sc.v.get(aa * (mstep + nstep) * kKC);  // Yhat[xi][row panel][tile][kMR], V[xi][panel][tile][kNR]
+    float* ap =
+        sc.v.get(aa * (mstep + nstep) * kKC);  // Yhat[xi][row panel][tile][kMR], V[xi][panel][tile][kNR]
     float* bp = ap + aa * mstep * kKC;
     float* acc = sc.m.get(aa * mstep * nstep);  // S[xi][row][column]
     float* d = sc.tile.get(2 * aa * kLanes);

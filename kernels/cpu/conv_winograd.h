@@ -3,7 +3,7 @@
 //
 // Per output tile of m x m pixels (m = 4 or 2) read from an a x a input tile d (a = m + 2):
 //   forward          Y  = A^T [ (G g G^T) (.) (B^T d B) ] A
-//   backward-weight  dg = G^T [ (B^T d B) (.) (A dY A^T) ] G      (the adjoint of forward in g), summed over tiles
+//   backward-weight  dg = G^T [ (B^T d B) (.) (A dY A^T) ] G   (forward's adjoint in g), summed over tiles
 //   backward-data    stride 1: the forward convolution of dY with the weights turned 180 degrees and c_in,
 //                    c_out swapped, padding 2 - pad (no weight copy: the weight transform reads them so)
 // The a*a element-wise products of a tile, over all channels and tiles, are a*a GEMMs

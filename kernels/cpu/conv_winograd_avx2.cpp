@@ -10,6 +10,8 @@
 #include "kernels/cpu/conv_winograd_transforms.inc"
 #else
 namespace tint::cpu::winograd {
-const Transforms& transforms_avx2(int m) { return transforms_generic(m); }
+const Transforms& transforms_avx2(int m) {
+  return transforms_generic(m);
+}
 }  // namespace tint::cpu::winograd
 #endif

@@ -11,11 +11,11 @@ constexpr int kLanes = kNR;  // tiles (or channels) transformed together: one pa
 
 // Each works on kLanes matrices at once, element (r, c) of lane l at [(r * cols + c) * kLanes + l].
 struct Transforms {
-  void (*input)(const float* d, float* v);             // V = B^T d B          a x a -> a x a
-  void (*output)(const float* m, float* y);            // Y = A^T M A          a x a -> m x m
-  void (*weight)(const float* g, float* u);            // U = G g G^T          3 x 3 -> a x a
-  void (*output_grad)(const float* dy, float* yhat);   // Yhat = A dY A^T      m x m -> a x a
-  void (*weight_grad)(const float* s, float* dg);      // dg = G^T S G         a x a -> 3 x 3
+  void (*input)(const float* d, float* v);            // V = B^T d B          a x a -> a x a
+  void (*output)(const float* m, float* y);           // Y = A^T M A          a x a -> m x m
+  void (*weight)(const float* g, float* u);           // U = G g G^T          3 x 3 -> a x a
+  void (*output_grad)(const float* dy, float* yhat);  // Yhat = A dY A^T      m x m -> a x a
+  void (*weight_grad)(const float* s, float* dg);     // dg = G^T S G         a x a -> 3 x 3
 };
 
 // m = 4 or 2. The AVX2 and AVX-512 tables may only be used where the CPU has the ISA (best_isa()).
