@@ -286,11 +286,11 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
   // Blocks of c_in (multiples of kNR) and of c_out (multiples of kMR); each task sums every tile in the
   // same order, so the split only decides which thread computes an element, never how. A task transforms
   // the input channels of its c_in block and the gradient channels of its c_out block for every tile, so
-  // more blocks mean transforms done again: the split minimises the busiest thread's cost per tile, a GEMM
-  // of 2*a*a*mstep*nstep flops plus (mstep + nstep) transforms of about kTransformFlops each (measured on
-  // the U-Net's 64-channel layers, where the transforms cost as much as the GEMM), under a cap on the
-  // accumulator's size.
-  constexpr double kTransformFlops = 2500;
+  // more blocks mean transforms done again: the split minimises the busiest thread's time per tile, in
+  // units of one GEMM multiply-add: a*a*mstep*nstep for the GEMMs plus (mstep + nstep) transforms of
+  // kTransformCost each (an estimate: perf put the transforms level with the GEMMs on the U-Net's
+  // 64-channel layers), under a cap on the accumulator's size.
+  constexpr double kTransformCost = 1250;
   constexpr int64_t kMaxAccumulator = int64_t(1) << 22;  // floats of S per task (16 MiB)
   int64_t nstep = round_up(s.c_in, kNR), mstep = round_up(s.c_out, kMR);
   double best = -1;
@@ -301,7 +301,7 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
         continue;  // same split as a smaller count
       if (aa * ms * ns > kMaxAccumulator && (ns > kNR || ms > kMR)) continue;
       const double rounds = double(ceil_div(nb * mb, threads));
-      const double cost = rounds * (2.0 * aa * double(ms * ns) + kTransformFlops * double(ms + ns));
+      const double cost = rounds * (double(aa) * double(ms * ns) + kTransformCost * double(ms + ns));
       if (best < 0 || cost < best) best = cost, nstep = ns, mstep = ms;
     }
   const int64_t nblocks = ceil_div(s.c_in, nstep), mblocks = ceil_div(s.c_out, mstep);
