@@ -119,6 +119,19 @@ TEST_CASE("cpu conv: shapes that cross every blocking size") {
   check_conv(make_conv2d(1, 3, 6, 7, 300, 3, 3, 1, 1, 1, 1));
 }
 
+TEST_CASE("cpu conv: Winograd tiles, ragged edges and padding 0 to 2") {
+  // The Winograd algorithms take 3x3 stride-1 shapes: outputs that are not multiples of the 4x4 and 2x2 tiles,
+  // every padding they take, images smaller than one tile, tiles of one block spanning images, c_out not a
+  // multiple of the 12-row panels, c_in past the 256-deep GEMM blocks and past one backward-weight block.
+  check_conv(make_conv2d(1, 3, 2, 2, 5, 3, 3, 1, 1, 1, 1));      // 2x2 image, one ragged tile
+  check_conv(make_conv2d(2, 5, 7, 9, 13, 3, 3, 1, 1, 0, 0));     // pad 0, output 5x7
+  check_conv(make_conv2d(3, 4, 6, 5, 3, 3, 3, 1, 1, 2, 2));      // pad 2 (backward-data runs at pad 0)
+  check_conv(make_conv2d(2, 6, 11, 10, 7, 3, 3, 1, 1, 2, 0));    // different paddings per axis
+  check_conv(make_conv2d(5, 70, 9, 9, 25, 3, 3, 1, 1, 1, 1));    // 45 tiles over 5 images, c_in > 64
+  check_conv(make_conv2d(1, 9, 70, 66, 14, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});  // 306 tiles: > 256, > 64
+  check_conv(make_conv2d(1, 300, 6, 6, 40, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});  // c_in > 256
+}
+
 TEST_CASE("cpu conv: transposed convolutions through the role swap") {
   check_conv(make_conv_transpose2d(2, 9, 5, 6, 7, 4, 4, 2, 2, 1, 1, 0, 0));  // U-Net upsampling, small
   check_conv(make_conv_transpose2d(1, 4, 3, 3, 5, 3, 3, 2, 2, 1, 1, 1, 1));  // output_padding 1

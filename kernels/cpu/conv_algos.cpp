@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "kernels/cpu/conv_fast.h"
 #include "kernels/cpu/conv_implicit.h"
+#include "kernels/cpu/conv_winograd.h"
 
 namespace tint::cpu {
 
@@ -23,6 +24,26 @@ void gemm_backward_weight(ThreadPool* pool, float* dw, const float* x, const flo
   conv2d_backward_weight_fast(pool, dw, x, dy, s, isa);
 }
 
+bool winograd_takes_product(const Conv2dShape& s, ConvProduct) { return winograd_takes(s); }
+template <int M>
+void winograd_forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, Isa isa) {
+  conv2d_forward_winograd(M, pool, y, x, w, s, isa);
+}
+template <int M>
+void winograd_backward_data(ThreadPool* pool, float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                            Isa isa) {
+  conv2d_backward_data_winograd(M, pool, dx, dy, w, s, isa);
+}
+template <int M>
+void winograd_backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy, const Conv2dShape& s,
+                              Isa isa) {
+  conv2d_backward_weight_winograd(M, pool, dw, x, dy, s, isa);
+}
+constexpr ConvFn winograd4_forward = winograd_forward<4>, winograd2_forward = winograd_forward<2>;
+constexpr ConvFn winograd4_backward_data = winograd_backward_data<4>, winograd2_backward_data = winograd_backward_data<2>;
+constexpr ConvFn winograd4_backward_weight = winograd_backward_weight<4>,
+                 winograd2_backward_weight = winograd_backward_weight<2>;
+
 std::vector<ConvAlgo> make_algos() {
   std::vector<ConvAlgo> v;
   v.push_back({"gemm", "packed GEMM with im2col in the packing, col2im scatter-add for backward-data", nullptr,
@@ -30,6 +51,11 @@ std::vector<ConvAlgo> make_algos() {
   // New algorithms are appended here, each in a file of its own.
   v.push_back({"implicit", "backward-data as a convolution of dY per stride phase, each dx element written once",
                nullptr, nullptr, conv2d_backward_data_implicit, nullptr});
+  // Tolerances: the measured worst case on the U-Net's shapes with a margin (conv_winograd.h).
+  v.push_back({"winograd4", "Winograd F(4x4,3x3): 36 GEMMs per tile block, 3x3 stride-1 only", winograd_takes_product,
+               winograd4_forward, winograd4_backward_data, winograd4_backward_weight, 5e-5});
+  v.push_back({"winograd2", "Winograd F(2x2,3x3): 16 GEMMs per tile block, 3x3 stride-1 only", winograd_takes_product,
+               winograd2_forward, winograd2_backward_data, winograd2_backward_weight, 5e-6});
   return v;
 }
 
@@ -54,9 +80,48 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 // the up convs' forward 1.00-1.34x, the 1x1 head 1.31-2.00x. The one loss is the first conv (c_in 1,
 // 0.22-0.40x): a single input channel fills one row of the micro-kernel's 12. `tint op` on 3x3 convs to 64
 // channels at 128x128: implicit slower at c_in 2 and 4, faster at 8, 12 and 24.
+//
+// Winograd, for the 3x3 stride-1 layers, from bench_winograd (gemm, winograd4, winograd2 interleaved in one
+// process, median of 5, 2 threads, AVX2, 2026-11-30 on the shared 2-core EPYC with load 9-12, so only the
+// ratios mean something). Time of winograd4 / gemm, then winograd2 / gemm, forward, backward-data,
+// backward-weight; "tiles" are the 4x4 output tiles of the batch:
+//   256 px, batch 1
+//     64 -> 64 at 256^2 (4096 tiles)      1.01 1.18 | 0.56 0.75 | 1.19 1.44
+//     128 -> 128 at 128^2 (1024 tiles)    0.71 0.96 | 0.52 0.64 | 0.75 1.07
+//     256 -> 256 at 64^2 (256 tiles)      0.51 0.78 | 0.40 0.51 | 0.81 1.14
+//     512 -> 512 at 32^2 (64 tiles)       0.83 0.62 | 0.61 0.50 | 0.67 0.63
+//     512 -> 512 at 16^2 (16 tiles)       2.82 1.73 | 1.46 0.99 | 1.84 1.14
+//     1024 -> 512 at 32^2 (64 tiles)      0.91 0.72 | 0.48 0.45 | 0.68 0.64
+//     512 -> 256 at 64^2                  0.44 0.65 | 0.32 0.42 | 0.50 0.69
+//     256 -> 128 at 128^2                 0.57 0.87 | 0.45 0.66 | 0.63 0.96
+//     128 -> 64 at 256^2                  0.83 1.07 | 0.55 0.78 | 0.91 1.21
+//     1 -> 64 (the stem)                  8.65 10.1 | 4.19 5.27 | 4.00 5.08
+//   128 px, batch 8
+//     64 -> 64 at 128^2 (8192 tiles)      0.93 1.05 | 0.57 0.73 | 1.20 1.55
+//     128 -> 128 at 64^2                  0.69 0.92 | 0.51 0.69 | 0.91 1.29
+//     256 -> 256 at 32^2                  0.49 0.70 | 0.31 0.53 | 0.60 0.86
+//     512 -> 512 at 16^2 (128 tiles)      0.53 0.59 | 0.34 0.37 | 0.71 0.67
+//     512 -> 512 at 8^2 (32 tiles)        1.01 0.71 | 0.55 0.42 | 0.98 0.81
+//     1024 -> 512 at 16^2                 0.52 0.50 | 0.37 0.41 | (see README)
+//     1 -> 64 (the stem)                  7.65 7.68 | 4.98 6.43 | 4.96 5.81
+// So: gemm below 32 tiles (a 64-lane tile block is mostly padding and the weight transform, c_out*c_in*36
+// floats, is not paid back) and for the stem (its one input channel leaves the GEMMs nothing to do next to
+// the transforms); winograd2 from 32 to 64 tiles (four times the tiles of F(4x4) fill the blocks); winograd4
+// above, except forward and backward-weight of 64 -> 64, where its transforms cost as much as its GEMMs.
 const ConvAlgo& pick_auto(const Conv2dShape& s, ConvProduct p) {
-  if (p == ConvProduct::backward_data && s.c_in >= 8) return *find_conv_algo("implicit");
-  return conv_algos().front();
+  const ConvAlgo& gemm = conv_algos().front();
+  static const ConvAlgo& implicit = *find_conv_algo("implicit");
+  // Where Winograd does not pay, backward-data still avoids the col2im scatter-add.
+  const ConvAlgo& direct = p == ConvProduct::backward_data && s.c_in >= 8 ? implicit : gemm;
+  if (!winograd_takes(s) || s.c_in < 16 || s.c_out < 16) return direct;
+  const int64_t tiles = int64_t(s.n) * ((s.h_out + 3) / 4) * ((s.w_out + 3) / 4);
+  if (tiles < 32) return direct;
+  static const ConvAlgo& winograd2 = *find_conv_algo("winograd2");
+  static const ConvAlgo& winograd4 = *find_conv_algo("winograd4");
+  if (tiles <= 64) return winograd2;
+  if (p != ConvProduct::backward_data && int64_t(s.c_in) * s.c_out <= 64 * 64) return gemm;
+  return winograd4;
+}
 }
 
 }  // namespace

@@ -1,0 +1,424 @@
+// Winograd F(4x4,3x3) and F(2x2,3x3) on the CPU: see conv_winograd.h for the math, the matrices, the error
+// and the work split.
+//
+// Every transform works on kNR = 32 tiles (or channels) at once, one per lane, so that its loops vectorise
+// for any ISA and its results land in the micro-kernel's packed panels without a separate packing pass.
+#include "kernels/cpu/conv_winograd.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <type_traits>
+
+#include "engine/error.h"
+#include "engine/thread_pool.h"
+#include "kernels/cpu/conv_winograd_transforms.h"
+
+// The portable build of the transforms; conv_winograd_avx2.cpp and conv_winograd_avx512.cpp compile the same
+// code for their ISAs.
+#define TINT_WINO_TABLE transforms_generic
+#include "kernels/cpu/conv_winograd_transforms.inc"
+#undef TINT_WINO_TABLE
+
+namespace tint::cpu {
+
+namespace {
+
+using winograd::kLanes;
+using winograd::Transforms;
+
+const Transforms& transforms_for(Isa isa, int m) {
+  if (isa == Isa::avx512) return winograd::transforms_avx512(m);
+  if (isa == Isa::avx2) return winograd::transforms_avx2(m);
+  return winograd::transforms_generic(m);
+}
+
+constexpr int64_t kKC = 256;  // GEMM depth per micro-kernel call (channels, or tiles in backward-weight)
+constexpr int64_t kTileBlock = 64;  // forward: tiles per task; a multiple of kNR
+static_assert(kTileBlock % kNR == 0 && kKC % kNR == 0);
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+int64_t round_up(int64_t a, int64_t b) {
+  return ceil_div(a, b) * b;
+}
+
+// A growable 64-byte aligned float buffer, kept between calls so that the steady state allocates nothing.
+class Buffer {
+ public:
+  float* get(int64_t n) {
+    if (n > capacity_) {
+      const int64_t grown = std::max(n, capacity_ + capacity_ / 2);
+      const size_t bytes = size_t(round_up(grown * int64_t(sizeof(float)), 64));
+      data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+      TINT_CHECK(data_ != nullptr, "cpu winograd: out of memory allocating {} bytes of scratch", bytes);
+      capacity_ = grown;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  int64_t capacity_ = 0;
+};
+
+struct Scratch {
+  Buffer weights;  // the caller's: transformed weights shared by the tasks of one call
+  Buffer v, m, tile;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+void run_tasks(ThreadPool* pool, int64_t tasks, const std::function<void(int64_t, int64_t)>& body) {
+  if (!pool || tasks <= 1)
+    body(0, tasks);
+  else
+    pool->parallel_for(0, tasks, body, 1);
+}
+
+int64_t split_for_threads(int threads, int64_t other, int64_t extent, int64_t unit) {
+  if (threads <= 1 || other >= 2 * threads) return 1;
+  return std::clamp<int64_t>(ceil_div(2 * threads, other), 1, ceil_div(extent, unit));
+}
+
+// Tiles of m x m output pixels cover the output of every image, numbered over the whole batch.
+struct Tiling {
+  int64_t th, tw, per_image, total;
+  Tiling(const Conv2dShape& s, int m)
+      : th(ceil_div(s.h_out, m)), tw(ceil_div(s.w_out, m)), per_image(th * tw), total(per_image * s.n) {}
+};
+
+// Image, tile row and tile column of consecutive tiles, stepped without a division per tile (three 64-bit
+// divisions per lane were a tenth of a transform's time).
+struct TileCursor {
+  int64_t b, ty, tx;
+  TileCursor(const Tiling& tl, int64_t t)
+      : b(t / tl.per_image), ty((t % tl.per_image) / tl.tw), tx(t % tl.tw) {}
+  void next(const Tiling& tl) {
+    if (++tx < tl.tw) return;
+    tx = 0;
+    if (++ty < tl.th) return;
+    ty = 0, ++b;
+  }
+};
+
+// d[r][c][l] = the a x a input tile of tile t0 + l of channel `channel` (zero in the padding and for tiles
+// past the end).
+template <int M>
+void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& tl, int64_t channel,
+                  int64_t t0) {
+  constexpr int a = M + 2;
+  const int64_t plane = int64_t(s.h_in) * s.w_in;
+  TileCursor at(tl, t0);
+  for (int l = 0; l < kLanes; ++l, at.next(tl)) {
+    if (t0 + l >= tl.total) {
+      for (int e = 0; e < a * a; ++e) d[e * kLanes + l] = 0.0f;
+      continue;
+    }
+    const int64_t b = at.b, ty = at.ty, tx = at.tx;
+    const float* xc = x + (b * s.c_in + channel) * plane;
+    const int64_t i0 = ty * M - s.pad_h, j0 = tx * M - s.pad_w;
+    if (i0 >= 0 && i0 + a <= s.h_in && j0 >= 0 && j0 + a <= s.w_in) {  // most tiles: no bounds to test
+      for (int r = 0; r < a; ++r) {
+        const float* row = xc + (i0 + r) * s.w_in + j0;
+        for (int c = 0; c < a; ++c) d[(r * a + c) * kLanes + l] = row[c];
+      }
+      continue;
+    }
+    for (int r = 0; r < a; ++r) {
+      const int64_t ii = i0 + r;
+      const bool row_in = ii >= 0 && ii < s.h_in;
+      for (int c = 0; c < a; ++c) {
+        const int64_t jj = j0 + c;
+        d[(r * a + c) * kLanes + l] = row_in && jj >= 0 && jj < s.w_in ? xc[ii * s.w_in + jj] : 0.0f;
+      }
+    }
+  }
+}
+
+// g[p][q][l] = the 3x3 kernel (o, i0 + l) (zero for l past `count`); flipped: the kernel of backward-data,
+// w[i0 + l][o] turned 180 degrees, where w is laid out (c_in of s, c_out of s, 3, 3).
+void gather_weights(float* g, const float* w, const Conv2dShape& s, bool flipped, int64_t o, int64_t i0,
+                    int64_t count) {
+  std::fill(g, g + 9 * kLanes, 0.0f);
+  for (int64_t l = 0; l < count; ++l) {
+    const int64_t i = i0 + l;
+    const float* k = flipped ? w + (i * s.c_out + o) * 9 : w + (o * s.c_in + i) * 9;
+    for (int e = 0; e < 9; ++e) g[e * kLanes + l] = flipped ? k[8 - e] : k[e];
+  }
+}
+
+// U[xi] packed as the micro-kernel's A operand, all a*a of them: U + xi*Mp*C, row panel r0 at + r0*C,
+// element (o, i) at i*kMR + o % kMR. Rows past c_out are zero.
+template <int M>
+void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dShape& s, bool flipped,
+                       Isa isa) {
+  const Transforms& tf = transforms_for(isa, M);
+  constexpr int a = M + 2;
+  const int64_t C = s.c_in, Mp = round_up(s.c_out, kMR);
+  run_tasks(pool, Mp, [&](int64_t o_begin, int64_t o_end) {
+    float* g = scratch().tile.get((9 + a * a) * kLanes);
+    float* ug = g + 9 * kLanes;
+    for (int64_t o = o_begin; o < o_end; ++o) {
+      float* panel = u + (o / kMR) * kMR * C + o % kMR;
+      if (o >= s.c_out) {
+        for (int xi = 0; xi < a * a; ++xi)
+          for (int64_t i = 0; i < C; ++i) panel[xi * Mp * C + i * kMR] = 0.0f;
+        continue;
+      }
+      for (int64_t i0 = 0; i0 < C; i0 += kLanes) {
+        const int64_t count = std::min<int64_t>(kLanes, C - i0);
+        gather_weights(g, w, s, flipped, o, i0, count);
+        tf.weight(g, ug);
+        for (int xi = 0; xi < a * a; ++xi)
+          for (int64_t l = 0; l < count; ++l) panel[xi * Mp * C + (i0 + l) * kMR] = ug[xi * kLanes + l];
+      }
+    }
+  });
+}
+
+template <int M>
+void forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, bool flipped,
+             Isa isa) {
+  constexpr int a = M + 2, aa = a * a;
+  const MicroKernel micro = micro_kernel(isa);
+  const Transforms& tf = transforms_for(isa, M);
+  const Tiling tl(s, M);
+  const int64_t C = s.c_in, Mp = round_up(s.c_out, kMR), out_plane = int64_t(s.h_out) * s.w_out;
+  float* u = scratch().weights.get(aa * Mp * C);
+  transform_weights<M>(pool, u, w, s, flipped, isa);
+
+  const int64_t tblocks = ceil_div(tl.total, kTileBlock);
+  const int threads = pool ? pool->size() : 1;
+  int64_t mblocks = split_for_threads(threads, tblocks, Mp, kMR);
+  const int64_t mstep = round_up(ceil_div(Mp, mblocks), kMR);
+  mblocks = ceil_div(Mp, mstep);
+
+  auto body = [&](int64_t task_begin, int64_t task_end) {
+    Scratch& sc = scratch();
+    float* v = sc.v.get(aa * C * kTileBlock);       // V[xi][tile panel][channel][kNR]
+    float* mm = sc.m.get(aa * mstep * kTileBlock);  // M[xi][row][tile]
+    float* d = sc.tile.get(2 * aa * kLanes);
+    float* vt = d + aa * kLanes;
+    for (int64_t task = task_begin; task < task_end; ++task) {
+      const int64_t mb = task % mblocks, tb = task / mblocks;
+      const int64_t m0 = mb * mstep, m1 = std::min(Mp, m0 + mstep), rows = m1 - m0;
+      const int64_t t0 = tb * kTileBlock, nt = std::min(kTileBlock, tl.total - t0);
+      const int64_t panels = ceil_div(nt, kNR), ntp = panels * kNR;
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t p = 0; p < panels; ++p) {
+          gather_input<M>(d, x, s, tl, c, t0 + p * kNR);
+          tf.input(d, vt);
+          for (int xi = 0; xi < aa; ++xi)
+            std::memcpy(v + (xi * panels + p) * C * kNR + c * kNR, vt + xi * kLanes, kLanes * sizeof(float));
+        }
+      for (int xi = 0; xi < aa; ++xi) {
+        const float* uxi = u + xi * Mp * C;
+        const float* vxi = v + xi * panels * C * kNR;
+        float* mxi = mm + xi * rows * ntp;
+        for (int64_t pc = 0; pc < C; pc += kKC) {
+          const int64_t kc = std::min(kKC, C - pc);
+          for (int64_t r = m0; r < m1; r += kMR)
+            for (int64_t p = 0; p < panels; ++p)
+              micro(kc, uxi + r * C + pc * kMR, vxi + p * C * kNR + pc * kNR, mxi + (r - m0) * ntp + p * kNR,
+                    ntp, pc > 0);
+        }
+      }
+      // Output transform, kLanes tiles at a time, then the valid part of each tile is stored.
+      for (int64_t o = m0; o < std::min<int64_t>(m1, s.c_out); ++o)
+        for (int64_t p = 0; p < panels; ++p) {
+          for (int xi = 0; xi < aa; ++xi)
+            std::memcpy(d + xi * kLanes, mm + xi * rows * ntp + (o - m0) * ntp + p * kNR,
+                        kLanes * sizeof(float));
+          tf.output(d, vt);
+          TileCursor at(tl, t0 + p * kNR);
+          for (int l = 0; l < kLanes && p * kNR + l < nt; ++l, at.next(tl)) {
+            const int64_t b = at.b, ty = at.ty, tx = at.tx;
+            float* yo = y + (b * s.c_out + o) * out_plane;
+            const int64_t rmax = std::min<int64_t>(M, s.h_out - ty * M),
+                          cmax = std::min<int64_t>(M, s.w_out - tx * M);
+            for (int64_t r = 0; r < rmax; ++r)
+              for (int64_t cc = 0; cc < cmax; ++cc)
+                yo[(ty * M + r) * s.w_out + tx * M + cc] = vt[(r * M + cc) * kLanes + l];
+          }
+        }
+    }
+  };
+  run_tasks(pool, tblocks * mblocks, body);
+}
+
+// dyt[r][c][l] = the m x m output-gradient tile of tile t0 + l of channel o (zero past the output's edge
+// and for tiles past the end).
+template <int M>
+void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tiling& tl, int64_t o,
+                   int64_t t0) {
+  const int64_t plane = int64_t(s.h_out) * s.w_out;
+  std::fill(dyt, dyt + M * M * kLanes, 0.0f);
+  TileCursor at(tl, t0);
+  for (int l = 0; l < kLanes && t0 + l < tl.total; ++l, at.next(tl)) {
+    const int64_t b = at.b, ty = at.ty, tx = at.tx;
+    const float* src = dy + (b * s.c_out + o) * plane;
+    const int64_t rmax = std::min<int64_t>(M, s.h_out - ty * M),
+                  cmax = std::min<int64_t>(M, s.w_out - tx * M);
+    for (int64_t r = 0; r < rmax; ++r)
+      for (int64_t c = 0; c < cmax; ++c)
+        dyt[(r * M + c) * kLanes + l] = src[(ty * M + r) * s.w_out + tx * M + c];
+  }
+}
+
+template <int M>
+void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy, const Conv2dShape& s,
+                     Isa isa) {
+  constexpr int a = M + 2, aa = a * a;
+  const MicroKernel micro = micro_kernel(isa);
+  const Transforms& tf = transforms_for(isa, M);
+  const Tiling tl(s, M);
+  const int threads = pool ? pool->size() : 1;
+  // Blocks of c_in (multiples of kNR) and of c_out (multiples of kMR); each task sums every tile in the
+  // same order, so the split only decides which thread computes an element, never how. A task transforms
+  // the input channels of its c_in block and the gradient channels of its c_out block for every tile, so
+  // more blocks mean transforms done again: the split minimises the busiest thread's time per tile, in
+  // units of one GEMM multiply-add: a*a*mstep*nstep for the GEMMs plus (mstep + nstep) transforms of
+  // kTransformCost each (an estimate: perf put the transforms level with the GEMMs on the U-Net's
+  // 64-channel layers), under a cap on the accumulator's size.
+  constexpr double kTransformCost = 1250;
+  constexpr int64_t kMaxAccumulator = int64_t(1) << 22;  // floats of S per task (16 MiB)
+  int64_t nstep = round_up(s.c_in, kNR), mstep = round_up(s.c_out, kMR);
+  double best = -1;
+  for (int64_t nb = 1; nb <= ceil_div(s.c_in, kNR); ++nb)
+    for (int64_t mb = 1; mb <= ceil_div(s.c_out, kMR); ++mb) {
+      const int64_t ns = round_up(ceil_div(s.c_in, nb), kNR), ms = round_up(ceil_div(s.c_out, mb), kMR);
+      if (ceil_div(s.c_in, ns) != nb || ceil_div(s.c_out, ms) != mb)
+        continue;  // same split as a smaller count
+      if (aa * ms * ns > kMaxAccumulator && (ns > kNR || ms > kMR)) continue;
+      const double rounds = double(ceil_div(nb * mb, threads));
+      const double cost = rounds * (double(aa) * double(ms * ns) + kTransformCost * double(ms + ns));
+      if (best < 0 || cost < best) best = cost, nstep = ns, mstep = ms;
+    }
+  const int64_t nblocks = ceil_div(s.c_in, nstep), mblocks = ceil_div(s.c_out, mstep);
+
+  auto body = [&](int64_t task_begin, int64_t task_end) {
+    Scratch& sc = scratch();
+    float* ap =
+        sc.v.get(aa * (mstep + nstep) * kKC);  // Yhat[xi][row panel][tile][kMR], V[xi][panel][tile][kNR]
+    float* bp = ap + aa * mstep * kKC;
+    float* acc = sc.m.get(aa * mstep * nstep);  // S[xi][row][column]
+    float* d = sc.tile.get(2 * aa * kLanes);
+    float* vt = d + aa * kLanes;
+    for (int64_t task = task_begin; task < task_end; ++task) {
+      const int64_t mb = task % mblocks, nb = task / mblocks;
+      const int64_t m0 = mb * mstep, mc = std::min<int64_t>(mstep, s.c_out - m0), mcp = round_up(mc, kMR);
+      const int64_t n0 = nb * nstep, nc = std::min<int64_t>(nstep, s.c_in - n0), ncp = round_up(nc, kNR);
+      for (int64_t t0 = 0; t0 < tl.total; t0 += kKC) {
+        const int64_t kt = std::min(kKC, tl.total - t0);
+        for (int64_t r = 0; r < mcp; ++r)
+          for (int64_t tq = 0; tq < kt; tq += kLanes) {
+            const int lanes = int(std::min<int64_t>(kLanes, kt - tq));
+            float* dst = ap + (r / kMR) * kMR * kKC + (tq * kMR) + r % kMR;
+            if (r >= mc) {
+              for (int xi = 0; xi < aa; ++xi)
+                for (int l = 0; l < lanes; ++l) dst[xi * mstep * kKC + l * kMR] = 0.0f;
+              continue;
+            }
+            gather_output<M>(d, dy, s, tl, m0 + r, t0 + tq);
+            tf.output_grad(d, vt);
+            for (int xi = 0; xi < aa; ++xi)
+              for (int l = 0; l < lanes; ++l) dst[xi * mstep * kKC + l * kMR] = vt[xi * kLanes + l];
+          }
+        for (int64_t c = 0; c < ncp; ++c)
+          for (int64_t tq = 0; tq < kt; tq += kLanes) {
+            const int lanes = int(std::min<int64_t>(kLanes, kt - tq));
+            float* dst = bp + (c / kNR) * kNR * kKC + tq * kNR + c % kNR;
+            if (c >= nc) {
+              for (int xi = 0; xi < aa; ++xi)
+                for (int l = 0; l < lanes; ++l) dst[xi * nstep * kKC + l * kNR] = 0.0f;
+              continue;
+            }
+            gather_input<M>(d, x, s, tl, n0 + c, t0 + tq);
+            tf.input(d, vt);
+            for (int xi = 0; xi < aa; ++xi)
+              for (int l = 0; l < lanes; ++l) dst[xi * nstep * kKC + l * kNR] = vt[xi * kLanes + l];
+          }
+        for (int xi = 0; xi < aa; ++xi)
+          for (int64_t r = 0; r < mcp; r += kMR)
+            for (int64_t c = 0; c < ncp; c += kNR)
+              micro(kt, ap + xi * mstep * kKC + r * kKC, bp + xi * nstep * kKC + c * kKC,
+                    acc + xi * mstep * nstep + r * nstep + c, nstep, t0 > 0);
+      }
+      // dg = G^T S G per (o, i), kLanes input channels at a time.
+      for (int64_t r = 0; r < mc; ++r)
+        for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
+          const int lanes = int(std::min<int64_t>(kLanes, nc - c0));
+          for (int xi = 0; xi < aa; ++xi)
+            std::memcpy(d + xi * kLanes, acc + xi * mstep * nstep + r * nstep + c0, kLanes * sizeof(float));
+          tf.weight_grad(d, vt);
+          for (int l = 0; l < lanes; ++l) {
+            float* k = dw + ((m0 + r) * s.c_in + n0 + c0 + l) * 9;
+            for (int e = 0; e < 9; ++e) k[e] = vt[e * kLanes + l];
+          }
+        }
+    }
+  };
+  run_tasks(pool, mblocks * nblocks, body);
+}
+
+template <typename F>
+void dispatch(int tile_m, F&& f) {
+  TINT_CHECK(tile_m == 4 || tile_m == 2, "cpu winograd: tile size {} (must be 4 or 2)", tile_m);
+  if (tile_m == 4)
+    f(std::integral_constant<int, 4>{});
+  else
+    f(std::integral_constant<int, 2>{});
+}
+
+void check_shape(const Conv2dShape& s) {
+  TINT_CHECK(winograd_takes(s), "cpu winograd: shape {} is not a 3x3 stride-1 convolution with padding <= 2",
+             s.str());
+}
+
+}  // namespace
+
+bool winograd_takes(const Conv2dShape& s) {
+  return s.kh == 3 && s.kw == 3 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h >= 0 && s.pad_h <= 2 &&
+         s.pad_w >= 0 && s.pad_w <= 2;
+}
+
+void conv2d_forward_winograd(int tile_m, ThreadPool* pool, float* y, const float* x, const float* w,
+                             const Conv2dShape& s, Isa isa) {
+  check_shape(s);
+  dispatch(tile_m, [&](auto m) { forward<decltype(m)::value>(pool, y, x, w, s, false, isa); });
+}
+
+void conv2d_backward_data_winograd(int tile_m, ThreadPool* pool, float* dx, const float* dy, const float* w,
+                                   const Conv2dShape& s, Isa isa) {
+  check_shape(s);
+  // dx = conv(dY, w turned 180 degrees, c_in and c_out swapped), padding 2 - pad: its output is h_in x w_in.
+  Conv2dShape t = s;
+  t.c_in = s.c_out, t.h_in = s.h_out, t.w_in = s.w_out;
+  t.c_out = s.c_in, t.h_out = s.h_in, t.w_out = s.w_in;
+  t.pad_h = 2 - s.pad_h, t.pad_w = 2 - s.pad_w;
+  dispatch(tile_m, [&](auto m) { forward<decltype(m)::value>(pool, dx, dy, w, t, true, isa); });
+}
+
+void conv2d_backward_weight_winograd(int tile_m, ThreadPool* pool, float* dw, const float* x, const float* dy,
+                                     const Conv2dShape& s, Isa isa) {
+  check_shape(s);
+  dispatch(tile_m, [&](auto m) { backward_weight<decltype(m)::value>(pool, dw, x, dy, s, isa); });
+}
+
+WinogradMatrices winograd_matrices(int tile_m) {
+  TINT_CHECK(tile_m == 4 || tile_m == 2, "cpu winograd: tile size {} (must be 4 or 2)", tile_m);
+  if (tile_m == 4) return {4, 6, &winograd::kBt4[0][0], &winograd::kG4[0][0], &winograd::kAt4[0][0]};
+  return {2, 4, &winograd::kBt2[0][0], &winograd::kG2[0][0], &winograd::kAt2[0][0]};
+}
+
+}  // namespace tint::cpu

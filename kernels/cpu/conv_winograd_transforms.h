@@ -1,0 +1,26 @@
+// Internal to the Winograd convolutions (conv_winograd*.cpp): the a x a tile transforms, built once per
+// ISA (portable, AVX2+FMA, AVX-512) from the same source, conv_winograd_transforms.inc, so that their loops
+// over kLanes tiles vectorise at the ISA's width while the binary still runs on any x86-64.
+#pragma once
+
+#include "kernels/cpu/gemm_micro.h"
+
+namespace tint::cpu::winograd {
+
+constexpr int kLanes = kNR;  // tiles (or channels) transformed together: one packed panel's width
+
+// Each works on kLanes matrices at once, element (r, c) of lane l at [(r * cols + c) * kLanes + l].
+struct Transforms {
+  void (*input)(const float* d, float* v);            // V = B^T d B          a x a -> a x a
+  void (*output)(const float* m, float* y);           // Y = A^T M A          a x a -> m x m
+  void (*weight)(const float* g, float* u);           // U = G g G^T          3 x 3 -> a x a
+  void (*output_grad)(const float* dy, float* yhat);  // Yhat = A dY A^T      m x m -> a x a
+  void (*weight_grad)(const float* s, float* dg);     // dg = G^T S G         a x a -> 3 x 3
+};
+
+// m = 4 or 2. The AVX2 and AVX-512 tables may only be used where the CPU has the ISA (best_isa()).
+const Transforms& transforms_generic(int m);
+const Transforms& transforms_avx2(int m);
+const Transforms& transforms_avx512(int m);
+
+}  // namespace tint::cpu::winograd
