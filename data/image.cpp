@@ -342,8 +342,8 @@ void jpeg_warning(j_common_ptr cinfo, int level) {
 
 // Decodes with libjpeg at scale 1/denom. libjpeg reports errors by longjmp; this frame holds no object
 // with a destructor between setjmp and the jump (out is the caller's), so nothing is skipped.
-bool jpeg_decode(const std::vector<uint8_t>& b, int denom, std::vector<uint8_t>& out, int& w, int& h, int& channels,
-                 char* message) {
+bool jpeg_decode(const std::vector<uint8_t>& b, int denom, JpegOptions options, std::vector<uint8_t>& out, int& w, int& h,
+                 int& channels, char* message) {
   jpeg_decompress_struct cinfo;
   JpegErrors errors;
   cinfo.err = jpeg_std_error(&errors.mgr);
@@ -360,6 +360,8 @@ bool jpeg_decode(const std::vector<uint8_t>& b, int denom, std::vector<uint8_t>&
   cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   cinfo.scale_num = 1;
   cinfo.scale_denom = unsigned(denom);
+  cinfo.dct_method = options.fast_idct ? JDCT_IFAST : JDCT_ISLOW;
+  cinfo.do_fancy_upsampling = options.fancy_upsampling ? TRUE : FALSE;
   jpeg_start_decompress(&cinfo);
   w = int(cinfo.output_width);
   h = int(cinfo.output_height);
@@ -522,7 +524,8 @@ ImageInfo probe_image(const std::vector<uint8_t>& b, const std::string& path, in
   return info;
 }
 
-Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64_t max_pixels, int reduce_to) {
+Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64_t max_pixels, int reduce_to,
+                   [[maybe_unused]] JpegOptions jpeg) {
   const ImageInfo info = probe_image(b, path, max_pixels);
   std::string cut;
   switch (info.format) {
@@ -557,7 +560,7 @@ Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64
     std::vector<uint8_t> pixels;
     int w = 0, h = 0, channels = 0;
     char message[JMSG_LENGTH_MAX] = {0};
-    if (!jpeg_decode(b, denom, pixels, w, h, channels, message))
+    if (!jpeg_decode(b, denom, jpeg, pixels, w, h, channels, message))
       throw BadImage(BadImageReason::corrupt, path,
                      message[0] ? fmt::format("jpeg decoder: {}", message) : "the jpeg decoder failed without a reason");
     out.width = w;
@@ -578,8 +581,8 @@ Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64
   return out;
 }
 
-Image load_image(const std::string& path, int64_t max_pixels, int reduce_to) {
-  return decode_image(read_image_file(path, max_pixels), path, max_pixels, reduce_to);
+Image load_image(const std::string& path, int64_t max_pixels, int reduce_to, JpegOptions jpeg) {
+  return decode_image(read_image_file(path, max_pixels), path, max_pixels, reduce_to, jpeg);
 }
 
 std::vector<uint8_t> read_image_file(const std::string& path, int64_t max_pixels) {
