@@ -52,7 +52,7 @@ data:
   --fit pad|crop    pad: longest side to N, zero-padded (the seed's way); crop: random N x N crops (default pad)
   --workers N       decoding threads, 1..64 (default: one per core)
   --cache-mb N      keep decoded, resized photos in memory for later epochs, up to N MiB, 0..1048576
-                    (default 1024, about 7000 photos at --size 256; 0: decode every epoch)
+                    (default 1024: 5000-8000 photos at --size 256 with --fit pad; 0: decode every epoch)
   --no-mask         average the loss over padding too (the seed's unmasked loss)
 model and optimiser:
   --width N         U-Net channels at full resolution, 1..1024 (default 64)
