@@ -294,8 +294,16 @@ void check_pixels(int64_t width, int64_t height, const std::string& path, int64_
                    fmt::format("{}x{} = {:.1f} megapixels, limit {:.1f}", width, height, pixels / 1e6, max_pixels / 1e6));
 }
 
+void flag_grey(Image& out, int channels);
+
 // Interleaved 8-bit with `channels` (1..4) -> RGB, compositing alpha over white.
 void to_rgb(const uint8_t* src, int channels, int64_t pixels, Image& out) {
+  if (channels == 3) {
+    // Most photos: one block copy instead of the per-pixel switch below.
+    out.rgb.assign(src, src + size_t(pixels) * 3);
+    flag_grey(out, channels);
+    return;
+  }
   out.rgb.resize(size_t(pixels) * 3);
   uint8_t* dst = out.rgb.data();
   auto over_white = [](int c, int alpha) { return uint8_t((c * alpha + 255 * (255 - alpha) + 127) / 255); };
@@ -304,13 +312,18 @@ void to_rgb(const uint8_t* src, int channels, int64_t pixels, Image& out) {
     switch (channels) {
       case 1: dst[0] = dst[1] = dst[2] = s[0]; break;
       case 2: dst[0] = dst[1] = dst[2] = over_white(s[0], s[1]); break;
-      case 3: dst[0] = s[0], dst[1] = s[1], dst[2] = s[2]; break;
       default:
         dst[0] = over_white(s[0], s[3]);
         dst[1] = over_white(s[1], s[3]);
         dst[2] = over_white(s[2], s[3]);
     }
   }
+  flag_grey(out, channels);
+}
+
+// Grey sources, and colour files whose every pixel has R == G == B.
+void flag_grey(Image& out, int channels) {
+  const int64_t pixels = out.pixels();
   out.grey = channels <= 2;
   if (!out.grey) {
     bool grey = true;
@@ -565,7 +578,12 @@ Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64
                      message[0] ? fmt::format("jpeg decoder: {}", message) : "the jpeg decoder failed without a reason");
     out.width = w;
     out.height = h;
-    to_rgb(pixels.data(), channels, out.pixels(), out);
+    if (channels == 3) {  // libjpeg wrote RGB already: keep its buffer
+      out.rgb = std::move(pixels);
+      flag_grey(out, channels);
+    } else {
+      to_rgb(pixels.data(), channels, out.pixels(), out);
+    }
     return out;
   }
 #endif
