@@ -294,8 +294,16 @@ void check_pixels(int64_t width, int64_t height, const std::string& path, int64_
                    fmt::format("{}x{} = {:.1f} megapixels, limit {:.1f}", width, height, pixels / 1e6, max_pixels / 1e6));
 }
 
+void flag_grey(Image& out, int channels);
+
 // Interleaved 8-bit with `channels` (1..4) -> RGB, compositing alpha over white.
 void to_rgb(const uint8_t* src, int channels, int64_t pixels, Image& out) {
+  if (channels == 3) {
+    // Most photos: one block copy instead of the per-pixel switch below.
+    out.rgb.assign(src, src + size_t(pixels) * 3);
+    flag_grey(out, channels);
+    return;
+  }
   out.rgb.resize(size_t(pixels) * 3);
   uint8_t* dst = out.rgb.data();
   auto over_white = [](int c, int alpha) { return uint8_t((c * alpha + 255 * (255 - alpha) + 127) / 255); };
@@ -304,13 +312,18 @@ void to_rgb(const uint8_t* src, int channels, int64_t pixels, Image& out) {
     switch (channels) {
       case 1: dst[0] = dst[1] = dst[2] = s[0]; break;
       case 2: dst[0] = dst[1] = dst[2] = over_white(s[0], s[1]); break;
-      case 3: dst[0] = s[0], dst[1] = s[1], dst[2] = s[2]; break;
       default:
         dst[0] = over_white(s[0], s[3]);
         dst[1] = over_white(s[1], s[3]);
         dst[2] = over_white(s[2], s[3]);
     }
   }
+  flag_grey(out, channels);
+}
+
+// Grey sources, and colour files whose every pixel has R == G == B.
+void flag_grey(Image& out, int channels) {
+  const int64_t pixels = out.pixels();
   out.grey = channels <= 2;
   if (!out.grey) {
     bool grey = true;
@@ -342,8 +355,8 @@ void jpeg_warning(j_common_ptr cinfo, int level) {
 
 // Decodes with libjpeg at scale 1/denom. libjpeg reports errors by longjmp; this frame holds no object
 // with a destructor between setjmp and the jump (out is the caller's), so nothing is skipped.
-bool jpeg_decode(const std::vector<uint8_t>& b, int denom, std::vector<uint8_t>& out, int& w, int& h, int& channels,
-                 char* message) {
+bool jpeg_decode(const std::vector<uint8_t>& b, int denom, JpegOptions options, std::vector<uint8_t>& out, int& w, int& h,
+                 int& channels, char* message) {
   jpeg_decompress_struct cinfo;
   JpegErrors errors;
   cinfo.err = jpeg_std_error(&errors.mgr);
@@ -360,6 +373,8 @@ bool jpeg_decode(const std::vector<uint8_t>& b, int denom, std::vector<uint8_t>&
   cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   cinfo.scale_num = 1;
   cinfo.scale_denom = unsigned(denom);
+  cinfo.dct_method = options.fast_idct ? JDCT_IFAST : JDCT_ISLOW;
+  cinfo.do_fancy_upsampling = options.fancy_upsampling ? TRUE : FALSE;
   jpeg_start_decompress(&cinfo);
   w = int(cinfo.output_width);
   h = int(cinfo.output_height);
@@ -522,7 +537,8 @@ ImageInfo probe_image(const std::vector<uint8_t>& b, const std::string& path, in
   return info;
 }
 
-Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64_t max_pixels, int reduce_to) {
+Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64_t max_pixels, int reduce_to,
+                   [[maybe_unused]] JpegOptions jpeg) {
   const ImageInfo info = probe_image(b, path, max_pixels);
   std::string cut;
   switch (info.format) {
@@ -557,12 +573,17 @@ Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64
     std::vector<uint8_t> pixels;
     int w = 0, h = 0, channels = 0;
     char message[JMSG_LENGTH_MAX] = {0};
-    if (!jpeg_decode(b, denom, pixels, w, h, channels, message))
+    if (!jpeg_decode(b, denom, jpeg, pixels, w, h, channels, message))
       throw BadImage(BadImageReason::corrupt, path,
                      message[0] ? fmt::format("jpeg decoder: {}", message) : "the jpeg decoder failed without a reason");
     out.width = w;
     out.height = h;
-    to_rgb(pixels.data(), channels, out.pixels(), out);
+    if (channels == 3) {  // libjpeg wrote RGB already: keep its buffer
+      out.rgb = std::move(pixels);
+      flag_grey(out, channels);
+    } else {
+      to_rgb(pixels.data(), channels, out.pixels(), out);
+    }
     return out;
   }
 #endif
@@ -578,8 +599,8 @@ Image decode_image(const std::vector<uint8_t>& b, const std::string& path, int64
   return out;
 }
 
-Image load_image(const std::string& path, int64_t max_pixels, int reduce_to) {
-  return decode_image(read_image_file(path, max_pixels), path, max_pixels, reduce_to);
+Image load_image(const std::string& path, int64_t max_pixels, int reduce_to, JpegOptions jpeg) {
+  return decode_image(read_image_file(path, max_pixels), path, max_pixels, reduce_to, jpeg);
 }
 
 std::vector<uint8_t> read_image_file(const std::string& path, int64_t max_pixels) {

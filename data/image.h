@@ -72,13 +72,24 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes 
 // allocating the rest; then the size limit max_file_bytes(max_pixels); then the rest. Throws BadImage.
 std::vector<uint8_t> read_image_file(const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
 
+// libjpeg-turbo's speed settings (the stb_image path ignores them). Every caller keeps the defaults, libjpeg's
+// own (the accurate integer IDCT, fancy upsampling of the chroma): on the photos of README "Data" the other
+// settings were measured no faster with libjpeg-turbo's SIMD IDCT (Huffman decoding dominates), and the fast
+// IDCT moved the a/b histograms (intersection 0.95-0.98 against the default). benchmarks/bench_jpeg_decode
+// measures them again.
+struct JpegOptions {
+  bool fast_idct = false;        // JDCT_IFAST: the AAN integer IDCT with less precise multipliers
+  bool fancy_upsampling = true;  // false: chroma upsampled by replication instead of triangular filtering
+};
+
 // Full decode. Throws BadImage.
 // reduce_to > 0 says the caller will shrink the image towards that side: a decoder that can (JPEG through
 // libjpeg-turbo) may then return the image reduced by 2, 4 or 8 in the DCT domain, keeping its shorter side
 // at least 2 * reduce_to. Other formats and the stb_image path ignore it.
 Image decode_image(const std::vector<uint8_t>& bytes, const std::string& path, int64_t max_pixels = kDefaultMaxPixels,
-                   int reduce_to = 0);
-Image load_image(const std::string& path, int64_t max_pixels = kDefaultMaxPixels, int reduce_to = 0);
+                   int reduce_to = 0, JpegOptions jpeg = {});
+Image load_image(const std::string& path, int64_t max_pixels = kDefaultMaxPixels, int reduce_to = 0,
+                 JpegOptions jpeg = {});
 
 // "libjpeg-turbo" when the build found a static libjpeg (faster, scaled decoding), else "stb_image".
 const char* jpeg_decoder_name();

@@ -30,6 +30,7 @@ std::string LoaderStats::summary() const {
     if (bad_by_reason[r])
       reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", bad_by_reason[r], reason_name(BadImageReason(r)));
   if (!reasons.empty()) s += " (" + reasons + ")";
+  if (cache_hits > 0) s += fmt::format(", {} sample{} from the memory cache", cache_hits, cache_hits == 1 ? "" : "s");
   return s;
 }
 

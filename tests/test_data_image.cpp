@@ -333,3 +333,59 @@ TEST_CASE("image: a 5 GB sparse file is refused from its first bytes, fast and w
   // The plain whole-file reader refuses it by size too, before allocating.
   CHECK_THROWS_WITH(read_file_bytes(dir / "big.png"), Catch::Contains("oversized (file is 5.0 GiB, limit 1.0 GiB)"));
 }
+
+TEST_CASE("image: JPEG speed settings decode close to the source, each one really applied, bad data refused") {
+  TempDir dir("image_jpeg_settings");
+  // Chroma that changes across the image, saved at quality 85, where stb_image_write subsamples the chroma
+  // 2x2: plain upsampling then has chroma edges to treat differently from fancy upsampling.
+  Image src;
+  src.width = 96;
+  src.height = 64;
+  for (int y = 0; y < src.height; ++y)
+    for (int x = 0; x < src.width; ++x) {
+      src.rgb.push_back(uint8_t(128 + 90 * std::sin(x * 0.11)));
+      src.rgb.push_back(uint8_t(120 + 80 * std::cos(y * 0.17)));
+      src.rgb.push_back(uint8_t(40 + 2 * x));
+    }
+  test::write_jpg(dir / "a.jpg", src, 85);
+  const auto bytes = test::read_bytes(dir / "a.jpg");
+  const JpegOptions settings[] = {{false, true}, {true, true}, {false, false}, {true, false}};
+  std::vector<Image> decoded;
+  for (const JpegOptions& o : settings) {
+    INFO("fast_idct " << o.fast_idct << ", fancy_upsampling " << o.fancy_upsampling);
+    const Image img = decode_image(bytes, dir / "a.jpg", kDefaultMaxPixels, 0, o);
+    REQUIRE(img.width == src.width);
+    REQUIRE(img.height == src.height);
+    // Against the source pixels, not another decode: a swapped channel or a row shift costs tens.
+    double err = 0;
+    for (size_t i = 0; i < img.rgb.size(); ++i) err += std::abs(int(img.rgb[i]) - int(src.rgb[i]));
+    CHECK(err / double(img.rgb.size()) < 4.0);
+    decoded.push_back(img);
+  }
+  if (std::string(jpeg_decoder_name()) == "libjpeg-turbo") {
+    // Each setting reaches libjpeg: a setting that was dropped would decode bit for bit like the default.
+    CHECK(decoded[1].rgb != decoded[0].rgb);
+    CHECK(decoded[2].rgb != decoded[0].rgb);
+    CHECK(decoded[3].rgb != decoded[1].rgb);
+    CHECK(decoded[3].rgb != decoded[2].rgb);
+  }
+  // Truncated (no end-of-image marker), and cut inside the scan but closed with FF D9 (libjpeg's own
+  // "premature end of data"): refused under every setting, at full size and reduced.
+  std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + bytes.size() * 2 / 3);
+  std::vector<uint8_t> closed = cut;
+  closed.push_back(0xFF);
+  closed.push_back(0xD9);
+  for (const JpegOptions& o : settings)
+    for (int reduce_to : {0, 8})
+      for (const auto* bad : {&cut, &closed}) {
+        INFO("fast_idct " << o.fast_idct << ", fancy_upsampling " << o.fancy_upsampling << ", reduce_to " << reduce_to
+                          << ", " << (bad == &cut ? "truncated" : "cut and closed"));
+        try {
+          decode_image(*bad, dir / "bad.jpg", kDefaultMaxPixels, reduce_to, o);
+          FAIL("a damaged JPEG was accepted");
+        } catch (const BadImage& e) {
+          CHECK(e.reason == BadImageReason::corrupt);
+          CHECK(std::string(e.what()).find(dir / "bad.jpg") != std::string::npos);
+        }
+      }
+}

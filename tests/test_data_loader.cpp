@@ -126,6 +126,31 @@ TEST_CASE("loader: identical batch sequence and bytes for 1, 2 and 4 workers") {
   }
 }
 
+TEST_CASE("loader: the memory cache serves every later epoch, within its byte limit") {
+  TempDir dir("loader_cache");
+  const auto paths = make_set(dir);  // 13 good files and a truncated one
+  LoaderOptions opt;
+  opt.image_size = 16;
+  opt.batch_size = 4;
+  opt.epochs = 3;
+  opt.seed = 5;
+  // One worker decodes positions in order, so each file's first decode is cached before its next visit.
+  opt.workers = 1;
+  LoaderStats stats;
+  run(paths, opt, nullptr, &stats);
+  CHECK(stats.samples == 3 * 13);
+  CHECK(stats.cache_hits == 2 * 13);  // epochs 2 and 3; the bad file is never decoded again, cached or not
+  CHECK(stats.summary().find(", 26 samples from the memory cache") != std::string::npos);
+  opt.cache_bytes = 0;
+  run(paths, opt, nullptr, &stats);
+  CHECK(stats.cache_hits == 0);
+  CHECK(stats.summary().find("memory cache") == std::string::npos);
+  // A limit below one image's bytes caches nothing.
+  opt.cache_bytes = 16;
+  run(paths, opt, nullptr, &stats);
+  CHECK(stats.cache_hits == 0);
+}
+
 TEST_CASE("loader: epochs visit each good file once, shuffled per epoch, batches end at epoch ends") {
   TempDir dir("loader_epochs");
   const auto paths = make_set(dir);

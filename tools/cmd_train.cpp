@@ -51,6 +51,8 @@ data:
   --size N          image side after resize + pad, 8..8192, a multiple of 2^levels (default 256)
   --fit pad|crop    pad: longest side to N, zero-padded (the seed's way); crop: random N x N crops (default pad)
   --workers N       decoding threads, 1..64 (default: one per core)
+  --cache-mb N      keep decoded, resized photos in memory for later epochs, up to N MiB, 0..1048576
+                    (default 1024: 5000-8000 photos at --size 256 with --fit pad; 0: decode every epoch)
   --no-mask         average the loss over padding too (the seed's unmasked loss)
 model and optimiser:
   --width N         U-Net channels at full resolution, 1..1024 (default 64)
@@ -458,7 +460,8 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
                     {"data",       "val",          "size",         "fit",           "workers", "width",
                      "levels",     "loss",         "lr",           "weight-decay",  "batch",   "device",
                      "epochs",     "steps",        "seed",         "out",           "resume",  "log-every",
-                     "dump-graph", "dump-batches", "comm-timeout", "micro-batches", "profile", "head"},
+                     "dump-graph", "dump-batches", "comm-timeout", "micro-batches", "profile", "head",
+                     "cache-mb"},
                     1,
                     ""});
   if (args.help()) {
@@ -519,6 +522,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   config.seed = uint64_t(args.get_int("seed", 0, 0, 2147483647));
   // Absent, they mean "one per core" and "no step limit".
   const int workers = args.has("workers") ? args.get_int("workers", 0, 1, 64) : 0;
+  const int cache_mb = args.get_int("cache-mb", 1024, 0, 1 << 20);
   const int64_t max_steps = args.has("steps") ? args.get_int("steps", 0, 1, 2147483647) : 0;
   config.epochs = args.get_int("epochs", 10, 1, 1000000);
   if (args.has("steps") && !args.has("epochs")) config.epochs = 0;  // the step limit ends the run
@@ -626,6 +630,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   lo.image_size = config.image_size;
   lo.batch_size = config.batch;
   lo.workers = workers;
+  lo.cache_bytes = int64_t(cache_mb) << 20;
   lo.seed = config.seed;
   lo.fit = config.fit == "crop" ? FitMode::crop : FitMode::pad;
   lo.epochs = config.epochs;

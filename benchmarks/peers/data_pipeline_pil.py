@@ -140,6 +140,7 @@ def main():
     ap.add_argument("--workers", default="1")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="first repeat's seed (the benchmark interleaves repeats)")
     a = ap.parse_args()
     paths = sorted(os.path.join(r, f) for r, ds, fs in os.walk(a.dir, followlinks=True)
                    for f in fs if os.path.splitext(f)[1].lower() in EXTENSIONS and not f.startswith("."))
@@ -149,7 +150,7 @@ def main():
         print(f"no images under {a.dir}", file=sys.stderr)
         sys.exit(2)
     for w in [int(x) for x in a.workers.split(",")]:
-        runs = [run(paths, a.size, a.batch, w, seed) for seed in range(a.repeats)]
+        runs = [run(paths, a.size, a.batch, w, seed) for seed in range(a.seed, a.seed + a.repeats)]
         runs.sort(key=lambda r: r[0])
         ips, st = runs[len(runs) // 2]
         print(f"workers={w} images_per_s={ips:.2f} decode_ms={st[0]:.3f} resize_ms={st[1]:.3f} "
