@@ -1,6 +1,7 @@
 // Every differentiable op through the engine (autograd + the device's kernels), checked against central
 // finite differences, on every host-side device.
 #include "engine_test_util.h"
+#include "kernels/cpu/conv_algos.h"
 
 using namespace tint;
 using tint::testing::check_gradients;
@@ -66,10 +67,14 @@ TEST_CASE("conv_transpose2d gradients (stride 2, padding 1, output_padding 1, bi
   }
 }
 
-// From 8 input channels up the cpu backend's "auto" runs backward-data as "implicit" (stride phases, see
-// kernels/cpu/conv_algos.cpp): conv2d's dx, and the transposed conv's forward, which is that product.
-// 8 channels is the rule's edge: kept small, finite differences over every element are slow under ASan.
+// The cpu backend's "implicit" backward-data (stride phases, kernels/cpu/conv_implicit.h), forced here since
+// "auto" no longer picks it: conv2d's dx, and the transposed conv's forward, which is that product. Kept
+// small: finite differences over every element are slow under ASan.
 TEST_CASE("conv2d and conv_transpose2d gradients with 8 channels (stride phases, odd sizes)", "[engine][grad]") {
+  struct Restore {
+    ~Restore() { cpu::set_conv_variant(cpu::conv_default_variant); }
+  } restore;
+  cpu::set_conv_variant("implicit");
   for (Device d : tint::testing::engine_test_devices()) {
     Rng rng(4);
     Tensor x = Tensor::uniform({1, 8, 5, 6}, -1, 1, rng, d);

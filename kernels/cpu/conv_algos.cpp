@@ -108,20 +108,27 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 // floats, is not paid back) and for the stem (its one input channel leaves the GEMMs nothing to do next to
 // the transforms); winograd2 from 32 to 64 tiles (four times the tiles of F(4x4) fill the blocks); winograd4
 // above, except forward and backward-weight of 64 -> 64, where its transforms cost as much as its GEMMs.
+//
+// Retaken after the three branches met (gemm's packing work made its backward-data 1.2-1.8x faster), quiet
+// machine, bench_cpu_conv --batches 1 --variants auto,gemm,implicit,winograd4,winograd2 --repeats 3 at 256^2
+// (benchmarks/results/2026-11-30-cpu-check/conv.log, 2-core AMD EPYC, AVX2, load 2):
+//   - implicit no longer wins: over all 19 layers' backward-data it took 1013 ms against gemm's 961 (slower
+//     on the 4x4 stride-2 layers, level on the up convs); it stays a named variant, auto no longer runs it.
+//   - backward-weight: Winograd loses where there are many tiles and few channels (128 -> 128 at 128^2:
+//     54 ms against 43; 128 -> 64 at 256^2: 138 against 91) and wins from c_in*c_out = 256*128 up
+//     (256 -> 128 at 128^2: 78 against 91; 512 -> 256 at 64^2: 52 against 75).
 const ConvAlgo& pick_auto(const Conv2dShape& s, ConvProduct p) {
   const ConvAlgo& gemm = conv_algos().front();
-  static const ConvAlgo& implicit = *find_conv_algo("implicit");
-  // Where Winograd does not pay, backward-data still avoids the col2im scatter-add.
-  const ConvAlgo& direct = p == ConvProduct::backward_data && s.c_in >= 8 ? implicit : gemm;
-  if (!winograd_takes(s) || s.c_in < 16 || s.c_out < 16) return direct;
+  if (!winograd_takes(s) || s.c_in < 16 || s.c_out < 16) return gemm;
   const int64_t tiles = int64_t(s.n) * ((s.h_out + 3) / 4) * ((s.w_out + 3) / 4);
-  if (tiles < 32) return direct;
+  if (tiles < 32) return gemm;
+  const int64_t channels = int64_t(s.c_in) * s.c_out;
+  if (p == ConvProduct::backward_weight && channels < 256 * 128) return gemm;
   static const ConvAlgo& winograd2 = *find_conv_algo("winograd2");
   static const ConvAlgo& winograd4 = *find_conv_algo("winograd4");
   if (tiles <= 64) return winograd2;
-  if (p != ConvProduct::backward_data && int64_t(s.c_in) * s.c_out <= 64 * 64) return gemm;
+  if (p == ConvProduct::forward && channels <= 64 * 64) return gemm;
   return winograd4;
-}
 }
 
 }  // namespace
