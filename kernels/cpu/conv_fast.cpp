@@ -15,6 +15,7 @@
 
 #include "engine/error.h"
 #include "engine/thread_pool.h"
+#include "kernels/cpu/conv_tasks.h"
 
 namespace tint::cpu {
 
@@ -30,53 +31,14 @@ constexpr int64_t kKCWeight = 256;    // pixels per packed block in backward-wei
 static_assert(kMC % kMR == 0 && kNCForward % kNR == 0 && kNCData % kNR == 0 && kNCWeight % kNR == 0);
 static_assert(kMR % 4 == 0 && kNR % 4 == 0, "transpose_rows packs whole panels in blocks of 4 rows");
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-
-// A growable 64-byte aligned float buffer. One set per thread (thread_local), kept between calls so that
-// the steady state allocates nothing.
-class Buffer {
- public:
-  float* get(int64_t n) {
-    if (n > capacity_) {
-      const int64_t grown = std::max(n, capacity_ + capacity_ / 2);
-      const size_t bytes = size_t(round_up(grown * int64_t(sizeof(float)), 64));
-      data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
-      TINT_CHECK(data_ != nullptr, "cpu conv: out of memory allocating {} bytes of scratch", bytes);
-      capacity_ = grown;
-    }
-    return data_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> data_;
-  int64_t capacity_ = 0;
-};
 
 struct Scratch {
-  Buffer a, b, row, c;
+  ScratchBuffer a, b, row, c;
 };
 
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
-}
-
-void run_tasks(ThreadPool* pool, int64_t tasks, const std::function<void(int64_t, int64_t)>& body) {
-  if (!pool || tasks <= 1)
-    body(0, tasks);
-  else
-    pool->parallel_for(0, tasks, body, 1);
-}
-
-// How many blocks to cut a dimension of `extent` into (each a multiple of `unit`) so that `other` x blocks
-// tasks keep every thread busy: threads x 2, so that an uneven last task costs little.
-int64_t split_for_threads(int threads, int64_t other, int64_t extent, int64_t unit) {
-  if (threads <= 1 || other >= 2 * threads) return 1;
-  return std::clamp<int64_t>(ceil_div(2 * threads, other), 1, ceil_div(extent, unit));
 }
 
 // The taps of row r of col(x): input channel c, kernel offsets (p, q).

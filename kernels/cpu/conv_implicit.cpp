@@ -16,6 +16,7 @@
 
 #include "engine/error.h"
 #include "engine/thread_pool.h"
+#include "kernels/cpu/conv_tasks.h"
 
 namespace tint::cpu {
 
@@ -27,38 +28,9 @@ constexpr int64_t kNC = 512;  // phase pixels per task; a multiple of kNR
 
 static_assert(kMC % kMR == 0 && kNC % kNR == 0);
 
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
-int64_t round_up(int64_t a, int64_t b) {
-  return ceil_div(a, b) * b;
-}
-
-// A growable 64-byte aligned float buffer (the micro-kernel loads packed B with aligned loads), one set
-// per thread, kept between calls.
-class Buffer {
- public:
-  float* get(int64_t n) {
-    if (n > capacity_) {
-      const int64_t grown = std::max(n, capacity_ + capacity_ / 2);
-      const size_t bytes = size_t(round_up(grown * int64_t(sizeof(float)), 64));
-      data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
-      TINT_CHECK(data_ != nullptr, "cpu conv implicit: out of memory allocating {} bytes of scratch", bytes);
-      capacity_ = grown;
-    }
-    return data_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> data_;
-  int64_t capacity_ = 0;
-};
 
 struct Scratch {
-  Buffer a, b, row, acc;
+  ScratchBuffer a, b, row, acc;
 };
 
 Scratch& scratch() {
@@ -171,13 +143,6 @@ void store_phase(float* dxb, const float* acc, int64_t ldacc, const Conv2dShape&
       t += seg;
     }
   }
-}
-
-void run_tasks(ThreadPool* pool, int64_t tasks, const std::function<void(int64_t, int64_t)>& body) {
-  if (!pool || tasks <= 1)
-    body(0, tasks);
-  else
-    pool->parallel_for(0, tasks, body, 1);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "engine/error.h"
 #include "engine/thread_pool.h"
+#include "kernels/cpu/conv_tasks.h"
 #include "kernels/cpu/conv_winograd_transforms.h"
 
 // The portable build of the transforms; conv_winograd_avx2.cpp and conv_winograd_avx512.cpp compile the same
@@ -39,55 +40,15 @@ constexpr int64_t kKC = 256;  // GEMM depth per micro-kernel call (channels, or 
 constexpr int64_t kTileBlock = 64;  // forward: tiles per task; a multiple of kNR
 static_assert(kTileBlock % kNR == 0 && kKC % kNR == 0);
 
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
-int64_t round_up(int64_t a, int64_t b) {
-  return ceil_div(a, b) * b;
-}
-
-// A growable 64-byte aligned float buffer, kept between calls so that the steady state allocates nothing.
-class Buffer {
- public:
-  float* get(int64_t n) {
-    if (n > capacity_) {
-      const int64_t grown = std::max(n, capacity_ + capacity_ / 2);
-      const size_t bytes = size_t(round_up(grown * int64_t(sizeof(float)), 64));
-      data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
-      TINT_CHECK(data_ != nullptr, "cpu winograd: out of memory allocating {} bytes of scratch", bytes);
-      capacity_ = grown;
-    }
-    return data_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> data_;
-  int64_t capacity_ = 0;
-};
 
 struct Scratch {
-  Buffer weights;  // the caller's: transformed weights shared by the tasks of one call
-  Buffer v, m, tile;
+  ScratchBuffer weights;  // the caller's: transformed weights shared by the tasks of one call
+  ScratchBuffer v, m, tile;
 };
 
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
-}
-
-void run_tasks(ThreadPool* pool, int64_t tasks, const std::function<void(int64_t, int64_t)>& body) {
-  if (!pool || tasks <= 1)
-    body(0, tasks);
-  else
-    pool->parallel_for(0, tasks, body, 1);
-}
-
-int64_t split_for_threads(int threads, int64_t other, int64_t extent, int64_t unit) {
-  if (threads <= 1 || other >= 2 * threads) return 1;
-  return std::clamp<int64_t>(ceil_div(2 * threads, other), 1, ceil_div(extent, unit));
 }
 
 // Tiles of m x m output pixels cover the output of every image, numbered over the whole batch.
