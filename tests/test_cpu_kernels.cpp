@@ -155,6 +155,15 @@ TEST_CASE("cpu conv: stride phases of unequal size, phases no tap reaches, split
   check_conv(make_conv2d(1, 100, 50, 46, 70, 4, 4, 2, 2, 1, 1), {cpu::best_isa()});
 }
 
+// taps (conv_taps.h): the wrap of a tap into the next padded row, the extra zero row, channel blocks of 32
+// with a short last one, pixel blocks of 256 across image rows, tap groups split over threads.
+TEST_CASE("cpu conv: taps backward-weight, wrapped rows and short channel blocks") {
+  check_conv(make_conv2d(2, 33, 7, 5, 13, 5, 5, 1, 1, 2, 2));   // 5x5, 25 taps, c_in one past a block
+  check_conv(make_conv2d(1, 4, 9, 31, 7, 2, 3, 1, 1, 0, 1));    // 2x3 kernel, unequal padding, 31 wide
+  check_conv(make_conv2d(3, 40, 12, 23, 12, 3, 3, 1, 1, 0, 0)); // pad 0: the wrap reads real pixels
+  check_conv(make_conv2d(1, 2, 3, 3, 1, 3, 3, 1, 1, 2, 2));     // padding larger than the picture's border
+}
+
 TEST_CASE("cpu conv: U-Net shapes (64->64 3x3 at 32x32 and the 1x1 64->2 head)") {
   check_conv(make_conv2d(1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
   check_conv(make_conv2d(2, 64, 16, 16, 2, 1, 1, 1, 1, 0, 0), {cpu::best_isa()});

@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "kernels/cpu/conv_fast.h"
 #include "kernels/cpu/conv_implicit.h"
+#include "kernels/cpu/conv_taps.h"
 #include "kernels/cpu/conv_winograd.h"
 
 namespace tint::cpu {
@@ -25,6 +26,7 @@ void gemm_backward_weight(ThreadPool* pool, float* dw, const float* x, const flo
 }
 
 bool winograd_takes_product(const Conv2dShape& s, ConvProduct) { return winograd_takes(s); }
+bool taps_takes_product(const Conv2dShape& s, ConvProduct) { return taps_takes(s); }
 template <int M>
 void winograd_forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, Isa isa) {
   conv2d_forward_winograd(M, pool, y, x, w, s, isa);
@@ -56,6 +58,8 @@ std::vector<ConvAlgo> make_algos() {
                winograd4_forward, winograd4_backward_data, winograd4_backward_weight, 5e-5});
   v.push_back({"winograd2", "Winograd F(2x2,3x3): 16 GEMMs per tile block, 3x3 stride-1 only", winograd_takes_product,
                winograd2_forward, winograd2_backward_data, winograd2_backward_weight, 5e-6});
+  v.push_back({"taps", "backward-weight as one GEMM per kernel tap on channels-last copies, no im2col; stride 1",
+               taps_takes_product, nullptr, nullptr, conv2d_backward_weight_taps});
   return v;
 }
 
@@ -117,7 +121,7 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 //   - backward-weight: Winograd loses where there are many tiles and few channels (128 -> 128 at 128^2:
 //     54 ms against 43; 128 -> 64 at 256^2: 138 against 91) and wins from c_in*c_out = 256*128 up
 //     (256 -> 128 at 128^2: 78 against 91; 512 -> 256 at 64^2: 52 against 75).
-const ConvAlgo& pick_auto(const Conv2dShape& s, ConvProduct p) {
+const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
   const ConvAlgo& gemm = conv_algos().front();
   if (!winograd_takes(s) || s.c_in < 16 || s.c_out < 16) return gemm;
   const int64_t tiles = int64_t(s.n) * ((s.h_out + 3) / 4) * ((s.w_out + 3) / 4);
@@ -129,6 +133,25 @@ const ConvAlgo& pick_auto(const Conv2dShape& s, ConvProduct p) {
   if (tiles <= 64) return winograd2;
   if (p == ConvProduct::forward && channels <= 64 * 64) return gemm;
   return winograd4;
+}
+
+// backward-weight's "taps" (conv_taps.h), where the rule above left gemm: stride 1, a kernel larger than 1x1,
+// at least 16 input channels and 32x32 output pixels. bench_cpu_conv --batches 1 --variants
+// gemm,taps,winograd4,winograd2 --repeats 3 --no-ref --layer .conv, at --size 256 and 128 (2026-11-30, 2-core
+// AMD EPYC, AVX2, load 2-3), taps time / gemm time on the 3x3 layers:
+//   256^2: down.0.conv2 0.94, down.1.conv2 0.96 (first run 0.84), down.2.conv2 0.89, down.3.conv2 (32^2)
+//          1.05, down.4.conv2 (16^2) 1.11; up.3.conv 1.04, up.2.conv 0.97, up.1.conv 0.86, up.0.conv 0.87
+//   128^2: down.0.conv2 0.78, down.1.conv2 1.02, down.2.conv2 0.92, down.3.conv2 (16^2) 1.23, down.4.conv2
+//          (8^2) 1.45; up.3.conv (16^2) 1.24, up.2.conv 0.92, up.1.conv 1.10, up.0.conv 0.85
+// It loses on the small images (its pixel blocks are short and each tap's accumulator outgrows L2) and on
+// the one-channel stem (3.2-4x slower: 1 of 32 columns used).
+const ConvAlgo& pick_auto(const Conv2dShape& s, ConvProduct p) {
+  const ConvAlgo& chosen = pick_winograd_or_gemm(s, p);
+  static const ConvAlgo& taps = *find_conv_algo("taps");
+  if (&chosen == &conv_algos().front() && p == ConvProduct::backward_weight && taps_takes(s) &&
+      s.kh * s.kw > 1 && s.c_in >= 16 && int64_t(s.h_out) * s.w_out >= 32 * 32)
+    return taps;
+  return chosen;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include "engine/error.h"
@@ -28,6 +29,11 @@ class ScratchBuffer {
       data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
       TINT_CHECK(data_ != nullptr, "cpu conv: out of memory allocating {} bytes of scratch", bytes);
       capacity_ = grown;
+#ifndef NDEBUG
+      // Fresh pages read as zeros: in checked builds a new buffer starts as NaN, so that an algorithm
+      // reading scratch it never wrote (a padding it forgot to zero) fails its tests instead of passing.
+      std::fill(data_.get(), data_.get() + capacity_, std::numeric_limits<float>::quiet_NaN());
+#endif
     }
     return data_.get();
   }
