@@ -25,6 +25,14 @@ Tensor sum_of(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 bool grad_enabled() { return t_grad_enabled; }
+
+Tensor claim_leaf_gradient(const Tensor& input) {
+  if (!input.defined() || input.grad_fn() || !input.requires_grad()) return Tensor();
+  TensorImpl* impl = input.impl();
+  if (!impl->grad_zero_pending || !impl->grad) return Tensor();
+  impl->grad_zero_pending = false;
+  return Tensor(impl->grad);
+}
 NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 
@@ -86,6 +94,9 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
     if (!existing.defined()) {
       Tensor own = grad.clone();  // `grad` may alias another tensor's gradient
       leaf.impl()->grad = own.impl_ptr();
+    } else if (leaf.impl()->grad_zero_pending) {  // the first contribution: a copy, where 0 + g was an add
+      leaf.impl()->grad_zero_pending = false;
+      existing.copy_(grad);
     } else {
       auto& rt = runtime(existing.device());
       rt.backend.axpy(rt.stream, existing.data(), grad.data(), 1.0f, existing.numel());

@@ -104,6 +104,19 @@ Tensor Sequential::forward(const Tensor& x) {
 
 // ---- flat parameters ----------------------------------------------------------------------------------
 
+void FlatParameters::zero_grad() {
+  for (auto& [name, t] : named) t->impl()->grad_zero_pending = true;
+}
+
+void FlatParameters::finish_grads() {
+  for (size_t i = 0; i < named.size(); ++i) {
+    TensorImpl* impl = named[i].second->impl();
+    if (!impl->grad_zero_pending) continue;
+    grads.narrow(offsets[i], named[i].second->numel()).fill_(0.f);
+    impl->grad_zero_pending = false;
+  }
+}
+
 FlatParameters flatten_parameters(Module& module, Device device) {
   FlatParameters flat;
   flat.named = module.named_parameters();

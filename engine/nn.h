@@ -117,7 +117,12 @@ struct FlatParameters {
   std::vector<std::pair<std::string, Tensor*>> named;
   std::vector<int64_t> offsets;  // of each parameter in the flat buffers
   int64_t total = 0;
-  void zero_grad() { grads.fill_(0.f); }
+  // Marks every gradient zero without writing it: the next backward overwrites each one it reaches
+  // (TensorImpl::grad_zero_pending). Read `grads` only after finish_grads().
+  void zero_grad();
+  // Zeroes the gradients still pending (no backward reached them since zero_grad). The optimiser and the
+  // gradient all-reduce call it before they read `grads`.
+  void finish_grads();
 };
 // Moves the module's parameters into flat buffers on `device`.
 FlatParameters flatten_parameters(Module& module, Device device);

@@ -52,8 +52,12 @@ struct ConvNode : Node {
       else  // d x_t = conv2d(d y_t, W)
         rt.backend.conv2d_forward(rt.stream, dx.data(), g.data(), w.data(), shape);
     }
+    // The weight and bias gradients go straight into the parameters' gradients where those are pending
+    // zero (claim_leaf_gradient), and are then not returned.
+    Tensor dw_in_place, db_in_place;
     if (inputs[1].defined()) {
-      dw = Tensor::empty(w.shape(), g.device());
+      dw_in_place = claim_leaf_gradient(inputs[1]);
+      dw = dw_in_place.defined() ? dw_in_place : Tensor::empty(w.shape(), g.device());
       if (!transposed)
         rt.backend.conv2d_backward_weight(rt.stream, dw.data(), x.data(), g.data(), shape);
       else  // dW = conv2d_backward_weight(x = d y_t, dy = x_t)
@@ -61,10 +65,11 @@ struct ConvNode : Node {
     }
     if (has_bias && inputs[2].defined()) {
       int64_t c = g.size(1);
-      db = Tensor::empty({c}, g.device());
+      db_in_place = claim_leaf_gradient(inputs[2]);
+      db = db_in_place.defined() ? db_in_place : Tensor::empty({c}, g.device());
       rt.backend.bias_backward(rt.stream, db.data(), g.data(), int(g.size(0)), int(c), g.size(2) * g.size(3));
     }
-    return {dx, dw, db};
+    return {dx, dw_in_place.defined() ? Tensor() : dw, db_in_place.defined() ? Tensor() : db};
   }
 };
 

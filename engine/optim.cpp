@@ -15,6 +15,7 @@ Adam::Adam(nn::FlatParameters& params, AdamHyper h) : hyper(h), params_(params) 
 }
 
 void Adam::step() {
+  params_.finish_grads();
   auto& rt = runtime(params_.params.device());
   rt.backend.adam_step(rt.stream, params_.params.data(), params_.grads.data(), m.data(), v.data(),
                        params_.params.numel(), hyper);  // hyper.step: the steps taken before this one

@@ -39,6 +39,10 @@ struct TensorImpl {
   Shape strides;
   bool requires_grad = false;
   std::shared_ptr<struct TensorImpl> grad;  // accumulated gradient (leaves), same shape and device
+  // The gradient is zero without having been written (nn::FlatParameters::zero_grad): the next backward's
+  // first contribution overwrites it instead of adding to it, and whoever reads the gradients first calls
+  // FlatParameters::finish_grads, which zeroes the ones no backward reached.
+  bool grad_zero_pending = false;
   std::shared_ptr<Node> grad_fn;            // the op that made this tensor (non-leaves)
   std::string name;                         // parameters: PyTorch-style dotted name
 };

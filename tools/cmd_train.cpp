@@ -867,6 +867,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
                                                        u.mask.shape()));
       }
     }
+    flat.finish_grads();
     timed([&] { comm->all_reduce_sum(flat.grads, fmt::format("the gradients of step {}", step)); });
     // The loss for the log and whether any rank was asked to stop, so that all stop after the same step.
     std::vector<double> after{value, g_interrupted != 0 ? 1.0 : 0.0};
