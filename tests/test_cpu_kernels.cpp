@@ -155,6 +155,32 @@ TEST_CASE("cpu conv: stride phases of unequal size, phases no tap reaches, split
   check_conv(make_conv2d(1, 100, 50, 46, 70, 4, 4, 2, 2, 1, 1), {cpu::best_isa()});
 }
 
+TEST_CASE("cpu conv: the phase split's edges (kernel a multiple of the stride)") {
+  // check_conv runs "phase" only where it takes the shape: make sure each of these reaches it.
+  const cpu::ConvAlgo& phase = *cpu::find_conv_algo("phase");
+  auto check_phase = [&](const Conv2dShape& s, const std::vector<cpu::Isa>& which = isas()) {
+    INFO("shape " << s.str());
+    for (auto p : {cpu::ConvProduct::forward, cpu::ConvProduct::backward_data, cpu::ConvProduct::backward_weight})
+      REQUIRE(cpu::algo_takes(phase, s, p));
+    check_conv(s, which);
+  };
+  check_phase(make_conv2d(1, 1, 11, 13, 16, 4, 4, 2, 2, 1, 1));  // c_in 1 (4 channels of x'), odd h and w
+  check_phase(make_conv2d(2, 3, 9, 7, 10, 4, 4, 2, 2, 1, 1));    // batch 2, xpad 11x9: a ring row unused
+  // Pad 0, h_in 9: x' covers xpad rows 0..7, so input row 8 (and column 9) is never read: dx there is 0.
+  check_phase(make_conv2d(1, 3, 9, 10, 5, 4, 4, 2, 2, 0, 0));
+  check_phase(make_conv2d(2, 3, 7, 5, 6, 2, 2, 2, 2, 0, 0));     // 2x2/s2/p0: x' is a 1x1 convolution
+  check_phase(make_conv2d(1, 3, 13, 11, 7, 6, 6, 3, 3, 2, 2));   // stride 3: nine phases, pad 2
+  check_phase(make_conv2d(1, 2, 5, 4, 3, 6, 6, 3, 3, 4, 4));     // pad 4 > stride: whole phase rows of zeros
+  check_phase(make_conv2d(2, 3, 8, 7, 5, 4, 3, 2, 1, 1, 1));     // stride 2 down, stride 1 across
+  check_phase(make_conv2d(1, 2, 6, 13, 4, 2, 6, 1, 3, 0, 1));    // stride 1 down, stride 3 across
+  check_phase(make_conv2d(1, 3, 2, 2, 4, 4, 4, 2, 2, 1, 1));     // 2x2 image, one output pixel
+  check_phase(make_conv2d(1, 2, 3, 2, 3, 4, 4, 2, 2, 2, 1));     // 3x2 image, pads 2 and 1
+  // Depth 40*16 = 640 > 256, c_out 50 > 48, 17x15 = 255 output pixels; x' has 160 channels of 18x16.
+  check_phase(make_conv2d(1, 40, 34, 30, 50, 4, 4, 2, 2, 1, 1), {cpu::best_isa()});
+  // The U-Net's up conv (forward = backward-data of this shape), batch 2.
+  check_phase(make_conv_transpose2d(2, 12, 6, 5, 8, 4, 4, 2, 2, 1, 1, 0, 0));
+}
+
 TEST_CASE("cpu conv: U-Net shapes (64->64 3x3 at 32x32 and the 1x1 64->2 head)") {
   check_conv(make_conv2d(1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
   check_conv(make_conv2d(2, 64, 16, 16, 2, 1, 1, 1, 1, 0, 0), {cpu::best_isa()});

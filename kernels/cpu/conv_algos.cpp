@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "kernels/cpu/conv_fast.h"
 #include "kernels/cpu/conv_implicit.h"
+#include "kernels/cpu/conv_phase.h"
 #include "kernels/cpu/conv_winograd.h"
 
 namespace tint::cpu {
@@ -39,6 +40,8 @@ void winograd_backward_weight(ThreadPool* pool, float* dw, const float* x, const
                               Isa isa) {
   conv2d_backward_weight_winograd(M, pool, dw, x, dy, s, isa);
 }
+bool phase_takes_product(const Conv2dShape& s, ConvProduct) { return phase_takes(s); }
+
 constexpr ConvFn winograd4_forward = winograd_forward<4>, winograd2_forward = winograd_forward<2>;
 constexpr ConvFn winograd4_backward_data = winograd_backward_data<4>, winograd2_backward_data = winograd_backward_data<2>;
 constexpr ConvFn winograd4_backward_weight = winograd_backward_weight<4>,
@@ -56,6 +59,9 @@ std::vector<ConvAlgo> make_algos() {
                winograd4_forward, winograd4_backward_data, winograd4_backward_weight, 5e-5});
   v.push_back({"winograd2", "Winograd F(2x2,3x3): 16 GEMMs per tile block, 3x3 stride-1 only", winograd_takes_product,
                winograd2_forward, winograd2_backward_data, winograd2_backward_weight, 5e-6});
+  // The same products as gemm summed in another order: gemm's bound.
+  v.push_back({"phase", "strided convs as stride-1 ones on the space-to-depth input, kernel a multiple of the stride",
+               phase_takes_product, conv2d_forward_phase, conv2d_backward_data_phase, conv2d_backward_weight_phase});
   return v;
 }
 

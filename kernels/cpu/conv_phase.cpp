@@ -1,0 +1,173 @@
+// Strided convolutions through space-to-depth and gemm's stride-1 path; the index algebra is in
+// conv_phase.h.
+#include "kernels/cpu/conv_phase.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/error.h"
+#include "kernels/cpu/conv_fast.h"
+#include "kernels/cpu/conv_tasks.h"
+
+namespace tint::cpu {
+
+namespace {
+
+// x' (or dx') and w' (or dW'): the calling thread's, kept between calls. gemm's own packing scratch is
+// separate (conv_fast.cpp), so these stay valid while it runs.
+struct Scratch {
+  ScratchBuffer x, w;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// The j in [0, count) with 0 <= stride*j + offset < extent: one phase's columns (or rows) that fall on the
+// input rather than on the padding or past it.
+struct Span {
+  int64_t lo, hi;
+};
+Span inside(int64_t offset, int64_t stride, int64_t extent, int64_t count) {
+  const int64_t lo = std::min(count, offset >= 0 ? 0 : ceil_div(-offset, stride));
+  const int64_t last = extent - 1 - offset;  // stride*j <= last
+  const int64_t hi = last < 0 ? 0 : last / stride + 1;
+  return {lo, std::clamp(hi, lo, count)};
+}
+
+// The sh*sw planes of x' (each h' x w') that input channel plane xc becomes.
+void space_to_depth_plane(float* xp, const float* xc, const Conv2dShape& s, const Conv2dShape& t) {
+  const int64_t hp = t.h_in, wp = t.w_in;
+  for (int a = 0; a < s.stride_h; ++a) {
+    for (int b = 0; b < s.stride_w; ++b) {
+      float* plane = xp + (int64_t(a) * s.stride_w + b) * hp * wp;
+      const Span cols = inside(b - s.pad_w, s.stride_w, s.w_in, wp);
+      for (int64_t i = 0; i < hp; ++i) {
+        float* d = plane + i * wp;
+        const int64_t r = int64_t(s.stride_h) * i + a - s.pad_h;
+        if (r < 0 || r >= s.h_in) {
+          std::fill(d, d + wp, 0.0f);
+          continue;
+        }
+        const float* src = xc + r * s.w_in;
+        std::fill(d, d + cols.lo, 0.0f);
+        for (int64_t j = cols.lo; j < cols.hi; ++j) d[j] = src[j * s.stride_w + b - s.pad_w];
+        std::fill(d + cols.hi, d + wp, 0.0f);
+      }
+    }
+  }
+}
+
+// The inverse gather: dx's channel plane dxc from its sh*sw planes of dx'. Every dx element lies on exactly
+// one phase; those past x' (never read by the convolution) get 0.
+void depth_to_space_plane(float* dxc, const float* dxp, const Conv2dShape& s, const Conv2dShape& t) {
+  const int64_t hp = t.h_in, wp = t.w_in;
+  // Columns t + pad_w >= sw*w' lie past x'.
+  const int64_t covered = std::clamp<int64_t>(int64_t(s.stride_w) * wp - s.pad_w, 0, s.w_in);
+  for (int64_t r = 0; r < s.h_in; ++r) {
+    float* d = dxc + r * s.w_in;
+    const int64_t a = (r + s.pad_h) % s.stride_h, i = (r + s.pad_h) / s.stride_h;
+    if (i >= hp) {
+      std::fill(d, d + s.w_in, 0.0f);
+      continue;
+    }
+    std::fill(d + covered, d + s.w_in, 0.0f);
+    for (int b = 0; b < s.stride_w; ++b) {
+      const float* src = dxp + ((a * s.stride_w + b) * hp + i) * wp;
+      const Span cols = inside(b - s.pad_w, s.stride_w, s.w_in, wp);
+      for (int64_t j = cols.lo; j < cols.hi; ++j) d[j * s.stride_w + b - s.pad_w] = src[j];
+    }
+  }
+}
+
+// One task per (image, input channel): each owns its sh*sw planes of x'.
+void space_to_depth(ThreadPool* pool, float* xp, const float* x, const Conv2dShape& s, const Conv2dShape& t) {
+  const int64_t plane = int64_t(s.h_in) * s.w_in, phases = int64_t(t.h_in) * t.w_in * s.stride_h * s.stride_w;
+  run_tasks(pool, int64_t(s.n) * s.c_in, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) space_to_depth_plane(xp + k * phases, x + k * plane, s, t);
+  });
+}
+
+void depth_to_space(ThreadPool* pool, float* dx, const float* dxp, const Conv2dShape& s, const Conv2dShape& t) {
+  const int64_t plane = int64_t(s.h_in) * s.w_in, phases = int64_t(t.h_in) * t.w_in * s.stride_h * s.stride_w;
+  run_tasks(pool, int64_t(s.n) * s.c_in, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) depth_to_space_plane(dx + k * plane, dxp + k * phases, s, t);
+  });
+}
+
+// Calls move(e, at) for every element of w' in order (e) with its place in w (at), per output channel, one
+// task each: w'[o][(c*sh + a)*sw + b][p'][q'] = w[o][c][sh*p' + a][sw*q' + b].
+template <class Move>
+void walk_phased_weights(ThreadPool* pool, const Conv2dShape& s, Move move) {
+  const int64_t per_out = int64_t(s.c_in) * s.kh * s.kw;
+  run_tasks(pool, s.c_out, [&](int64_t begin, int64_t end) {
+    for (int64_t o = begin; o < end; ++o) {
+      int64_t e = o * per_out;
+      for (int64_t c = 0; c < s.c_in; ++c) {
+        const int64_t base = o * per_out + c * s.kh * s.kw;
+        for (int a = 0; a < s.stride_h; ++a)
+          for (int b = 0; b < s.stride_w; ++b)
+            for (int p = a; p < s.kh; p += s.stride_h)
+              for (int q = b; q < s.kw; q += s.stride_w) move(e++, base + int64_t(p) * s.kw + q);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+bool phase_takes(const Conv2dShape& s) {
+  return s.stride_h >= 1 && s.stride_w >= 1 && (s.stride_h > 1 || s.stride_w > 1) && s.kh % s.stride_h == 0 &&
+         s.kw % s.stride_w == 0;
+}
+
+Conv2dShape phase_shape(const Conv2dShape& s) {
+  TINT_CHECK(phase_takes(s), "cpu conv phase: kernel not a multiple of the stride in {}", s.str());
+  Conv2dShape t;
+  t.n = s.n;
+  t.c_in = s.c_in * s.stride_h * s.stride_w;
+  t.kh = s.kh / s.stride_h;
+  t.kw = s.kw / s.stride_w;
+  t.h_out = s.h_out;
+  t.w_out = s.w_out;
+  t.h_in = s.h_out + t.kh - 1;
+  t.w_in = s.w_out + t.kw - 1;
+  t.c_out = s.c_out;
+  return t;  // stride 1, pad 0
+}
+
+void conv2d_forward_phase(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
+                          Isa isa) {
+  const Conv2dShape t = phase_shape(s);
+  Scratch& sc = scratch();
+  float* xp = sc.x.get(t.x_size());
+  float* wp = sc.w.get(t.w_size());
+  space_to_depth(pool, xp, x, s, t);
+  walk_phased_weights(pool, s, [&](int64_t e, int64_t at) { wp[e] = w[at]; });
+  conv2d_forward_fast(pool, y, xp, wp, t, isa);
+}
+
+void conv2d_backward_data_phase(ThreadPool* pool, float* dx, const float* dy, const float* w,
+                                const Conv2dShape& s, Isa isa) {
+  const Conv2dShape t = phase_shape(s);
+  Scratch& sc = scratch();
+  float* dxp = sc.x.get(t.x_size());
+  float* wp = sc.w.get(t.w_size());
+  walk_phased_weights(pool, s, [&](int64_t e, int64_t at) { wp[e] = w[at]; });
+  conv2d_backward_data_fast(pool, dxp, dy, wp, t, isa);
+  depth_to_space(pool, dx, dxp, s, t);
+}
+
+void conv2d_backward_weight_phase(ThreadPool* pool, float* dw, const float* x, const float* dy,
+                                  const Conv2dShape& s, Isa isa) {
+  const Conv2dShape t = phase_shape(s);
+  Scratch& sc = scratch();
+  float* xp = sc.x.get(t.x_size());
+  float* dwp = sc.w.get(t.w_size());
+  space_to_depth(pool, xp, x, s, t);
+  conv2d_backward_weight_fast(pool, dwp, xp, dy, t, isa);
+  walk_phased_weights(pool, s, [&](int64_t e, int64_t at) { dw[at] = dwp[e]; });
+}
+
+}  // namespace tint::cpu
