@@ -54,6 +54,7 @@ const char* kOps[3] = {"forward", "backward-data", "backward-weight"};
 const char* kUsage = R"(bench_cpu_conv: the cpu backend's convolutions on the U-Net's layer shapes (fp32).
 
   --batches LIST    comma-separated batch sizes, each 1..64 (default 1,8)
+  --size N          the U-Net's input size in pixels, 32..1024, a multiple of 32 (default 256)
   --variants LIST   comma-separated cpu conv variants to time side by side, interleaved in one run
                     (default auto; the names: tint op --list, or kernels/cpu/conv_algos.h)
   --repeats N       timed runs per variant and product, 1..1000; the median is reported (default 5)
@@ -73,6 +74,7 @@ torch ms and x torch (PyTorch's time over this variant's: above 1, tint is faste
 struct Options {
   std::vector<int> batches = {1, 8};
   std::vector<std::string> variants = {"auto"};
+  int size = 256;
   int repeats = 5;
   int threads = 0;
   bool ref = true;
@@ -89,7 +91,7 @@ std::vector<std::string> split_list(const std::string& list) {
 Options parse(int argc, char** argv) {
   const cli::Args args(argc, argv,
                        cli::Options{{"quick", "no-ref"},
-                                    {"batches", "variants", "repeats", "threads", "layer", "peer", "json"},
+                                    {"batches", "size", "variants", "repeats", "threads", "layer", "peer", "json"},
                                     0,
                                     "bench_cpu_conv"});
   if (args.help()) {
@@ -121,6 +123,8 @@ Options parse(int argc, char** argv) {
         throw Error(fmt::format("--variants: unknown cpu conv variant '{}' (valid: {})", v, names));
       }
   }
+  o.size = args.get_int("size", 256, 32, 1024);
+  TINT_CHECK(o.size % 32 == 0, "--size {}: must be a multiple of 32 (the U-Net halves it at each level)", o.size);
   o.repeats = args.get_int("repeats", quick ? 2 : 5, 1, 1000);
   o.threads = args.get_int("threads", 0, 0, 256);
   o.ref = !args.has("no-ref");
@@ -353,7 +357,7 @@ int main(int argc, char** argv) try {
   fmt::print("measured FMA peak at the start: {:.1f} GFLOP/s on {} threads\n", peak_start, pool.size());
   std::string variant_list;
   for (const std::string& v : opt.variants) variant_list += (variant_list.empty() ? "" : ", ") + v;
-  fmt::print("variants (interleaved): {}\n\n", variant_list);
+  fmt::print("U-Net input {}x{}; variants (interleaved): {}\n\n", opt.size, opt.size, variant_list);
   std::fflush(stdout);
 
   // The reference, once, on the layers of a 32x32-input U-Net at batch 1 (see the top of this file).
@@ -375,7 +379,7 @@ int main(int argc, char** argv) try {
   Peer peer;
   for (int batch : opt.batches) {
     std::vector<OpCase> layers;
-    for (const OpCase& l : models::unet_conv_cases(unet, 256, batch))
+    for (const OpCase& l : models::unet_conv_cases(unet, opt.size, batch))
       if (opt.only.empty() || l.label.find(opt.only) != std::string::npos) layers.push_back(l);
     TINT_CHECK(!layers.empty(), "--layer '{}': no U-Net layer's name contains it", opt.only);
     for (const OpCase& layer : layers) {
