@@ -490,13 +490,28 @@ TEST_CASE("cpu conv variants are chosen by name, an unknown name lists the valid
     CHECK(what.find("no-such-algo") != std::string::npos);
     for (const std::string& n : names) CHECK(what.find(n) != std::string::npos);
   }
-  // "auto" keeps the 4x4 stride-2 layers on gemm (implicit measured slower once gemm's packing got faster:
-  // the rule in conv_algos.cpp); test_winograd checks its choices for the 3x3 layers.
+  // "auto" runs the 4x4 stride-2 layers as "phase" from 1024 output pixels in the batch and on gemm below
+  // (implicit measured slower once gemm's packing got faster: the rule in conv_algos.cpp); test_winograd
+  // checks its choices for the 3x3 layers.
   cpu::set_conv_variant("auto");
-  const Conv2dShape down = make_conv2d(1, 64, 32, 32, 128, 4, 4, 2, 2, 1, 1);
+  auto pick = [](const Conv2dShape& s, cpu::ConvProduct p) { return std::string(cpu::algo_for(s, p).name); };
+  const Conv2dShape down = make_conv2d(1, 64, 32, 32, 128, 4, 4, 2, 2, 1, 1);   // 16x16 out: 256 pixels
   const Conv2dShape first = make_conv2d(1, 1, 32, 32, 64, 4, 4, 2, 2, 1, 1);
-  CHECK(std::string(cpu::algo_for(down, cpu::ConvProduct::backward_data).name) == "gemm");
-  CHECK(std::string(cpu::algo_for(first, cpu::ConvProduct::backward_data).name) == "gemm");
+  const Conv2dShape at_1024 = make_conv2d(1, 64, 64, 64, 128, 4, 4, 2, 2, 1, 1);  // 32x32 out
+  const Conv2dShape at_1023 = make_conv2d(1, 64, 62, 66, 128, 4, 4, 2, 2, 1, 1);  // 31x33 out
+  const Conv2dShape batch_4 = make_conv2d(4, 512, 32, 32, 512, 4, 4, 2, 2, 1, 1);  // 4 x 16x16 out
+  const Conv2dShape up = make_conv_transpose2d(1, 128, 128, 128, 64, 4, 4, 2, 2, 1, 1, 0, 0);  // up.0 at 256
+  for (cpu::ConvProduct p : {cpu::ConvProduct::forward, cpu::ConvProduct::backward_data,
+                             cpu::ConvProduct::backward_weight}) {
+    INFO(cpu::product_name(p));
+    CHECK(pick(down, p) == "gemm");
+    CHECK(pick(first, p) == "gemm");
+    CHECK(pick(at_1024, p) == "phase");
+    CHECK(pick(at_1023, p) == "gemm");
+    CHECK(pick(batch_4, p) == "phase");
+    CHECK(pick(up, p) == "phase");
+  }
+  CHECK(pick(make_conv2d(1, 64, 64, 64, 128, 3, 3, 2, 2, 1, 1), cpu::ConvProduct::forward) == "gemm");  // 3 % 2
   // A forced algorithm that does not take a shape falls back to gemm, never to nothing.
   const Conv2dShape s = make_conv2d(1, 3, 7, 5, 4, 2, 3, 1, 2, 0, 1);
   for (const std::string& n : names) {
