@@ -175,6 +175,10 @@ TEST_CASE("cpu conv: the phase split's edges (kernel a multiple of the stride)")
   check_phase(make_conv2d(1, 2, 6, 13, 4, 2, 6, 1, 3, 0, 1));    // stride 1 down, stride 3 across
   check_phase(make_conv2d(1, 3, 2, 2, 4, 4, 4, 2, 2, 1, 1));     // 2x2 image, one output pixel
   check_phase(make_conv2d(1, 2, 3, 2, 3, 4, 4, 2, 2, 2, 1));     // 3x2 image, pads 2 and 1
+  // Rows split into four-column groups by shuffles and scalar ends: pad 2 (the groups start at j = 1), and
+  // widths that end inside a group or exactly on one.
+  check_phase(make_conv2d(1, 3, 5, 21, 4, 4, 4, 2, 2, 2, 2));
+  check_phase(make_conv2d(2, 2, 6, 16, 3, 4, 4, 2, 2, 1, 0));
   // Depth 40*16 = 640 > 256, c_out 50 > 48, 17x15 = 255 output pixels; x' has 160 channels of 18x16.
   check_phase(make_conv2d(1, 40, 34, 30, 50, 4, 4, 2, 2, 1, 1), {cpu::best_isa()});
   // The U-Net's up conv (forward = backward-data of this shape), batch 2.

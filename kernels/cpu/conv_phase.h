@@ -13,11 +13,12 @@
 // is sh*(oi + p') + a. With the s*s phases of each channel as channels of their own,
 //   x'[c'][i][j] = xpad[c][sh*i + a][sw*j + b],      c' = (c*sh + a)*sw + b,
 //   w'[o][c'][p'][q'] = w[o][c][sh*p' + a][sw*q' + b],
-// the sum is y[o][oi][oj] = sum over (c', p', q') of w'[o][c'][p'][q'] * x'[c'][oi + p'][oj + q']: a stride-1,
-// unpadded (k/s)x(k/s) convolution of x' with c_in*sh*sw input channels and the same depth K = c_in*kh*kw.
-// x' needs rows i < h' = h_out + kh' - 1 and columns j < w' = w_out + kw' - 1, whatever h_in and w_in are:
-// rows of xpad past the input (h_in + 2*pad_h not a multiple of sh, or rows the output never reaches when the
-// shape's h_out is smaller) are read as zeros or not at all. The output size is the shape's h_out x w_out.
+// the sum is y[o][oi][oj] = sum over (c', p', q') of w'[o][c'][p'][q'] * x'[c'][oi + p'][oj + q']: a
+// stride-1, unpadded (k/s)x(k/s) convolution of x' with c_in*sh*sw input channels and the same depth K =
+// c_in*kh*kw. x' needs rows i < h' = h_out + kh' - 1 and columns j < w' = w_out + kw' - 1, whatever h_in and
+// w_in are: rows of xpad past the input (h_in + 2*pad_h not a multiple of sh, or rows the output never
+// reaches when the shape's h_out is smaller) are read as zeros or not at all. The output size is the shape's
+// h_out x w_out.
 //
 // The three products, each one pass of gemm on the derived shape (phase_shape) plus one re-layout pass:
 //   forward          x -> x' (zeros for padding), w -> w', y = conv_s1(x', w')
