@@ -177,17 +177,18 @@ void permute_blocks_4x4_s2(float* dst, const float* src, int64_t blocks, bool to
 
 // to_phase: dst = w' from src = w; otherwise dst = dW from src = dW'.
 void relayout_weights(ThreadPool* pool, float* dst, const float* src, const Conv2dShape& s, bool to_phase) {
-  const std::vector<int> order = phase_order(s);
-  const int n = int(order.size());
-  const int64_t per_out = int64_t(s.c_in) * n;
+  const int64_t n = int64_t(s.kh) * s.kw, per_out = s.c_in * n;
+  const bool four_by_two = s.kh == 4 && s.kw == 4 && s.stride_h == 2 && s.stride_w == 2;
+  // The table only for the other shapes: the U-Net's calls allocate nothing.
+  const std::vector<int> order = four_by_two ? std::vector<int>() : phase_order(s);
   run_tasks(pool, s.c_out, [&](int64_t begin, int64_t end) {
     float* d = dst + begin * per_out;
     const float* from = src + begin * per_out;
     const int64_t blocks = (end - begin) * s.c_in;
-    if (s.kh == 4 && s.kw == 4 && s.stride_h == 2 && s.stride_w == 2)
+    if (four_by_two)
       permute_blocks_4x4_s2(d, from, blocks, to_phase);
     else
-      permute_blocks(d, from, order.data(), blocks, n, to_phase);
+      permute_blocks(d, from, order.data(), blocks, int(n), to_phase);
   });
 }
 
