@@ -91,7 +91,8 @@ std::vector<std::string> split_list(const std::string& list) {
 Options parse(int argc, char** argv) {
   const cli::Args args(argc, argv,
                        cli::Options{{"quick", "no-ref"},
-                                    {"batches", "size", "variants", "repeats", "threads", "layer", "peer", "json"},
+                                    {"batches", "size", "variants", "repeats", "threads", "layer", "peer",
+                                     "json"},
                                     0,
                                     "bench_cpu_conv"});
   if (args.help()) {
@@ -124,7 +125,8 @@ Options parse(int argc, char** argv) {
       }
   }
   o.size = args.get_int("size", 256, 32, 1024);
-  TINT_CHECK(o.size % 32 == 0, "--size {}: must be a multiple of 32 (the U-Net halves it at each level)", o.size);
+  TINT_CHECK(o.size % 32 == 0, "--size {}: must be a multiple of 32 (the U-Net halves it at each level)",
+             o.size);
   o.repeats = args.get_int("repeats", quick ? 2 : 5, 1, 1000);
   o.threads = args.get_int("threads", 0, 0, 256);
   o.ref = !args.has("no-ref");

@@ -160,7 +160,8 @@ TEST_CASE("cpu conv: the phase split's edges (kernel a multiple of the stride)")
   const cpu::ConvAlgo& phase = *cpu::find_conv_algo("phase");
   auto check_phase = [&](const Conv2dShape& s, const std::vector<cpu::Isa>& which = isas()) {
     INFO("shape " << s.str());
-    for (auto p : {cpu::ConvProduct::forward, cpu::ConvProduct::backward_data, cpu::ConvProduct::backward_weight})
+    using cpu::ConvProduct;
+    for (auto p : {ConvProduct::forward, ConvProduct::backward_data, ConvProduct::backward_weight})
       REQUIRE(cpu::algo_takes(phase, s, p));
     check_conv(s, which);
   };
@@ -515,7 +516,8 @@ TEST_CASE("cpu conv variants are chosen by name, an unknown name lists the valid
     CHECK(pick(batch_4, p) == "phase");
     CHECK(pick(up, p) == "phase");
   }
-  CHECK(pick(make_conv2d(1, 64, 64, 64, 128, 3, 3, 2, 2, 1, 1), cpu::ConvProduct::forward) == "gemm");  // 3 % 2
+  const Conv2dShape odd_kernel = make_conv2d(1, 64, 64, 64, 128, 3, 3, 2, 2, 1, 1);  // 3 % 2 != 0
+  CHECK(pick(odd_kernel, cpu::ConvProduct::forward) == "gemm");
   // A forced algorithm that does not take a shape falls back to gemm, never to nothing.
   const Conv2dShape s = make_conv2d(1, 3, 7, 5, 4, 2, 3, 1, 2, 0, 1);
   for (const std::string& n : names) {

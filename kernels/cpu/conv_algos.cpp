@@ -60,8 +60,9 @@ std::vector<ConvAlgo> make_algos() {
   v.push_back({"winograd2", "Winograd F(2x2,3x3): 16 GEMMs per tile block, 3x3 stride-1 only", winograd_takes_product,
                winograd2_forward, winograd2_backward_data, winograd2_backward_weight, 5e-6});
   // The same products as gemm summed in another order: gemm's bound.
-  v.push_back({"phase", "strided convs as stride-1 ones on the space-to-depth input, kernel a multiple of the stride",
-               phase_takes_product, conv2d_forward_phase, conv2d_backward_data_phase, conv2d_backward_weight_phase});
+  v.push_back({"phase", "stride-s convs as stride-1 ones of the space-to-depth input (kernel multiple of s)",
+               phase_takes_product, conv2d_forward_phase, conv2d_backward_data_phase,
+               conv2d_backward_weight_phase});
   return v;
 }
 
@@ -142,7 +143,8 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 // The re-laid weights (c_out*c_in*16 floats, both ways) are paid per call, the saving grows with the
 // pixels: below 1024 of them (down.4 and up.3 at both sizes) phase is level or slower, and on the
 // same-code rows (auto = gemm) this run's noise is up to 15%. Over the eight layers gemm / phase is 1.08
-// (256 px, batch 1) and 1.06 (128 px, batch 8).
+// (256 px, batch 1) and 1.06 (128 px, batch 8). Retaken with the final code (space-to-depth by shuffles),
+// load 5-7, .../2026-11-30-cpu-phase/final/: 1.08 and 1.06 again; down.4 and up.3 0.88-1.17, level.
 const ConvAlgo& pick_auto(const Conv2dShape& s, ConvProduct p) {
   const ConvAlgo& gemm = conv_algos().front();
   static const ConvAlgo& phase = *find_conv_algo("phase");
