@@ -54,7 +54,7 @@ const char* kOps[3] = {"forward", "backward-data", "backward-weight"};
 const char* kUsage = R"(bench_cpu_conv: the cpu backend's convolutions on the U-Net's layer shapes (fp32).
 
   --batches LIST    comma-separated batch sizes, each 1..64 (default 1,8)
-  --size N          image side the layer shapes are taken at, 16..1024, a multiple of 16 (default 256)
+  --size N          the U-Net's input size in pixels, 32..1024, a multiple of 32 (default 256)
   --variants LIST   comma-separated cpu conv variants to time side by side, interleaved in one run
                     (default auto; the names: tint op --list, or kernels/cpu/conv_algos.h)
   --repeats N       timed runs per variant and product, 1..1000; the median is reported (default 5)
@@ -74,9 +74,9 @@ torch ms and x torch (PyTorch's time over this variant's: above 1, tint is faste
 struct Options {
   std::vector<int> batches = {1, 8};
   std::vector<std::string> variants = {"auto"};
+  int size = 256;
   int repeats = 5;
   int threads = 0;
-  int size = 256;
   bool ref = true;
   std::string json, only, peer;
 };
@@ -91,7 +91,8 @@ std::vector<std::string> split_list(const std::string& list) {
 Options parse(int argc, char** argv) {
   const cli::Args args(argc, argv,
                        cli::Options{{"quick", "no-ref"},
-                                    {"batches", "size", "variants", "repeats", "threads", "layer", "peer", "json"},
+                                    {"batches", "size", "variants", "repeats", "threads", "layer", "peer",
+                                     "json"},
                                     0,
                                     "bench_cpu_conv"});
   if (args.help()) {
@@ -123,10 +124,11 @@ Options parse(int argc, char** argv) {
         throw Error(fmt::format("--variants: unknown cpu conv variant '{}' (valid: {})", v, names));
       }
   }
+  o.size = args.get_int("size", 256, 32, 1024);
+  TINT_CHECK(o.size % 32 == 0, "--size {}: must be a multiple of 32 (the U-Net halves it at each level)",
+             o.size);
   o.repeats = args.get_int("repeats", quick ? 2 : 5, 1, 1000);
   o.threads = args.get_int("threads", 0, 0, 256);
-  o.size = args.get_int("size", 256, 16, 1024);
-  TINT_CHECK(o.size % 16 == 0, "--size {}: the U-Net's four levels need a multiple of 16", o.size);
   o.ref = !args.has("no-ref");
   o.only = args.get("layer", "");
   o.peer = args.get("peer", "");
@@ -350,15 +352,14 @@ int main(int argc, char** argv) try {
 
   const std::array<double, 3> load_start = loadavg();
   const double peak_start = measure_peak(pool.size());
-  fmt::print("bench_cpu_conv: fp32, {} threads, {}, micro-kernel {}, {} hardware threads, layers at {}x{}\n",
-             pool.size(), cpu_model(), cpu::isa_name(cpu::best_isa()), std::thread::hardware_concurrency(),
-             opt.size, opt.size);
+  fmt::print("bench_cpu_conv: fp32, {} threads, {}, micro-kernel {}, {} hardware threads\n", pool.size(),
+             cpu_model(), cpu::isa_name(cpu::best_isa()), std::thread::hardware_concurrency());
   fmt::print("load average at the start: {:.2f} {:.2f} {:.2f}\n", load_start[0], load_start[1],
              load_start[2]);
   fmt::print("measured FMA peak at the start: {:.1f} GFLOP/s on {} threads\n", peak_start, pool.size());
   std::string variant_list;
   for (const std::string& v : opt.variants) variant_list += (variant_list.empty() ? "" : ", ") + v;
-  fmt::print("variants (interleaved): {}\n\n", variant_list);
+  fmt::print("U-Net input {}x{}; variants (interleaved): {}\n\n", opt.size, opt.size, variant_list);
   std::fflush(stdout);
 
   // The reference, once, on the layers of a 32x32-input U-Net at batch 1 (see the top of this file).
@@ -485,13 +486,13 @@ int main(int argc, char** argv) try {
     f << "{\n";
     f << fmt::format(
         " \"benchmark\": \"bench_cpu_conv\", \"precision\": \"fp32\", \"threads\": {}, \"isa\": \"{}\",\n"
-        " \"cpu\": {}, \"size\": {}, \"variants\": [{}], \"repeats\": {}, \"timing\": \"variants interleaved, median\",\n"
+        " \"cpu\": {}, \"variants\": [{}], \"repeats\": {}, \"timing\": \"variants interleaved, median\",\n"
         " \"peak_gflops_start\": {:.2f}, \"peak_gflops_end\": {:.2f}, \"peak_gflops\": {:.2f},\n"
         " \"loadavg_start\": [{:.2f}, {:.2f}, {:.2f}], \"loadavg_end\": [{:.2f}, {:.2f}, {:.2f}],\n"
         " \"peer\": {},\n"
         " \"reference_note\": \"cpu-ref timed once on the 32x32-input U-Net at batch 1\",\n"
         " \"results\": [\n",
-        pool.size(), cpu::isa_name(cpu::best_isa()), json_string(cpu_model()), opt.size, variants_json, opt.repeats,
+        pool.size(), cpu::isa_name(cpu::best_isa()), json_string(cpu_model()), variants_json, opt.repeats,
         peak_start, peak_end, peak, load_start[0], load_start[1], load_start[2], load_end[0], load_end[1],
         load_end[2], json_string(opt.peer.empty() ? "not asked" : peer.note));
     bool first = true;

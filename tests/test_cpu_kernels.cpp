@@ -162,6 +162,36 @@ TEST_CASE("cpu conv: taps backward-weight, wrapped rows and short channel blocks
   check_conv(make_conv2d(1, 4, 9, 31, 7, 2, 3, 1, 1, 0, 1));    // 2x3 kernel, unequal padding, 31 wide
   check_conv(make_conv2d(3, 40, 12, 23, 12, 3, 3, 1, 1, 0, 0)); // pad 0: the wrap reads real pixels
   check_conv(make_conv2d(1, 2, 3, 3, 1, 3, 3, 1, 1, 2, 2));     // padding larger than the picture's border
+
+TEST_CASE("cpu conv: the phase split's edges (kernel a multiple of the stride)") {
+  // check_conv runs "phase" only where it takes the shape: make sure each of these reaches it.
+  const cpu::ConvAlgo& phase = *cpu::find_conv_algo("phase");
+  auto check_phase = [&](const Conv2dShape& s, const std::vector<cpu::Isa>& which = isas()) {
+    INFO("shape " << s.str());
+    using cpu::ConvProduct;
+    for (auto p : {ConvProduct::forward, ConvProduct::backward_data, ConvProduct::backward_weight})
+      REQUIRE(cpu::algo_takes(phase, s, p));
+    check_conv(s, which);
+  };
+  check_phase(make_conv2d(1, 1, 11, 13, 16, 4, 4, 2, 2, 1, 1));  // c_in 1 (4 channels of x'), odd h and w
+  check_phase(make_conv2d(2, 3, 9, 7, 10, 4, 4, 2, 2, 1, 1));    // batch 2, xpad 11x9: a ring row unused
+  // Pad 0, h_in 9: x' covers xpad rows 0..7, so input row 8 (and column 9) is never read: dx there is 0.
+  check_phase(make_conv2d(1, 3, 9, 10, 5, 4, 4, 2, 2, 0, 0));
+  check_phase(make_conv2d(2, 3, 7, 5, 6, 2, 2, 2, 2, 0, 0));     // 2x2/s2/p0: x' is a 1x1 convolution
+  check_phase(make_conv2d(1, 3, 13, 11, 7, 6, 6, 3, 3, 2, 2));   // stride 3: nine phases, pad 2
+  check_phase(make_conv2d(1, 2, 5, 4, 3, 6, 6, 3, 3, 4, 4));     // pad 4 > stride: whole phase rows of zeros
+  check_phase(make_conv2d(2, 3, 8, 7, 5, 4, 3, 2, 1, 1, 1));     // stride 2 down, stride 1 across
+  check_phase(make_conv2d(1, 2, 6, 13, 4, 2, 6, 1, 3, 0, 1));    // stride 1 down, stride 3 across
+  check_phase(make_conv2d(1, 3, 2, 2, 4, 4, 4, 2, 2, 1, 1));     // 2x2 image, one output pixel
+  check_phase(make_conv2d(1, 2, 3, 2, 3, 4, 4, 2, 2, 2, 1));     // 3x2 image, pads 2 and 1
+  // Rows split into four-column groups by shuffles and scalar ends: pad 2 (the groups start at j = 1), and
+  // widths that end inside a group or exactly on one.
+  check_phase(make_conv2d(1, 3, 5, 21, 4, 4, 4, 2, 2, 2, 2));
+  check_phase(make_conv2d(2, 2, 6, 16, 3, 4, 4, 2, 2, 1, 0));
+  // Depth 40*16 = 640 > 256, c_out 50 > 48, 17x15 = 255 output pixels; x' has 160 channels of 18x16.
+  check_phase(make_conv2d(1, 40, 34, 30, 50, 4, 4, 2, 2, 1, 1), {cpu::best_isa()});
+  // The U-Net's up conv (forward = backward-data of this shape), batch 2.
+  check_phase(make_conv_transpose2d(2, 12, 6, 5, 8, 4, 4, 2, 2, 1, 1, 0, 0));
 }
 
 TEST_CASE("cpu conv: U-Net shapes (64->64 3x3 at 32x32 and the 1x1 64->2 head)") {
@@ -473,13 +503,29 @@ TEST_CASE("cpu conv variants are chosen by name, an unknown name lists the valid
     CHECK(what.find("no-such-algo") != std::string::npos);
     for (const std::string& n : names) CHECK(what.find(n) != std::string::npos);
   }
-  // "auto" keeps the 4x4 stride-2 layers on gemm (implicit measured slower once gemm's packing got faster:
-  // the rule in conv_algos.cpp); test_winograd checks its choices for the 3x3 layers.
+  // "auto" runs the 4x4 stride-2 layers as "phase" from 1024 output pixels in the batch and on gemm below
+  // (implicit measured slower once gemm's packing got faster: the rule in conv_algos.cpp); test_winograd
+  // checks its choices for the 3x3 layers.
   cpu::set_conv_variant("auto");
-  const Conv2dShape down = make_conv2d(1, 64, 32, 32, 128, 4, 4, 2, 2, 1, 1);
+  auto pick = [](const Conv2dShape& s, cpu::ConvProduct p) { return std::string(cpu::algo_for(s, p).name); };
+  const Conv2dShape down = make_conv2d(1, 64, 32, 32, 128, 4, 4, 2, 2, 1, 1);   // 16x16 out: 256 pixels
   const Conv2dShape first = make_conv2d(1, 1, 32, 32, 64, 4, 4, 2, 2, 1, 1);
-  CHECK(std::string(cpu::algo_for(down, cpu::ConvProduct::backward_data).name) == "gemm");
-  CHECK(std::string(cpu::algo_for(first, cpu::ConvProduct::backward_data).name) == "gemm");
+  const Conv2dShape at_1024 = make_conv2d(1, 64, 64, 64, 128, 4, 4, 2, 2, 1, 1);  // 32x32 out
+  const Conv2dShape at_1023 = make_conv2d(1, 64, 62, 66, 128, 4, 4, 2, 2, 1, 1);  // 31x33 out
+  const Conv2dShape batch_4 = make_conv2d(4, 512, 32, 32, 512, 4, 4, 2, 2, 1, 1);  // 4 x 16x16 out
+  const Conv2dShape up = make_conv_transpose2d(1, 128, 128, 128, 64, 4, 4, 2, 2, 1, 1, 0, 0);  // up.0 at 256
+  for (cpu::ConvProduct p : {cpu::ConvProduct::forward, cpu::ConvProduct::backward_data,
+                             cpu::ConvProduct::backward_weight}) {
+    INFO(cpu::product_name(p));
+    CHECK(pick(down, p) == "gemm");
+    CHECK(pick(first, p) == "gemm");
+    CHECK(pick(at_1024, p) == "phase");
+    CHECK(pick(at_1023, p) == "gemm");
+    CHECK(pick(batch_4, p) == "phase");
+    CHECK(pick(up, p) == "phase");
+  }
+  const Conv2dShape odd_kernel = make_conv2d(1, 64, 64, 64, 128, 3, 3, 2, 2, 1, 1);  // 3 % 2 != 0
+  CHECK(pick(odd_kernel, cpu::ConvProduct::forward) == "gemm");
   // A forced algorithm that does not take a shape falls back to gemm, never to nothing.
   const Conv2dShape s = make_conv2d(1, 3, 7, 5, 4, 2, 3, 1, 2, 0, 1);
   for (const std::string& n : names) {

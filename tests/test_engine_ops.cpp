@@ -92,6 +92,33 @@ TEST_CASE("conv2d and conv_transpose2d gradients with 8 channels (stride phases,
   }
 }
 
+// The cpu backend's "phase" algorithm (strided convs as stride-1 ones on the space-to-depth input,
+// kernels/cpu/conv_phase.h), forced: "auto" runs it only from 1024 output pixels. Odd sizes, so that the
+// phases differ in size and the last input row and column of x are never read (their gradient is 0).
+TEST_CASE("conv2d and conv_transpose2d gradients through the phase split (4x4, stride 2)", "[engine][grad]") {
+  struct Restore {
+    ~Restore() { cpu::set_conv_variant(cpu::conv_default_variant); }
+  } restore;
+  cpu::set_conv_variant("phase");
+  for (Device d : tint::testing::engine_test_devices()) {
+    Rng rng(5);
+    Tensor x = Tensor::uniform({2, 3, 7, 5}, -1, 1, rng, d);
+    Tensor w = Tensor::uniform({4, 3, 4, 4}, -1, 1, rng, d);
+    Tensor b = Tensor::uniform({4}, -1, 1, rng, d);
+    auto o = ops::Conv2dOptions::square(2, 1);
+    Tensor t = target_like(ops::conv2d(x, w, b, o), rng);
+    check_gradients("conv2d phase " + d.str(), {x, w, b}, [&](const std::vector<Tensor>& in) {
+      return ops::mse_loss(ops::conv2d(in[0], in[1], in[2], o), t);
+    });
+    Tensor xt = Tensor::uniform({1, 4, 3, 2}, -1, 1, rng, d);
+    Tensor wt = Tensor::uniform({4, 3, 4, 4}, -1, 1, rng, d);  // (Cin, Cout, kh, kw)
+    Tensor tt = target_like(ops::conv_transpose2d(xt, wt, Tensor(), o), rng);
+    check_gradients("conv_transpose2d phase " + d.str(), {xt, wt}, [&](const std::vector<Tensor>& in) {
+      return ops::mse_loss(ops::conv_transpose2d(in[0], in[1], Tensor(), o), tt);
+    });
+  }
+}
+
 TEST_CASE("concat, relu, tanh, add, scale, reshape gradients", "[engine][grad]") {
   for (Device d : tint::testing::engine_test_devices()) {
     Rng rng(4);

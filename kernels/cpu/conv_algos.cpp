@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "kernels/cpu/conv_fast.h"
 #include "kernels/cpu/conv_implicit.h"
+#include "kernels/cpu/conv_phase.h"
 #include "kernels/cpu/conv_taps.h"
 #include "kernels/cpu/conv_winograd.h"
 
@@ -41,6 +42,8 @@ void winograd_backward_weight(ThreadPool* pool, float* dw, const float* x, const
                               Isa isa) {
   conv2d_backward_weight_winograd(M, pool, dw, x, dy, s, isa);
 }
+bool phase_takes_product(const Conv2dShape& s, ConvProduct) { return phase_takes(s); }
+
 constexpr ConvFn winograd4_forward = winograd_forward<4>, winograd2_forward = winograd_forward<2>;
 constexpr ConvFn winograd4_backward_data = winograd_backward_data<4>, winograd2_backward_data = winograd_backward_data<2>;
 constexpr ConvFn winograd4_backward_weight = winograd_backward_weight<4>,
@@ -60,6 +63,10 @@ std::vector<ConvAlgo> make_algos() {
                winograd2_forward, winograd2_backward_data, winograd2_backward_weight, 5e-6});
   v.push_back({"taps", "backward-weight as one GEMM per kernel tap on channels-last copies, no im2col; stride 1",
                taps_takes_product, nullptr, nullptr, conv2d_backward_weight_taps});
+  // The same products as gemm summed in another order: gemm's bound.
+  v.push_back({"phase", "stride-s convs as stride-1 ones of the space-to-depth input (kernel multiple of s)",
+               phase_takes_product, conv2d_forward_phase, conv2d_backward_data_phase,
+               conv2d_backward_weight_phase});
   return v;
 }
 
@@ -121,8 +128,31 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 //   - backward-weight: Winograd loses where there are many tiles and few channels (128 -> 128 at 128^2:
 //     54 ms against 43; 128 -> 64 at 256^2: 138 against 91) and wins from c_in*c_out = 256*128 up
 //     (256 -> 128 at 128^2: 78 against 91; 512 -> 256 at 64^2: 52 against 75).
+//
+// phase, for the strided layers whose kernel is a multiple of the stride (the 4x4 stride-2 down convs and
+// the up convs), from 1024 output pixels in the batch. bench_cpu_conv --variants auto,gemm,phase --no-ref
+// --repeats 7, --layer conv1 and --layer upconv, at 256^2 batch 1 and --size 128 batch 8 (interleaved in one
+// process, 2 threads, AVX2, 2026-11-30 on the shared 2-core EPYC, load 3-5, measured peak 58-107 GFLOP/s, so
+// only the ratios count; benchmarks/results/2026-11-30-cpu-phase/). Time of gemm / phase, forward,
+// backward-data, backward-weight of the conv (an up conv's own forward is the conv's backward-data):
+//   256 px, batch 1                             128 px, batch 8
+//     down.1 64 -> 128, out 128^2  1.15 1.09 1.18    down.1 (out 64^2 x 8)   1.16 1.05 1.17
+//     down.2 128 -> 256, out 64^2  1.02 1.10 1.12    down.2 (32^2 x 8)       1.07 1.02 1.08
+//     down.3 256 -> 512, out 32^2  1.03 1.04 1.03    down.3 (16^2 x 8)       1.04 1.01 1.05
+//     down.4 512 -> 512, out 16^2  1.16 0.94 0.96    down.4 (8^2 x 8)        0.97 1.04 0.99
+//     up.0 (conv 64 -> 128, 128^2) 1.20 1.10 1.02    up.0                    1.22 1.09 1.09
+//     up.1 (128 -> 256, 64^2)      1.04 1.10 1.05    up.1                    1.09 0.99 1.10
+//     up.2 (256 -> 512, 32^2)      1.12 1.03 1.00    up.2                    1.01 0.99 0.99
+//     up.3 (512 -> 512, 16^2)      1.41 0.92 0.94    up.3                    0.91 0.99 0.99
+// The re-laid weights (c_out*c_in*16 floats, both ways) are paid per call, the saving grows with the
+// pixels: below 1024 of them (down.4 and up.3 at both sizes) phase is level or slower, and on the
+// same-code rows (auto = gemm) this run's noise is up to 15%. Over the eight layers gemm / phase is 1.08
+// (256 px, batch 1) and 1.06 (128 px, batch 8). Retaken with the final code (space-to-depth by shuffles),
+// load 5-7, .../2026-11-30-cpu-phase/final/: 1.08 and 1.06 again; down.4 and up.3 0.88-1.17, level.
 const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
   const ConvAlgo& gemm = conv_algos().front();
+  static const ConvAlgo& phase = *find_conv_algo("phase");
+  if (phase_takes(s)) return int64_t(s.n) * s.h_out * s.w_out >= 1024 ? phase : gemm;
   if (!winograd_takes(s) || s.c_in < 16 || s.c_out < 16) return gemm;
   const int64_t tiles = int64_t(s.n) * ((s.h_out + 3) / 4) * ((s.w_out + 3) / 4);
   if (tiles < 32) return gemm;
