@@ -19,9 +19,11 @@
 
 // The portable build of the transforms; conv_winograd_avx2.cpp and conv_winograd_avx512.cpp compile the same
 // code for their ISAs.
+#define TINT_WINO_VW 4
 #define TINT_WINO_TABLE transforms_generic
 #include "kernels/cpu/conv_winograd_transforms.inc"
 #undef TINT_WINO_TABLE
+#undef TINT_WINO_VW
 
 namespace tint::cpu {
 
@@ -72,14 +74,50 @@ struct TileCursor {
   }
 };
 
+// Rows of `width` floats starting at column j0 of plane rows i0, i0 + 1, ..., for the vector split and
+// merge (Transforms::split, merge): a row inside the plane is used in place; one that crosses its left or
+// right edge is copied into `stage` with zeros for the padding; one above or below it is `zeros`.
+struct RowSpan {
+  int64_t i0, j0, width;
+};
+void row_pointers(const float** rows, int count, const float* plane, int64_t h, int64_t w, const RowSpan& span,
+                  float* stage, const float* zeros) {
+  const int64_t lo = std::max<int64_t>(span.j0, 0), hi = std::min<int64_t>(span.j0 + span.width, w);
+  const bool inside = span.j0 >= 0 && span.j0 + span.width <= w;
+  for (int r = 0; r < count; ++r) {
+    const int64_t i = span.i0 + r;
+    if (i < 0 || i >= h || hi <= lo) {
+      rows[r] = zeros;
+    } else if (inside) {
+      rows[r] = plane + i * w + span.j0;
+    } else {
+      float* row = stage + r * span.width;
+      std::fill(row, row + span.width, 0.0f);
+      std::memcpy(row + (lo - span.j0), plane + i * w + lo, size_t(hi - lo) * sizeof(float));
+      rows[r] = row;
+    }
+  }
+}
+
+// Whether the kLanes tiles from t0 on lie in one tile row of one image (then the vector split and merge
+// take them): always when a tile row is a multiple of kLanes tiles, as at 128 and 256 px.
+bool one_tile_row(const Tiling& tl, int64_t t0) { return t0 % tl.tw + kLanes <= tl.tw; }
+
 // d[r][c][l] = the a x a input tile of tile t0 + l of channel `channel` (zero in the padding and for tiles
-// past the end).
+// past the end). `stage` holds a * (M * kLanes + M) floats, `zeros` M * kLanes + M zeros.
 template <int M>
-void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& tl, int64_t channel,
-                  int64_t t0) {
+void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& tl, int64_t channel, int64_t t0,
+                  const Transforms& tf, float* stage, const float* zeros) {
   constexpr int a = M + 2;
   const int64_t plane = int64_t(s.h_in) * s.w_in;
   TileCursor at(tl, t0);
+  if (one_tile_row(tl, t0)) {
+    const float* rows[a];
+    row_pointers(rows, a, x + (at.b * s.c_in + channel) * plane, s.h_in, s.w_in,
+                 {at.ty * M - s.pad_h, at.tx * M - s.pad_w, M * kLanes + M}, stage, zeros);
+    tf.split(rows, a, d);
+    return;
+  }
   for (int l = 0; l < kLanes; ++l, at.next(tl)) {
     if (t0 + l >= tl.total) {
       for (int e = 0; e < a * a; ++e) d[e * kLanes + l] = 0.0f;
@@ -147,6 +185,19 @@ void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dS
   });
 }
 
+// The m x m output tiles y[r][c][l] of kLanes tiles of one tile row (from `at` on) into their output
+// plane, through rows of `stage` (M * kLanes floats each) cut at the right and bottom edges.
+template <int M>
+void store_tile_row(float* plane, const Conv2dShape& s, const TileCursor& at, const Transforms& tf,
+                    const float* y, float* stage) {
+  float* rows[M];
+  for (int r = 0; r < M; ++r) rows[r] = stage + r * M * kLanes;
+  tf.merge(y, rows);
+  const int64_t j0 = at.tx * M, width = std::min<int64_t>(M * kLanes, s.w_out - j0);
+  for (int64_t r = 0; r < std::min<int64_t>(M, s.h_out - at.ty * M); ++r)
+    std::memcpy(plane + (at.ty * M + r) * s.w_out + j0, rows[r], size_t(width) * sizeof(float));
+}
+
 template <int M>
 void forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, bool flipped,
              Isa isa) {
@@ -168,8 +219,12 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
     Scratch& sc = scratch();
     float* v = sc.v.get(aa * C * kTileBlock);       // V[xi][tile panel][channel][kNR]
     float* mm = sc.m.get(aa * mstep * kTileBlock);  // M[xi][row][tile]
-    float* d = sc.tile.get(2 * aa * kLanes);
+    const int64_t width = M * kLanes + M;
+    float* d = sc.tile.get(2 * aa * kLanes + (a + 1) * width);
     float* vt = d + aa * kLanes;
+    float* stage = vt + aa * kLanes;
+    float* zeros = stage + a * width;
+    std::fill(zeros, zeros + width, 0.0f);
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t mb = task % mblocks, tb = task / mblocks;
       const int64_t m0 = mb * mstep, m1 = std::min(Mp, m0 + mstep), rows = m1 - m0;
@@ -177,7 +232,7 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
       const int64_t panels = ceil_div(nt, kNR), ntp = panels * kNR;
       for (int64_t c = 0; c < C; ++c)
         for (int64_t p = 0; p < panels; ++p) {
-          gather_input<M>(d, x, s, tl, c, t0 + p * kNR);
+          gather_input<M>(d, x, s, tl, c, t0 + p * kNR, tf, stage, zeros);
           tf.input(d, vt);
           for (int xi = 0; xi < aa; ++xi)
             std::memcpy(v + (xi * panels + p) * C * kNR + c * kNR, vt + xi * kLanes, kLanes * sizeof(float));
@@ -202,6 +257,10 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
                         kLanes * sizeof(float));
           tf.output(d, vt);
           TileCursor at(tl, t0 + p * kNR);
+          if (one_tile_row(tl, t0 + p * kNR)) {
+            store_tile_row<M>(y + (at.b * s.c_out + o) * out_plane, s, at, tf, vt, stage);
+            continue;
+          }
           for (int l = 0; l < kLanes && p * kNR + l < nt; ++l, at.next(tl)) {
             const int64_t b = at.b, ty = at.ty, tx = at.tx;
             float* yo = y + (b * s.c_out + o) * out_plane;
@@ -218,13 +277,20 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
 }
 
 // dyt[r][c][l] = the m x m output-gradient tile of tile t0 + l of channel o (zero past the output's edge
-// and for tiles past the end).
+// and for tiles past the end). stage and zeros as for gather_input.
 template <int M>
-void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tiling& tl, int64_t o,
-                   int64_t t0) {
+void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tiling& tl, int64_t o, int64_t t0,
+                   const Transforms& tf, float* stage, const float* zeros) {
   const int64_t plane = int64_t(s.h_out) * s.w_out;
-  std::fill(dyt, dyt + M * M * kLanes, 0.0f);
   TileCursor at(tl, t0);
+  if (one_tile_row(tl, t0)) {
+    const float* rows[M];
+    row_pointers(rows, M, dy + (at.b * s.c_out + o) * plane, s.h_out, s.w_out,
+                 {at.ty * M, at.tx * M, M * kLanes}, stage, zeros);
+    tf.split(rows, M, dyt);
+    return;
+  }
+  std::fill(dyt, dyt + M * M * kLanes, 0.0f);
   for (int l = 0; l < kLanes && t0 + l < tl.total; ++l, at.next(tl)) {
     const int64_t b = at.b, ty = at.ty, tx = at.tx;
     const float* src = dy + (b * s.c_out + o) * plane;
@@ -273,8 +339,12 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
         sc.v.get(aa * (mstep + nstep) * kKC);  // Yhat[xi][row panel][tile][kMR], V[xi][panel][tile][kNR]
     float* bp = ap + aa * mstep * kKC;
     float* acc = sc.m.get(aa * mstep * nstep);  // S[xi][row][column]
-    float* d = sc.tile.get(2 * aa * kLanes);
+    const int64_t width = M * kLanes + M;
+    float* d = sc.tile.get(2 * aa * kLanes + (a + 1) * width);
     float* vt = d + aa * kLanes;
+    float* stage = vt + aa * kLanes;
+    float* zeros = stage + a * width;
+    std::fill(zeros, zeros + width, 0.0f);
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t mb = task % mblocks, nb = task / mblocks;
       const int64_t m0 = mb * mstep, mc = std::min<int64_t>(mstep, s.c_out - m0), mcp = round_up(mc, kMR);
@@ -290,7 +360,7 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
                 for (int l = 0; l < lanes; ++l) dst[xi * mstep * kKC + l * kMR] = 0.0f;
               continue;
             }
-            gather_output<M>(d, dy, s, tl, m0 + r, t0 + tq);
+            gather_output<M>(d, dy, s, tl, m0 + r, t0 + tq, tf, stage, zeros);
             tf.output_grad(d, vt);
             for (int xi = 0; xi < aa; ++xi)
               for (int l = 0; l < lanes; ++l) dst[xi * mstep * kKC + l * kMR] = vt[xi * kLanes + l];
@@ -304,7 +374,7 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
                 for (int l = 0; l < lanes; ++l) dst[xi * nstep * kKC + l * kNR] = 0.0f;
               continue;
             }
-            gather_input<M>(d, x, s, tl, n0 + c, t0 + tq);
+            gather_input<M>(d, x, s, tl, n0 + c, t0 + tq, tf, stage, zeros);
             tf.input(d, vt);
             for (int xi = 0; xi < aa; ++xi)
               for (int l = 0; l < lanes; ++l) dst[xi * nstep * kKC + l * kNR] = vt[xi * kLanes + l];

@@ -16,6 +16,12 @@ struct Transforms {
   void (*weight)(const float* g, float* u);           // U = G g G^T          3 x 3 -> a x a
   void (*output_grad)(const float* dy, float* yhat);  // Yhat = A dY A^T      m x m -> a x a
   void (*weight_grad)(const float* s, float* dg);     // dg = G^T S G         a x a -> 3 x 3
+  // kLanes consecutive tiles of one tile row from (split) or to (merge) image rows, with vector shuffles
+  // in place of a scalar load and store per element. split: d[r][c][l] = rows[r][m * l + c] for r, c <
+  // cols (m + 2 or m), each row readable for m * kLanes + m floats; merge: rows[r][m * l + c] = y[r][c][l]
+  // for r, c < m, each row writable for m * kLanes floats.
+  void (*split)(const float* const* rows, int cols, float* d);
+  void (*merge)(const float* y, float* const* rows);
 };
 
 // m = 4 or 2. The AVX2 and AVX-512 tables may only be used where the CPU has the ISA (best_isa()).
