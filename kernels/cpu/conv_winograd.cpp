@@ -177,7 +177,7 @@ void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dS
       for (int64_t i0 = 0; i0 < C; i0 += kLanes) {
         const int64_t count = std::min<int64_t>(kLanes, C - i0);
         gather_weights(g, w, s, flipped, o, i0, count);
-        tf.weight(g, ug);
+        tf.weight(g, kLanes, ug, kLanes);
         for (int xi = 0; xi < a * a; ++xi)
           for (int64_t l = 0; l < count; ++l) panel[xi * Mp * C + (i0 + l) * kMR] = ug[xi * kLanes + l];
       }
@@ -233,9 +233,7 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
       for (int64_t c = 0; c < C; ++c)
         for (int64_t p = 0; p < panels; ++p) {
           gather_input<M>(d, x, s, tl, c, t0 + p * kNR, tf, stage, zeros);
-          tf.input(d, vt);
-          for (int xi = 0; xi < aa; ++xi)
-            std::memcpy(v + (xi * panels + p) * C * kNR + c * kNR, vt + xi * kLanes, kLanes * sizeof(float));
+          tf.input(d, kLanes, v + p * C * kNR + c * kNR, panels * C * kNR);
         }
       for (int xi = 0; xi < aa; ++xi) {
         const float* uxi = u + xi * Mp * C;
@@ -252,10 +250,7 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
       // Output transform, kLanes tiles at a time, then the valid part of each tile is stored.
       for (int64_t o = m0; o < std::min<int64_t>(m1, s.c_out); ++o)
         for (int64_t p = 0; p < panels; ++p) {
-          for (int xi = 0; xi < aa; ++xi)
-            std::memcpy(d + xi * kLanes, mm + xi * rows * ntp + (o - m0) * ntp + p * kNR,
-                        kLanes * sizeof(float));
-          tf.output(d, vt);
+          tf.output(mm + (o - m0) * ntp + p * kNR, rows * ntp, vt, kLanes);
           TileCursor at(tl, t0 + p * kNR);
           if (one_tile_row(tl, t0 + p * kNR)) {
             store_tile_row<M>(y + (at.b * s.c_out + o) * out_plane, s, at, tf, vt, stage);
@@ -302,6 +297,25 @@ void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tili
   }
 }
 
+// dst[l * ld + k] = t[k * ldt + l] for k < 4, l < lanes: four channels' lanes (tiles) into rows of a packed
+// operand, by 4x4 transposes (SSE shuffles, in every build).
+void transpose4(const float* t, int64_t ldt, int lanes, float* dst, int64_t ld) {
+  typedef float V4 __attribute__((vector_size(16)));
+  auto load = [](const float* p) {
+    V4 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  for (int l0 = 0; l0 < lanes; l0 += 4) {
+    const V4 r0 = load(t + l0), r1 = load(t + ldt + l0), r2 = load(t + 2 * ldt + l0), r3 = load(t + 3 * ldt + l0);
+    const V4 a0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), a1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+    const V4 b0 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5), b1 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+    const V4 col[4] = {__builtin_shufflevector(a0, b0, 0, 1, 4, 5), __builtin_shufflevector(a0, b0, 2, 3, 6, 7),
+                       __builtin_shufflevector(a1, b1, 0, 1, 4, 5), __builtin_shufflevector(a1, b1, 2, 3, 6, 7)};
+    for (int j = 0; j < 4 && l0 + j < lanes; ++j) std::memcpy(dst + (l0 + j) * ld, &col[j], sizeof(V4));
+  }
+}
+
 template <int M>
 void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy, const Conv2dShape& s,
                      Isa isa) {
@@ -340,9 +354,10 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
     float* bp = ap + aa * mstep * kKC;
     float* acc = sc.m.get(aa * mstep * nstep);  // S[xi][row][column]
     const int64_t width = M * kLanes + M;
-    float* d = sc.tile.get(2 * aa * kLanes + (a + 1) * width);
+    float* d = sc.tile.get(6 * aa * kLanes + (a + 1) * width);
     float* vt = d + aa * kLanes;
-    float* stage = vt + aa * kLanes;
+    float* group = vt + aa * kLanes;  // four channels' transforms, [channel][xi][lane]
+    float* stage = group + 4 * aa * kLanes;
     float* zeros = stage + a * width;
     std::fill(zeros, zeros + width, 0.0f);
     for (int64_t task = task_begin; task < task_end; ++task) {
@@ -351,33 +366,39 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
       const int64_t n0 = nb * nstep, nc = std::min<int64_t>(nstep, s.c_in - n0), ncp = round_up(nc, kNR);
       for (int64_t t0 = 0; t0 < tl.total; t0 += kKC) {
         const int64_t kt = std::min(kKC, tl.total - t0);
-        for (int64_t r = 0; r < mcp; ++r)
+        // Four channels at a time, so that their transforms go to the packed operands (tiles down, channels
+        // across) by 4x4 transposes, each store four floats, not one float per 48 or 128 bytes.
+        for (int64_t r0 = 0; r0 < mcp; r0 += 4)
           for (int64_t tq = 0; tq < kt; tq += kLanes) {
             const int lanes = int(std::min<int64_t>(kLanes, kt - tq));
-            float* dst = ap + (r / kMR) * kMR * kKC + (tq * kMR) + r % kMR;
-            if (r >= mc) {
-              for (int xi = 0; xi < aa; ++xi)
-                for (int l = 0; l < lanes; ++l) dst[xi * mstep * kKC + l * kMR] = 0.0f;
-              continue;
+            for (int k = 0; k < 4; ++k) {
+              float* tk = group + k * aa * kLanes;
+              if (r0 + k >= mc) {
+                std::fill(tk, tk + aa * kLanes, 0.0f);
+                continue;
+              }
+              gather_output<M>(d, dy, s, tl, m0 + r0 + k, t0 + tq, tf, stage, zeros);
+              tf.output_grad(d, kLanes, tk, kLanes);
             }
-            gather_output<M>(d, dy, s, tl, m0 + r, t0 + tq, tf, stage, zeros);
-            tf.output_grad(d, vt);
+            float* dst = ap + (r0 / kMR) * kMR * kKC + tq * kMR + r0 % kMR;
             for (int xi = 0; xi < aa; ++xi)
-              for (int l = 0; l < lanes; ++l) dst[xi * mstep * kKC + l * kMR] = vt[xi * kLanes + l];
+              transpose4(group + xi * kLanes, aa * kLanes, lanes, dst + xi * mstep * kKC, kMR);
           }
-        for (int64_t c = 0; c < ncp; ++c)
+        for (int64_t c0 = 0; c0 < ncp; c0 += 4)
           for (int64_t tq = 0; tq < kt; tq += kLanes) {
             const int lanes = int(std::min<int64_t>(kLanes, kt - tq));
-            float* dst = bp + (c / kNR) * kNR * kKC + tq * kNR + c % kNR;
-            if (c >= nc) {
-              for (int xi = 0; xi < aa; ++xi)
-                for (int l = 0; l < lanes; ++l) dst[xi * nstep * kKC + l * kNR] = 0.0f;
-              continue;
+            for (int k = 0; k < 4; ++k) {
+              float* tk = group + k * aa * kLanes;
+              if (c0 + k >= nc) {
+                std::fill(tk, tk + aa * kLanes, 0.0f);
+                continue;
+              }
+              gather_input<M>(d, x, s, tl, n0 + c0 + k, t0 + tq, tf, stage, zeros);
+              tf.input(d, kLanes, tk, kLanes);
             }
-            gather_input<M>(d, x, s, tl, n0 + c, t0 + tq, tf, stage, zeros);
-            tf.input(d, vt);
+            float* dst = bp + (c0 / kNR) * kNR * kKC + tq * kNR + c0 % kNR;
             for (int xi = 0; xi < aa; ++xi)
-              for (int l = 0; l < lanes; ++l) dst[xi * nstep * kKC + l * kNR] = vt[xi * kLanes + l];
+              transpose4(group + xi * kLanes, aa * kLanes, lanes, dst + xi * nstep * kKC, kNR);
           }
         for (int xi = 0; xi < aa; ++xi)
           for (int64_t r = 0; r < mcp; r += kMR)
@@ -389,9 +410,7 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
       for (int64_t r = 0; r < mc; ++r)
         for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
           const int lanes = int(std::min<int64_t>(kLanes, nc - c0));
-          for (int xi = 0; xi < aa; ++xi)
-            std::memcpy(d + xi * kLanes, acc + xi * mstep * nstep + r * nstep + c0, kLanes * sizeof(float));
-          tf.weight_grad(d, vt);
+          tf.weight_grad(acc + r * nstep + c0, mstep * nstep, vt, kLanes);
           for (int l = 0; l < lanes; ++l) {
             float* k = dw + ((m0 + r) * s.c_in + n0 + c0 + l) * 9;
             for (int e = 0; e < 9; ++e) k[e] = vt[e * kLanes + l];
