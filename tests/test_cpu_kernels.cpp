@@ -136,6 +136,7 @@ TEST_CASE("cpu conv: Winograd vector split and merge, tile rows of 32 tiles and 
   // The vector gather and scatter take kNR = 32 tiles of one tile row (a tile row of 32 4x4 tiles is 125 to
   // 128 output columns, of 2x2 tiles 63 to 64); anything else goes through the per-tile scalar path.
   check_conv(make_conv2d(1, 3, 7, 126, 5, 3, 3, 1, 1, 1, 1));   // 32 tiles a row, ragged last tile and row
+  check_conv(make_conv2d(1, 2, 5, 127, 3, 3, 3, 1, 1, 1, 1));   // one column short of a full tile row
   check_conv(make_conv2d(2, 2, 6, 130, 3, 3, 3, 1, 1, 1, 1));   // 33 tiles a row: blocks straddle rows, images
   check_conv(make_conv2d(1, 4, 5, 134, 3, 3, 3, 1, 1, 0, 0));   // pad 0: the first block read in place
   check_conv(make_conv2d(1, 2, 9, 124, 4, 3, 3, 1, 1, 2, 2));   // pad 2, backward-data at pad 0

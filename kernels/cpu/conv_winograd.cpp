@@ -1,8 +1,13 @@
 // Winograd F(4x4,3x3) and F(2x2,3x3) on the CPU: see conv_winograd.h for the math, the matrices, the error
 // and the work split.
 //
-// Every transform works on kNR = 32 tiles (or channels) at once, one per lane, so that its loops vectorise
-// for any ISA and its results land in the micro-kernel's packed panels without a separate packing pass.
+// Every transform works on kNR = 32 tiles (or channels) at once, one per lane, on the ISA's vectors, and
+// reads or writes the micro-kernel's packed panels in place where their layout allows. Where the 32 tiles
+// are one tile row's (every block at 128 and 256 px), they are gathered from image rows, and the output
+// tiles scattered back, by vector shuffles (Transforms::split, merge): lane l reads columns M*l .. M*l+M+1,
+// a stride-M gather that a scalar load and store per element made as costly as the GEMMs. Other blocks
+// (tile rows shorter than 32 tiles, blocks straddling rows or images) take a scalar path per tile.
+// Backward-weight packs its tiles x channels operands four channels at a time by 4x4 transposes.
 #include "kernels/cpu/conv_winograd.h"
 
 #include <algorithm>
@@ -186,15 +191,19 @@ void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dS
 }
 
 // The m x m output tiles y[r][c][l] of kLanes tiles of one tile row (from `at` on) into their output
-// plane, through rows of `stage` (M * kLanes floats each) cut at the right and bottom edges.
+// plane: rows that hold all M * kLanes columns in place, the others (cut at the right edge, or below the
+// bottom one) through `stage`.
 template <int M>
 void store_tile_row(float* plane, const Conv2dShape& s, const TileCursor& at, const Transforms& tf,
                     const float* y, float* stage) {
-  float* rows[M];
-  for (int r = 0; r < M; ++r) rows[r] = stage + r * M * kLanes;
-  tf.merge(y, rows);
   const int64_t j0 = at.tx * M, width = std::min<int64_t>(M * kLanes, s.w_out - j0);
-  for (int64_t r = 0; r < std::min<int64_t>(M, s.h_out - at.ty * M); ++r)
+  const int64_t rmax = std::min<int64_t>(M, s.h_out - at.ty * M);
+  float* rows[M];
+  for (int r = 0; r < M; ++r)
+    rows[r] = r < rmax && width == M * kLanes ? plane + (at.ty * M + r) * s.w_out + j0 : stage + r * M * kLanes;
+  tf.merge(y, rows);
+  if (width == M * kLanes) return;
+  for (int64_t r = 0; r < rmax; ++r)
     std::memcpy(plane + (at.ty * M + r) * s.w_out + j0, rows[r], size_t(width) * sizeof(float));
 }
 
