@@ -47,7 +47,6 @@ constexpr int64_t kKC = 256;  // GEMM depth per micro-kernel call (channels, or 
 constexpr int64_t kTileBlock = 64;  // forward: tiles per task; a multiple of kNR
 static_assert(kTileBlock % kNR == 0 && kKC % kNR == 0);
 
-
 struct Scratch {
   ScratchBuffer weights;  // the caller's: transformed weights shared by the tasks of one call
   ScratchBuffer v, m, tile;
@@ -85,8 +84,8 @@ struct TileCursor {
 struct RowSpan {
   int64_t i0, j0, width;
 };
-void row_pointers(const float** rows, int count, const float* plane, int64_t h, int64_t w, const RowSpan& span,
-                  float* stage, const float* zeros) {
+void row_pointers(const float** rows, int count, const float* plane, int64_t h, int64_t w,
+                  const RowSpan& span, float* stage, const float* zeros) {
   const int64_t lo = std::max<int64_t>(span.j0, 0), hi = std::min<int64_t>(span.j0 + span.width, w);
   const bool inside = span.j0 >= 0 && span.j0 + span.width <= w;
   for (int r = 0; r < count; ++r) {
@@ -106,13 +105,15 @@ void row_pointers(const float** rows, int count, const float* plane, int64_t h, 
 
 // Whether the kLanes tiles from t0 on lie in one tile row of one image (then the vector split and merge
 // take them): always when a tile row is a multiple of kLanes tiles, as at 128 and 256 px.
-bool one_tile_row(const Tiling& tl, int64_t t0) { return t0 % tl.tw + kLanes <= tl.tw; }
+bool one_tile_row(const Tiling& tl, int64_t t0) {
+  return t0 % tl.tw + kLanes <= tl.tw;
+}
 
 // d[r][c][l] = the a x a input tile of tile t0 + l of channel `channel` (zero in the padding and for tiles
 // past the end). `stage` holds a * (M * kLanes + M) floats, `zeros` M * kLanes + M zeros.
 template <int M>
-void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& tl, int64_t channel, int64_t t0,
-                  const Transforms& tf, float* stage, const float* zeros) {
+void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& tl, int64_t channel,
+                  int64_t t0, const Transforms& tf, float* stage, const float* zeros) {
   constexpr int a = M + 2;
   const int64_t plane = int64_t(s.h_in) * s.w_in;
   TileCursor at(tl, t0);
@@ -200,7 +201,8 @@ void store_tile_row(float* plane, const Conv2dShape& s, const TileCursor& at, co
   const int64_t rmax = std::min<int64_t>(M, s.h_out - at.ty * M);
   float* rows[M];
   for (int r = 0; r < M; ++r)
-    rows[r] = r < rmax && width == M * kLanes ? plane + (at.ty * M + r) * s.w_out + j0 : stage + r * M * kLanes;
+    rows[r] =
+        r < rmax && width == M * kLanes ? plane + (at.ty * M + r) * s.w_out + j0 : stage + r * M * kLanes;
   tf.merge(y, rows);
   if (width == M * kLanes) return;
   for (int64_t r = 0; r < rmax; ++r)
@@ -316,11 +318,15 @@ void transpose4(const float* t, int64_t ldt, int lanes, float* dst, int64_t ld) 
     return v;
   };
   for (int l0 = 0; l0 < lanes; l0 += 4) {
-    const V4 r0 = load(t + l0), r1 = load(t + ldt + l0), r2 = load(t + 2 * ldt + l0), r3 = load(t + 3 * ldt + l0);
-    const V4 a0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), a1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
-    const V4 b0 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5), b1 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
-    const V4 col[4] = {__builtin_shufflevector(a0, b0, 0, 1, 4, 5), __builtin_shufflevector(a0, b0, 2, 3, 6, 7),
-                       __builtin_shufflevector(a1, b1, 0, 1, 4, 5), __builtin_shufflevector(a1, b1, 2, 3, 6, 7)};
+    const V4 r0 = load(t + l0), r1 = load(t + ldt + l0), r2 = load(t + 2 * ldt + l0),
+             r3 = load(t + 3 * ldt + l0);
+    const V4 a0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5),
+             a1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+    const V4 b0 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5),
+             b1 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+    const V4 col[4] = {
+        __builtin_shufflevector(a0, b0, 0, 1, 4, 5), __builtin_shufflevector(a0, b0, 2, 3, 6, 7),
+        __builtin_shufflevector(a1, b1, 0, 1, 4, 5), __builtin_shufflevector(a1, b1, 2, 3, 6, 7)};
     for (int j = 0; j < 4 && l0 + j < lanes; ++j) std::memcpy(dst + (l0 + j) * ld, &col[j], sizeof(V4));
   }
 }
