@@ -96,8 +96,9 @@ void row_pointers(const float** rows, int count, const float* plane, int64_t h, 
       rows[r] = plane + i * w + span.j0;
     } else {
       float* row = stage + r * span.width;
-      std::fill(row, row + span.width, 0.0f);
+      std::fill(row, row + (lo - span.j0), 0.0f);
       std::memcpy(row + (lo - span.j0), plane + i * w + lo, size_t(hi - lo) * sizeof(float));
+      std::fill(row + (hi - span.j0), row + span.width, 0.0f);
       rows[r] = row;
     }
   }
