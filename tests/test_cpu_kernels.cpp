@@ -132,6 +132,17 @@ TEST_CASE("cpu conv: Winograd tiles, ragged edges and padding 0 to 2") {
   check_conv(make_conv2d(1, 300, 6, 6, 40, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});  // c_in > 256
 }
 
+TEST_CASE("cpu conv: Winograd vector split and merge, tile rows of 32 tiles and the scalar edges") {
+  // The vector gather and scatter take kNR = 32 tiles of one tile row (a tile row of 32 4x4 tiles is 125 to
+  // 128 output columns, of 2x2 tiles 63 to 64); anything else goes through the per-tile scalar path.
+  check_conv(make_conv2d(1, 3, 7, 126, 5, 3, 3, 1, 1, 1, 1));   // 32 tiles a row, ragged last tile and row
+  check_conv(make_conv2d(1, 2, 5, 127, 3, 3, 3, 1, 1, 1, 1));   // one column short of a full tile row
+  check_conv(make_conv2d(2, 2, 6, 130, 3, 3, 3, 1, 1, 1, 1));   // 33 tiles a row: blocks straddle rows, images
+  check_conv(make_conv2d(1, 4, 5, 134, 3, 3, 3, 1, 1, 0, 0));   // pad 0: the first block read in place
+  check_conv(make_conv2d(1, 2, 9, 124, 4, 3, 3, 1, 1, 2, 2));   // pad 2, backward-data at pad 0
+  check_conv(make_conv2d(2, 3, 4, 66, 2, 3, 3, 1, 1, 1, 0));    // F(2x2): 32 tiles a row, mixed padding
+}
+
 TEST_CASE("cpu conv: transposed convolutions through the role swap") {
   check_conv(make_conv_transpose2d(2, 9, 5, 6, 7, 4, 4, 2, 2, 1, 1, 0, 0));  // U-Net upsampling, small
   check_conv(make_conv_transpose2d(1, 4, 3, 3, 5, 3, 3, 2, 2, 1, 1, 1, 1));  // output_padding 1

@@ -124,15 +124,21 @@ TEST_CASE("auto picks Winograd for the U-Net's 3x3 layers as measured") {
   const Conv2dShape big = make_conv2d(1, 256, 64, 64, 256, 3, 3, 1, 1, 1, 1);  // 256 tiles
   for (ConvProduct p : {ConvProduct::forward, ConvProduct::backward_data, ConvProduct::backward_weight})
     CHECK(pick(big, p) == "winograd4");
-  CHECK(pick(make_conv2d(1, 512, 32, 32, 512, 3, 3, 1, 1, 1, 1), ConvProduct::forward) == "winograd2");  // 64
+  const Conv2dShape t64 = make_conv2d(1, 512, 32, 32, 512, 3, 3, 1, 1, 1, 1);  // 64 tiles
+  CHECK(pick(t64, ConvProduct::forward) == "winograd2");
+  CHECK(pick(t64, ConvProduct::backward_data) == "winograd2");
+  CHECK(pick(t64, ConvProduct::backward_weight) == "winograd4");
   CHECK(pick(make_conv2d(8, 512, 8, 8, 512, 3, 3, 1, 1, 1, 1), ConvProduct::backward_weight) == "winograd2");
-  CHECK(pick(make_conv2d(1, 512, 16, 16, 512, 3, 3, 1, 1, 1, 1), ConvProduct::forward) ==
-        "gemm");  // 16 tiles
+  const Conv2dShape t16 = make_conv2d(1, 512, 16, 16, 512, 3, 3, 1, 1, 1, 1);  // 16 tiles
+  CHECK(pick(t16, ConvProduct::forward) == "gemm");
+  CHECK(pick(t16, ConvProduct::backward_data) == "gemm");
+  CHECK(pick(t16, ConvProduct::backward_weight) == "winograd2");
+  CHECK(pick(make_conv2d(1, 512, 12, 12, 512, 3, 3, 1, 1, 1, 1), ConvProduct::backward_weight) ==
+        "gemm");  // 9 tiles
   CHECK(pick(make_conv2d(1, 1, 256, 256, 64, 3, 3, 1, 1, 1, 1), ConvProduct::backward_data) ==
         "gemm");  // stem
   const Conv2dShape first = make_conv2d(1, 64, 256, 256, 64, 3, 3, 1, 1, 1, 1);
-  CHECK(pick(first, ConvProduct::forward) == "gemm");
-  CHECK(pick(first, ConvProduct::backward_data) == "winograd4");
-  CHECK(pick(first, ConvProduct::backward_weight) == "gemm");
+  for (ConvProduct p : {ConvProduct::forward, ConvProduct::backward_data, ConvProduct::backward_weight})
+    CHECK(pick(first, p) == "winograd4");
   CHECK(pick(make_conv2d(1, 64, 64, 64, 128, 4, 4, 2, 2, 1, 1), ConvProduct::forward) == "phase");  // s2
 }

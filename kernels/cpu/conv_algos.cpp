@@ -92,33 +92,44 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 // 0.22-0.40x): a single input channel fills one row of the micro-kernel's 12. `tint op` on 3x3 convs to 64
 // channels at 128x128: implicit slower at c_in 2 and 4, faster at 8, 12 and 24.
 //
-// Winograd, for the 3x3 stride-1 layers, from bench_winograd (gemm, winograd4, winograd2 interleaved in one
-// process, median of 5, 2 threads, AVX2, 2026-11-30 on the shared 2-core EPYC with load 9-12, so only the
-// ratios mean something). Time of winograd4 / gemm, then winograd2 / gemm, forward, backward-data,
-// backward-weight; "tiles" are the 4x4 output tiles of the batch:
+// Winograd, for the 3x3 stride-1 layers, after its tile gathers, scatters and packing went to vector
+// shuffles (kernels/cpu/conv_winograd.cpp): bench_winograd --repeats 3 (gemm, winograd4, winograd2
+// interleaved in one process, median of 3, 2 threads, AVX2, 2026-11-30, the shared 2-core AMD EPYC with
+// load 3.4-4.9 from other builds, so only the ratios mean something; two runs each, mean of the ratios,
+// benchmarks/results/2026-11-30-winofast/bench_winograd.log). Time of winograd4 / gemm, then winograd2 / gemm,
+// forward, backward-data, backward-weight; "tiles" are the 4x4 output tiles of the batch:
 //   256 px, batch 1
-//     64 -> 64 at 256^2 (4096 tiles)      1.01 1.18 | 0.56 0.75 | 1.19 1.44
-//     128 -> 128 at 128^2 (1024 tiles)    0.71 0.96 | 0.52 0.64 | 0.75 1.07
-//     256 -> 256 at 64^2 (256 tiles)      0.51 0.78 | 0.40 0.51 | 0.81 1.14
-//     512 -> 512 at 32^2 (64 tiles)       0.83 0.62 | 0.61 0.50 | 0.67 0.63
-//     512 -> 512 at 16^2 (16 tiles)       2.82 1.73 | 1.46 0.99 | 1.84 1.14
-//     1024 -> 512 at 32^2 (64 tiles)      0.91 0.72 | 0.48 0.45 | 0.68 0.64
-//     512 -> 256 at 64^2                  0.44 0.65 | 0.32 0.42 | 0.50 0.69
-//     256 -> 128 at 128^2                 0.57 0.87 | 0.45 0.66 | 0.63 0.96
-//     128 -> 64 at 256^2                  0.83 1.07 | 0.55 0.78 | 0.91 1.21
-//     1 -> 64 (the stem)                  8.65 10.1 | 4.19 5.27 | 4.00 5.08
+//     64 -> 64 at 256^2 (4096 tiles)      0.56 0.80 | 0.56 0.73 | 0.81 0.93
+//     128 -> 128 at 128^2 (1024 tiles)    0.50 0.65 | 0.49 0.62 | 0.59 0.83
+//     256 -> 256 at 64^2 (256 tiles)      0.60 0.63 | 0.47 0.69 | 0.65 0.99
+//     512 -> 512 at 32^2 (64 tiles)       0.73 0.78 | 0.71 0.78 | 0.56 0.51
+//     512 -> 512 at 16^2 (16 tiles)       1.77 1.29 | 2.13 1.27 | 1.38 0.85
+//     1024 -> 512 at 32^2 (64 tiles)      0.80 0.77 | 0.58 0.57 | 0.65 0.66
+//     512 -> 256 at 64^2                  0.44 0.59 | 0.43 0.55 | 0.45 0.59
+//     256 -> 128 at 128^2                 0.44 0.62 | 0.47 0.61 | 0.48 0.68
+//     128 -> 64 at 256^2                  0.56 0.71 | 0.39 0.57 | 0.68 0.88
+//     1 -> 64 (the stem)                  2.23 2.37 | 1.96 2.20 | 2.40 3.53
+//   128 px, batch 1
+//     64 -> 64 at 128^2 (1024 tiles)      0.45 0.55 | 0.46 0.59 | 0.86 1.03
+//     256 -> 256 at 32^2 (64 tiles)       0.88 0.74 | 0.91 0.75 | 0.74 0.93
+//     512 -> 256 at 32^2 (64 tiles)       1.02 0.74 | 0.76 0.65 | 0.59 0.71
+//     512 -> 512 at 16^2 (16 tiles)       1.79 1.28 | 1.95 1.32 | 0.98 0.76
+//     512 -> 512 at 8^2 (4 tiles)         5.46 2.70 | 6.63 3.23 | 3.39 1.62
 //   128 px, batch 8
-//     64 -> 64 at 128^2 (8192 tiles)      0.93 1.05 | 0.57 0.73 | 1.20 1.55
-//     128 -> 128 at 64^2                  0.69 0.92 | 0.51 0.69 | 0.91 1.29
-//     256 -> 256 at 32^2                  0.49 0.70 | 0.31 0.53 | 0.60 0.86
-//     512 -> 512 at 16^2 (128 tiles)      0.53 0.59 | 0.34 0.37 | 0.71 0.67
-//     512 -> 512 at 8^2 (32 tiles)        1.01 0.71 | 0.55 0.42 | 0.98 0.81
-//     1024 -> 512 at 16^2                 0.52 0.50 | 0.37 0.41 | (see README)
-//     1 -> 64 (the stem)                  7.65 7.68 | 4.98 6.43 | 4.96 5.81
-// So: gemm below 32 tiles (a 64-lane tile block is mostly padding and the weight transform, c_out*c_in*36
-// floats, is not paid back) and for the stem (its one input channel leaves the GEMMs nothing to do next to
-// the transforms); winograd2 from 32 to 64 tiles (four times the tiles of F(4x4) fill the blocks); winograd4
-// above, except forward and backward-weight of 64 -> 64, where its transforms cost as much as its GEMMs.
+//     64 -> 64 at 128^2 (8192 tiles)      0.49 0.68 | 0.55 0.65 | 0.65 0.84
+//     128 -> 128 at 64^2                  0.50 0.54 | 0.66 0.55 | 0.76 0.71
+//     256 -> 256 at 32^2                  0.40 0.67 | 0.50 0.73 | 0.56 0.90
+//     512 -> 512 at 16^2 (128 tiles)      0.49 0.53 | 0.49 0.52 | 0.54 0.65
+//     512 -> 512 at 8^2 (32 tiles)        0.81 0.78 | 0.87 0.76 | 0.72 0.62
+//     1 -> 64 (the stem)                  1.99 2.33 | 2.89 3.49 | 2.34 3.18
+// Against the transforms before (the parent commit's binary run alternately with the same command, gemm as
+// the yardstick in each process), winograd4 / gemm fell 1.5-2.5x on the 64-channel layers at 256^2 (from
+// 0.87-1.99 to 0.39-0.81) and 1.9-3.0x at 128^2, batch 8 (from 0.84-1.98 to 0.39-0.65).
+// So: gemm for the stem (one input channel leaves the GEMMs nothing to do next to the transforms) and
+// below 32 tiles (a 64-lane tile block is mostly padding and the weight transform, c_out*c_in*36 floats,
+// is not paid back), except backward-weight from 16 tiles, where winograd2 wins; winograd2 from 32 to 64
+// tiles (four times the tiles of F(4x4) fill the blocks) but for backward-weight at 64; winograd4 above,
+// now on every product of the 64-channel layers too.
 //
 // Retaken after the three branches met (gemm's packing work made its backward-data 1.2-1.8x faster), quiet
 // machine, bench_cpu_conv --batches 1 --variants auto,gemm,implicit,winograd4,winograd2 --repeats 3 at 256^2
@@ -155,13 +166,11 @@ const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
   if (phase_takes(s)) return int64_t(s.n) * s.h_out * s.w_out >= 1024 ? phase : gemm;
   if (!winograd_takes(s) || s.c_in < 16 || s.c_out < 16) return gemm;
   const int64_t tiles = int64_t(s.n) * ((s.h_out + 3) / 4) * ((s.w_out + 3) / 4);
-  if (tiles < 32) return gemm;
-  const int64_t channels = int64_t(s.c_in) * s.c_out;
-  if (p == ConvProduct::backward_weight && channels < 256 * 128) return gemm;
+  const bool weight = p == ConvProduct::backward_weight;
+  if (tiles < (weight ? 16 : 32)) return gemm;
   static const ConvAlgo& winograd2 = *find_conv_algo("winograd2");
   static const ConvAlgo& winograd4 = *find_conv_algo("winograd4");
-  if (tiles <= 64) return winograd2;
-  if (p == ConvProduct::forward && channels <= 64 * 64) return gemm;
+  if (tiles < (weight ? 64 : 65)) return winograd2;
   return winograd4;
 }
 

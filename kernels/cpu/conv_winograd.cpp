@@ -1,8 +1,13 @@
 // Winograd F(4x4,3x3) and F(2x2,3x3) on the CPU: see conv_winograd.h for the math, the matrices, the error
 // and the work split.
 //
-// Every transform works on kNR = 32 tiles (or channels) at once, one per lane, so that its loops vectorise
-// for any ISA and its results land in the micro-kernel's packed panels without a separate packing pass.
+// Every transform works on kNR = 32 tiles (or channels) at once, one per lane, on the ISA's vectors, and
+// reads or writes the micro-kernel's packed panels in place where their layout allows. Where the 32 tiles
+// are one tile row's (every block at 128 and 256 px), they are gathered from image rows, and the output
+// tiles scattered back, by vector shuffles (Transforms::split, merge): lane l reads columns M*l .. M*l+M+1,
+// a stride-M gather that a scalar load and store per element made as costly as the GEMMs. Other blocks
+// (tile rows shorter than 32 tiles, blocks straddling rows or images) take a scalar path per tile.
+// Backward-weight packs its tiles x channels operands four channels at a time by 4x4 transposes.
 #include "kernels/cpu/conv_winograd.h"
 
 #include <algorithm>
@@ -19,9 +24,11 @@
 
 // The portable build of the transforms; conv_winograd_avx2.cpp and conv_winograd_avx512.cpp compile the same
 // code for their ISAs.
+#define TINT_WINO_VW 4
 #define TINT_WINO_TABLE transforms_generic
 #include "kernels/cpu/conv_winograd_transforms.inc"
 #undef TINT_WINO_TABLE
+#undef TINT_WINO_VW
 
 namespace tint::cpu {
 
@@ -39,7 +46,6 @@ const Transforms& transforms_for(Isa isa, int m) {
 constexpr int64_t kKC = 256;  // GEMM depth per micro-kernel call (channels, or tiles in backward-weight)
 constexpr int64_t kTileBlock = 64;  // forward: tiles per task; a multiple of kNR
 static_assert(kTileBlock % kNR == 0 && kKC % kNR == 0);
-
 
 struct Scratch {
   ScratchBuffer weights;  // the caller's: transformed weights shared by the tasks of one call
@@ -72,14 +78,53 @@ struct TileCursor {
   }
 };
 
+// Rows of `width` floats starting at column j0 of plane rows i0, i0 + 1, ..., for the vector split and
+// merge (Transforms::split, merge): a row inside the plane is used in place; one that crosses its left or
+// right edge is copied into `stage` with zeros for the padding; one above or below it is `zeros`.
+struct RowSpan {
+  int64_t i0, j0, width;
+};
+void row_pointers(const float** rows, int count, const float* plane, int64_t h, int64_t w,
+                  const RowSpan& span, float* stage, const float* zeros) {
+  const int64_t lo = std::max<int64_t>(span.j0, 0), hi = std::min<int64_t>(span.j0 + span.width, w);
+  const bool inside = span.j0 >= 0 && span.j0 + span.width <= w;
+  for (int r = 0; r < count; ++r) {
+    const int64_t i = span.i0 + r;
+    if (i < 0 || i >= h || hi <= lo) {
+      rows[r] = zeros;
+    } else if (inside) {
+      rows[r] = plane + i * w + span.j0;
+    } else {
+      float* row = stage + r * span.width;
+      std::fill(row, row + (lo - span.j0), 0.0f);
+      std::memcpy(row + (lo - span.j0), plane + i * w + lo, size_t(hi - lo) * sizeof(float));
+      std::fill(row + (hi - span.j0), row + span.width, 0.0f);
+      rows[r] = row;
+    }
+  }
+}
+
+// Whether the kLanes tiles from t0 on lie in one tile row of one image (then the vector split and merge
+// take them): always when a tile row is a multiple of kLanes tiles, as at 128 and 256 px.
+bool one_tile_row(const Tiling& tl, int64_t t0) {
+  return t0 % tl.tw + kLanes <= tl.tw;
+}
+
 // d[r][c][l] = the a x a input tile of tile t0 + l of channel `channel` (zero in the padding and for tiles
-// past the end).
+// past the end). `stage` holds a * (M * kLanes + M) floats, `zeros` M * kLanes + M zeros.
 template <int M>
 void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& tl, int64_t channel,
-                  int64_t t0) {
+                  int64_t t0, const Transforms& tf, float* stage, const float* zeros) {
   constexpr int a = M + 2;
   const int64_t plane = int64_t(s.h_in) * s.w_in;
   TileCursor at(tl, t0);
+  if (one_tile_row(tl, t0)) {
+    const float* rows[a];
+    row_pointers(rows, a, x + (at.b * s.c_in + channel) * plane, s.h_in, s.w_in,
+                 {at.ty * M - s.pad_h, at.tx * M - s.pad_w, M * kLanes + M}, stage, zeros);
+    tf.split(rows, a, d);
+    return;
+  }
   for (int l = 0; l < kLanes; ++l, at.next(tl)) {
     if (t0 + l >= tl.total) {
       for (int e = 0; e < a * a; ++e) d[e * kLanes + l] = 0.0f;
@@ -139,12 +184,30 @@ void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dS
       for (int64_t i0 = 0; i0 < C; i0 += kLanes) {
         const int64_t count = std::min<int64_t>(kLanes, C - i0);
         gather_weights(g, w, s, flipped, o, i0, count);
-        tf.weight(g, ug);
+        tf.weight(g, kLanes, ug, kLanes);
         for (int xi = 0; xi < a * a; ++xi)
           for (int64_t l = 0; l < count; ++l) panel[xi * Mp * C + (i0 + l) * kMR] = ug[xi * kLanes + l];
       }
     }
   });
+}
+
+// The m x m output tiles y[r][c][l] of kLanes tiles of one tile row (from `at` on) into their output
+// plane: rows that hold all M * kLanes columns in place, the others (cut at the right edge, or below the
+// bottom one) through `stage`.
+template <int M>
+void store_tile_row(float* plane, const Conv2dShape& s, const TileCursor& at, const Transforms& tf,
+                    const float* y, float* stage) {
+  const int64_t j0 = at.tx * M, width = std::min<int64_t>(M * kLanes, s.w_out - j0);
+  const int64_t rmax = std::min<int64_t>(M, s.h_out - at.ty * M);
+  float* rows[M];
+  for (int r = 0; r < M; ++r)
+    rows[r] =
+        r < rmax && width == M * kLanes ? plane + (at.ty * M + r) * s.w_out + j0 : stage + r * M * kLanes;
+  tf.merge(y, rows);
+  if (width == M * kLanes) return;
+  for (int64_t r = 0; r < rmax; ++r)
+    std::memcpy(plane + (at.ty * M + r) * s.w_out + j0, rows[r], size_t(width) * sizeof(float));
 }
 
 template <int M>
@@ -168,8 +231,12 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
     Scratch& sc = scratch();
     float* v = sc.v.get(aa * C * kTileBlock);       // V[xi][tile panel][channel][kNR]
     float* mm = sc.m.get(aa * mstep * kTileBlock);  // M[xi][row][tile]
-    float* d = sc.tile.get(2 * aa * kLanes);
+    const int64_t width = M * kLanes + M;
+    float* d = sc.tile.get(2 * aa * kLanes + (a + 1) * width);
     float* vt = d + aa * kLanes;
+    float* stage = vt + aa * kLanes;
+    float* zeros = stage + a * width;
+    std::fill(zeros, zeros + width, 0.0f);
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t mb = task % mblocks, tb = task / mblocks;
       const int64_t m0 = mb * mstep, m1 = std::min(Mp, m0 + mstep), rows = m1 - m0;
@@ -177,10 +244,8 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
       const int64_t panels = ceil_div(nt, kNR), ntp = panels * kNR;
       for (int64_t c = 0; c < C; ++c)
         for (int64_t p = 0; p < panels; ++p) {
-          gather_input<M>(d, x, s, tl, c, t0 + p * kNR);
-          tf.input(d, vt);
-          for (int xi = 0; xi < aa; ++xi)
-            std::memcpy(v + (xi * panels + p) * C * kNR + c * kNR, vt + xi * kLanes, kLanes * sizeof(float));
+          gather_input<M>(d, x, s, tl, c, t0 + p * kNR, tf, stage, zeros);
+          tf.input(d, kLanes, v + p * C * kNR + c * kNR, panels * C * kNR);
         }
       for (int xi = 0; xi < aa; ++xi) {
         const float* uxi = u + xi * Mp * C;
@@ -197,11 +262,12 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
       // Output transform, kLanes tiles at a time, then the valid part of each tile is stored.
       for (int64_t o = m0; o < std::min<int64_t>(m1, s.c_out); ++o)
         for (int64_t p = 0; p < panels; ++p) {
-          for (int xi = 0; xi < aa; ++xi)
-            std::memcpy(d + xi * kLanes, mm + xi * rows * ntp + (o - m0) * ntp + p * kNR,
-                        kLanes * sizeof(float));
-          tf.output(d, vt);
+          tf.output(mm + (o - m0) * ntp + p * kNR, rows * ntp, vt, kLanes);
           TileCursor at(tl, t0 + p * kNR);
+          if (one_tile_row(tl, t0 + p * kNR)) {
+            store_tile_row<M>(y + (at.b * s.c_out + o) * out_plane, s, at, tf, vt, stage);
+            continue;
+          }
           for (int l = 0; l < kLanes && p * kNR + l < nt; ++l, at.next(tl)) {
             const int64_t b = at.b, ty = at.ty, tx = at.tx;
             float* yo = y + (b * s.c_out + o) * out_plane;
@@ -218,13 +284,20 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
 }
 
 // dyt[r][c][l] = the m x m output-gradient tile of tile t0 + l of channel o (zero past the output's edge
-// and for tiles past the end).
+// and for tiles past the end). stage and zeros as for gather_input.
 template <int M>
-void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tiling& tl, int64_t o,
-                   int64_t t0) {
+void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tiling& tl, int64_t o, int64_t t0,
+                   const Transforms& tf, float* stage, const float* zeros) {
   const int64_t plane = int64_t(s.h_out) * s.w_out;
-  std::fill(dyt, dyt + M * M * kLanes, 0.0f);
   TileCursor at(tl, t0);
+  if (one_tile_row(tl, t0)) {
+    const float* rows[M];
+    row_pointers(rows, M, dy + (at.b * s.c_out + o) * plane, s.h_out, s.w_out,
+                 {at.ty * M, at.tx * M, M * kLanes}, stage, zeros);
+    tf.split(rows, M, dyt);
+    return;
+  }
+  std::fill(dyt, dyt + M * M * kLanes, 0.0f);
   for (int l = 0; l < kLanes && t0 + l < tl.total; ++l, at.next(tl)) {
     const int64_t b = at.b, ty = at.ty, tx = at.tx;
     const float* src = dy + (b * s.c_out + o) * plane;
@@ -233,6 +306,29 @@ void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tili
     for (int64_t r = 0; r < rmax; ++r)
       for (int64_t c = 0; c < cmax; ++c)
         dyt[(r * M + c) * kLanes + l] = src[(ty * M + r) * s.w_out + tx * M + c];
+  }
+}
+
+// dst[l * ld + k] = t[k * ldt + l] for k < 4, l < lanes: four channels' lanes (tiles) into rows of a packed
+// operand, by 4x4 transposes (SSE shuffles, in every build).
+void transpose4(const float* t, int64_t ldt, int lanes, float* dst, int64_t ld) {
+  typedef float V4 __attribute__((vector_size(16)));
+  auto load = [](const float* p) {
+    V4 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  for (int l0 = 0; l0 < lanes; l0 += 4) {
+    const V4 r0 = load(t + l0), r1 = load(t + ldt + l0), r2 = load(t + 2 * ldt + l0),
+             r3 = load(t + 3 * ldt + l0);
+    const V4 a0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5),
+             a1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+    const V4 b0 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5),
+             b1 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+    const V4 col[4] = {
+        __builtin_shufflevector(a0, b0, 0, 1, 4, 5), __builtin_shufflevector(a0, b0, 2, 3, 6, 7),
+        __builtin_shufflevector(a1, b1, 0, 1, 4, 5), __builtin_shufflevector(a1, b1, 2, 3, 6, 7)};
+    for (int j = 0; j < 4 && l0 + j < lanes; ++j) std::memcpy(dst + (l0 + j) * ld, &col[j], sizeof(V4));
   }
 }
 
@@ -273,41 +369,52 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
         sc.v.get(aa * (mstep + nstep) * kKC);  // Yhat[xi][row panel][tile][kMR], V[xi][panel][tile][kNR]
     float* bp = ap + aa * mstep * kKC;
     float* acc = sc.m.get(aa * mstep * nstep);  // S[xi][row][column]
-    float* d = sc.tile.get(2 * aa * kLanes);
+    const int64_t width = M * kLanes + M;
+    float* d = sc.tile.get(6 * aa * kLanes + (a + 1) * width);
     float* vt = d + aa * kLanes;
+    float* group = vt + aa * kLanes;  // four channels' transforms, [channel][xi][lane]
+    float* stage = group + 4 * aa * kLanes;
+    float* zeros = stage + a * width;
+    std::fill(zeros, zeros + width, 0.0f);
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t mb = task % mblocks, nb = task / mblocks;
       const int64_t m0 = mb * mstep, mc = std::min<int64_t>(mstep, s.c_out - m0), mcp = round_up(mc, kMR);
       const int64_t n0 = nb * nstep, nc = std::min<int64_t>(nstep, s.c_in - n0), ncp = round_up(nc, kNR);
       for (int64_t t0 = 0; t0 < tl.total; t0 += kKC) {
         const int64_t kt = std::min(kKC, tl.total - t0);
-        for (int64_t r = 0; r < mcp; ++r)
+        // Four channels at a time, so that their transforms go to the packed operands (tiles down, channels
+        // across) by 4x4 transposes, each store four floats, not one float per 48 or 128 bytes.
+        for (int64_t r0 = 0; r0 < mcp; r0 += 4)
           for (int64_t tq = 0; tq < kt; tq += kLanes) {
             const int lanes = int(std::min<int64_t>(kLanes, kt - tq));
-            float* dst = ap + (r / kMR) * kMR * kKC + (tq * kMR) + r % kMR;
-            if (r >= mc) {
-              for (int xi = 0; xi < aa; ++xi)
-                for (int l = 0; l < lanes; ++l) dst[xi * mstep * kKC + l * kMR] = 0.0f;
-              continue;
+            for (int k = 0; k < 4; ++k) {
+              float* tk = group + k * aa * kLanes;
+              if (r0 + k >= mc) {
+                std::fill(tk, tk + aa * kLanes, 0.0f);
+                continue;
+              }
+              gather_output<M>(d, dy, s, tl, m0 + r0 + k, t0 + tq, tf, stage, zeros);
+              tf.output_grad(d, kLanes, tk, kLanes);
             }
-            gather_output<M>(d, dy, s, tl, m0 + r, t0 + tq);
-            tf.output_grad(d, vt);
+            float* dst = ap + (r0 / kMR) * kMR * kKC + tq * kMR + r0 % kMR;
             for (int xi = 0; xi < aa; ++xi)
-              for (int l = 0; l < lanes; ++l) dst[xi * mstep * kKC + l * kMR] = vt[xi * kLanes + l];
+              transpose4(group + xi * kLanes, aa * kLanes, lanes, dst + xi * mstep * kKC, kMR);
           }
-        for (int64_t c = 0; c < ncp; ++c)
+        for (int64_t c0 = 0; c0 < ncp; c0 += 4)
           for (int64_t tq = 0; tq < kt; tq += kLanes) {
             const int lanes = int(std::min<int64_t>(kLanes, kt - tq));
-            float* dst = bp + (c / kNR) * kNR * kKC + tq * kNR + c % kNR;
-            if (c >= nc) {
-              for (int xi = 0; xi < aa; ++xi)
-                for (int l = 0; l < lanes; ++l) dst[xi * nstep * kKC + l * kNR] = 0.0f;
-              continue;
+            for (int k = 0; k < 4; ++k) {
+              float* tk = group + k * aa * kLanes;
+              if (c0 + k >= nc) {
+                std::fill(tk, tk + aa * kLanes, 0.0f);
+                continue;
+              }
+              gather_input<M>(d, x, s, tl, n0 + c0 + k, t0 + tq, tf, stage, zeros);
+              tf.input(d, kLanes, tk, kLanes);
             }
-            gather_input<M>(d, x, s, tl, n0 + c, t0 + tq);
-            tf.input(d, vt);
+            float* dst = bp + (c0 / kNR) * kNR * kKC + tq * kNR + c0 % kNR;
             for (int xi = 0; xi < aa; ++xi)
-              for (int l = 0; l < lanes; ++l) dst[xi * nstep * kKC + l * kNR] = vt[xi * kLanes + l];
+              transpose4(group + xi * kLanes, aa * kLanes, lanes, dst + xi * nstep * kKC, kNR);
           }
         for (int xi = 0; xi < aa; ++xi)
           for (int64_t r = 0; r < mcp; r += kMR)
@@ -319,9 +426,7 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
       for (int64_t r = 0; r < mc; ++r)
         for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
           const int lanes = int(std::min<int64_t>(kLanes, nc - c0));
-          for (int xi = 0; xi < aa; ++xi)
-            std::memcpy(d + xi * kLanes, acc + xi * mstep * nstep + r * nstep + c0, kLanes * sizeof(float));
-          tf.weight_grad(d, vt);
+          tf.weight_grad(acc + r * nstep + c0, mstep * nstep, vt, kLanes);
           for (int l = 0; l < lanes; ++l) {
             float* k = dw + ((m0 + r) * s.c_in + n0 + c0 + l) * 9;
             for (int e = 0; e < 9; ++e) k[e] = vt[e * kLanes + l];

@@ -30,7 +30,8 @@
 // uniform in [-1, 1] and weights at PyTorch's initial scale, on every 3x3 layer of the default U-Net
 // (test_winograd, "winograd error against a double reference"; 2026-11-30, AVX2):
 //   winograd4  at 128 px, batch 1: forward 1.6e-5, backward-data 1.3e-5, backward-weight 1.4e-5 at worst
-//              (at 16 px, batch 2: 1.3e-5, 1.1e-5, 3.2e-6: backward-weight's grows with the tiles summed)
+//              (at 16 px, batch 2: 1.3e-5, 1.0e-5, 3.4e-6 with the vector transforms: backward-weight's
+//              grows with the tiles summed)
 //   winograd2  at 128 px, batch 1: 7e-7, 6e-7, 8e-7 at worst, below the packed GEMM's own rounding
 // Their `tolerance` (conv_algos.cpp) is 5e-5 and 5e-6, about three and six times that; the GEMM's is 2e-5.
 // winograd4's error comes from the transforms' large entries (8 in A^T, 5 in B^T) and from 1/6 and 1/24

@@ -6,6 +6,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #pragma GCC target("avx2,fma")
+#define TINT_WINO_VW 8
 #define TINT_WINO_TABLE transforms_avx2
 #include "kernels/cpu/conv_winograd_transforms.inc"
 #else

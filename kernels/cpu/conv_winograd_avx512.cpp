@@ -6,6 +6,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #pragma GCC target("avx512f")
+#define TINT_WINO_VW 16
 #define TINT_WINO_TABLE transforms_avx512
 #include "kernels/cpu/conv_winograd_transforms.inc"
 #else
