@@ -174,24 +174,12 @@ const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
   return winograd4;
 }
 
-// backward-weight's "taps" (conv_taps.h), where the rule above left gemm: stride 1, a kernel larger than 1x1,
-// at least 16 input channels and 32x32 output pixels. bench_cpu_conv --batches 1 --variants
-// gemm,taps,winograd4,winograd2 --repeats 3 --no-ref --layer .conv, at --size 256 and 128 (2026-11-30, 2-core
-// AMD EPYC, AVX2, load 2-3), taps time / gemm time on the 3x3 layers:
-//   256^2: down.0.conv2 0.94, down.1.conv2 0.96 (first run 0.84), down.2.conv2 0.89, down.3.conv2 (32^2)
-//          1.05, down.4.conv2 (16^2) 1.11; up.3.conv 1.04, up.2.conv 0.97, up.1.conv 0.86, up.0.conv 0.87
-//   128^2: down.0.conv2 0.78, down.1.conv2 1.02, down.2.conv2 0.92, down.3.conv2 (16^2) 1.23, down.4.conv2
-//          (8^2) 1.45; up.3.conv (16^2) 1.24, up.2.conv 0.92, up.1.conv 1.10, up.0.conv 0.85
-// It loses on the small images (its pixel blocks are short and each tap's accumulator outgrows L2) and on
-// the one-channel stem (3.2-4x slower: 1 of 32 columns used).
-const ConvAlgo& pick_auto(const Conv2dShape& s, ConvProduct p) {
-  const ConvAlgo& chosen = pick_winograd_or_gemm(s, p);
-  static const ConvAlgo& taps = *find_conv_algo("taps");
-  if (&chosen == &conv_algos().front() && p == ConvProduct::backward_weight && taps_takes(s) &&
-      s.kh * s.kw > 1 && s.c_in >= 16 && int64_t(s.h_out) * s.w_out >= 32 * 32)
-    return taps;
-  return chosen;
-}
+// "taps" (conv_taps.h) is a named variant that auto does not run: before the Winograd transforms were
+// vectorised it took 0.78-0.94x gemm's time on backward-weight of the 64- and 128-channel 3x3 layers, but
+// Winograd now beats both there (bench_cpu_conv --size 256|128 --batches 1 --variants auto,gemm,taps,winograd4
+// --layer conv, 2-core EPYC, load 1-1.5, 2026-11-30: up.0.conv at 256^2 auto 70 ms, taps 100, gemm 121;
+// down.0.conv2 level, 46-48 ms), and the U-Net has no other stride-1 kernel larger than 1x1.
+const ConvAlgo& pick_auto(const Conv2dShape& s, ConvProduct p) { return pick_winograd_or_gemm(s, p); }
 
 }  // namespace
 
