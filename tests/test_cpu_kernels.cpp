@@ -173,6 +173,7 @@ TEST_CASE("cpu conv: taps backward-weight, wrapped rows and short channel blocks
   check_conv(make_conv2d(1, 4, 9, 31, 7, 2, 3, 1, 1, 0, 1));    // 2x3 kernel, unequal padding, 31 wide
   check_conv(make_conv2d(3, 40, 12, 23, 12, 3, 3, 1, 1, 0, 0)); // pad 0: the wrap reads real pixels
   check_conv(make_conv2d(1, 2, 3, 3, 1, 3, 3, 1, 1, 2, 2));     // padding larger than the picture's border
+}
 
 TEST_CASE("cpu conv: the phase split's edges (kernel a multiple of the stride)") {
   // check_conv runs "phase" only where it takes the shape: make sure each of these reaches it.
