@@ -29,7 +29,6 @@ constexpr int64_t kNCWeight = 256;    // columns of dW (rows of col(x)) per back
 constexpr int64_t kKCWeight = 256;    // pixels per packed block in backward-weight
 
 static_assert(kMC % kMR == 0 && kNCForward % kNR == 0 && kNCData % kNR == 0 && kNCWeight % kNR == 0);
-static_assert(kMR % 4 == 0 && kNR % 4 == 0, "transpose_rows packs whole panels in blocks of 4 rows");
 
 
 struct Scratch {
@@ -95,36 +94,6 @@ void add_row(float* dst, const float* src, int64_t n) {
     std::memcpy(dst + u, &d0, 16), std::memcpy(dst + u + 4, &d1, 16);
   }
   for (; u < n; ++u) dst[u] += src[u];
-}
-
-// dst[t*ldd + i] = src[i*lds + t] for i < rows (a multiple of 4) and t < cols: the transposes of the
-// packings whose reduction runs along a stored row. 4x4 blocks in generic vectors (SSE shuffles on the
-// baseline); element by element, these transposes took a third of backward-weight's time (measured).
-void transpose_rows(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols) {
-  using Float4 = float __attribute__((vector_size(16)));
-  using Index4 = int __attribute__((vector_size(16)));
-  const int64_t cols4 = cols / 4 * 4;
-  for (int64_t i = 0; i < rows; i += 4) {
-    const float* s = src + i * lds;
-    for (int64_t t = 0; t < cols4; t += 4) {
-      Float4 r0, r1, r2, r3;
-      std::memcpy(&r0, s + t, 16), std::memcpy(&r1, s + lds + t, 16);
-      std::memcpy(&r2, s + 2 * lds + t, 16), std::memcpy(&r3, s + 3 * lds + t, 16);
-      const Float4 lo01 = __builtin_shuffle(r0, r1, Index4{0, 4, 1, 5}),
-                   hi01 = __builtin_shuffle(r0, r1, Index4{2, 6, 3, 7});
-      const Float4 lo23 = __builtin_shuffle(r2, r3, Index4{0, 4, 1, 5}),
-                   hi23 = __builtin_shuffle(r2, r3, Index4{2, 6, 3, 7});
-      const Float4 c0 = __builtin_shuffle(lo01, lo23, Index4{0, 1, 4, 5});
-      const Float4 c1 = __builtin_shuffle(lo01, lo23, Index4{2, 3, 6, 7});
-      const Float4 c2 = __builtin_shuffle(hi01, hi23, Index4{0, 1, 4, 5});
-      const Float4 c3 = __builtin_shuffle(hi01, hi23, Index4{2, 3, 6, 7});
-      float* d = dst + t * ldd + i;
-      std::memcpy(d, &c0, 16), std::memcpy(d + ldd, &c1, 16);
-      std::memcpy(d + 2 * ldd, &c2, 16), std::memcpy(d + 3 * ldd, &c3, 16);
-    }
-    for (int64_t t = cols4; t < cols; ++t)
-      for (int64_t q = 0; q < 4; ++q) dst[t * ldd + i + q] = s[q * lds + t];
-  }
 }
 
 // The transpose of im2col_row: adds src[t] into the input pixel that output pixel j0 + t read.

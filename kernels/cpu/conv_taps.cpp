@@ -22,37 +22,6 @@ Scratch& scratch() {
   return s;
 }
 
-// dst[t*ldd + i] = src[i*lds + t] for i < rows, t < cols: `rows` planes' rows into channels-last pixels. In
-// 4x4 blocks of GCC's generic vectors (SSE on the baseline); the rest one element at a time.
-void to_channels_last(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols) {
-  using Float4 = float __attribute__((vector_size(16)));
-  using Index4 = int __attribute__((vector_size(16)));
-  const int64_t rows4 = rows / 4 * 4, cols4 = cols / 4 * 4;
-  for (int64_t i = 0; i < rows4; i += 4) {
-    const float* s = src + i * lds;
-    for (int64_t t = 0; t < cols4; t += 4) {
-      Float4 r0, r1, r2, r3;
-      std::memcpy(&r0, s + t, 16), std::memcpy(&r1, s + lds + t, 16);
-      std::memcpy(&r2, s + 2 * lds + t, 16), std::memcpy(&r3, s + 3 * lds + t, 16);
-      const Float4 lo01 = __builtin_shuffle(r0, r1, Index4{0, 4, 1, 5}),
-                   hi01 = __builtin_shuffle(r0, r1, Index4{2, 6, 3, 7});
-      const Float4 lo23 = __builtin_shuffle(r2, r3, Index4{0, 4, 1, 5}),
-                   hi23 = __builtin_shuffle(r2, r3, Index4{2, 6, 3, 7});
-      const Float4 c0 = __builtin_shuffle(lo01, lo23, Index4{0, 1, 4, 5});
-      const Float4 c1 = __builtin_shuffle(lo01, lo23, Index4{2, 3, 6, 7});
-      const Float4 c2 = __builtin_shuffle(hi01, hi23, Index4{0, 1, 4, 5});
-      const Float4 c3 = __builtin_shuffle(hi01, hi23, Index4{2, 3, 6, 7});
-      float* d = dst + t * ldd + i;
-      std::memcpy(d, &c0, 16), std::memcpy(d + ldd, &c1, 16);
-      std::memcpy(d + 2 * ldd, &c2, 16), std::memcpy(d + 3 * ldd, &c3, 16);
-    }
-    for (int64_t t = cols4; t < cols; ++t)
-      for (int64_t q = 0; q < 4; ++q) dst[t * ldd + i + q] = s[q * lds + t];
-  }
-  for (int64_t i = rows4; i < rows; ++i)
-    for (int64_t t = 0; t < cols; ++t) dst[t * ldd + i] = src[i * lds + t];
-}
-
 // xt and dyt are blocked by channels, kNR of x's and kMR of dY's per block, each block a pixels x width
 // array: the micro-kernel's packed panel layouts (gemm_micro.h), so that a tap's panels are plain offsets.
 struct Layout {
@@ -84,7 +53,7 @@ void fill_xt_row(float* xt, const float* x, const Conv2dShape& s, const Layout& 
     const int64_t channels = std::min<int64_t>(kNR, s.c_in - cb * kNR);
     if (channels < kNR)
       for (int64_t j = 0; j < s.w_in; ++j) std::fill(inner + j * kNR + channels, inner + (j + 1) * kNR, 0.0f);
-    to_channels_last(inner, kNR, x + (b * s.c_in + cb * kNR) * plane + ii * s.w_in, plane, channels, s.w_in);
+    transpose_rows(inner, kNR, x + (b * s.c_in + cb * kNR) * plane + ii * s.w_in, plane, channels, s.w_in);
   }
 }
 
@@ -97,7 +66,7 @@ void fill_dyt_row(float* dyt, const float* dy, const Conv2dShape& s, const Layou
     const int64_t channels = std::min<int64_t>(kMR, s.c_out - ob * kMR);
     if (channels < kMR)
       for (int64_t j = 0; j < s.w_out; ++j) std::fill(row + j * kMR + channels, row + (j + 1) * kMR, 0.0f);
-    to_channels_last(row, kMR, dy + (b * s.c_out + ob * kMR) * plane + i * s.w_out, plane, channels, s.w_out);
+    transpose_rows(row, kMR, dy + (b * s.c_out + ob * kMR) * plane + i * s.w_out, plane, channels, s.w_out);
   }
 }
 

@@ -312,24 +312,7 @@ void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tili
 // dst[l * ld + k] = t[k * ldt + l] for k < 4, l < lanes: four channels' lanes (tiles) into rows of a packed
 // operand, by 4x4 transposes (SSE shuffles, in every build).
 void transpose4(const float* t, int64_t ldt, int lanes, float* dst, int64_t ld) {
-  typedef float V4 __attribute__((vector_size(16)));
-  auto load = [](const float* p) {
-    V4 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  };
-  for (int l0 = 0; l0 < lanes; l0 += 4) {
-    const V4 r0 = load(t + l0), r1 = load(t + ldt + l0), r2 = load(t + 2 * ldt + l0),
-             r3 = load(t + 3 * ldt + l0);
-    const V4 a0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5),
-             a1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
-    const V4 b0 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5),
-             b1 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
-    const V4 col[4] = {
-        __builtin_shufflevector(a0, b0, 0, 1, 4, 5), __builtin_shufflevector(a0, b0, 2, 3, 6, 7),
-        __builtin_shufflevector(a1, b1, 0, 1, 4, 5), __builtin_shufflevector(a1, b1, 2, 3, 6, 7)};
-    for (int j = 0; j < 4 && l0 + j < lanes; ++j) std::memcpy(dst + (l0 + j) * ld, &col[j], sizeof(V4));
-  }
+  for (int l0 = 0; l0 < lanes; l0 += 4) transpose4x4(dst + l0 * ld, ld, t + l0, ldt, std::min(4, lanes - l0));
 }
 
 template <int M>
