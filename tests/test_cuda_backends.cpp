@@ -99,12 +99,48 @@ TEST_CASE("cuda backends: conv2d tuned variants with forced large tiles", "[cuda
   for (const Target& t : targets()) check_conv_forced_tiles(t);
 }
 
+// The Winograd variants on shapes the registry's small cases do not reach: the 128x128 GEMM tile (c_out
+// above 64 and enough tiles), channel counts that are not multiples of 4, paddings 0 and 2, ragged last
+// tiles, backward-weight's split reduction (hundreds of tiles). Each product must differ in its bits from
+// igemm2's (so the Winograd path ran, not the fallback), and without a workspace it must fall back and stay
+// right.
+TEST_CASE("cuda backends: conv2d winograd variants, wide tiles, paddings, split reduction", "[cuda][conv]") {
+  const OpDef& conv = find_op("conv2d");
+  const std::vector<OpCase> cases = {
+      {&conv, {2, 3, 64, 64, 72, 3, 3, 1, 1, 1, 1}, "", kSmallCase},  // 128x128 tile forward; 512 tiles
+      {&conv, {1, 70, 8, 8, 66, 3, 3, 1, 1, 1, 1}, "", kSmallCase},   // channels past 64, not multiples of 4
+      {&conv, {1, 8, 13, 10, 12, 3, 3, 1, 1, 0, 2}, "", kSmallCase},  // paddings 0 and 2, ragged tiles
+      {&conv, {2, 5, 9, 11, 6, 3, 3, 1, 1, 2, 0}, "", kSmallCase},
+  };
+  for (const Target& t : targets()) {
+    for (const OpCase& c : cases) {
+      const std::vector<std::vector<float>> in = make_op_inputs(*c.op, c.dims, 3);
+      const std::vector<std::vector<float>> ref = reference_outputs(c, in);
+      t.set_variant("igemm2");
+      const std::vector<std::vector<float>> direct = run_op_case(*t.backend, *c.op, c.dims, in, t.stream);
+      for (const char* v : {"winograd4", "winograd2"}) {
+        t.set_variant(v);
+        INFO("conv variant " << v);
+        check_against(t, c, in, ref, true, true);
+        check_against(t, c, in, ref, false, false);  // no workspace: igemm2
+        const std::vector<std::vector<float>> got = run_op_case(*t.backend, *c.op, c.dims, in, t.stream);
+        REQUIRE(got.size() == direct.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+          INFO(t.backend->name << " " << c.str() << " output " << i << " has igemm2's exact bits");
+          CHECK(got[i] != direct[i]);
+        }
+      }
+      t.set_variant(t.default_variant);
+    }
+  }
+}
+
 TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
   const Backend& b = cuda_emu_backend();
   CHECK(std::string(b.name) == "cuda-emu");
   CHECK(cuda_emu::conv_variant() == cuda_emu::conv_default_variant);
   CHECK(cuda_emu::conv_variants() ==
-        std::vector<std::string>{"naive", "igemm", "igemm-nosplit", "igemm2", "igemm3"});
+        std::vector<std::string>{"naive", "igemm", "igemm-nosplit", "igemm2", "igemm3", "winograd4", "winograd2"});
   cuda_emu::set_conv_variant("naive");
   CHECK(cuda_emu::conv_variant() == "naive");
   try {
@@ -114,7 +150,7 @@ TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
     const std::string msg = e.what();
     INFO(msg);
     CHECK(msg.find("'igemm9'") != std::string::npos);
-    CHECK(msg.find("naive, igemm, igemm-nosplit, igemm2, igemm3") != std::string::npos);
+    CHECK(msg.find("naive, igemm, igemm-nosplit, igemm2, igemm3, winograd4, winograd2") != std::string::npos);
   }
   CHECK(cuda_emu::conv_variant() == "naive");  // a refused name changes nothing
   cuda_emu::set_conv_variant(cuda_emu::conv_default_variant);
@@ -122,6 +158,14 @@ TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
   // The workspace covers split-K where it is chosen, and nothing where it is not.
   CHECK(b.conv2d_workspace_bytes(make_conv2d(1, 64, 4, 4, 8, 3, 3, 1, 1, 1, 1)) > 0);
   CHECK(b.conv2d_workspace_bytes(make_conv2d(1, 1, 3, 3, 1, 1, 1, 1, 1, 0, 0)) == 0);
+  // A Winograd variant reserves its transformed operands only while selected, and only for 3x3 stride 1:
+  // F(4x4,3x3) on 16x16 pixels, 8 channels in and out: V and M are 36 x 8 x 16 tiles each, U 36 x 8 x 8.
+  const Conv2dShape s3 = make_conv2d(1, 8, 16, 16, 8, 3, 3, 1, 1, 1, 1);
+  const size_t plain = b.conv2d_workspace_bytes(s3);
+  cuda_emu::set_conv_variant("winograd4");
+  CHECK(b.conv2d_workspace_bytes(s3) == std::max(plain, size_t(36 * (8 * 16 + 8 * 16 + 8 * 8)) * sizeof(float)));
+  CHECK(b.conv2d_workspace_bytes(make_conv2d(1, 1, 3, 3, 1, 1, 1, 1, 1, 0, 0)) == 0);
+  cuda_emu::set_conv_variant(cuda_emu::conv_default_variant);
   // A failed copy names the call, the file and the line.
   try {
     Stream s;

@@ -343,10 +343,12 @@ void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const OpCase& l
     dnn.cudnnDestroyConvolutionDescriptor(cd);
   }
 
-  OpRun run(be, *layer.op, layer.dims, inputs);
-  run.reset();
   for (const std::string& v : cuda::conv_variants()) {
     cuda::set_conv_variant(v);
+    // A fresh run per variant: its workspace is sized for the variant selected (the Winograd ones need
+    // their transformed operands there, and fall back to igemm2 without them).
+    OpRun run(be, *layer.op, layer.dims, inputs);
+    run.reset();
     auto launch_once = [&] { run.launch(size_t(launch)); };
     // The naive variant can take seconds on the large layers: time one launch first, and repeat it only if
     // it is quick.

@@ -35,6 +35,7 @@
 
 #include "engine/backend.h"
 #include "kernels/cuda/conv2d.h"
+#include "kernels/cuda/conv_winograd.h"
 #include "kernels/cuda/ops.h"
 
 namespace tint {
@@ -947,7 +948,9 @@ __global__ void conv_naive_backward_weight_kernel(ConvGemm g, float* __restrict_
 // ---- planning and launch ------------------------------------------------------------------------------
 
 // The variants' names, indexed by the number the planner and the launcher switch on.
-const char* const kVariantNames[] = {"naive", "igemm", "igemm-nosplit", "igemm2", "igemm3"};
+const char* const kVariantNames[] = {"naive",  "igemm",     "igemm-nosplit", "igemm2",
+                                     "igemm3", "winograd4", "winograd2"};
+constexpr int kFirstWinograd = 5;  // winograd4, winograd2: tile 4, tile 2
 constexpr int kDefaultVariant = 3;
 std::atomic<int> g_variant{kDefaultVariant};
 std::atomic<int> g_forced_tm{0}, g_forced_tn{0};  // set_conv_tile (tests): 0 lets the planner choose
@@ -1036,10 +1039,20 @@ Plan make_plan(const Conv2dShape& s, int variant, size_t workspace_bytes) {
   return plan;
 }
 
-// Enough for every splitting variant (1, 3 and 4), whichever is selected when the kernel runs.
+constexpr WinoProduct wino_product(Dir d) {
+  return d == Dir::forward ? WinoProduct::forward
+                           : d == Dir::backward_data ? WinoProduct::backward_data : WinoProduct::backward_weight;
+}
+
+// Enough for every splitting variant (1, 3 and 4), whichever is selected when the kernel runs, and for the
+// Winograd variant when one is selected now (its transformed operands are several times the activations,
+// so the default variant does not reserve them; the engine sizes the workspace before each launch).
 template <Dir D>
 size_t workspace_for(const Conv2dShape& s) {
   size_t bytes = 0;
+  const int selected = g_variant.load(std::memory_order_relaxed);
+  if (selected >= kFirstWinograd)
+    bytes = winograd_workspace_bytes(selected == kFirstWinograd ? 4 : 2, wino_product(D), s);
   for (int variant : {1, 3, 4}) {
     const Plan p = make_plan<D>(s, variant, SIZE_MAX);
     if (p.g.splits > 1) bytes = std::max(bytes, size_t(p.g.splits) * p.g.phases * p.g.M * p.g.n_pad * sizeof(float));
@@ -1049,7 +1062,13 @@ size_t workspace_for(const Conv2dShape& s) {
 
 template <Dir D>
 void launch_conv(const Stream& stream, float* out, const float* a, const float* b, const Conv2dShape& s) {
-  const int variant = g_variant.load(std::memory_order_relaxed);
+  int variant = g_variant.load(std::memory_order_relaxed);
+  if (variant >= kFirstWinograd) {
+    // The operands in the Winograd entry's order: forward (x, w), backward-data (dy, w), backward-weight
+    // (x, dy), which is (b, a) here.
+    if (winograd_run(variant == kFirstWinograd ? 4 : 2, wino_product(D), stream, out, b, a, s)) return;
+    variant = 3;  // a shape Winograd does not take (not 3x3 stride 1), or too little workspace: igemm2
+  }
   const bool ws_aligned = reinterpret_cast<uintptr_t>(stream.workspace) % 16 == 0;
   Plan plan = make_plan<D>(s, variant, stream.workspace && ws_aligned ? stream.workspace_bytes : 0);
   ConvGemm& g = plan.g;

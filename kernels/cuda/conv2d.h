@@ -15,6 +15,10 @@
 //                      shared memory, zero-filled at the padding) with the gather offsets split into a
 //                      per-thread column part and a per-slice k part decoded once per block; split-K as
 //                      igemm. Not yet measured on a GPU (benchmarks/gpu/check.sh will).
+//   5 "winograd4"      3x3 stride-1 layers as Winograd F(4x4,3x3): weight and input transforms, 36 GEMMs in
+//                      one batched launch, output transform, through Stream::workspace
+//                      (kernels/cuda/conv_winograd.h); other shapes, or too little workspace, run igemm2
+//   6 "winograd2"      the same with F(2x2,3x3): 16 GEMMs, as exact as the direct product
 //
 // Variants are chosen by NAME (tests, benchmarks and `tint op --variant`); the selection is process-wide
 // (set it back to the default afterwards). An unknown name is an error that lists the valid ones.
