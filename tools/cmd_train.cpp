@@ -100,6 +100,8 @@ inspection:
                         and DIR/final.safetensors (weights after the last step), for parity checks
   --profile F.json      time every op of the first 200 steps (forward and backward, per layer): a table
                         sorted by time at the end, and a Chrome/Perfetto trace in F.json
+  --conv-variant NAME   the convolution kernels on cpu, cuda and cuda-emu (tint op --list names them; the
+                        same weights within the kernels' tolerance, at another speed)
 
 The run folder holds checkpoint.safetensors (weights, Adam's moments, configuration, position; what
 --resume reads), model.safetensors (weights for colorize, eval and PyTorch), log.csv, loss.svg (training
@@ -461,7 +463,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
                      "levels",     "loss",         "lr",           "weight-decay",  "batch",   "device",
                      "epochs",     "steps",        "seed",         "out",           "resume",  "log-every",
                      "dump-graph", "dump-batches", "comm-timeout", "micro-batches", "profile", "head",
-                     "cache-mb"},
+                     "cache-mb",   "conv-variant"},
                     1,
                     ""});
   if (args.help()) {
@@ -478,6 +480,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
 
   // ---- every flag checked before anything is created ----------------------------------------------------
   const Device device = Device::parse(args.get("device", "cpu"));
+  if (args.has("conv-variant")) select_conv_variant(device, "--conv-variant", args.get("conv-variant", ""));
   const int launched = launcher_world_size();
   const bool distributed = args.has("distributed") || launched > 1;
   const double comm_timeout = args.get_double("comm-timeout", 600, 1, 86400);

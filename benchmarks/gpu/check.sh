@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # The one prepared run for a lent GPU machine (see benchmarks/gpu/prepare.sh, which builds the binaries here
-# and prints the device-tool call). Runs, each step under its own `timeout`, within 8 minutes in all:
+# and prints the device-tool call). Steps run most important first, each under its own `timeout`, within
+# T_TOTAL seconds (default 480) in all; a step that would get under 20 s is skipped and says so:
 #   1. the gpu tests (gpu_cuda_backends: the kernel matrix against cpu-ref, the U-Net layers against the
-#      naive kernel, the out-of-memory message) and test_cuda_backends (cuda-emu and cuda side by side)
-#   2. compute-sanitizer memcheck and racecheck on test_cuda_backends (small shapes)
-#   3. tint bench at batch 1 and 8: the training step by phase, against the same U-Net in PyTorch (python3) in
-#      the same invocation, and a profile of each batch size (table in train_step.log, Chrome/Perfetto traces
-#      profile_b1.json and profile_b8.json, NVTX names for Nsight); then the same step with the "tree"
-#      reductions (--reduce-variant tree, train_step_tree.log), to set beside the default "block" ones
-#   4. bench_gpu_conv at batch 1 and batch 8: every conv variant (igemm3, the cp.async pipeline, included) and
-#      product against cuDNN, GB/s of the rest, the reductions under each reduce variant
-#   5. the choice: the fastest conv variant per batch and product (summed over the U-Net's layers) and the
-#      fastest reduce variant per kernel, from the JSON, in choice.log (the defaults are changed by hand, in a
-#      commit that cites it)
-# Step limits can be tightened for a short lease: T_GPU_TESTS, T_EMU_TESTS, T_MEMCHECK, T_RACECHECK,
-# T_TRAIN_STEP, T_TRAIN_TREE (seconds each) and T_TOTAL (the whole run's budget, which the benchmark fills).
-# Everything is written under $OUT (default ./out-gpu); a short table is printed last.
+#      naive kernel, the out-of-memory message), test_cuda_backends (cuda-emu and cuda side by side) and
+#      gpu_engine (training on cuda against cpu)
+#   2. bench_gpu_conv at batch 8 and batch 1: every conv variant (igemm3's cp.async pipeline and the Winograd
+#      variants included) and product against cuDNN, GB/s of the rest, the reductions under each reduce variant
+#   3. tint bench at batch 1 and 8: the training step by phase against the same U-Net in PyTorch (python3) in
+#      the same invocation, with a profile (Chrome/Perfetto traces profile_<variant>_b<N>.json, NVTX names for
+#      Nsight), under the default conv variant and then each of WINO_VARIANTS (default winograd4)
+#   4. with TRAIN_DATA=DIR (DIR/train, DIR/val): a colorizer trained on the GPU for T_TRAIN seconds (default
+#      120; width TRAIN_WIDTH 32, lr TRAIN_LR 1e-3, batch 8 at 256 px, conv variant TRAIN_VARIANT winograd4
+#      when the gpu tests passed, else igemm2), exported as F16 to model16.safetensors
+#   5. compute-sanitizer memcheck and racecheck on test_cuda_backends (small shapes), and the step with the
+#      "tree" reductions (--reduce-variant tree) beside the default "block" ones
+#   6. the choice: the fastest conv variant per batch and product (summed over the U-Net's layers), the
+#      fastest per layer, and the fastest reduce variant per kernel, from the JSON, in choice.log (the
+#      defaults are changed by hand, in a commit that cites it)
+# Step limits: T_GPU_TESTS, T_EMU_TESTS, T_BENCH8, T_BENCH1, T_TRAIN_STEP, T_TRAIN, T_MEMCHECK, T_RACECHECK,
+# T_TRAIN_TREE (seconds each).
+# Everything is written under $OUT (default ./out-gpu); a short table is printed last. The device tool
+# brings back at most 8 files: benchmarks/gpu/lease.sh runs this with OUT elsewhere and packs the logs.
 # Without a GPU it says so and exits 0 (nothing to run). Exit code: 0 when every step passed, 1 otherwise.
 # Binaries: .carry/gpu (from prepare.sh); if absent, a fallback build with cmake/ninja/nvcc there, using the
 # headers in .carry/prefix.
@@ -87,38 +93,80 @@ if [ -x "$BIN/gpu_engine" ]; then
   record "gpu_engine (training on cuda = cpu)" $?
 fi
 
-# 2. compute-sanitizer (small shapes: the test binary's cuda backend; the emulated half is host code)
-CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
-if [ -n "$CS" ]; then
-  { echo "== memcheck"; timeout ${T_MEMCHECK:-120} "$CS" --tool memcheck --leak-check no --error-exitcode 9 \
-      "$BIN/test_cuda_backends"; } > "$OUT/sanitizer.log" 2>&1
-  record "compute-sanitizer memcheck" $?
-  { echo "== racecheck"; timeout ${T_RACECHECK:-100} "$CS" --tool racecheck --error-exitcode 9 \
-      "$BIN/test_cuda_backends" "[conv],[reduce],*sum*,*bias*,*losses*"; } >> "$OUT/sanitizer.log" 2>&1
-  record "compute-sanitizer racecheck" $?
-else
-  SUMMARY+=("compute-sanitizer                  not found")
-fi
+# Seconds left of the run's budget (T_TOTAL), and a step's limit: its own, or what is left if less. Steps
+# run most important first; one that would get under 20 s is skipped and says so.
+left() { echo $(( ${T_TOTAL:-480} - ($(date +%s) - T0) )); }
+cap() { local l; l=$(left); echo $(( l < $1 ? l : $1 )); }
+skip() { SUMMARY+=("$(printf '%-34s %s' "$1" "skipped (time)")"); say "$1: skipped (time)"; }
 
-# 3. the training step through the engine on the GPU, batch 1 against 8, with the same U-Net in PyTorch in the
-#    same invocation (its default kernels, fp32, TF32 off) and a profile of each batch size (CUDA events)
-if [ -x "$BIN/tint" ]; then
-  timeout ${T_TRAIN_STEP:-150} "$BIN/tint" bench --device cuda --batches 1,8 --peer python3 \
-    --json "$OUT/train_step.json" --profile "$OUT/profile.json" > "$OUT/train_step.log" 2>&1
-  record "tint bench (batch 1 vs 8, PyTorch, profile)" $?
-  timeout ${T_TRAIN_TREE:-60} "$BIN/tint" bench --device cuda --batches 1,8 --reduce-variant tree \
-    --json "$OUT/train_step_tree.json" > "$OUT/train_step_tree.log" 2>&1
-  record "tint bench --reduce-variant tree" $?
-fi
-
-# 4. conv benchmark: batch 1 then batch 8 (separate runs, so a timeout in one keeps the other's JSON)
-for b in 1 8; do
-  left=$(( ${T_TOTAL:-470} - ($(date +%s) - T0) ))
-  if [ $left -lt 30 ]; then SUMMARY+=("bench batch $b                      skipped (time)"); continue; fi
-  limit=$(( b == 1 ? (left < 150 ? left : 150) : left ))
+# 2. conv benchmark: batch 8 then batch 1 (separate runs, so a timeout in one keeps the other's JSON)
+for b in 8 1; do
+  limit=$(cap $(( b == 8 ? ${T_BENCH8:-200} : ${T_BENCH1:-90} )))
+  if [ "$limit" -lt 20 ]; then skip "bench_gpu_conv batch $b"; continue; fi
   timeout $limit "$BIN/bench_gpu_conv" --batches $b --json "$OUT/bench_b$b.json" > "$OUT/bench_b$b.log" 2>&1
   record "bench_gpu_conv batch $b" $?
 done
+
+# 3. the training step through the engine on the GPU, batch 1 against 8, with the same U-Net in PyTorch in the
+#    same invocation (its default kernels, fp32, TF32 off) and a profile of each batch size (CUDA events);
+#    then the same under each Winograd conv variant, again with PyTorch in the same invocation (so each ratio
+#    pairs two measurements of one process)
+if [ -x "$BIN/tint" ]; then
+  for v in default ${WINO_VARIANTS:-winograd4}; do
+    name=train_step; flag=(); [ "$v" != default ] && name=train_step_$v && flag=(--conv-variant $v)
+    limit=$(cap ${T_TRAIN_STEP:-100})
+    if [ "$limit" -lt 20 ]; then skip "tint bench ($v)"; continue; fi
+    timeout $limit "$BIN/tint" bench --device cuda --batches 1,8 --peer python3 "${flag[@]}" \
+      --json "$OUT/$name.json" --profile "$OUT/profile_$v.json" > "$OUT/$name.log" 2>&1
+    record "tint bench ($v; PyTorch, profile)" $?
+  done
+fi
+
+# 4. optional: a colorizer trained on the GPU for T_TRAIN seconds (TRAIN_DATA holds train/ and val/). SIGINT
+#    at the limit: tint finishes the step and writes its checkpoint. The weights come back as F16.
+if [ -n "${TRAIN_DATA:-}" ] && [ -d "$TRAIN_DATA/train" ] && [ -x "$BIN/tint" ]; then
+  limit=$(cap ${T_TRAIN:-120})
+  if [ "$limit" -lt 40 ]; then
+    skip "tint train (GPU model)"
+  else
+    tv=${TRAIN_VARIANT:-winograd4}
+    grep -q "gpu_cuda_backends: PASS" "$LOG" || tv=igemm2
+    timeout -k 30 -s INT --preserve-status $(( limit - 15 )) "$BIN/tint" train --device cuda \
+      --data "$TRAIN_DATA/train" --val "$TRAIN_DATA/val" --size 256 --width ${TRAIN_WIDTH:-32} --batch 8 \
+      --lr ${TRAIN_LR:-1e-3} --epochs 100000 --conv-variant $tv --out "$OUT/gpu-model" --log-every 100 \
+      > "$OUT/train.log" 2>&1
+    rc=$?; [ $rc = 130 ] && rc=0  # stopped by the time limit, checkpoint written
+    record "tint train ($tv, ${T_TRAIN:-120} s)" $rc
+    "$BIN/tint" export "$OUT/gpu-model" "$OUT/model16.safetensors" >> "$OUT/train.log" 2>&1
+  fi
+fi
+
+# 5. compute-sanitizer (small shapes: the test binary's cuda backend; the emulated half is host code)
+CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+if [ -n "$CS" ]; then
+  limit=$(cap ${T_MEMCHECK:-120})
+  if [ "$limit" -lt 20 ]; then skip "compute-sanitizer memcheck"; else
+    { echo "== memcheck"; timeout $limit "$CS" --tool memcheck --leak-check no --error-exitcode 9 \
+        "$BIN/test_cuda_backends"; } > "$OUT/sanitizer.log" 2>&1
+    record "compute-sanitizer memcheck" $?
+  fi
+  limit=$(cap ${T_RACECHECK:-100})
+  if [ "$limit" -lt 20 ]; then skip "compute-sanitizer racecheck"; else
+    { echo "== racecheck"; timeout $limit "$CS" --tool racecheck --error-exitcode 9 \
+        "$BIN/test_cuda_backends" "[conv],[reduce],*sum*,*bias*,*losses*"; } >> "$OUT/sanitizer.log" 2>&1
+    record "compute-sanitizer racecheck" $?
+  fi
+else
+  SUMMARY+=("compute-sanitizer                  not found")
+fi
+if [ -x "$BIN/tint" ]; then
+  limit=$(cap ${T_TRAIN_TREE:-40})
+  if [ "$limit" -lt 20 ]; then skip "tint bench --reduce-variant tree"; else
+    timeout $limit "$BIN/tint" bench --device cuda --batches 1,8 --reduce-variant tree \
+      --json "$OUT/train_step_tree.json" > "$OUT/train_step_tree.log" 2>&1
+    record "tint bench --reduce-variant tree" $?
+  fi
+fi
 
 # 5. the fastest variants, from the JSON (python3 only reads it; nothing is changed here)
 if command -v python3 >/dev/null 2>&1; then
@@ -148,6 +196,30 @@ for b in (1, 8):
         ratio = f", cudnn/tint {cudnn / cands[best]:.2f}" if cudnn else ""
         print(f"conv batch {b} {product:<10} fastest {best} {cands[best]:.3f} ms{ratio}; "
               + ", ".join(f"{i[5:]} {t:.3f}" for i, t in sorted(cands.items(), key=lambda x: x[1])))
+    # Per layer and product: the fastest tint variant and cuDNN's time, and the sum of those fastest (what a
+    # per-shape rule could reach) against cuDNN's sum.
+    per = defaultdict(dict)
+    for r in data["conv"]:
+        if r["ms"] is not None:
+            per[(r["product"], r["layer"])][r["impl"]] = r["ms"]
+    oracle = defaultdict(float)
+    dnn_sum = defaultdict(float)
+    for (product, layer), v in sorted(per.items()):
+        tint = {i: t for i, t in v.items() if i.startswith("tint:") and i != "tint:naive"}
+        if not tint:
+            continue
+        best = min(tint, key=tint.get)
+        oracle[product] += tint[best]
+        dnn = v.get("cudnn")
+        if dnn:
+            dnn_sum[product] += dnn
+        print(f"  b{b} {product:<10} {layer:<14} best {best[5:]:<10} {tint[best]:.4f} ms"
+              + (f"  cudnn {dnn:.4f} ({dnn / tint[best]:.2f}x)" if dnn else "")
+              + "  " + " ".join(f"{i[5:]}={t:.4f}" for i, t in sorted(tint.items(), key=lambda x: x[1])[:4]))
+    for product in sorted(oracle):
+        d = dnn_sum.get(product)
+        print(f"conv batch {b} {product:<10} per-layer best sum {oracle[product]:.3f} ms"
+              + (f", cudnn {d:.3f} ms, cudnn/tint {d / oracle[product]:.2f}" if d else ""))
     if b == 8:
         red = defaultdict(dict)
         for r in data.get("memory_kernels", []):
@@ -170,11 +242,14 @@ for b in 1 8; do
 done
 grep -h "^device:\|^cuDNN" "$OUT/bench_b1.log" 2>/dev/null | head -2
 if [ -f "$OUT/train_step.log" ]; then
-  grep -A14 "^profile:" "$OUT/train_step.log"        # the top of each batch size's profile
   sed -n '/^batch  /,$p' "$OUT/train_step.log" | grep -v "^json:"   # tint bench's table and the peer
 fi
 [ -f "$OUT/train_step_tree.log" ] && { echo "reduce variant tree:"; sed -n '/^batch  /,$p' "$OUT/train_step_tree.log" | grep -v "^json:"; }
-[ -f "$OUT/choice.log" ] && cat "$OUT/choice.log"
+[ -f "$OUT/train.log" ] && { echo "GPU training:"; grep -E "^tint train|validation" "$OUT/train.log" | tail -4; }
+for v in ${WINO_VARIANTS:-winograd4}; do
+  [ -f "$OUT/train_step_$v.log" ] && { echo "conv variant $v:"; sed -n '/^batch  /,$p' "$OUT/train_step_$v.log" | grep -v "^json:"; }
+done
+[ -f "$OUT/choice.log" ] && grep -v "^  b" "$OUT/choice.log"
 grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$OUT/sanitizer.log" 2>/dev/null
 grep -h "^All tests passed\|^test cases:" "$OUT/tests.log" 2>/dev/null
 printf '%s\n' "${SUMMARY[@]}"
