@@ -13,8 +13,8 @@
 #   4. with TRAIN_DATA=DIR (DIR/train, DIR/val): a colorizer trained on the GPU for T_TRAIN seconds (default
 #      120; width TRAIN_WIDTH 32, lr TRAIN_LR 1e-3, batch 8 at 256 px, conv variant TRAIN_VARIANT winograd4
 #      when the gpu tests passed, else igemm2), exported as F16 to model16.safetensors
-#   5. compute-sanitizer memcheck and racecheck on test_cuda_backends (small shapes), and the step with the
-#      "tree" reductions (--reduce-variant tree) beside the default "block" ones
+#   5. compute-sanitizer racecheck on test_cuda_backends (small shapes; memcheck runs right after the
+#      tests, being quick), and the step with the "tree" reductions (--reduce-variant tree) beside the default "block" ones
 #   6. the choice: the fastest conv variant per batch and product (summed over the U-Net's layers), the
 #      fastest per layer, and the fastest reduce variant per kernel, from the JSON, in choice.log (the
 #      defaults are changed by hand, in a commit that cites it)
@@ -99,6 +99,17 @@ left() { echo $(( ${T_TOTAL:-480} - ($(date +%s) - T0) )); }
 cap() { local l; l=$(left); echo $(( l < $1 ? l : $1 )); }
 skip() { SUMMARY+=("$(printf '%-34s %s' "$1" "skipped (time)")"); say "$1: skipped (time)"; }
 
+# memcheck early: it is quick, and it covers every kernel the later steps time
+CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+if [ -n "$CS" ]; then
+  limit=$(cap ${T_MEMCHECK:-120})
+  if [ "$limit" -lt 20 ]; then skip "compute-sanitizer memcheck"; else
+    { echo "== memcheck"; TINT_TEST_SKIP_EMU=1 timeout $limit "$CS" --tool memcheck --leak-check no --error-exitcode 9 \
+        "$BIN/test_cuda_backends"; } > "$OUT/sanitizer.log" 2>&1
+    record "compute-sanitizer memcheck" $?
+  fi
+fi
+
 # 2. conv benchmark: batch 8 then batch 1 (separate runs, so a timeout in one keeps the other's JSON)
 for b in 8 1; do
   limit=$(cap $(( b == 8 ? ${T_BENCH8:-200} : ${T_BENCH1:-90} )))
@@ -141,18 +152,12 @@ if [ -n "${TRAIN_DATA:-}" ] && [ -d "$TRAIN_DATA/train" ] && [ -x "$BIN/tint" ];
   fi
 fi
 
-# 5. compute-sanitizer (small shapes: the test binary's cuda backend; the emulated half is host code)
-CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+# 5. compute-sanitizer racecheck (small shapes: the test binary's cuda backend; the emulated half is host
+#    code; memcheck ran after the tests)
 if [ -n "$CS" ]; then
-  limit=$(cap ${T_MEMCHECK:-120})
-  if [ "$limit" -lt 20 ]; then skip "compute-sanitizer memcheck"; else
-    { echo "== memcheck"; timeout $limit "$CS" --tool memcheck --leak-check no --error-exitcode 9 \
-        "$BIN/test_cuda_backends"; } > "$OUT/sanitizer.log" 2>&1
-    record "compute-sanitizer memcheck" $?
-  fi
   limit=$(cap ${T_RACECHECK:-100})
   if [ "$limit" -lt 20 ]; then skip "compute-sanitizer racecheck"; else
-    { echo "== racecheck"; timeout $limit "$CS" --tool racecheck --error-exitcode 9 \
+    { echo "== racecheck"; TINT_TEST_SKIP_EMU=1 timeout $limit "$CS" --tool racecheck --error-exitcode 9 \
         "$BIN/test_cuda_backends" "[conv],[reduce],*sum*,*bias*,*losses*"; } >> "$OUT/sanitizer.log" 2>&1
     record "compute-sanitizer racecheck" $?
   fi
