@@ -114,10 +114,10 @@ TEST_CASE("cuda backends: conv2d tuned variants with forced large tiles", "[cuda
 TEST_CASE("cuda backends: conv2d winograd variants, wide tiles, paddings, split reduction", "[cuda][conv]") {
   const OpDef& conv = find_op("conv2d");
   const std::vector<OpCase> cases = {
-      {&conv, {2, 3, 64, 64, 72, 3, 3, 1, 1, 1, 1}, "", kSmallCase},  // 128x128 tile forward; 512 tiles
+      {&conv, {2, 8, 64, 64, 72, 3, 3, 1, 1, 1, 1}, "", kSmallCase},  // 128x128 tile forward; 512 tiles
       {&conv, {1, 70, 8, 8, 66, 3, 3, 1, 1, 1, 1}, "", kSmallCase},   // channels past 64, not multiples of 4
       {&conv, {1, 8, 13, 10, 12, 3, 3, 1, 1, 0, 2}, "", kSmallCase},  // paddings 0 and 2, ragged tiles
-      {&conv, {2, 5, 9, 11, 6, 3, 3, 1, 1, 2, 0}, "", kSmallCase},
+      {&conv, {2, 9, 9, 11, 10, 3, 3, 1, 1, 2, 0}, "", kSmallCase},
   };
   for (const Target& t : targets()) {
     for (const OpCase& c : cases) {
@@ -139,6 +139,25 @@ TEST_CASE("cuda backends: conv2d winograd variants, wide tiles, paddings, split 
       }
       t.set_variant(t.default_variant);
     }
+  }
+}
+
+// With fewer than 8 input channels (the U-Net's first layer) forward and backward-weight run igemm2, bit for
+// bit, while backward-data (whose transformed input is dy, with c_out channels) still runs Winograd.
+TEST_CASE("cuda backends: winograd leaves products with under 8 transformed channels to igemm2", "[cuda][conv]") {
+  const OpDef& conv = find_op("conv2d");
+  const OpCase c{&conv, {1, 3, 12, 12, 16, 3, 3, 1, 1, 1, 1}, "", kSmallCase};
+  const std::vector<std::vector<float>> in = make_op_inputs(*c.op, c.dims, 4);
+  for (const Target& t : targets()) {
+    t.set_variant("igemm2");
+    const std::vector<std::vector<float>> direct = run_op_case(*t.backend, *c.op, c.dims, in, t.stream);
+    t.set_variant("winograd4");
+    const std::vector<std::vector<float>> got = run_op_case(*t.backend, *c.op, c.dims, in, t.stream);
+    t.set_variant(t.default_variant);
+    REQUIRE(got.size() == 3);  // y, dx, dw
+    CHECK(got[0] == direct[0]);
+    CHECK(got[1] != direct[1]);
+    CHECK(got[2] == direct[2]);
   }
 }
 
@@ -165,9 +184,11 @@ TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
   // The workspace covers split-K where it is chosen, and nothing where it is not.
   CHECK(b.conv2d_workspace_bytes(make_conv2d(1, 64, 4, 4, 8, 3, 3, 1, 1, 1, 1)) > 0);
   CHECK(b.conv2d_workspace_bytes(make_conv2d(1, 1, 3, 3, 1, 1, 1, 1, 1, 0, 0)) == 0);
-  // A Winograd variant reserves its transformed operands only while selected, and only for 3x3 stride 1:
+  // A Winograd variant (the default is one) reserves its transformed operands only while selected, and only
+  // for 3x3 stride 1:
   // F(4x4,3x3) on 16x16 pixels, 8 channels in and out: V and M are 36 x 8 x 16 tiles each, U 36 x 8 x 8.
   const Conv2dShape s3 = make_conv2d(1, 8, 16, 16, 8, 3, 3, 1, 1, 1, 1);
+  cuda_emu::set_conv_variant("igemm2");
   const size_t plain = b.conv2d_workspace_bytes(s3);
   cuda_emu::set_conv_variant("winograd4");
   CHECK(b.conv2d_workspace_bytes(s3) == std::max(plain, size_t(36 * (8 * 16 + 8 * 16 + 8 * 8)) * sizeof(float)));
@@ -238,8 +259,8 @@ TEST_CASE("cuda-emu: tree reductions give the same bits under every schedule and
 TEST_CASE("cuda-emu: reduce variants by name and errors", "[cuda][reduce]") {
   CHECK(cuda_emu::reduce_variant() == cuda_emu::reduce_default_variant);
   CHECK(cuda_emu::reduce_variants() == std::vector<std::string>{"block", "tree"});
-  cuda_emu::set_reduce_variant("tree");
-  CHECK(cuda_emu::reduce_variant() == "tree");
+  cuda_emu::set_reduce_variant("block");
+  CHECK(cuda_emu::reduce_variant() == "block");
   try {
     cuda_emu::set_reduce_variant("atomic");
     FAIL("an unknown reduce variant was accepted");
@@ -249,6 +270,6 @@ TEST_CASE("cuda-emu: reduce variants by name and errors", "[cuda][reduce]") {
     CHECK(msg.find("'atomic'") != std::string::npos);
     CHECK(msg.find("block, tree") != std::string::npos);
   }
-  CHECK(cuda_emu::reduce_variant() == "tree");  // a refused name changes nothing
+  CHECK(cuda_emu::reduce_variant() == "block");  // a refused name changes nothing
   cuda_emu::set_reduce_variant(cuda_emu::reduce_default_variant);
 }

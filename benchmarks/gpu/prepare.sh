@@ -17,6 +17,8 @@ rm -rf .carry/gpu .carry/prefix
 mkdir -p .carry/gpu .carry/prefix/include .carry/prefix/lib/cmake
 cp "$build/tests/gpu_cuda_backends" "$build/tests/gpu_engine" "$build/tests/test_cuda_backends" "$build/benchmarks/gpu/bench_gpu_conv" \
   "$build/tools/tint" .carry/gpu/
+# Symbols off: the device tool carries at most 64 MiB with the working tree (the sm_90 code stays).
+strip -s .carry/gpu/* 2>/dev/null || true
 git rev-parse HEAD > .carry/gpu/COMMIT 2>/dev/null || true
 # Header-only dependencies, mirrored as a prefix so that find_package works there (fallback build only).
 cp -r /usr/include/fmt /usr/include/catch2 .carry/prefix/include/
@@ -33,8 +35,11 @@ cp /usr/lib/x86_64-linux-gnu/libwebp.a .carry/prefix/lib/ 2>/dev/null || true
 du -sh .carry
 cat <<'MSG'
 
-Ready. The device-tool call (one run, ~8 minutes at most; the script stops each step with `timeout`):
-  run(command="bash benchmarks/gpu/check.sh", carry=[".carry"], timeout_s=570)
-Results come back under $OUT (check.log, tests.log, sanitizer.log, bench_b1/b8 .log and .json); the summary
-table is printed last. Commit what matters under benchmarks/results/.
+Ready. The device-tool call (one run; check.sh's steps fit T_TOTAL, 480 s by default):
+  run(command="T_TOTAL=430 bash benchmarks/gpu/lease.sh", carry=[".carry/gpu"], timeout_s=500)
+With a GPU training run (step 4), carry the photos too, resized small enough for the 64 MiB limit:
+  run(command="TRAIN_DATA=.gpudata T_TOTAL=430 T_TRAIN=100 bash benchmarks/gpu/lease.sh",
+      carry=[".carry/gpu", ".gpudata"], timeout_s=500)
+.carry/prefix (headers for check.sh's fallback build there) is carried only when the binaries cannot run.
+Results come back as results.tgz (and model16.safetensors); commit what matters under benchmarks/results/.
 MSG

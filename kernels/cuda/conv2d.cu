@@ -951,7 +951,7 @@ __global__ void conv_naive_backward_weight_kernel(ConvGemm g, float* __restrict_
 const char* const kVariantNames[] = {"naive",  "igemm",     "igemm-nosplit", "igemm2",
                                      "igemm3", "winograd4", "winograd2"};
 constexpr int kFirstWinograd = 5;  // winograd4, winograd2: tile 4, tile 2
-constexpr int kDefaultVariant = 3;
+constexpr int kDefaultVariant = 5;  // winograd4 (conv2d.h has the measurement)
 std::atomic<int> g_variant{kDefaultVariant};
 std::atomic<int> g_forced_tm{0}, g_forced_tn{0};  // set_conv_tile (tests): 0 lets the planner choose
 

@@ -1,5 +1,6 @@
 // Convolution variants of the CUDA backends, for tests and benchmarks. The engine never calls these: it
-// gets the default (igemm2) through the Backend table.
+// gets the selected one (by default winograd4, which runs igemm2 on the shapes it does not take) through the
+// Backend table.
 //
 //   0 "naive"          one thread per output element, a plain loop over the reduction (teaching, and a
 //                      second check of the tuned kernels on a real GPU)
@@ -8,16 +9,21 @@
 //   2 "igemm-nosplit"  the same kernel, never split: shows what split-K buys on small layers
 //   3 "igemm2"         the same GEMM mapping with 16-deep slices and division-free gather indices (each
 //                      thread walks a run of consecutive k with a mixed-radix counter); backward-weight
-//                      takes large tiles and splits K wider (conv2d.cu says why). The default since it
-//                      was measured on an H200 (benchmarks/results/2026-11-26-h200-igemm2): faster than
-//                      igemm on every U-Net layer and product but the 1x1 head's backward-data (tiny).
+//                      takes large tiles and splits K wider (conv2d.cu says why). Measured on an H200
+//                      (benchmarks/results/2026-11-26-h200-igemm2): faster than igemm on every U-Net layer
+//                      and product but the 1x1 head's backward-data (tiny). What winograd4 runs on every
+//                      shape but 3x3 stride 1.
 //   4 "igemm3"         igemm's 64x64 tile fed by a three-stage cp.async pipeline (asynchronous copies into
 //                      shared memory, zero-filled at the padding) with the gather offsets split into a
 //                      per-thread column part and a per-slice k part decoded once per block; split-K as
-//                      igemm. Not yet measured on a GPU (benchmarks/gpu/check.sh will).
+//                      igemm. Measured on an H200 (benchmarks/results/2026-11-30-h200-winograd): slower than
+//                      igemm2 on every product (0.19-0.60x cuDNN in the sums against 0.57-1.20x): kept as the
+//                      reference cp.async implementation, not tuned further.
 //   5 "winograd4"      3x3 stride-1 layers as Winograd F(4x4,3x3): weight and input transforms, 36 GEMMs in
 //                      one batched launch, output transform, through Stream::workspace
-//                      (kernels/cuda/conv_winograd.h); other shapes, or too little workspace, run igemm2
+//                      (kernels/cuda/conv_winograd.h); other shapes, or too little workspace, run igemm2.
+//                      The default since benchmarks/results/2026-11-30-h200-winograd: the fastest variant
+//                      in every product's sum over the U-Net at batch 1 and 8, 1.03-1.76x cuDNN's.
 //   6 "winograd2"      the same with F(2x2,3x3): 16 GEMMs, as exact as the direct product
 //
 // Variants are chosen by NAME (tests, benchmarks and `tint op --variant`); the selection is process-wide
@@ -36,7 +42,7 @@ const std::vector<std::string>& conv_variants();  // in the order above
 std::string conv_variant();                       // the selected one
 void set_conv_variant(const std::string& name);   // throws tint::Error naming the valid variants
 void set_conv_tile(int tm, int tn);               // throws tint::Error for any other pair
-inline constexpr const char* conv_default_variant = "igemm2";
+inline constexpr const char* conv_default_variant = "winograd4";
 }  // namespace cuda_emu
 
 namespace cuda {  // defined only when built with nvcc (TINT_HAVE_CUDA)
@@ -44,7 +50,7 @@ const std::vector<std::string>& conv_variants();
 std::string conv_variant();
 void set_conv_variant(const std::string& name);
 void set_conv_tile(int tm, int tn);
-inline constexpr const char* conv_default_variant = "igemm2";
+inline constexpr const char* conv_default_variant = "winograd4";
 }  // namespace cuda
 
 }  // namespace tint

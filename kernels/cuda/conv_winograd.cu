@@ -518,14 +518,23 @@ bool winograd_takes(const Conv2dShape& s) {
          s.pad_w >= 0 && s.pad_w <= 2;
 }
 
+// Whether the Winograd form of this product pays: its transformed input needs at least 8 channels. With
+// fewer (the U-Net's first layer, 1 channel in) the transforms cost more than the GEMMs they shorten:
+// forward and backward-weight of down.0.conv1 measured 0.25 ms against igemm2's 0.085 and 0.69 against
+// 0.25 at batch 8 on an H200 (benchmarks/results/2026-11-30-h200-winograd), while its backward-data, whose
+// input is the 64-channel dy, measured 0.44 against 1.46.
+bool winograd_pays(WinoProduct product, const Conv2dShape& s) {
+  return (product == WinoProduct::backward_data ? s.c_out : s.c_in) >= 8;
+}
+
 size_t winograd_workspace_bytes(int tile_m, WinoProduct product, const Conv2dShape& s) {
-  if (!winograd_takes(s)) return 0;
+  if (!winograd_takes(s) || !winograd_pays(product, s)) return 0;
   return size_t(pieces(tile_m, product, wino_shape(tile_m, product, s)).total()) * sizeof(float);
 }
 
 bool winograd_run(int tile_m, WinoProduct product, const Stream& stream, float* out, const float* in0,
                   const float* in1, const Conv2dShape& s) {
-  if (!winograd_takes(s) || (tile_m != 2 && tile_m != 4)) return false;
+  if (!winograd_takes(s) || !winograd_pays(product, s) || (tile_m != 2 && tile_m != 4)) return false;
   const size_t need = winograd_workspace_bytes(tile_m, product, s);
   if (!stream.workspace || stream.workspace_bytes < need || reinterpret_cast<uintptr_t>(stream.workspace) % 16 != 0)
     return false;

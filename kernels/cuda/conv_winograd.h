@@ -43,7 +43,8 @@ enum class WinoProduct { forward, backward_data, backward_weight };
 size_t winograd_workspace_bytes(int tile_m, WinoProduct product, const Conv2dShape& s);
 
 // Runs the product (tile_m 4 or 2) and returns true, or returns false without launching anything when the
-// stream's workspace is smaller than winograd_workspace_bytes (the caller then runs another variant).
+// stream's workspace is smaller than winograd_workspace_bytes, or when the product's transformed input has
+// fewer than 8 channels (measured slower there: conv_winograd.cu), and the caller then runs another variant.
 bool winograd_run(int tile_m, WinoProduct product, const Stream& stream, float* out, const float* in0,
                   const float* in1, const Conv2dShape& s);
 
