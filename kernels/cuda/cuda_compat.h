@@ -8,6 +8,7 @@
 #if defined(__CUDACC__)
 #include <cuda_pipeline.h>  // __pipeline_memcpy_async (cp.async); the emulator has its own
 #include <cuda_runtime.h>
+#include <mma.h>  // nvcuda::wmma (TF32 tensor cores); the emulator has its own (kernels/emu/emu_wmma.h)
 #define TINT_CUDA_NS cuda
 #define TINT_BACKEND_NAME "cuda"
 #else

@@ -26,6 +26,8 @@
 //                min/max for all arithmetic types, __trap
 //   async copy   __pipeline_memcpy_async (4, 8 or 16 bytes, with zero-fill) __pipeline_commit
 //                __pipeline_wait_prior, i.e. cp.async: see "Asynchronous copies" below
+//   tensor cores nvcuda::wmma's TF32 m16n16k8 fragments, load/store/fill/mma_sync and __float_to_tf32
+//                (<mma.h>'s names): kernels/emu/emu_wmma.h, with a seeded element layout
 //   runtime      cudaMalloc/Free, cudaMallocHost/HostAlloc/FreeHost, cudaMemcpy(Async, 2D, To/FromSymbol),
 //                cudaMemset(Async), cudaMemGetInfo, streams, events (with timing), cudaDeviceSynchronize,
 //                cudaGetLastError/PeekAtLastError/GetErrorString/GetErrorName, cudaFuncSetAttribute,
@@ -33,8 +35,8 @@
 //   launches     only through TINT_LAUNCH (kernels/cuda/cuda_compat.h), which calls tint::emu::launch
 //
 // NOT supported (give such code an emulatable fallback; __CUDA_ARCH__ is never defined here, TINT_CUDA_EMU
-// is): inline PTX (asm), wgmma/mma/wmma, TMA, cuda::memcpy_async and cuda::pipeline, cooperative groups,
-// textures and surfaces,
+// is): inline PTX (asm), wgmma, mma.sync, wmma shapes and types other than TF32 m16n16k8, TMA,
+// cuda::memcpy_async and cuda::pipeline, cooperative groups, textures and surfaces,
 // __half/__nv_bfloat16, dynamic parallelism (a launch from a kernel), CUDA graphs, clusters and distributed
 // shared memory, __match_*_sync and __reduce_*_sync, managed memory. Streams do not overlap anything.
 //
@@ -390,6 +392,9 @@ void pipeline_copy(void* dst, const void* src, size_t size_and_align, size_t zfi
 void pipeline_commit();
 void pipeline_wait_prior(size_t prior);
 [[noreturn]] void trap();
+// Fails the running launch with `message`, prefixed by the calling thread's name (for the emulated APIs'
+// own checks, such as wmma's alignment rules).
+[[noreturn]] void kernel_error(const char* message);
 
 using Thunk = void (*)(const void* packed);
 void launch_kernel(const char* name, const void* kernel, dim3 grid, dim3 block, size_t shared_bytes,
@@ -771,3 +776,6 @@ inline double min(double a, float b) {
 inline double max(double a, float b) {
   return std::fmax(a, double(b));
 }
+
+// ---- warp matrix functions (nvcuda::wmma, TF32 m16n16k8 only) -------------------------------------------
+#include "kernels/emu/emu_wmma.h"

@@ -769,6 +769,11 @@ void trap() {
   w.fail(fmt::format("{} called __trap()", w.thread_name(w.current())));
 }
 
+void kernel_error(const char* message) {
+  Worker& w = running_worker("an emulated device function");
+  w.fail(fmt::format("{}: {}", w.thread_name(w.current()), message));
+}
+
 void launch_kernel(const char* name, const void* kernel, dim3 grid, dim3 block, size_t shared_bytes,
                    cudaStream_t stream, Thunk thunk, const void* packed) {
   if (t_running) {
