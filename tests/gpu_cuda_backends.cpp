@@ -25,6 +25,7 @@ Target require_gpu() {
   if (cuda_device_available()) {
     Target t{cuda_backend()};
     t.variants = cuda::conv_variants, t.set_variant = cuda::set_conv_variant;
+    t.variant = cuda::conv_variant;
     t.default_variant = cuda::conv_default_variant, t.set_tile = cuda::set_conv_tile;
     return t;
   }

@@ -18,6 +18,7 @@ namespace {
 Target emu_target() {
   Target t{&cuda_emu_backend()};
   t.variants = cuda_emu::conv_variants, t.set_variant = cuda_emu::set_conv_variant;
+  t.variant = cuda_emu::conv_variant;
   t.default_variant = cuda_emu::conv_default_variant, t.set_tile = cuda_emu::set_conv_tile;
   return t;
 }
@@ -32,6 +33,7 @@ std::vector<Target> targets() {
   if (cuda_device_available()) {
     Target g{cuda_backend()};
     g.variants = cuda::conv_variants, g.set_variant = cuda::set_conv_variant;
+    g.variant = cuda::conv_variant;
     g.default_variant = cuda::conv_default_variant, g.set_tile = cuda::set_conv_tile;
     t.push_back(g);
   }
@@ -125,7 +127,9 @@ TEST_CASE("cuda backends: conv2d winograd variants, wide tiles, paddings, split 
       const std::vector<std::vector<float>> ref = reference_outputs(c, in);
       t.set_variant("igemm2");
       const std::vector<std::vector<float>> direct = run_op_case(*t.backend, *c.op, c.dims, in, t.stream);
-      for (const char* v : {"winograd4", "winograd2"}) {
+      std::vector<std::vector<float>> fp32_bits;
+      // winograd4-tf32x3 is held to the fp32 tolerance (check_against): its split products keep fp32's accuracy.
+      for (const char* v : {"winograd4", "winograd2", "winograd4-tf32", "winograd2-tf32", "winograd4-tf32x3"}) {
         t.set_variant(v);
         INFO("conv variant " << v);
         check_against(t, c, in, ref, true, true);
@@ -136,6 +140,13 @@ TEST_CASE("cuda backends: conv2d winograd variants, wide tiles, paddings, split 
           INFO(t.backend->name << " " << c.str() << " output " << i << " has igemm2's exact bits");
           CHECK(got[i] != direct[i]);
         }
+        // The tensor-core variants round their GEMM operands: their bits differ from the fp32 Winograd's.
+        if (std::string(v) == "winograd4") fp32_bits = got;
+        if (std::string(v) == "winograd4-tf32" || std::string(v) == "winograd4-tf32x3")
+          for (size_t i = 0; i < got.size(); ++i) {
+            INFO(t.backend->name << " " << c.str() << " output " << i << " has winograd4's fp32 bits");
+            CHECK(got[i] != fp32_bits[i]);
+          }
       }
       t.set_variant(t.default_variant);
     }
@@ -166,7 +177,8 @@ TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
   CHECK(std::string(b.name) == "cuda-emu");
   CHECK(cuda_emu::conv_variant() == cuda_emu::conv_default_variant);
   CHECK(cuda_emu::conv_variants() ==
-        std::vector<std::string>{"naive", "igemm", "igemm-nosplit", "igemm2", "igemm3", "winograd4", "winograd2"});
+        std::vector<std::string>{"naive", "igemm", "igemm-nosplit", "igemm2", "igemm3", "winograd4", "winograd2",
+                                 "winograd4-tf32", "winograd2-tf32", "winograd4-tf32x3"});
   cuda_emu::set_conv_variant("naive");
   CHECK(cuda_emu::conv_variant() == "naive");
   try {
@@ -176,7 +188,8 @@ TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
     const std::string msg = e.what();
     INFO(msg);
     CHECK(msg.find("'igemm9'") != std::string::npos);
-    CHECK(msg.find("naive, igemm, igemm-nosplit, igemm2, igemm3, winograd4, winograd2") != std::string::npos);
+    CHECK(msg.find("naive, igemm, igemm-nosplit, igemm2, igemm3, winograd4, winograd2, winograd4-tf32, "
+                   "winograd2-tf32, winograd4-tf32x3") != std::string::npos);
   }
   CHECK(cuda_emu::conv_variant() == "naive");  // a refused name changes nothing
   cuda_emu::set_conv_variant(cuda_emu::conv_default_variant);

@@ -25,6 +25,7 @@ struct Target {
   const Backend* backend;
   const std::vector<std::string>& (*variants)() = nullptr;  // nullptr: the backend has one conv kernel
   void (*set_variant)(const std::string&) = nullptr;
+  std::string (*variant)() = nullptr;  // the selected one
   const char* default_variant = nullptr;
   void (*set_tile)(int, int) = nullptr;  // forces the tuned variants' register block (kernels/cuda/conv2d.h)
   Stream stream;                         // the CPU backends take their thread pool here
@@ -52,7 +53,8 @@ inline void check_against(const Target& t, const OpCase& c, const std::vector<st
   REQUIRE(got.size() == outs.size());
   for (size_t i = 0; i < outs.size(); ++i) {
     const Comparison cmp = compare_outputs(got[i], ref[i], outs[i].per_element);
-    const double tol = op_tolerance(outs[i], t.backend->name);
+    const bool tf32 = t.variant && is_conv(*c.op) && is_tf32_variant(t.variant());
+    const double tol = tf32 ? op_tolerance_tf32(outs[i], t.variant()) : op_tolerance(outs[i], t.backend->name);
     INFO(t.backend->name << " " << c.str() << (with_workspace ? "" : " (no workspace)") << ": "
                          << outs[i].name << " error " << cmp.error << " (tolerance " << tol
                          << "), worst element " << cmp.worst);
@@ -119,7 +121,8 @@ inline void check_one_launch(const Target& t, const OpCase& c, size_t launch) {
     const Comparison cmp = compare_outputs(results[1][i], results[0][i], false);
     INFO(t.backend->name << " " << c.str() << " launch " << c.op->launches[launch].name << ": "
                          << outs[i].name << " error " << cmp.error);
-    CHECK(cmp.error <= op_tolerance(outs[i], t.backend->name));
+    const bool tf32 = t.variant && is_conv(*c.op) && is_tf32_variant(t.variant());
+    CHECK(cmp.error <= (tf32 ? op_tolerance_tf32(outs[i], t.variant()) : op_tolerance(outs[i], t.backend->name)));
   }
 }
 

@@ -948,9 +948,22 @@ __global__ void conv_naive_backward_weight_kernel(ConvGemm g, float* __restrict_
 // ---- planning and launch ------------------------------------------------------------------------------
 
 // The variants' names, indexed by the number the planner and the launcher switch on.
-const char* const kVariantNames[] = {"naive",  "igemm",     "igemm-nosplit", "igemm2",
-                                     "igemm3", "winograd4", "winograd2"};
-constexpr int kFirstWinograd = 5;  // winograd4, winograd2: tile 4, tile 2
+const char* const kVariantNames[] = {"naive",          "igemm",          "igemm-nosplit",   "igemm2",
+                                     "igemm3",         "winograd4",      "winograd2",       "winograd4-tf32",
+                                     "winograd2-tf32", "winograd4-tf32x3"};
+constexpr int kFirstWinograd = 5;  // from here on: Winograd, by tile and by where its GEMMs run
+struct WinoVariant {
+  int tile;
+  WinoMath math;
+};
+constexpr WinoVariant kWino[] = {{4, WinoMath::fp32},
+                                 {2, WinoMath::fp32},
+                                 {4, WinoMath::tf32},
+                                 {2, WinoMath::tf32},
+                                 {4, WinoMath::tf32x3}};
+static_assert(kFirstWinograd + sizeof(kWino) / sizeof(kWino[0]) == sizeof(kVariantNames) / sizeof(kVariantNames[0]));
+constexpr int wino_tile(int variant) { return kWino[variant - kFirstWinograd].tile; }
+constexpr WinoMath wino_math(int variant) { return kWino[variant - kFirstWinograd].math; }
 constexpr int kDefaultVariant = 5;  // winograd4 (conv2d.h has the measurement)
 std::atomic<int> g_variant{kDefaultVariant};
 std::atomic<int> g_forced_tm{0}, g_forced_tn{0};  // set_conv_tile (tests): 0 lets the planner choose
@@ -1052,7 +1065,7 @@ size_t workspace_for(const Conv2dShape& s) {
   size_t bytes = 0;
   const int selected = g_variant.load(std::memory_order_relaxed);
   if (selected >= kFirstWinograd)
-    bytes = winograd_workspace_bytes(selected == kFirstWinograd ? 4 : 2, wino_product(D), s);
+    bytes = winograd_workspace_bytes(wino_tile(selected), wino_product(D), s);
   for (int variant : {1, 3, 4}) {
     const Plan p = make_plan<D>(s, variant, SIZE_MAX);
     if (p.g.splits > 1) bytes = std::max(bytes, size_t(p.g.splits) * p.g.phases * p.g.M * p.g.n_pad * sizeof(float));
@@ -1066,7 +1079,7 @@ void launch_conv(const Stream& stream, float* out, const float* a, const float* 
   if (variant >= kFirstWinograd) {
     // The operands in the Winograd entry's order: forward (x, w), backward-data (dy, w), backward-weight
     // (x, dy), which is (b, a) here.
-    if (winograd_run(variant == kFirstWinograd ? 4 : 2, wino_product(D), stream, out, b, a, s)) return;
+    if (winograd_run(wino_tile(variant), wino_product(D), wino_math(variant), stream, out, b, a, s)) return;
     variant = 3;  // a shape Winograd does not take (not 3x3 stride 1), or too little workspace: igemm2
   }
   const bool ws_aligned = reinterpret_cast<uintptr_t>(stream.workspace) % 16 == 0;

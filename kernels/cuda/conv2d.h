@@ -25,6 +25,15 @@
 //                      The default since benchmarks/results/2026-11-30-h200-winograd: the fastest variant
 //                      in every product's sum over the U-Net at batch 1 and 8, 1.03-1.76x cuDNN's.
 //   6 "winograd2"      the same with F(2x2,3x3): 16 GEMMs, as exact as the direct product
+//   7 "winograd4-tf32" winograd4 with its batched GEMM on the tensor cores in TF32 (nvcuda::wmma 16x16x8,
+//                      operands rounded to 10 mantissa bits, fp32 accumulation); other shapes run igemm2 in
+//                      fp32. Not bit-comparable with the fp32 variants: tests hold it to op_tolerance_tf32
+//                      (engine/op_registry.cpp).
+//   8 "winograd2-tf32" the same for winograd2, as accurate as PyTorch's TF32 (its transforms do not amplify
+//                      the rounding: about 2^-11 of the output's scale against winograd4-tf32's 20x that);
+//                      what `tint train --precision tf32` selects
+//   9 "winograd4-tf32x3" winograd4's GEMM on the tensor cores at fp32's accuracy: each operand split into two
+//                      TF32 parts and three products summed (conv_winograd.cu); held to the fp32 tolerance
 //
 // Variants are chosen by NAME (tests, benchmarks and `tint op --variant`); the selection is process-wide
 // (set it back to the default afterwards). An unknown name is an error that lists the valid ones.

@@ -420,6 +420,120 @@ __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
   }
 }
 
+// The same product on the tensor cores in TF32 (variants winograd4-tf32 and winograd2-tf32): the operands
+// are staged exactly as above, rounded to TF32 once on their way into shared memory (__float_to_tf32,
+// round-to-nearest), and the block's eight warps, 2 along M by 4 along N, each multiply a (BM/2) x (BN/4)
+// piece as 16x16x8 wmma products accumulated in fp32. Shared rows are padded by 4 floats, which keeps
+// every fragment 32-byte aligned and shifts consecutive k rows by 4 banks. The accumulators leave through
+// a 16x16 staging tile per warp, so that partial tiles at the edges of C are cut to M rows and ldc columns.
+// kSplit (variant winograd4-tf32x3) keeps fp32's accuracy on the same tensor cores: each operand is split
+// into a TF32 head and the TF32 rounding of what the head left out (x = hi + lo, |lo| <= 2^-11 |x|), and
+// a*b is taken as a_lo*b_hi + a_hi*b_lo + a_hi*b_hi (small terms first); the dropped a_lo*b_lo is below
+// 2^-22 of the product, under fp32's own rounding. Three tensor-core products per step instead of one.
+template <int TM, int TN, bool kSplit>
+__global__ void __launch_bounds__(kThreads, kSplit ? 1 : 2)  // split: twice the fragments, 128 registers spill
+    wino_gemm_tf32_kernel(BatchedGemm p, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ c) {
+  namespace wmma = nvcuda::wmma;
+  constexpr int BM = 16 * TM, BN = 16 * TN, LA = BM + 4, LB = BN + 4;
+  constexpr int A4 = kBK * BM / 4, B4 = kBK * BN / 4;
+  constexpr int WM = BM / 2, WN = BN / 4, FM = WM / 16, FN = WN / 16;
+  constexpr int kParts = kSplit ? 2 : 1;  // [0] the TF32 head, [1] the remainder's TF32 rounding
+  static_assert(kBK == 8 && FM >= 1 && FN >= 1, "one 16x16x8 step per slice; a warp covers whole fragments");
+  __shared__ __align__(32) float As[2][kParts][kBK][LA];
+  __shared__ __align__(32) float Bs[2][kParts][kBK][LB];
+  __shared__ __align__(32) float Cs[kThreads / 32][16 * 16];
+
+  const int z = blockIdx.z % p.batch, split = blockIdx.z / p.batch;
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int k_per_split = ceil_div(ceil_div(p.K, p.splits), kBK) * kBK;
+  const int k_begin = split * k_per_split;
+  const int k_end = min(p.K, k_begin + k_per_split);
+  a += z * p.stride_a;
+  b += z * p.stride_b;
+  c += (int64_t(split) * p.batch + z) * p.stride_c;
+
+  const int t = threadIdx.x, warp = t / 32, lane = t % 32;
+  const int wm0 = (warp / 4) * WM, wn0 = (warp % 4) * WN;
+  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[FM][FN];
+#pragma unroll
+  for (int i = 0; i < FM; ++i)
+#pragma unroll
+    for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+
+  float4 ra = make_float4(0.f, 0.f, 0.f, 0.f), rb = ra;
+  const auto tf32 = [](float4 v) {
+    return make_float4(wmma::__float_to_tf32(v.x), wmma::__float_to_tf32(v.y), wmma::__float_to_tf32(v.z),
+                       wmma::__float_to_tf32(v.w));
+  };
+  const auto put = [&](float* head, float* rest, float4 v) {
+    const float4 hi = tf32(v);
+    *reinterpret_cast<float4*>(head) = hi;
+    if (kSplit)
+      *reinterpret_cast<float4*>(rest) = tf32(make_float4(v.x - hi.x, v.y - hi.y, v.z - hi.z, v.w - hi.w));
+  };
+  const auto stage = [&](int buf) {
+    const int ak = t / (BM / 4), am = (t % (BM / 4)) * 4, bk = t / (BN / 4), bn = (t % (BN / 4)) * 4;
+    if (t < A4) put(&As[buf][0][ak][am], &As[buf][kParts - 1][ak][am], ra);
+    if (t < B4) put(&Bs[buf][0][bk][bn], &Bs[buf][kParts - 1][bk][bn], rb);
+  };
+  if (k_begin < k_end) {
+    if (t < A4) ra = load_row4<BM>(a, p.lda, k_begin, k_end, m0, t);
+    if (t < B4) rb = load_row4<BN>(b, p.ldb, k_begin, k_end, n0, t);
+    stage(0);
+  }
+  __syncthreads();
+  int buf = 0;
+  for (int k0 = k_begin; k0 < k_end; k0 += kBK) {
+    const bool more = k0 + kBK < k_end;
+    if (more) {
+      if (t < A4) ra = load_row4<BM>(a, p.lda, k0 + kBK, k_end, m0, t);
+      if (t < B4) rb = load_row4<BN>(b, p.ldb, k0 + kBK, k_end, n0, t);
+    }
+    // A's slice holds k rows of m: the 16 x 8 fragment (m, k) is column-major with ldm LA.
+    wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa[kParts][FM];
+    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb[kParts][FN];
+#pragma unroll
+    for (int h = 0; h < kParts; ++h) {
+#pragma unroll
+      for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[h][i], &As[buf][h][0][wm0 + 16 * i], LA);
+#pragma unroll
+      for (int j = 0; j < FN; ++j) wmma::load_matrix_sync(fb[h][j], &Bs[buf][h][0][wn0 + 16 * j], LB);
+    }
+#pragma unroll
+    for (int i = 0; i < FM; ++i)
+#pragma unroll
+      for (int j = 0; j < FN; ++j) {
+        if (kSplit) {
+          wmma::mma_sync(acc[i][j], fa[1][i], fb[0][j], acc[i][j]);
+          wmma::mma_sync(acc[i][j], fa[0][i], fb[1][j], acc[i][j]);
+        }
+        wmma::mma_sync(acc[i][j], fa[0][i], fb[0][j], acc[i][j]);
+      }
+    if (more) stage(buf ^ 1);
+    __syncthreads();
+    buf ^= 1;
+  }
+
+  // Each lane writes half a row of the staged 16 x 16 tile: row lane / 2, columns (lane % 2) * 8 + 0..7.
+  float* staged = Cs[warp];
+  const int row = lane / 2, col = (lane % 2) * 8;
+#pragma unroll
+  for (int i = 0; i < FM; ++i)
+#pragma unroll
+    for (int j = 0; j < FN; ++j) {
+      wmma::store_matrix_sync(staged, acc[i][j], 16, wmma::mem_row_major);
+      __syncwarp();
+      const int m = m0 + wm0 + 16 * i + row, n = n0 + wn0 + 16 * j + col;
+      if (m < p.M) {
+        float* dst = c + int64_t(m) * p.ldc + n;
+        const float* src = staged + row * 16 + col;
+        if (n < p.ldc) *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src);
+        if (n + 4 < p.ldc) *reinterpret_cast<float4*>(dst + 4) = *reinterpret_cast<const float4*>(src + 4);
+      }
+      __syncwarp();
+    }
+}
+
 struct GemmTile {
   int tm, tn;
 };
@@ -455,9 +569,19 @@ int choose_splits(const WinoShape& g, int batch) {
   return best;
 }
 
-void launch_gemm(cudaStream_t st, const BatchedGemm& p, const float* a, const float* b, float* c) {
+template <bool kSplit>
+void launch_tf32(cudaStream_t st, GemmTile t, dim3 grid, const BatchedGemm& p, const float* a, const float* b,
+                 float* c) {
+  if (t.tm == 8) TINT_LAUNCH((wino_gemm_tf32_kernel<8, 8, kSplit>), grid, kThreads, 0, st, p, a, b, c);
+  else if (t.tn == 8) TINT_LAUNCH((wino_gemm_tf32_kernel<4, 8, kSplit>), grid, kThreads, 0, st, p, a, b, c);
+  else TINT_LAUNCH((wino_gemm_tf32_kernel<4, 4, kSplit>), grid, kThreads, 0, st, p, a, b, c);
+}
+
+void launch_gemm(cudaStream_t st, WinoMath math, const BatchedGemm& p, const float* a, const float* b, float* c) {
   const GemmTile t = choose_tile(p.M, p.N, p.batch);
   const dim3 grid(unsigned(ceil_div(p.N, 16 * t.tn)), unsigned(ceil_div(p.M, 16 * t.tm)), unsigned(p.batch * p.splits));
+  if (math == WinoMath::tf32) return launch_tf32<false>(st, t, grid, p, a, b, c);
+  if (math == WinoMath::tf32x3) return launch_tf32<true>(st, t, grid, p, a, b, c);
   if (t.tm == 8) TINT_LAUNCH((wino_gemm_kernel<8, 8>), grid, kThreads, 0, st, p, a, b, c);
   else if (t.tn == 8) TINT_LAUNCH((wino_gemm_kernel<4, 8>), grid, kThreads, 0, st, p, a, b, c);
   else TINT_LAUNCH((wino_gemm_kernel<4, 4>), grid, kThreads, 0, st, p, a, b, c);
@@ -477,7 +601,7 @@ Pieces pieces(int m, WinoProduct product, const WinoShape& g) {
 }
 
 template <int M>
-void run(WinoProduct product, cudaStream_t st, float* ws, float* out, const float* in0, const float* in1,
+void run(WinoProduct product, WinoMath math, cudaStream_t st, float* ws, float* out, const float* in0, const float* in1,
          const WinoShape& g) {
   constexpr int A = M + 2;
   const Pieces pc = pieces(M, product, g);
@@ -494,7 +618,7 @@ void run(WinoProduct product, cudaStream_t st, float* ws, float* out, const floa
     p.lda = g.ko4, p.ldb = g.ci4, p.ldc = g.ci4;
     p.stride_a = int64_t(g.P) * g.ko4, p.stride_b = int64_t(g.P) * g.ci4, p.stride_c = int64_t(g.ko) * g.ci4;
     p.batch = A * A, p.splits = splits;
-    launch_gemm(st, p, first, second, third);
+    launch_gemm(st, math, p, first, second, third);
     TINT_LAUNCH(wino_weight_grad_kernel<M>, grid_for(int64_t(g.ko) * g.ci, kThreads), kThreads, 0, st, g, splits, out, third);
     return;
   }
@@ -507,7 +631,7 @@ void run(WinoProduct product, cudaStream_t st, float* ws, float* out, const floa
   p.lda = g.ko4, p.ldb = g.p4, p.ldc = g.p4;
   p.stride_a = int64_t(g.ci) * g.ko4, p.stride_b = int64_t(g.ci) * g.p4, p.stride_c = int64_t(g.ko) * g.p4;
   p.batch = A * A, p.splits = 1;
-  launch_gemm(st, p, first, second, third);
+  launch_gemm(st, math, p, first, second, third);
   TINT_LAUNCH(wino_output_kernel<M>, grid_for(int64_t(g.ko) * g.P, kThreads), kThreads, 0, st, g, out, third);
 }
 
@@ -532,7 +656,7 @@ size_t winograd_workspace_bytes(int tile_m, WinoProduct product, const Conv2dSha
   return size_t(pieces(tile_m, product, wino_shape(tile_m, product, s)).total()) * sizeof(float);
 }
 
-bool winograd_run(int tile_m, WinoProduct product, const Stream& stream, float* out, const float* in0,
+bool winograd_run(int tile_m, WinoProduct product, WinoMath math, const Stream& stream, float* out, const float* in0,
                   const float* in1, const Conv2dShape& s) {
   if (!winograd_takes(s) || !winograd_pays(product, s) || (tile_m != 2 && tile_m != 4)) return false;
   const size_t need = winograd_workspace_bytes(tile_m, product, s);
@@ -540,8 +664,8 @@ bool winograd_run(int tile_m, WinoProduct product, const Stream& stream, float* 
     return false;
   const WinoShape g = wino_shape(tile_m, product, s);
   float* ws = static_cast<float*>(stream.workspace);
-  if (tile_m == 4) run<4>(product, stream_of(stream), ws, out, in0, in1, g);
-  else run<2>(product, stream_of(stream), ws, out, in0, in1, g);
+  if (tile_m == 4) run<4>(product, math, stream_of(stream), ws, out, in0, in1, g);
+  else run<2>(product, math, stream_of(stream), ws, out, in0, in1, g);
   return true;
 }
 

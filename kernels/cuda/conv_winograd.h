@@ -45,7 +45,13 @@ size_t winograd_workspace_bytes(int tile_m, WinoProduct product, const Conv2dSha
 // Runs the product (tile_m 4 or 2) and returns true, or returns false without launching anything when the
 // stream's workspace is smaller than winograd_workspace_bytes, or when the product's transformed input has
 // fewer than 8 channels (measured slower there: conv_winograd.cu), and the caller then runs another variant.
-bool winograd_run(int tile_m, WinoProduct product, const Stream& stream, float* out, const float* in0,
+// math: where the GEMMs run; the transforms stay fp32 in every case.
+enum class WinoMath {
+  fp32,   // FMA units
+  tf32,   // tensor cores, operands rounded to TF32 (10 mantissa bits)
+  tf32x3  // tensor cores, operands split into two TF32 parts, three products: fp32's accuracy
+};
+bool winograd_run(int tile_m, WinoProduct product, WinoMath math, const Stream& stream, float* out, const float* in0,
                   const float* in1, const Conv2dShape& s);
 
 }  // namespace TINT_CUDA_NS

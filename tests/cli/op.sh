@@ -50,6 +50,9 @@ for device in cpu cuda-emu; do
 done
 ok op conv2d --shape 2,3,9,7,4,3,2,1 --device cuda-emu --variant naive --check
 grep -q "conv variant naive" "$TMP/out" || fail "--variant naive was not used"
+# A TF32 variant is checked against its own bound (4 x 2^-11 for winograd2-tf32), every output within it.
+ok op conv2d --shape 1,8,6,6,8,3,1,1 --device cuda-emu --variant winograd2-tf32 --check
+[ "$(grep -c ' 0.00195  ok ' "$TMP/out")" -eq 3 ] || { fail "conv2d --check under winograd2-tf32"; cat "$TMP/out"; }
 ok op mse_loss --shape 2,2,9000,1 --device cuda-emu --reduce-variant tree --check
 grep -q "reduce variant tree" "$TMP/out" || fail "--reduce-variant tree was not used"
 [ "$(grep -c ' ok ' "$TMP/out")" -eq 2 ] || { fail "mse_loss --check with the tree reduction"; cat "$TMP/out"; }
@@ -79,7 +82,7 @@ refuse "wrong/w.npy has shape (2,3,9,7), but conv2d --shape 2,3,9,7,4,3,2,1 need
 cp "$TMP/a/w.npy" "$TMP/wrong/w.npy" && rm "$TMP/wrong/dy.npy"
 refuse "dy.npy not found" op conv2d --shape 2,3,9,7,4,3,2,1 --inputs "$TMP/wrong"
 refuse "unknown op 'conv3d' (valid: fill, copy" op conv3d --shape 1
-refuse "unknown conv variant 'fast' (valid: naive, igemm, igemm-nosplit, igemm2, igemm3, winograd4, winograd2)" \
+refuse "unknown conv variant 'fast' (valid: naive, igemm, igemm-nosplit, igemm2, igemm3, winograd4, winograd2, winograd4-tf32, winograd2-tf32, winograd4-tf32x3)" \
   op conv2d --shape 1,1,3,3,1,3,1,1 --device cuda-emu --variant fast
 refuse "unknown reduce variant 'atomic' (valid: block, tree)" \
   op sum --shape 5 --device cuda-emu --reduce-variant atomic
