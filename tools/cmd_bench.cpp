@@ -56,6 +56,8 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
                       a Chrome/Perfetto trace (FILE_b<N>.json when several batch sizes are given)
   --dump-graph F.dot  the autograd graph of the first step (ops, shapes, saved tensors) as Graphviz
   --conv-variant NAME the convolution variant on cpu, cuda and cuda-emu (tint op --list names them)
+  --precision P       fp32 (default) or tf32: tint's 3x3 convolutions on TF32 tensor cores (winograd2-tf32)
+                      and the peer with cuDNN's and cuBLAS's allow_tf32 on; fp32 keeps TF32 off on both
   --reduce-variant V  the reduction kernels (sum, losses, bias gradient) on cuda and cuda-emu: block
                       (default) or tree
 
@@ -167,8 +169,9 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-PeerResult run_peer(const std::string& python, const std::string& setting, Device device, int batch, int size,
-                    int width, int levels, const std::string& loss, int warmup, int steps) {
+PeerResult run_peer(const std::string& python, const std::string& setting, const std::string& precision,
+                    Device device, int batch, int size, int width, int levels, const std::string& loss, int warmup,
+                    int steps) {
   PeerResult r;
   const std::string script = peer_script();
   if (script.empty()) {
@@ -182,9 +185,9 @@ PeerResult run_peer(const std::string& python, const std::string& setting, Devic
   const int threads = device.kind == DeviceKind::Cpu ? runtime(device).stream.pool->size() : 1;
   const std::string cmd = fmt::format(
       "{} {} --device {} --batch {} --size {} --width {} --levels {} --loss {} --warmup {} --repeats {} "
-      "--threads {} --setting {} 2>&1",
+      "--threads {} --setting {} --precision {} 2>&1",
       shell_quote(python), shell_quote(script), device.kind == DeviceKind::Cuda ? "cuda" : "cpu", batch, size,
-      width, levels, loss, warmup, steps, threads, shell_quote(setting));
+      width, levels, loss, warmup, steps, threads, shell_quote(setting), precision);
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) {
     r.note = "skipped: cannot start a shell";
@@ -225,7 +228,7 @@ int run_bench(int argc, char** argv) {
   Args args(argc, argv,
             Options{{},
                     {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data", "workers",
-                     "peer", "peer-setting", "json", "profile", "dump-graph", "conv-variant", "reduce-variant"},
+                     "peer", "peer-setting", "json", "profile", "dump-graph", "conv-variant", "reduce-variant", "precision"},
                     0,
                     ""});
   if (args.help()) {
@@ -235,6 +238,10 @@ int run_bench(int argc, char** argv) {
   const Device device = Device::parse(args.get("device", "cpu"));
   TINT_CHECK(device.available(), "--device '{}' is not available in this build or on this machine", device.str());
   if (args.has("conv-variant")) select_conv_variant(device, "--conv-variant", args.get("conv-variant", ""));
+  select_precision(device, args.get("precision", ""), args.get("conv-variant", ""));
+  const std::string cv = args.get("conv-variant", "");
+  const bool tf32 = args.get("precision", "") == "tf32" || (cv.size() > 5 && cv.substr(cv.size() - 5) == "-tf32");
+  const std::string precision = tf32 ? "tf32" : "fp32";  // what the peer is told to match
   if (args.has("reduce-variant"))
     select_reduce_variant(device, "--reduce-variant", args.get("reduce-variant", ""));
   const std::string peer_setting = args.get("peer-setting", "best");
@@ -281,9 +288,9 @@ int run_bench(int argc, char** argv) {
   const std::string threads =
       device.kind == DeviceKind::Cpu ? fmt::format(" ({} threads)", rt.stream.pool->size()) : std::string();
   fmt::print(
-      "tint bench: U-Net width {}, {} levels, {}x{}, {} loss, fp32, on {}{}; {} photos from {}, {} loader "
+      "tint bench: U-Net width {}, {} levels, {}x{}, {} loss, {}, on {}{}; {} photos from {}, {} loader "
       "worker{}; median of {} steps after {} warm-up\nmachine: {}\n",
-      width, levels, size, size, loss_name, device.str(), threads, files.size(), data_dir, workers,
+      width, levels, size, size, loss_name, tf32 ? "TF32 3x3 convolutions" : "fp32", device.str(), threads, files.size(), data_dir, workers,
       workers == 1 ? "" : "s", steps, warmup, machine());
   std::fflush(stdout);
 
@@ -411,8 +418,8 @@ int run_bench(int argc, char** argv) {
                  batch, r.profiled_ms, r.step_ms, 100.0 * (r.profiled_ms / r.step_ms - 1));
     }
     if (args.has("peer"))
-      r.peer = run_peer(args.get("peer", ""), peer_setting, device, batch, size, width, levels, loss_name, warmup,
-                        steps);
+      r.peer = run_peer(args.get("peer", ""), peer_setting, precision, device, batch, size, width, levels,
+                        loss_name, warmup, steps);
     results.push_back(r);
   }
 
@@ -441,8 +448,9 @@ int run_bench(int argc, char** argv) {
   if (!json_path.empty()) {
     std::string j = fmt::format(
         "{{\"command\": \"tint bench\", \"machine\": {}, \"device\": \"{}\", \"size\": {}, \"width\": {}, "
-        "\"levels\": {}, \"loss\": \"{}\", \"steps\": {}, \"warmup\": {}, \"data\": {}, \"results\": [",
-        json_string(machine()), device.str(), size, width, levels, loss_name, steps, warmup,
+        "\"levels\": {}, \"loss\": \"{}\", \"precision\": \"{}\", \"steps\": {}, \"warmup\": {}, \"data\": {}, "
+        "\"results\": [",
+        json_string(machine()), device.str(), size, width, levels, loss_name, precision, steps, warmup,
         json_string(data_dir));
     for (size_t i = 0; i < results.size(); ++i) {
       const BatchResult& r = results[i];

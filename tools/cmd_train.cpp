@@ -102,6 +102,9 @@ inspection:
                         sorted by time at the end, and a Chrome/Perfetto trace in F.json
   --conv-variant NAME   the convolution kernels on cpu, cuda and cuda-emu (tint op --list names them; the
                         same weights within the kernels' tolerance, at another speed)
+  --precision P         fp32 (default) or tf32: on cuda and cuda-emu, tf32 multiplies the 3x3 convolutions
+                        on the tensor cores (conv variant winograd2-tf32; operands rounded to 10 mantissa
+                        bits, sums in fp32), as PyTorch does with allow_tf32
 
 The run folder holds checkpoint.safetensors (weights, Adam's moments, configuration, position; what
 --resume reads), model.safetensors (weights for colorize, eval and PyTorch), log.csv, loss.svg (training
@@ -463,7 +466,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
                      "levels",     "loss",         "lr",           "weight-decay",  "batch",   "device",
                      "epochs",     "steps",        "seed",         "out",           "resume",  "log-every",
                      "dump-graph", "dump-batches", "comm-timeout", "micro-batches", "profile", "head",
-                     "cache-mb",   "conv-variant"},
+                     "cache-mb",   "conv-variant", "precision"},
                     1,
                     ""});
   if (args.help()) {
@@ -481,6 +484,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   // ---- every flag checked before anything is created ----------------------------------------------------
   const Device device = Device::parse(args.get("device", "cpu"));
   if (args.has("conv-variant")) select_conv_variant(device, "--conv-variant", args.get("conv-variant", ""));
+  select_precision(device, args.get("precision", ""), args.get("conv-variant", ""));
   const int launched = launcher_world_size();
   const bool distributed = args.has("distributed") || launched > 1;
   const double comm_timeout = args.get_double("comm-timeout", 600, 1, 86400);
@@ -730,6 +734,9 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
           comm->kind() == "nccl" ? "NCCL's order" : "rank order");
     if (micro_batches > 1)
       fmt::print("micro-batches: {} per batch, gradients summed in order\n", micro_batches);
+    if (args.get("precision", "") == "tf32")
+      fmt::print("precision: TF32 tensor cores for the 3x3 convolutions (conv variant {}), fp32 elsewhere\n",
+                 args.get("conv-variant", "winograd2-tf32"));
     fmt::print("run folder: {}\n", out);
     std::fflush(stdout);
   }

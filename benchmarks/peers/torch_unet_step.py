@@ -72,6 +72,8 @@ def main():
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     p.add_argument("--setting", default="best", choices=["best", "plain", "channels_last", "fused", "channels_last+fused"],
                    help="memory format and Adam implementation (best: the faster of fused and channels_last+fused)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "tf32"],
+                   help="tf32 lets cuDNN and cuBLAS use TF32 tensor cores (as tint's --precision tf32)")
     a = p.parse_args()
     try:
         import torch
@@ -84,8 +86,8 @@ def main():
         return 3
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = a.precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = a.precision == "tf32"
     torch.backends.cudnn.benchmark = True  # cuDNN picks its fastest algorithms, as in the kernel benchmark
 
     UNet = make_unet_class(torch, a.width, a.levels)
@@ -161,6 +163,7 @@ def main():
         "peak_bytes": torch.cuda.max_memory_allocated() if a.device == "cuda" else None,
         "repeats": a.repeats,
         "setting": setting,
+        "precision": a.precision,
         "settings_tried_ms": tried,
     }
     print(json.dumps(out))

@@ -64,6 +64,14 @@ expect "--threads must be between 1 and 256, got 0" -- data stats "$SAMPLES" --t
 expect "--threads must be between 1 and 256, got 1024" -- data stats "$SAMPLES" --threads 1024
 expect "--threads expects an integer, got '2x'" -- data stats "$SAMPLES" --threads 2x
 expect "--max-megapixels must be between 1 and 100000, got 0" -- data stats "$SAMPLES" --max-megapixels 0
+# Precision: tf32 exists on the CUDA backends only, and must agree with --conv-variant.
+expect "--precision fp16: expected fp32 or tf32" -- bench --device cuda-emu --precision fp16
+expect "--precision tf32: TF32 is a tensor-core format of the cuda and cuda-emu backends, not of cpu" \
+  -- train --precision tf32 --steps 1
+expect "--precision tf32 with --conv-variant winograd4: choose a -tf32 variant" \
+  -- bench --device cuda-emu --precision tf32 --conv-variant winograd4
+expect "--precision fp32 with --conv-variant winograd2-tf32: that variant multiplies in TF32" \
+  -- train --device cuda-emu --precision fp32 --conv-variant winograd2-tf32 --steps 1
 # Thread settings from the environment.
 expect "TINT_THREADS='0': expected a whole number from 1 to 256" TINT_THREADS=0 -- demo --steps 1 --size 8 --width 2 --batch 1
 expect "TINT_THREADS='100000': expected a whole number from 1 to 256" TINT_THREADS=100000 -- demo --steps 1 --size 8 --width 2 --batch 1
