@@ -3,8 +3,9 @@
 // registry's U-Net cases (models/unet_cases.h), run through the registry's launches, with FLOPs and bytes
 // from engine/op_cost.h. Built only with nvcc; run by benchmarks/gpu/check.sh on a lent GPU.
 //
-// Fairness: fp32 everywhere, TF32 off on both sides (cuDNN's math type CUDNN_FMA_MATH: FMA kernels only;
-// CUDNN_DEFAULT_MATH would allow TF32 tensor cores on Hopper); cuDNN's algorithm chosen by its own
+// Fairness: fp32 everywhere, TF32 off on both sides (cuDNN's math type CUDNN_FMA_MATH: FMA kernels only),
+// except tint's -tf32 variants, which are held to "cudnn-tf32": cuDNN under CUDNN_DEFAULT_MATH, which allows
+// TF32 tensor cores on Hopper. cuDNN's algorithm chosen by its own
 // cudnnFind* (it times every algorithm and we take the fastest that succeeded), with the workspace it asks
 // for. Each timing: warm-up launches, then for every repeat the L2 is flushed (a memset larger than L2,
 // outside the timed span) and one launch is timed with CUDA events; the median is reported. tint's outputs
@@ -268,10 +269,13 @@ void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const OpCase& l
   const size_t written = 3 + size_t(launch);
   const double gflop = layer.op->launches[size_t(launch)].cost(layer.dims).flops * 1e-9;
   std::vector<float> ref;
-  double cudnn_ms = NAN;
-  std::string cudnn_note;
+  double cudnn_ms = NAN, cudnn_tf32_ms = NAN;
 
-  if (dnn.ok) {
+  // cuDNN twice: FMA math (fp32, its output the reference for every error below), then default math, which
+  // lets it pick TF32 tensor-core kernels: the baseline of tint's -tf32 variants.
+  for (const bool tf32 : {false, true}) {
+    if (!dnn.ok) break;
+    std::string cudnn_note;
     cudnnTensorDescriptor_t xd, yd;
     cudnnFilterDescriptor_t wd;
     cudnnConvolutionDescriptor_t cd;
@@ -283,7 +287,7 @@ void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const OpCase& l
               cudnn_ok(dnn, dnn.cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n, s.c_out, s.h_out, s.w_out), "y desc") &&
               cudnn_ok(dnn, dnn.cudnnSetFilter4dDescriptor(wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.c_out, s.c_in, s.kh, s.kw), "w desc") &&
               cudnn_ok(dnn, dnn.cudnnSetConvolution2dDescriptor(cd, s.pad_h, s.pad_w, s.stride_h, s.stride_w, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), "conv desc") &&
-              cudnn_ok(dnn, dnn.cudnnSetConvolutionMathType(cd, CUDNN_FMA_MATH), "math type");
+              cudnn_ok(dnn, dnn.cudnnSetConvolutionMathType(cd, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), "math type");
     const float one = 1.0f, zero = 0.0f;
     int found = 0;
     size_t ws_bytes = 0;
@@ -331,10 +335,12 @@ void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const OpCase& l
     }
     if (ok && cudnn_ok(dnn, run(), "run")) {
       CK(cudaDeviceSynchronize());
-      ref = out.host();
-      cudnn_ms = timer.median_ms([&] { run(); }, 3, opt.repeats);
-      rows.push_back({layer.label, s.str(), kProducts[product], "cudnn", s.n, cudnn_ms, gflop / (cudnn_ms * 1e-3), 1.0, 0.0,
-                      cudnn_note});
+      if (!tf32) ref = out.host();
+      const double err = tf32 && !ref.empty() ? rel_err(out.host(), ref) : 0.0;
+      const double ms = timer.median_ms([&] { run(); }, 3, opt.repeats);
+      (tf32 ? cudnn_tf32_ms : cudnn_ms) = ms;
+      rows.push_back({layer.label, s.str(), kProducts[product], tf32 ? "cudnn-tf32" : "cudnn", s.n, ms,
+                      gflop / (ms * 1e-3), 1.0, err, cudnn_note});
     }
     if (ws) CK(cudaFree(ws));
     dnn.cudnnDestroyTensorDescriptor(xd);
@@ -359,8 +365,10 @@ void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const OpCase& l
     const double err = ref.empty() ? NAN : rel_err(run.download(written), ref);
     const int repeats = first_ms > 200 ? 1 : first_ms > 20 ? 3 : opt.repeats;
     const double ms = timer.median_ms(launch_once, first_ms > 20 ? 0 : 2, repeats);
+    // A -tf32 variant is held to cuDNN with TF32 allowed; its error is still against fp32 cuDNN.
+    const double base = is_tf32_variant(v) ? cudnn_tf32_ms : cudnn_ms;
     rows.push_back({layer.label, s.str(), kProducts[product], "tint:" + v, s.n, ms,
-                    gflop / (ms * 1e-3), std::isnan(cudnn_ms) ? NAN : cudnn_ms / ms, err,
+                    gflop / (ms * 1e-3), std::isnan(base) ? NAN : base / ms, err,
                     repeats < opt.repeats ? "few repeats (slow)" : ""});
   }
   cuda::set_conv_variant(cuda::conv_default_variant);
@@ -423,7 +431,9 @@ int main(int argc, char** argv) {
               prop.multiProcessorCount, prop.l2CacheSize >> 20, opt.repeats);
   Cudnn dnn;
   dnn.load();
-  if (dnn.ok) std::printf("cuDNN %zu loaded (math type CUDNN_FMA_MATH)\n", dnn.cudnnGetVersion());
+  if (dnn.ok)
+    std::printf("cuDNN %zu loaded (math type CUDNN_FMA_MATH; cudnn-tf32: CUDNN_DEFAULT_MATH)\n",
+                dnn.cudnnGetVersion());
   else std::printf("cuDNN not available (%s): tint's kernels only\n", dnn.why.c_str());
   Timer timer;
 
@@ -443,7 +453,7 @@ int main(int argc, char** argv) {
 
   // JSON: everything.
   if (FILE* f = std::fopen(opt.json.c_str(), "w")) {
-    std::fprintf(f, "{\n  \"device\": \"%s\",\n  \"precision\": \"fp32, TF32 off (cuDNN CUDNN_FMA_MATH)\",\n", prop.name);
+    std::fprintf(f, "{\n  \"device\": \"%s\",\n  \"precision\": \"fp32, TF32 off (cuDNN CUDNN_FMA_MATH), but the -tf32 variants and cudnn-tf32 (CUDNN_DEFAULT_MATH)\",\n", prop.name);
     std::fprintf(f, "  \"repeats\": %d,\n  \"cudnn\": %s,\n  \"conv\": [\n", opt.repeats, dnn.ok ? "true" : "false");
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
@@ -471,15 +481,19 @@ int main(int argc, char** argv) {
                 r.impl.c_str(), r.ms, r.gflops, r.ratio_to_cudnn, r.rel_err_vs_cudnn, r.note.c_str());
   std::printf("\n%-34s %10s %8s\n", "memory-bound kernel", "ms", "GB/s");
   for (const BwRow& r : bw) std::printf("%-34s %10.4f %8.0f\n", r.kernel.c_str(), r.ms, r.gbps);
-  std::printf("\nsum over the U-Net layers (ms; ratio = cudnn time / tint time, higher is better for tint):\n");
+  std::printf("\nsum over the U-Net layers (ms; ratio = cudnn time / tint time, higher is better for tint; the -tf32\n"
+              "variants against cudnn-tf32, cuDNN with TF32 allowed; rel err always against fp32 cuDNN):\n");
   std::printf("%2s %-10s %-20s %10s %8s %10s\n", "b", "product", "impl", "total ms", "ratio", "max relerr");
   for (int batch : opt.batches)
     for (int p = 0; p < 3; ++p) {
-      std::vector<std::string> impls = {"cudnn"};
+      std::vector<std::string> impls = {"cudnn", "cudnn-tf32"};
       for (const std::string& v : cuda::conv_variants()) impls.push_back("tint:" + v);
-      double cudnn_total = 0;
+      double cudnn_total = 0, cudnn_tf32_total = 0;
       for (const Row& r : rows)
-        if (r.batch == batch && r.product == kProducts[p] && r.impl == "cudnn") cudnn_total += r.ms;
+        if (r.batch == batch && r.product == kProducts[p]) {
+          if (r.impl == "cudnn") cudnn_total += r.ms;
+          if (r.impl == "cudnn-tf32") cudnn_tf32_total += r.ms;
+        }
       for (const std::string& impl : impls) {
         double total = 0, max_err = 0;
         int count = 0;
@@ -489,8 +503,9 @@ int main(int argc, char** argv) {
             if (std::isfinite(r.rel_err_vs_cudnn)) max_err = std::max(max_err, r.rel_err_vs_cudnn);
           }
         if (count == 0) continue;
+        const double base = impl == "cudnn-tf32" || is_tf32_variant(impl) ? cudnn_tf32_total : cudnn_total;
         std::printf("%2d %-10s %-20s %10.3f %8.2f %10.1e\n", batch, kProducts[p], impl.c_str(), total,
-                    cudnn_total > 0 ? cudnn_total / total : NAN, max_err);
+                    base > 0 ? base / total : NAN, max_err);
       }
     }
   std::printf("json: %s\n", opt.json.c_str());

@@ -9,7 +9,8 @@
 #      variants included) and product against cuDNN, GB/s of the rest, the reductions under each reduce variant
 #   3. tint bench at batch 1 and 8: the training step by phase against the same U-Net in PyTorch (python3) in
 #      the same invocation, with a profile (Chrome/Perfetto traces profile_<variant>_b<N>.json, NVTX names for
-#      Nsight), under the default conv variant and then each of WINO_VARIANTS (default winograd4)
+#      Nsight), under the default conv variant and then each of WINO_VARIANTS (default winograd4); then
+#      --precision tf32 against PyTorch with allow_tf32 (T_TRAIN_TF32)
 #   4. with TRAIN_DATA=DIR (DIR/train, DIR/val): a colorizer trained on the GPU for T_TRAIN seconds (default
 #      120; width TRAIN_WIDTH 32, lr TRAIN_LR 1e-3, batch 8 at 256 px, conv variant TRAIN_VARIANT winograd4
 #      when the gpu tests passed, else igemm2), exported as F16 to model16.safetensors
@@ -18,8 +19,8 @@
 #   6. the choice: the fastest conv variant per batch and product (summed over the U-Net's layers), the
 #      fastest per layer, and the fastest reduce variant per kernel, from the JSON, in choice.log (the
 #      defaults are changed by hand, in a commit that cites it)
-# Step limits: T_GPU_TESTS, T_EMU_TESTS, T_BENCH8, T_BENCH1, T_TRAIN_STEP, T_TRAIN, T_MEMCHECK, T_RACECHECK,
-# T_TRAIN_TREE (seconds each).
+# Step limits: T_GPU_TESTS, T_EMU_TESTS, T_BENCH8, T_BENCH1, T_TRAIN_STEP, T_TRAIN_TF32, T_TRAIN, T_MEMCHECK,
+# T_RACECHECK, T_TRAIN_TREE (seconds each).
 # Everything is written under $OUT (default ./out-gpu); a short table is printed last. The device tool
 # brings back at most 8 files: benchmarks/gpu/lease.sh runs this with OUT elsewhere and packs the logs.
 # Without a GPU it says so and exits 0 (nothing to run). Exit code: 0 when every step passed, 1 otherwise.
@@ -131,6 +132,13 @@ if [ -x "$BIN/tint" ]; then
       --json "$OUT/$name.json" --profile "$OUT/profile_$v.json" > "$OUT/$name.log" 2>&1
     record "tint bench ($v; PyTorch, profile)" $?
   done
+  # 3b. the same in TF32 on both sides: tint --precision tf32 (winograd4-tf32), PyTorch with allow_tf32
+  limit=$(cap ${T_TRAIN_TF32:-60})
+  if [ "$limit" -lt 20 ]; then skip "tint bench --precision tf32"; else
+    timeout $limit "$BIN/tint" bench --device cuda --batches 1,8 --peer python3 --precision tf32 \
+      --json "$OUT/train_step_tf32.json" > "$OUT/train_step_tf32.log" 2>&1
+    record "tint bench --precision tf32 (PyTorch)" $?
+  fi
 fi
 
 # 4. optional: a colorizer trained on the GPU for T_TRAIN seconds (TRAIN_DATA holds train/ and val/). SIGINT
@@ -193,14 +201,16 @@ for b in (1, 8):
             counts[(r["product"], r["impl"])] += 1
     layers = max(counts.values()) if counts else 0
     for product in sorted({p for p, _ in totals}):
-        cands = {i: t for (p, i), t in totals.items() if p == product and i.startswith("tint:") and counts[(p, i)] == layers}
-        if not cands:
-            continue
-        best = min(cands, key=cands.get)
-        cudnn = totals.get((product, "cudnn"))
-        ratio = f", cudnn/tint {cudnn / cands[best]:.2f}" if cudnn else ""
-        print(f"conv batch {b} {product:<10} fastest {best} {cands[best]:.3f} ms{ratio}; "
-              + ", ".join(f"{i[5:]} {t:.3f}" for i, t in sorted(cands.items(), key=lambda x: x[1])))
+        for tf32 in (False, True):  # the fp32 variants against fp32 cuDNN, the -tf32 ones against cudnn-tf32
+            cands = {i: t for (p, i), t in totals.items() if p == product and i.startswith("tint:")
+                     and i.endswith("-tf32") == tf32 and counts[(p, i)] == layers}
+            if not cands:
+                continue
+            best = min(cands, key=cands.get)
+            cudnn = totals.get((product, "cudnn-tf32" if tf32 else "cudnn"))
+            ratio = f", cudnn{'-tf32' if tf32 else ''}/tint {cudnn / cands[best]:.2f}" if cudnn else ""
+            print(f"conv batch {b} {product:<10} fastest {best} {cands[best]:.3f} ms{ratio}; "
+                  + ", ".join(f"{i[5:]} {t:.3f}" for i, t in sorted(cands.items(), key=lambda x: x[1])))
     # Per layer and product: the fastest tint variant and cuDNN's time, and the sum of those fastest (what a
     # per-shape rule could reach) against cuDNN's sum.
     per = defaultdict(dict)
@@ -210,7 +220,7 @@ for b in (1, 8):
     oracle = defaultdict(float)
     dnn_sum = defaultdict(float)
     for (product, layer), v in sorted(per.items()):
-        tint = {i: t for i, t in v.items() if i.startswith("tint:") and i != "tint:naive"}
+        tint = {i: t for i, t in v.items() if i.startswith("tint:") and i != "tint:naive" and not i.endswith("-tf32")}
         if not tint:
             continue
         best = min(tint, key=tint.get)
@@ -249,6 +259,7 @@ grep -h "^device:\|^cuDNN" "$OUT/bench_b1.log" 2>/dev/null | head -2
 if [ -f "$OUT/train_step.log" ]; then
   sed -n '/^batch  /,$p' "$OUT/train_step.log" | grep -v "^json:"   # tint bench's table and the peer
 fi
+[ -f "$OUT/train_step_tf32.log" ] && { echo "TF32 on both sides:"; sed -n '/^batch  /,$p' "$OUT/train_step_tf32.log" | grep -v "^json:"; }
 [ -f "$OUT/train_step_tree.log" ] && { echo "reduce variant tree:"; sed -n '/^batch  /,$p' "$OUT/train_step_tree.log" | grep -v "^json:"; }
 [ -f "$OUT/train.log" ] && { echo "GPU training:"; grep -E "^tint train|validation" "$OUT/train.log" | tail -4; }
 for v in ${WINO_VARIANTS:-winograd4}; do
