@@ -13,7 +13,8 @@
 //
 // cuDNN is loaded with dlopen, so this binary runs (tint's kernels alone) where cuDNN is missing.
 //
-// Usage: bench_gpu_conv [--json FILE] [--batches 1,8] [--repeats N] [--layers SUBSTR] [--quick]
+// Usage: bench_gpu_conv [--json FILE] [--batches 1,8] [--repeats N] [--layers SUBSTR] [--variants A,B] [--quick]
+// (--variants: only these conv variants; every one by default)
 #include <cuda_runtime.h>
 #include <cudnn.h>
 #include <dlfcn.h>
@@ -215,6 +216,7 @@ struct Options {
   std::vector<int> batches = {1, 8};
   int repeats = 25;
   std::string layers;
+  std::vector<std::string> variants;  // empty: every conv variant
   bool quick = false;
 };
 
@@ -233,6 +235,19 @@ Options parse(int argc, char** argv) {
     else if (a == "--repeats") o.repeats = std::max(1, std::atoi(next().c_str()));
     else if (a == "--layers") o.layers = next();
     else if (a == "--quick") o.quick = true;
+    else if (a == "--variants") {
+      const std::string s = next();
+      for (size_t p = 0; p < s.size();) {
+        const size_t c = s.find(',', p);
+        o.variants.push_back(s.substr(p, c == std::string::npos ? std::string::npos : c - p));
+        p = c == std::string::npos ? s.size() : c + 1;
+      }
+      for (const std::string& v : o.variants)
+        if (std::find(cuda::conv_variants().begin(), cuda::conv_variants().end(), v) == cuda::conv_variants().end()) {
+          std::fprintf(stderr, "--variants: unknown conv variant '%s'\n", v.c_str());
+          std::exit(2);
+        }
+    }
     else if (a == "--batches") {
       o.batches.clear();
       std::string s = next();
@@ -243,7 +258,7 @@ Options parse(int argc, char** argv) {
       }
     } else {
       std::fprintf(stderr, "unknown argument %s\nusage: bench_gpu_conv [--json FILE] [--batches 1,8] "
-                   "[--repeats N] [--layers SUBSTR] [--quick]\n", a.c_str());
+                   "[--repeats N] [--layers SUBSTR] [--variants A,B] [--quick]\n", a.c_str());
       std::exit(2);
     }
   }
@@ -350,6 +365,8 @@ void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const OpCase& l
   }
 
   for (const std::string& v : cuda::conv_variants()) {
+    if (!opt.variants.empty() && std::find(opt.variants.begin(), opt.variants.end(), v) == opt.variants.end())
+      continue;
     cuda::set_conv_variant(v);
     // A fresh run per variant: its workspace is sized for the variant selected (the Winograd ones need
     // their transformed operands there, and fall back to igemm2 without them).

@@ -5,8 +5,9 @@
 #   1. the gpu tests (gpu_cuda_backends: the kernel matrix against cpu-ref, the U-Net layers against the
 #      naive kernel, the out-of-memory message), test_cuda_backends (cuda-emu and cuda side by side) and
 #      gpu_engine (training on cuda against cpu)
-#   2. bench_gpu_conv at batch 8 and batch 1: every conv variant (igemm3's cp.async pipeline and the Winograd
-#      variants included) and product against cuDNN, GB/s of the rest, the reductions under each reduce variant
+#   2. bench_gpu_conv at batch 8 and batch 1: the conv variants in BENCH_VARIANTS (default: those still in
+#      contention, the tensor-core ones included) and product against cuDNN (and cuDNN with TF32 allowed), GB/s
+#      of the rest, the reductions under each reduce variant
 #   3. tint bench at batch 1 and 8: the training step by phase against the same U-Net in PyTorch (python3) in
 #      the same invocation, with a profile (Chrome/Perfetto traces profile_<variant>_b<N>.json, NVTX names for
 #      Nsight), under the default conv variant and then each of WINO_VARIANTS (default winograd4); then
@@ -111,11 +112,15 @@ if [ -n "$CS" ]; then
   fi
 fi
 
-# 2. conv benchmark: batch 8 then batch 1 (separate runs, so a timeout in one keeps the other's JSON)
+# 2. conv benchmark: batch 8 then batch 1 (separate runs, so a timeout in one keeps the other's JSON).
+#    BENCH_VARIANTS: the conv variants timed ("all", or a list); by default those still in contention, as
+#    naive, igemm, igemm-nosplit and igemm3 lost everywhere in benchmarks/results/2026-11-30-h200-winograd.
+BENCH_VARIANTS=${BENCH_VARIANTS:-igemm2,winograd4,winograd2,winograd4-tf32,winograd2-tf32,winograd4-tf32x3}
 for b in 8 1; do
   limit=$(cap $(( b == 8 ? ${T_BENCH8:-200} : ${T_BENCH1:-90} )))
   if [ "$limit" -lt 20 ]; then skip "bench_gpu_conv batch $b"; continue; fi
-  timeout $limit "$BIN/bench_gpu_conv" --batches $b --json "$OUT/bench_b$b.json" > "$OUT/bench_b$b.log" 2>&1
+  vflag=(); [ "$BENCH_VARIANTS" != all ] && vflag=(--variants "$BENCH_VARIANTS")
+  timeout $limit "$BIN/bench_gpu_conv" --batches $b "${vflag[@]}" --json "$OUT/bench_b$b.json" > "$OUT/bench_b$b.log" 2>&1
   record "bench_gpu_conv batch $b" $?
 done
 
