@@ -10,7 +10,7 @@
 #      of the rest, the reductions under each reduce variant
 #   3. tint bench at batch 1 and 8: the training step by phase against the same U-Net in PyTorch (python3) in
 #      the same invocation, with a profile (Chrome/Perfetto traces profile_<variant>_b<N>.json, NVTX names for
-#      Nsight), under the default conv variant and then each of WINO_VARIANTS (default winograd4); then
+#      Nsight), under the default conv variant and then each of WINO_VARIANTS (default winograd4-tf32x3, fp32-accurate on tensor cores); then
 #      --precision tf32 against PyTorch with allow_tf32 (T_TRAIN_TF32)
 #   4. with TRAIN_DATA=DIR (DIR/train, DIR/val): a colorizer trained on the GPU for T_TRAIN seconds (default
 #      120; width TRAIN_WIDTH 32, lr TRAIN_LR 1e-3, batch 8 at 256 px, conv variant TRAIN_VARIANT winograd4
@@ -129,7 +129,7 @@ done
 #    then the same under each Winograd conv variant, again with PyTorch in the same invocation (so each ratio
 #    pairs two measurements of one process)
 if [ -x "$BIN/tint" ]; then
-  for v in default ${WINO_VARIANTS:-winograd4}; do
+  for v in default ${WINO_VARIANTS:-winograd4-tf32x3}; do
     name=train_step; flag=(); [ "$v" != default ] && name=train_step_$v && flag=(--conv-variant $v)
     limit=$(cap ${T_TRAIN_STEP:-100})
     if [ "$limit" -lt 20 ]; then skip "tint bench ($v)"; continue; fi
@@ -267,7 +267,7 @@ fi
 [ -f "$OUT/train_step_tf32.log" ] && { echo "TF32 on both sides:"; sed -n '/^batch  /,$p' "$OUT/train_step_tf32.log" | grep -v "^json:"; }
 [ -f "$OUT/train_step_tree.log" ] && { echo "reduce variant tree:"; sed -n '/^batch  /,$p' "$OUT/train_step_tree.log" | grep -v "^json:"; }
 [ -f "$OUT/train.log" ] && { echo "GPU training:"; grep -E "^tint train|validation" "$OUT/train.log" | tail -4; }
-for v in ${WINO_VARIANTS:-winograd4}; do
+for v in ${WINO_VARIANTS:-winograd4-tf32x3}; do
   [ -f "$OUT/train_step_$v.log" ] && { echo "conv variant $v:"; sed -n '/^batch  /,$p' "$OUT/train_step_$v.log" | grep -v "^json:"; }
 done
 [ -f "$OUT/choice.log" ] && grep -v "^  b" "$OUT/choice.log"
