@@ -15,13 +15,14 @@
 #   4. with TRAIN_DATA=DIR (DIR/train, DIR/val): a colorizer trained on the GPU for T_TRAIN seconds (default
 #      120; width TRAIN_WIDTH 32, lr TRAIN_LR 1e-3, batch 8 at 256 px, conv variant TRAIN_VARIANT winograd4
 #      when the gpu tests passed, else igemm2), exported as F16 to model16.safetensors
-#   5. compute-sanitizer racecheck on test_cuda_backends (small shapes; memcheck runs right after the
-#      tests, being quick), and the step with the "tree" reductions (--reduce-variant tree) beside the default "block" ones
+#   5. compute-sanitizer racecheck, synccheck and initcheck on test_cuda_backends (small shapes; memcheck runs right after the
+#      tests, being quick), and the step with the one-block reductions (--reduce-variant block) beside the
+#      default "tree" ones
 #   6. the choice: the fastest conv variant per batch and product (summed over the U-Net's layers), the
 #      fastest per layer, and the fastest reduce variant per kernel, from the JSON, in choice.log (the
 #      defaults are changed by hand, in a commit that cites it)
 # Step limits: T_GPU_TESTS, T_EMU_TESTS, T_BENCH8, T_BENCH1, T_TRAIN_STEP, T_TRAIN_TF32, T_TRAIN, T_MEMCHECK,
-# T_RACECHECK, T_TRAIN_TREE (seconds each).
+# T_RACECHECK, T_SYNC_INIT (each of synccheck and initcheck), T_TRAIN_BLOCK (seconds each).
 # Everything is written under $OUT (default ./out-gpu); a short table is printed last. The device tool
 # brings back at most 8 files: benchmarks/gpu/lease.sh runs this with OUT elsewhere and packs the logs.
 # Without a GPU it says so and exits 0 (nothing to run). Exit code: 0 when every step passed, 1 otherwise.
@@ -174,15 +175,24 @@ if [ -n "$CS" ]; then
         "$BIN/test_cuda_backends" "[conv],[reduce],*sum*,*bias*,*losses*"; } >> "$OUT/sanitizer.log" 2>&1
     record "compute-sanitizer racecheck" $?
   fi
+  # synccheck (barriers and warp-synchronous calls, wmma's included, reached by the whole block or warp)
+  # and initcheck (device memory read before it was written) on the same kernels
+  for tool in synccheck initcheck; do
+    limit=$(cap ${T_SYNC_INIT:-60})
+    if [ "$limit" -lt 20 ]; then skip "compute-sanitizer $tool"; continue; fi
+    { echo "== $tool"; TINT_TEST_SKIP_EMU=1 timeout $limit "$CS" --tool $tool --error-exitcode 9 \
+        "$BIN/test_cuda_backends" "[conv],[reduce],*sum*,*bias*,*losses*"; } >> "$OUT/sanitizer.log" 2>&1
+    record "compute-sanitizer $tool" $?
+  done
 else
   SUMMARY+=("compute-sanitizer                  not found")
 fi
 if [ -x "$BIN/tint" ]; then
-  limit=$(cap ${T_TRAIN_TREE:-40})
-  if [ "$limit" -lt 20 ]; then skip "tint bench --reduce-variant tree"; else
-    timeout $limit "$BIN/tint" bench --device cuda --batches 1,8 --reduce-variant tree \
-      --json "$OUT/train_step_tree.json" > "$OUT/train_step_tree.log" 2>&1
-    record "tint bench --reduce-variant tree" $?
+  limit=$(cap ${T_TRAIN_BLOCK:-40})
+  if [ "$limit" -lt 20 ]; then skip "tint bench --reduce-variant block"; else
+    timeout $limit "$BIN/tint" bench --device cuda --batches 1,8 --reduce-variant block \
+      --json "$OUT/train_step_block.json" > "$OUT/train_step_block.log" 2>&1
+    record "tint bench --reduce-variant block" $?
   fi
 fi
 
@@ -265,13 +275,13 @@ if [ -f "$OUT/train_step.log" ]; then
   sed -n '/^batch  /,$p' "$OUT/train_step.log" | grep -v "^json:"   # tint bench's table and the peer
 fi
 [ -f "$OUT/train_step_tf32.log" ] && { echo "TF32 on both sides:"; sed -n '/^batch  /,$p' "$OUT/train_step_tf32.log" | grep -v "^json:"; }
-[ -f "$OUT/train_step_tree.log" ] && { echo "reduce variant tree:"; sed -n '/^batch  /,$p' "$OUT/train_step_tree.log" | grep -v "^json:"; }
+[ -f "$OUT/train_step_block.log" ] && { echo "reduce variant block:"; sed -n '/^batch  /,$p' "$OUT/train_step_block.log" | grep -v "^json:"; }
 [ -f "$OUT/train.log" ] && { echo "GPU training:"; grep -E "^tint train|validation" "$OUT/train.log" | tail -4; }
 for v in ${WINO_VARIANTS:-winograd4-tf32x3}; do
   [ -f "$OUT/train_step_$v.log" ] && { echo "conv variant $v:"; sed -n '/^batch  /,$p' "$OUT/train_step_$v.log" | grep -v "^json:"; }
 done
 [ -f "$OUT/choice.log" ] && grep -v "^  b" "$OUT/choice.log"
-grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$OUT/sanitizer.log" 2>/dev/null
+grep -h "^== \|ERROR SUMMARY\|RACECHECK SUMMARY" "$OUT/sanitizer.log" 2>/dev/null
 grep -h "^All tests passed\|^test cases:" "$OUT/tests.log" 2>/dev/null
 printf '%s\n' "${SUMMARY[@]}"
 exit $FAILED
