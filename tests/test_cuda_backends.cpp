@@ -49,8 +49,9 @@ std::vector<OpCase> small_cases(bool conv) {
 }
 
 // The reductions at the registry's small shapes and at shapes that give the "tree" variant several blocks
-// (16 floats a thread, 256 threads: 4096 floats a block or split) with their edges: a float4 tail, hw not a
-// multiple of 4, one pixel, all-zero masks, a channel count that caps the splits.
+// (16 floats a thread, 256 threads: 4096 floats a block or split; "tree4" 16384, its four loads in flight
+// ending mid-step) with their edges: a float4 tail, hw not a multiple of 4, one pixel, all-zero masks, a
+// channel count that caps the splits.
 std::vector<OpCase> reduction_cases() {
   std::vector<OpCase> out;
   for (const OpCase& c : small_op_cases()) {
@@ -61,11 +62,12 @@ std::vector<OpCase> reduction_cases() {
   const OpDef& bias = find_op("bias_add");
   for (const OpDims& d : std::vector<OpDims>{{4096}, {4097}, {8 * 4096 + 3}, {200001}})
     out.push_back({&sum, d, "", kSmallCase});
-  for (const OpDims& d : std::vector<OpDims>{{2, 3, 3 * 4096 + 4}, {3, 2, 9001}, {1, 40, 4097}, {5, 1, 4096}})
+  for (const OpDims& d :
+       std::vector<OpDims>{{2, 3, 3 * 4096 + 4}, {3, 2, 9001}, {1, 40, 4097}, {5, 1, 4096}, {2, 2, 40003}, {1, 2, 40004}})
     out.push_back({&bias, d, "", kSmallCase});
   for (const char* loss : {"l1_loss", "mse_loss"})
     for (const OpDims& d :
-         std::vector<OpDims>{{3, 2, 9000, 1}, {2, 2, 5000, 0}, {2, 3, 4097, 2}, {1, 2, 8193, 1}})
+         std::vector<OpDims>{{3, 2, 9000, 1}, {2, 2, 5000, 0}, {2, 3, 4097, 2}, {1, 2, 8193, 1}, {2, 2, 40001, 1}})
       out.push_back({&find_op(loss), d, "", kSmallCase});
   return out;
 }
@@ -241,26 +243,28 @@ TEST_CASE("cuda backends: reductions, every variant, multi-block shapes, against
 
 TEST_CASE("cuda-emu: tree reductions give the same bits under every schedule and host-thread count",
           "[cuda][reduce]") {
-  cuda_emu::set_reduce_variant("tree");
   const Target t = emu_target();
   const std::vector<OpCase> cases = reduction_cases();
   const uint64_t saved_seed = emu::schedule_seed();
   const int saved_threads = emu::block_threads();
-  for (const OpCase& c : cases) {
-    const auto in = make_op_inputs(*c.op, c.dims, 3);
-    emu::set_schedule_seed(0);
-    emu::set_block_threads(1);
-    const auto first = run_op_case(*t.backend, *c.op, c.dims, in);
-    const std::pair<uint64_t, int> runs[] = {{1, 1}, {7, 2}, {12345, 3}};
-    for (const auto& [seed, threads] : runs) {
-      emu::set_schedule_seed(seed);
-      emu::set_block_threads(threads);
-      const auto again = run_op_case(*t.backend, *c.op, c.dims, in);
-      REQUIRE(again.size() == first.size());
-      for (size_t i = 0; i < first.size(); ++i) {
-        INFO(c.str() << " output " << i << " differs under schedule seed " << seed << " on " << threads
-                     << " host threads");
-        CHECK(std::memcmp(again[i].data(), first[i].data(), first[i].size() * sizeof(float)) == 0);
+  for (const char* variant : {"tree", "tree4"}) {
+    cuda_emu::set_reduce_variant(variant);
+    for (const OpCase& c : cases) {
+      const auto in = make_op_inputs(*c.op, c.dims, 3);
+      emu::set_schedule_seed(0);
+      emu::set_block_threads(1);
+      const auto first = run_op_case(*t.backend, *c.op, c.dims, in);
+      const std::pair<uint64_t, int> runs[] = {{1, 1}, {7, 2}, {12345, 3}};
+      for (const auto& [seed, threads] : runs) {
+        emu::set_schedule_seed(seed);
+        emu::set_block_threads(threads);
+        const auto again = run_op_case(*t.backend, *c.op, c.dims, in);
+        REQUIRE(again.size() == first.size());
+        for (size_t i = 0; i < first.size(); ++i) {
+          INFO(variant << " " << c.str() << " output " << i << " differs under schedule seed " << seed << " on "
+                       << threads << " host threads");
+          CHECK(std::memcmp(again[i].data(), first[i].data(), first[i].size() * sizeof(float)) == 0);
+        }
       }
     }
   }
@@ -271,7 +275,7 @@ TEST_CASE("cuda-emu: tree reductions give the same bits under every schedule and
 
 TEST_CASE("cuda-emu: reduce variants by name and errors", "[cuda][reduce]") {
   CHECK(cuda_emu::reduce_variant() == cuda_emu::reduce_default_variant);
-  CHECK(cuda_emu::reduce_variants() == std::vector<std::string>{"block", "tree"});
+  CHECK(cuda_emu::reduce_variants() == std::vector<std::string>{"block", "tree", "tree4"});
   cuda_emu::set_reduce_variant("block");
   CHECK(cuda_emu::reduce_variant() == "block");
   try {
@@ -281,7 +285,7 @@ TEST_CASE("cuda-emu: reduce variants by name and errors", "[cuda][reduce]") {
     const std::string msg = e.what();
     INFO(msg);
     CHECK(msg.find("'atomic'") != std::string::npos);
-    CHECK(msg.find("block, tree") != std::string::npos);
+    CHECK(msg.find("block, tree, tree4") != std::string::npos);
   }
   CHECK(cuda_emu::reduce_variant() == "block");  // a refused name changes nothing
   cuda_emu::set_reduce_variant(cuda_emu::reduce_default_variant);

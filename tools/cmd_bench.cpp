@@ -59,7 +59,7 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
   --precision P       fp32 (default) or tf32: tint's 3x3 convolutions on TF32 tensor cores (winograd2-tf32)
                       and the peer with cuDNN's and cuBLAS's allow_tf32 on; fp32 keeps TF32 off on both
   --reduce-variant V  the reduction kernels (sum, losses, bias gradient) on cuda and cuda-emu: block
-                      (default) or tree
+                      (one block), tree (default) or tree4 (four loads in flight per thread)
 
 Each phase ends with a device synchronisation; ms/step is the median of the phases' sum. img/s = batch /
 step time; peak MiB is the device allocator's high-water mark during the batch size's steps. PyTorch/tint is

@@ -35,7 +35,7 @@ Runs one op of the registry forward and backward on one backend, with seeded ran
   --device D        cpu, cpu-ref, cuda-emu or cuda (default cpu)
   --variant NAME    the conv kernel variant on cpu, cuda and cuda-emu (tint op --list names them)
   --reduce-variant V  the reduction kernels of sum, the loss forwards and bias_add's backward on cuda and
-                    cuda-emu: block (default) or tree
+                    cuda-emu: block, tree (default) or tree4
   --check           compare every output and gradient with cpu-ref: max abs and relative error, the worst
                     element; exit 1 when one is over the registry's tolerance
   --time            median time of each launch after warm-up, GFLOP/s and GB/s (counts: engine/op_cost.h)

@@ -59,25 +59,38 @@ __global__ void bias_backward_kernel(float* __restrict__ dbias, const float* __r
 // The "tree" variant (kernels/cuda/reduce.h): grid (splits, c); block (s, ch) adds its strided share of
 // channel ch of every image, in image order, into partial[ch * splits + s]; bias_combine_kernel adds each
 // channel's splits in a fixed tree. The splits depend on hw alone, so the bits depend on the shape alone.
+// U: loads in flight per thread ("tree4": 4), each into its own accumulator, added in order at the end.
+template <int U>
 __global__ void bias_partials_kernel(float* __restrict__ partial, const float* __restrict__ dy, int n, int c,
                                      int64_t hw, bool vec) {
   __shared__ float scratch[kReduceThreads];
   const int ch = blockIdx.y;
   const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  float s = 0.0f;
+  float acc[U] = {};
   for (int b = 0; b < n; ++b) {
     const float* row = dy + (int64_t(b) * c + ch) * hw;
     if (vec) {
       const float4* row4 = reinterpret_cast<const float4*>(row);
-      for (int64_t i = first; i < hw / 4; i += stride) {
-        const float4 v = row4[i];
-        s += (v.x + v.y) + (v.z + v.w);
+      const int64_t n4 = hw / 4;
+      for (int64_t i = first; i < n4; i += U * stride) {
+        float4 v[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u)
+          v[u] = i + u * stride < n4 ? row4[i + u * stride] : make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+        for (int u = 0; u < U; ++u) acc[u] += (v[u].x + v[u].y) + (v[u].z + v[u].w);
       }
     } else {
-      for (int64_t i = first; i < hw; i += stride) s += row[i];
+      for (int64_t i = first; i < hw; i += U * stride)
+#pragma unroll
+        for (int u = 0; u < U; ++u)
+          if (i + u * stride < hw) acc[u] += row[i + u * stride];
     }
   }
+  float s = acc[0];
+#pragma unroll
+  for (int u = 1; u < U; ++u) s += acc[u];
   const float total = block_sum(s, scratch);
   if (threadIdx.x == 0) partial[int64_t(ch) * gridDim.x + blockIdx.x] = total;
 }
@@ -131,13 +144,17 @@ void bias_backward(const Stream& s, float* dbias, const float* dy, int n, int c,
   if (c <= 0) return;
   const bool vec = hw % 4 == 0 && aligned16(dy);
   // Each thread of a split adds at least 16 floats of every image's row (whatever `vec`, for the same bits).
-  const int64_t per_split = int64_t(kReduceThreads) * 16, cap = std::max(1, kTreeMaxPartials * 2 / c);
+  const int unroll = reduce_tree_unroll();
+  const int64_t per_split = int64_t(kReduceThreads) * 16 * unroll, cap = std::max(1, kTreeMaxPartials * 2 / c);
   const int splits = int(std::min<int64_t>(std::max<int64_t>((hw + per_split - 1) / per_split, 1), cap));
   if (n > 0 && c <= 65535 && reduce_in_tree(s, size_t(c) * splits * sizeof(float))) {
     // One split: its partial is the sum itself.
     float* partial = splits > 1 ? static_cast<float*>(s.workspace) : dbias;
-    TINT_LAUNCH(bias_partials_kernel, dim3(unsigned(splits), unsigned(c)), kReduceThreads, 0, stream_of(s),
-                partial, dy, n, c, hw, vec);
+    const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(c));
+    if (unroll == 4)
+      TINT_LAUNCH(bias_partials_kernel<4>, grid, kReduceThreads, 0, stream_of(s), partial, dy, n, c, hw, vec);
+    else
+      TINT_LAUNCH(bias_partials_kernel<1>, grid, kReduceThreads, 0, stream_of(s), partial, dy, n, c, hw, vec);
     if (splits > 1)
       TINT_LAUNCH(bias_combine_kernel, unsigned(c), kReduceThreads, 0, stream_of(s), dbias, partial, splits);
     return;

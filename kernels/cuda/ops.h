@@ -45,6 +45,8 @@ void split_channels(const Stream&, float* da, float* db, const float* dy, int n,
 // The "tree" reductions (kernels/cuda/reduce.h) run when selected and `partial_bytes` of partials fit in the
 // stream's workspace; otherwise the one-block kernels run.
 bool reduce_in_tree(const Stream&, size_t partial_bytes);
+// Loads in flight per thread in the tree's first pass: 1 under "tree", 4 under "tree4".
+int reduce_tree_unroll();
 // A launch's partials: one float per block of a grid sized from the shape alone. This cap keeps the
 // partials of every variant inside kReductionWorkspaceBytes.
 inline constexpr int kTreeMaxPartials = int(kReductionWorkspaceBytes / sizeof(float)) / 2;

@@ -6,6 +6,9 @@
 //   "tree": a first pass over a grid sized from the shape alone (never from the device) writes one partial
 //     per block into Stream::workspace; a one-block second pass adds the partials in a fixed tree. The
 //     default (measured 18-57x faster than "block" on an H200, benchmarks/results/2026-11-30-h200-winograd).
+//   "tree4": the same two passes with four independent loads in flight per thread and 4x the work per
+//     block (sum reached 64% of the copy bandwidth under "tree": too few loads in flight, and a block tree
+//     per 16 KB). Its own fixed order: four accumulators per thread, added in order before the block tree.
 #include "kernels/cuda/cuda_compat.h"
 
 #include <atomic>
@@ -102,31 +105,44 @@ constexpr int kTreeThreads = 256;
 // launch and tree, few enough blocks that the second pass stays short.
 constexpr int64_t kTreeItemsPerThread = 16;
 
-const char* const kReduceVariantNames[] = {"block", "tree"};
+const char* const kReduceVariantNames[] = {"block", "tree", "tree4"};
 std::atomic<int> g_reduce_variant{1};  // "tree": reduce.h has the measurement
 
+// The selected tree variant's loads in flight per thread (tree 1, tree4 4); it also scales the items per
+// thread, so the grid (and with it the bits) depends on the shape and the variant alone.
+int tree_unroll() { return g_reduce_variant.load() == 2 ? 4 : 1; }
+
 int blocks_for(int64_t items, int64_t cap) {
-  const int64_t per_block = int64_t(kTreeThreads) * kTreeItemsPerThread;
+  const int64_t per_block = int64_t(kTreeThreads) * kTreeItemsPerThread * tree_unroll();
   const int64_t blocks = (items + per_block - 1) / per_block;
   return int(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
 }
 
+// U: loads in flight per thread (the elements first + (k*U + u) * stride go to accumulator u).
+template <int U>
 __global__ void sum_partials_kernel(float* __restrict__ partial, const float* __restrict__ x, int64_t n,
                                     bool vec) {
   __shared__ float scratch[kTreeThreads];
   const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  float s = 0.0f;
+  float acc[U] = {};
   int64_t done = 0;
   if (vec) {
     const float4* x4 = reinterpret_cast<const float4*>(x);
-    for (int64_t i = first; i < n / 4; i += stride) {
-      const float4 v = x4[i];
-      s += (v.x + v.y) + (v.z + v.w);
+    const int64_t n4 = n / 4;
+    for (int64_t i = first; i < n4; i += U * stride) {
+      float4 v[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) v[u] = i + u * stride < n4 ? x4[i + u * stride] : make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+      for (int u = 0; u < U; ++u) acc[u] += (v[u].x + v[u].y) + (v[u].z + v[u].w);
     }
-    done = n / 4 * 4;
+    done = n4 * 4;
   }
-  for (int64_t i = done + first; i < n; i += stride) s += x[i];
+  for (int64_t i = done + first; i < n; i += stride) acc[0] += x[i];
+  float s = acc[0];
+#pragma unroll
+  for (int u = 1; u < U; ++u) s += acc[u];
   const float total = block_sum(s, scratch);
   if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
@@ -140,7 +156,7 @@ __global__ void sum_combine_kernel(float* __restrict__ out, const float* __restr
 // Grid (splits, n): block (s, b) takes the pixels s * blockDim.x + t of image b, striding over the splits,
 // and adds the loss of all c channels of each pixel (the mask is read once per pixel). Partials: the loss
 // sums first, then the mask sums, both at b * splits + s.
-template <class F>
+template <class F, int U>
 __global__ void loss_partials_kernel(float* __restrict__ partial, const float* __restrict__ pred,
                                      const float* __restrict__ target, const float* __restrict__ mask, int c,
                                      int64_t hw) {
@@ -148,19 +164,27 @@ __global__ void loss_partials_kernel(float* __restrict__ partial, const float* _
   const int b = blockIdx.y;
   const float* p = pred + int64_t(b) * c * hw;
   const float* q = target + int64_t(b) * c * hw;
-  float s = 0.0f, m = 0.0f;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < hw;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    float v = 0.0f;
-    for (int ch = 0; ch < c; ++ch) v += F::value(p[ch * hw + i] - q[ch * hw + i]);
-    if (mask) {
-      const float w = mask[int64_t(b) * hw + i];
-      s += w * v;
-      m += w;
-    } else {
-      s += v;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  float sa[U] = {}, ma[U] = {};  // per pixel slot u of each step, added in order below
+  for (int64_t i0 = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i0 < hw; i0 += U * stride) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t i = i0 + u * stride;
+      if (i >= hw) break;
+      float v = 0.0f;
+      for (int ch = 0; ch < c; ++ch) v += F::value(p[ch * hw + i] - q[ch * hw + i]);
+      if (mask) {
+        const float w = mask[int64_t(b) * hw + i];
+        sa[u] += w * v;
+        ma[u] += w;
+      } else {
+        sa[u] += v;
+      }
     }
   }
+  float s = sa[0], m = ma[0];
+#pragma unroll
+  for (int u = 1; u < U; ++u) s += sa[u], m += ma[u];
   const int blocks = int(gridDim.x * gridDim.y), slot = b * int(gridDim.x) + int(blockIdx.x);
   const float loss_sum = block_sum(s, scratch);
   const float mask_sum = block_sum(m, scratch);
@@ -191,8 +215,11 @@ void loss_forward(const Stream& s, float* out2, const float* pred, const float* 
   const int64_t slots = int64_t(n) * splits;
   if (n > 0 && hw > 0 && reduce_in_tree(s, size_t(2 * slots) * sizeof(float))) {
     float* partial = static_cast<float*>(s.workspace);
-    TINT_LAUNCH(loss_partials_kernel<F>, dim3(unsigned(splits), unsigned(n)), kTreeThreads, 0, stream_of(s),
-                partial, pred, target, mask, c, hw);
+    const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(n));
+    if (tree_unroll() == 4)
+      TINT_LAUNCH((loss_partials_kernel<F, 4>), grid, kTreeThreads, 0, stream_of(s), partial, pred, target, mask, c, hw);
+    else
+      TINT_LAUNCH((loss_partials_kernel<F, 1>), grid, kTreeThreads, 0, stream_of(s), partial, pred, target, mask, c, hw);
     TINT_LAUNCH(loss_combine_kernel, 1, kTreeThreads, 0, stream_of(s), out2, partial, int(slots),
                 mask != nullptr, c, int64_t(n) * c * hw);
     return;
@@ -211,8 +238,10 @@ void loss_backward(const Stream& s, float* dpred, const float* grad_loss, const 
 
 }  // namespace
 
+int reduce_tree_unroll() { return tree_unroll(); }
+
 bool reduce_in_tree(const Stream& s, size_t partial_bytes) {
-  return g_reduce_variant.load() == 1 && s.workspace && reinterpret_cast<uintptr_t>(s.workspace) % 16 == 0 &&
+  return g_reduce_variant.load() >= 1 && s.workspace && reinterpret_cast<uintptr_t>(s.workspace) % 16 == 0 &&
          s.workspace_bytes >= partial_bytes && partial_bytes <= kReductionWorkspaceBytes;
 }
 
@@ -244,7 +273,10 @@ void sum(const Stream& s, float* out, const float* x, int64_t n) {
   if (n > 0 && reduce_in_tree(s, size_t(blocks) * sizeof(float))) {
     // One block writes the result itself: the same sum a second pass over one partial would give.
     float* partial = blocks > 1 ? static_cast<float*>(s.workspace) : out;
-    TINT_LAUNCH(sum_partials_kernel, unsigned(blocks), kTreeThreads, 0, stream_of(s), partial, x, n, vec);
+    if (tree_unroll() == 4)
+      TINT_LAUNCH(sum_partials_kernel<4>, unsigned(blocks), kTreeThreads, 0, stream_of(s), partial, x, n, vec);
+    else
+      TINT_LAUNCH(sum_partials_kernel<1>, unsigned(blocks), kTreeThreads, 0, stream_of(s), partial, x, n, vec);
     if (blocks > 1) TINT_LAUNCH(sum_combine_kernel, 1, kTreeThreads, 0, stream_of(s), out, partial, blocks);
     return;
   }

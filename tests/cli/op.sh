@@ -84,7 +84,7 @@ refuse "dy.npy not found" op conv2d --shape 2,3,9,7,4,3,2,1 --inputs "$TMP/wrong
 refuse "unknown op 'conv3d' (valid: fill, copy" op conv3d --shape 1
 refuse "unknown conv variant 'fast' (valid: naive, igemm, igemm-nosplit, igemm2, igemm3, winograd4, winograd2, winograd4-tf32, winograd2-tf32, winograd4-tf32x3)" \
   op conv2d --shape 1,1,3,3,1,3,1,1 --device cuda-emu --variant fast
-refuse "unknown reduce variant 'atomic' (valid: block, tree)" \
+refuse "unknown reduce variant 'atomic' (valid: block, tree, tree4)" \
   op sum --shape 5 --device cuda-emu --reduce-variant atomic
 refuse "--reduce-variant tree: the cpu backend has one reduction kernel" op sum --shape 5 --reduce-variant tree
 refuse "unknown cpu conv variant 'naive' (valid: auto, gemm" op conv2d --shape 1,1,3,3,1,3,1,1 --variant naive
