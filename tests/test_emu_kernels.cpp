@@ -11,32 +11,12 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_compat.h"
+#include "tests/emu_test_util.h"
 
 namespace {
 
-// Device buffer of T, filled from / read back to the host; cudaMalloc memory starts as 0xFF bytes.
-template <class T>
-struct DeviceBuffer {
-  T* ptr = nullptr;
-  size_t n = 0;
-  explicit DeviceBuffer(size_t count) : n(count) { TINT_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T))); }
-  DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
-    TINT_CUDA_CHECK(cudaMemcpy(ptr, host.data(), n * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  ~DeviceBuffer() { cudaFree(ptr); }
-  std::vector<T> get() const {
-    std::vector<T> host(n);
-    TINT_CUDA_CHECK(cudaMemcpy(host.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return host;
-  }
-};
-
-// Restores the schedule seed and pool size a test changes.
-struct SeedScope {
-  uint64_t saved = tint::emu::schedule_seed();
-  explicit SeedScope(uint64_t seed) { tint::emu::set_schedule_seed(seed); }
-  ~SeedScope() { tint::emu::set_schedule_seed(saved); }
-};
+using emu_test::DeviceBuffer;
+using emu_test::SeedScope;
 
 }  // namespace
 

@@ -9,32 +9,14 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_compat.h"
+#include "tests/emu_test_util.h"
 
 namespace wmma = nvcuda::wmma;
 
 namespace {
 
-template <class T>
-struct DeviceBuffer {
-  T* ptr = nullptr;
-  size_t n = 0;
-  explicit DeviceBuffer(size_t count) : n(count) { TINT_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T))); }
-  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
-    TINT_CUDA_CHECK(cudaMemcpy(ptr, host.data(), n * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  ~DeviceBuffer() { cudaFree(ptr); }
-  std::vector<T> get() const {
-    std::vector<T> host(n);
-    TINT_CUDA_CHECK(cudaMemcpy(host.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return host;
-  }
-};
-
-struct SeedScope {
-  uint64_t saved = tint::emu::schedule_seed();
-  explicit SeedScope(uint64_t seed) { tint::emu::set_schedule_seed(seed); }
-  ~SeedScope() { tint::emu::set_schedule_seed(saved); }
-};
+using emu_test::DeviceBuffer;
+using emu_test::SeedScope;
 
 // TF32 by arithmetic: v = m * 2^e with 0.5 <= |m| < 1; keep 11 significant bits, halves away from zero.
 double tf32_round_ref(float v) {

@@ -157,6 +157,16 @@ constexpr Kind kind_b() {
   return std::is_same_v<Layout, row_major> ? b_row : b_col;
 }
 
+// A lane's four operand elements: element e of the (cols-wide) matrix is (e / cols, e % cols), read from a
+// row-major or column-major p.
+inline void load_operand(float* x, Kind k, int cols, bool row_major_p, const float* p, unsigned ldm, int lane) {
+  const auto& l = layouts();
+  for (int i = 0; i < 4; ++i) {
+    const int e = l.slot[k][lane * 4 + i], r = e / cols, c = e % cols;
+    x[i] = row_major_p ? p[size_t(r) * ldm + c] : p[size_t(c) * ldm + r];
+  }
+}
+
 }  // namespace emu_detail
 
 // A: 16 x 8 (row r, column k); B: 8 x 16 (row k, column n). row_major: element (i, j) at p[i * ldm + j].
@@ -164,21 +174,13 @@ template <class Layout>
 void load_matrix_sync(fragment<matrix_a, 16, 16, 8, precision::tf32, Layout>& a, const float* p, unsigned ldm) {
   const auto at = emu_detail::enter("wmma::load_matrix_sync", p, ldm);
   constexpr emu_detail::Kind k = emu_detail::kind_a<Layout>();
-  const auto& l = emu_detail::layouts();
-  for (int i = 0; i < 4; ++i) {
-    const int e = l.slot[k][at.lane * 4 + i], r = e / 8, c = e % 8;
-    a.x[i] = k == emu_detail::a_row ? p[size_t(r) * ldm + c] : p[size_t(c) * ldm + r];
-  }
+  emu_detail::load_operand(a.x, k, 8, k == emu_detail::a_row, p, ldm, at.lane);
 }
 template <class Layout>
 void load_matrix_sync(fragment<matrix_b, 16, 16, 8, precision::tf32, Layout>& b, const float* p, unsigned ldm) {
   const auto at = emu_detail::enter("wmma::load_matrix_sync", p, ldm);
   constexpr emu_detail::Kind k = emu_detail::kind_b<Layout>();
-  const auto& l = emu_detail::layouts();
-  for (int i = 0; i < 4; ++i) {
-    const int e = l.slot[k][at.lane * 4 + i], r = e / 16, c = e % 16;
-    b.x[i] = k == emu_detail::b_row ? p[size_t(r) * ldm + c] : p[size_t(c) * ldm + r];
-  }
+  emu_detail::load_operand(b.x, k, 16, k == emu_detail::b_row, p, ldm, at.lane);
 }
 inline void load_matrix_sync(fragment<accumulator, 16, 16, 8, float>& c, const float* p, unsigned ldm,
                              layout_t layout) {
