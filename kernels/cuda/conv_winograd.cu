@@ -341,6 +341,15 @@ __device__ __forceinline__ float4 load_row4(const float* __restrict__ src, int l
   return make_float4(0.f, 0.f, 0.f, 0.f);
 }
 
+// The registers' share of the next slice, A's and B's (threads past A4 or B4 load none of that operand).
+template <int BM, int BN>
+__device__ __forceinline__ void load_slice(const BatchedGemm& p, const float* __restrict__ a,
+                                           const float* __restrict__ b, int k, int k_end, int m0, int n0, int t,
+                                           float4& ra, float4& rb) {
+  if (t < kBK * BM / 4) ra = load_row4<BM>(a, p.lda, k, k_end, m0, t);
+  if (t < kBK * BN / 4) rb = load_row4<BN>(b, p.ldb, k, k_end, n0, t);
+}
+
 template <int TM, int TN>
 __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
     wino_gemm_kernel(BatchedGemm p, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ c) {
@@ -371,8 +380,7 @@ __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
     if (t < B4) *reinterpret_cast<float4*>(&Bs[buf][t / (BN / 4)][(t % (BN / 4)) * 4]) = rb;
   };
   if (k_begin < k_end) {
-    if (t < A4) ra = load_row4<BM>(a, p.lda, k_begin, k_end, m0, t);
-    if (t < B4) rb = load_row4<BN>(b, p.ldb, k_begin, k_end, n0, t);
+    load_slice<BM, BN>(p, a, b, k_begin, k_end, m0, n0, t, ra, rb);
     stage(0);
   }
   __syncthreads();
@@ -380,8 +388,7 @@ __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
   for (int k0 = k_begin; k0 < k_end; k0 += kBK) {
     const bool more = k0 + kBK < k_end;
     if (more) {
-      if (t < A4) ra = load_row4<BM>(a, p.lda, k0 + kBK, k_end, m0, t);
-      if (t < B4) rb = load_row4<BN>(b, p.ldb, k0 + kBK, k_end, n0, t);
+      load_slice<BM, BN>(p, a, b, k0 + kBK, k_end, m0, n0, t, ra, rb);
     }
 #pragma unroll
     for (int kk = 0; kk < kBK; ++kk) {
@@ -477,8 +484,7 @@ __global__ void __launch_bounds__(kThreads, kSplit ? 1 : 2)  // split: twice the
     if (t < B4) put(&Bs[buf][0][bk][bn], &Bs[buf][kParts - 1][bk][bn], rb);
   };
   if (k_begin < k_end) {
-    if (t < A4) ra = load_row4<BM>(a, p.lda, k_begin, k_end, m0, t);
-    if (t < B4) rb = load_row4<BN>(b, p.ldb, k_begin, k_end, n0, t);
+    load_slice<BM, BN>(p, a, b, k_begin, k_end, m0, n0, t, ra, rb);
     stage(0);
   }
   __syncthreads();
@@ -486,8 +492,7 @@ __global__ void __launch_bounds__(kThreads, kSplit ? 1 : 2)  // split: twice the
   for (int k0 = k_begin; k0 < k_end; k0 += kBK) {
     const bool more = k0 + kBK < k_end;
     if (more) {
-      if (t < A4) ra = load_row4<BM>(a, p.lda, k0 + kBK, k_end, m0, t);
-      if (t < B4) rb = load_row4<BN>(b, p.ldb, k0 + kBK, k_end, n0, t);
+      load_slice<BM, BN>(p, a, b, k0 + kBK, k_end, m0, n0, t, ra, rb);
     }
     // A's slice holds k rows of m: the 16 x 8 fragment (m, k) is column-major with ldm LA.
     wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa[kParts][FM];
