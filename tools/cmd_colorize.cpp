@@ -74,6 +74,8 @@ model and run:
                     then the expected ab; 0..10 (default 0.38; 0 is the mode, 1 the plain mean, lower is
                     more saturated). A regression model ignores it. The model file says which head it has.
   --device NAME     cpu (default), cpu-ref, cuda-emu, cuda
+  --precision P     fp32 (default) or tf32: on cuda and cuda-emu, the 3x3 convolutions on TF32 tensor cores
+                    (conv variant winograd2-tf32, about 5e-4 of each layer's scale: invisible in 8-bit colour)
   --batch N         images per network call (default 8)
   --workers N       threads that decode files ahead of the network (at most batch + 2 * workers files
                     ahead) and that join and write each batch's results (default: min(4, cores))
@@ -302,7 +304,7 @@ int run_colorize(int argc, char** argv) {
   Args args(argc, argv,
             Options{{"side-by-side"},
                     {"o", "out", "model", "device", "size", "format", "quality", "grid", "grid-height",
-                     "batch", "workers", "profile", "temperature", "hints"},
+                     "batch", "workers", "profile", "temperature", "hints", "precision"},
                     1048576,
                     ""});
   if (args.help()) {
@@ -326,6 +328,7 @@ int run_colorize(int argc, char** argv) {
   const Device device = Device::parse(args.get("device", "cpu"));
   TINT_CHECK(device.available(), "device '{}' is not available in this build or on this machine",
              device.str());
+  select_precision(device, args.get("precision", ""), "");
 
   const std::string profile_path = args.get("profile", "");
   if (args.has("profile")) check_profile_path(profile_path);

@@ -70,6 +70,8 @@ expect "--precision tf32: TF32 is a tensor-core format of the cuda and cuda-emu 
   -- train --precision tf32 --steps 1
 expect "--precision tf32 with --conv-variant winograd4: choose a -tf32 variant" \
   -- bench --device cuda-emu --precision tf32 --conv-variant winograd4
+expect "--precision tf32: TF32 is a tensor-core format of the cuda and cuda-emu backends, not of cpu" \
+  -- colorize "$SAMPLES/val" --precision tf32 -o "$TMP/c"
 expect "--precision fp32 with --conv-variant winograd2-tf32: that variant multiplies in TF32" \
   -- train --device cuda-emu --precision fp32 --conv-variant winograd2-tf32 --steps 1
 # Thread settings from the environment.
