@@ -114,8 +114,13 @@ std::vector<float> AbBins::scaled_centres() const {
 
 std::string AbBins::to_string() const {
   std::string s;
-  for (size_t k = 0; k < a_.size(); ++k)
-    s += (k ? "," : "") + std::to_string(a_[k]) + ":" + std::to_string(b_[k]);
+  for (size_t k = 0; k < a_.size(); ++k) {
+    // Appended piece by piece: `"," + std::string` trips GCC 12's -Wrestrict false positive at -O2 and up.
+    if (k) s += ',';
+    s += std::to_string(a_[k]);
+    s += ':';
+    s += std::to_string(b_[k]);
+  }
   return s;
 }
 
@@ -232,7 +237,8 @@ std::string weights_to_string(const std::vector<float>& weights) {
   char buf[32];
   for (size_t k = 0; k < weights.size(); ++k) {
     std::snprintf(buf, sizeof buf, "%.9g", double(weights[k]));
-    s += (k ? "," : "") + std::string(buf);
+    if (k) s += ',';
+    s += buf;
   }
   return s;
 }
