@@ -702,14 +702,16 @@ double op_tolerance(const TensorSpec& output, const std::string& backend) {
 // The bounds, 4u and 64u, are 2.3x and 2.8x the worst measured, independent of the terms' count (TF32's
 // rounding, not fp32's accumulation, dominates). A wrong index or a missed tap is an error of order
 // 1/sqrt(terms) of the output's scale, 0.04 and up on the test shapes.
-double op_tolerance_tf32(const TensorSpec& output, const std::string& variant) {
-  (void)output;
-  const double u = std::ldexp(1.0, -11);
-  return variant.rfind("winograd2", 0) == 0 ? 4 * u : 64 * u;
-}
-
 bool is_tf32_variant(const std::string& v) {  // winograd4-tf32x3 is not: it keeps fp32's accuracy
   return v.size() > 5 && v.compare(v.size() - 5, 5, "-tf32") == 0;
+}
+
+double op_tolerance(const OpDef& op, const TensorSpec& output, const std::string& backend,
+                    const std::string& conv_variant) {
+  const bool conv = std::string(op.name) == "conv2d" || std::string(op.name) == "conv_transpose2d";
+  if (!conv || !is_tf32_variant(conv_variant)) return op_tolerance(output, backend);
+  const double u = std::ldexp(1.0, -11);
+  return conv_variant.rfind("winograd2", 0) == 0 ? 4 * u : 64 * u;
 }
 
 Comparison compare_outputs(const std::vector<float>& got, const std::vector<float>& ref, bool per_element) {

@@ -106,10 +106,12 @@ std::vector<std::vector<float>> make_op_inputs(const OpDef& op, const OpDims& di
 // terms in another order than the reference's differs by about sqrt(K) * 6e-8 of the output's scale, and
 // the bound is 15x that, still far below what a missed tap or a wrong index gives (>= 1/K, >= 1e-3 here).
 double op_tolerance(const TensorSpec& output, const std::string& backend);
-// The same for the TF32 conv variants (names ending in "-tf32", kernels/cuda/conv2d.h), whose products
-// round both operands to 11 significant bits: 2^-9 for winograd2-tf32, 2^-5 for winograd4-tf32, whose
-// transforms amplify the rounding (op_registry.cpp says how the bounds were set).
-double op_tolerance_tf32(const TensorSpec& output, const std::string& variant);
+// The same for `op` run under the CUDA conv variant `conv_variant` ("" where there is none): the TF32 ones
+// (names ending in "-tf32", kernels/cuda/conv2d.h) round both operands of a convolution's products to 11
+// significant bits, and get 2^-9 (winograd2-tf32) or 2^-5 (winograd4-tf32, whose transforms amplify the
+// rounding); op_registry.cpp says how the bounds were set. Any other op or variant: the bound above.
+double op_tolerance(const OpDef& op, const TensorSpec& output, const std::string& backend,
+                    const std::string& conv_variant);
 bool is_tf32_variant(const std::string& conv_variant);
 
 struct Comparison {

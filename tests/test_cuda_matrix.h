@@ -53,8 +53,7 @@ inline void check_against(const Target& t, const OpCase& c, const std::vector<st
   REQUIRE(got.size() == outs.size());
   for (size_t i = 0; i < outs.size(); ++i) {
     const Comparison cmp = compare_outputs(got[i], ref[i], outs[i].per_element);
-    const bool tf32 = t.variant && is_conv(*c.op) && is_tf32_variant(t.variant());
-    const double tol = tf32 ? op_tolerance_tf32(outs[i], t.variant()) : op_tolerance(outs[i], t.backend->name);
+    const double tol = op_tolerance(*c.op, outs[i], t.backend->name, t.variant ? t.variant() : "");
     INFO(t.backend->name << " " << c.str() << (with_workspace ? "" : " (no workspace)") << ": "
                          << outs[i].name << " error " << cmp.error << " (tolerance " << tol
                          << "), worst element " << cmp.worst);
@@ -121,8 +120,7 @@ inline void check_one_launch(const Target& t, const OpCase& c, size_t launch) {
     const Comparison cmp = compare_outputs(results[1][i], results[0][i], false);
     INFO(t.backend->name << " " << c.str() << " launch " << c.op->launches[launch].name << ": "
                          << outs[i].name << " error " << cmp.error);
-    const bool tf32 = t.variant && is_conv(*c.op) && is_tf32_variant(t.variant());
-    CHECK(cmp.error <= (tf32 ? op_tolerance_tf32(outs[i], t.variant()) : op_tolerance(outs[i], t.backend->name)));
+    CHECK(cmp.error <= op_tolerance(*c.op, outs[i], t.backend->name, t.variant ? t.variant() : ""));
   }
 }
 

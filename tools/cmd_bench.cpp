@@ -17,6 +17,7 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "engine/autograd.h"
+#include "engine/op_registry.h"
 #include "engine/optim.h"
 #include "engine/profiler.h"
 #include "engine/thread_pool.h"
@@ -239,8 +240,7 @@ int run_bench(int argc, char** argv) {
   TINT_CHECK(device.available(), "--device '{}' is not available in this build or on this machine", device.str());
   if (args.has("conv-variant")) select_conv_variant(device, "--conv-variant", args.get("conv-variant", ""));
   select_precision(device, args.get("precision", ""), args.get("conv-variant", ""));
-  const std::string cv = args.get("conv-variant", "");
-  const bool tf32 = args.get("precision", "") == "tf32" || (cv.size() > 5 && cv.substr(cv.size() - 5) == "-tf32");
+  const bool tf32 = is_tf32_variant(selected_conv_variant(device));
   const std::string precision = tf32 ? "tf32" : "fp32";  // what the peer is told to match
   if (args.has("reduce-variant"))
     select_reduce_variant(device, "--reduce-variant", args.get("reduce-variant", ""));

@@ -173,11 +173,7 @@ int run_op(int argc, char** argv) {
                                                      : make_op_inputs(op, dims, uint32_t(seed));
 
   DeviceRuntime& rt = runtime(device);
-  std::string variant, selected_conv_variant;  // the latter only on the CUDA backends
-  if (device.kind == DeviceKind::CudaEmu) selected_conv_variant = cuda_emu::conv_variant();
-#ifdef TINT_HAVE_CUDA
-  if (device.kind == DeviceKind::Cuda) selected_conv_variant = cuda::conv_variant();
-#endif
+  std::string variant;
   if (device.kind == DeviceKind::CudaEmu)
     variant = fmt::format(", conv variant {}, reduce variant {}", cuda_emu::conv_variant(),
                           cuda_emu::reduce_variant());
@@ -233,10 +229,7 @@ int run_op(int argc, char** argv) {
                "rel err", "tolerance", "", "worst element");
     for (size_t i = 0; i < out_specs.size(); ++i) {
       const Comparison c = compare_outputs(outs[i], ref[i], out_specs[i].per_element);
-      const bool conv = std::string(op.name) == "conv2d" || std::string(op.name) == "conv_transpose2d";
-      const double tol = conv && is_tf32_variant(selected_conv_variant)
-                             ? op_tolerance_tf32(out_specs[i], selected_conv_variant)
-                             : op_tolerance(out_specs[i], device.str());
+      const double tol = op_tolerance(op, out_specs[i], device.str(), selected_conv_variant(device));
       const bool ok = c.error <= tol;
       failed |= !ok;
       fmt::print("{:<8} {:>12.3g} {:>12.3g} {:>12.3g}  {:<6} {}", out_specs[i].name, c.max_abs, c.error, tol,

@@ -25,6 +25,7 @@
 #include "engine/autograd.h"
 #include "engine/comm.h"
 #include "engine/io.h"
+#include "engine/op_registry.h"
 #include "engine/optim.h"
 #include "models/model_file.h"
 #include "models/unet.h"
@@ -734,9 +735,9 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
           comm->kind() == "nccl" ? "NCCL's order" : "rank order");
     if (micro_batches > 1)
       fmt::print("micro-batches: {} per batch, gradients summed in order\n", micro_batches);
-    if (args.get("precision", "") == "tf32")
+    if (is_tf32_variant(selected_conv_variant(device)))
       fmt::print("precision: TF32 tensor cores for the 3x3 convolutions (conv variant {}), fp32 elsewhere\n",
-                 args.get("conv-variant", "winograd2-tf32"));
+                 selected_conv_variant(device));
     fmt::print("run folder: {}\n", out);
     std::fflush(stdout);
   }

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "engine/error.h"
+#include "engine/op_registry.h"
 #include "kernels/cpu/conv_algos.h"
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/reduce.h"
@@ -18,9 +19,16 @@ void select_conv_variant(Device device, const std::string& flag, const std::stri
                           flag, name, device.str()));
 }
 
+std::string selected_conv_variant(Device device) {
+  if (device.kind == DeviceKind::CudaEmu) return cuda_emu::conv_variant();
+#ifdef TINT_HAVE_CUDA
+  if (device.kind == DeviceKind::Cuda) return cuda::conv_variant();
+#endif
+  return "";
+}
+
 void select_precision(Device device, const std::string& precision, const std::string& conv_variant) {
-  const bool tf32_variant =
-      conv_variant.size() > 5 && conv_variant.compare(conv_variant.size() - 5, 5, "-tf32") == 0;
+  const bool tf32_variant = is_tf32_variant(conv_variant);
   if (precision.empty()) return;  // not given: whatever --conv-variant (or the default) says
   if (precision == "fp32") {
     TINT_CHECK(conv_variant.empty() || !tf32_variant,
@@ -31,8 +39,8 @@ void select_precision(Device device, const std::string& precision, const std::st
   TINT_CHECK(device.kind == DeviceKind::Cuda || device.kind == DeviceKind::CudaEmu,
              "--precision tf32: TF32 is a tensor-core format of the cuda and cuda-emu backends, not of {}",
              device.str());
-  // winograd2-tf32: the TF32 variant as accurate as PyTorch's TF32 (winograd4-tf32's transforms amplify the
-  // rounding 20x: kernels/cuda/conv2d.h)
+  // winograd2-tf32: the TF32 variant as accurate as TF32 itself (winograd4-tf32's transforms amplify the
+  // rounding 8-20x: kernels/cuda/conv2d.h)
   if (conv_variant.empty()) return select_conv_variant(device, "--precision tf32", "winograd2-tf32");
   TINT_CHECK(tf32_variant, "--precision tf32 with --conv-variant {}: choose a -tf32 variant", conv_variant);
 }

@@ -220,6 +220,16 @@ struct Options {
   bool quick = false;
 };
 
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t p = 0; p < s.size();) {
+    const size_t c = s.find(',', p);
+    out.push_back(s.substr(p, c == std::string::npos ? std::string::npos : c - p));
+    p = c == std::string::npos ? s.size() : c + 1;
+  }
+  return out;
+}
+
 Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -236,12 +246,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--layers") o.layers = next();
     else if (a == "--quick") o.quick = true;
     else if (a == "--variants") {
-      const std::string s = next();
-      for (size_t p = 0; p < s.size();) {
-        const size_t c = s.find(',', p);
-        o.variants.push_back(s.substr(p, c == std::string::npos ? std::string::npos : c - p));
-        p = c == std::string::npos ? s.size() : c + 1;
-      }
+      o.variants = split_commas(next());
       for (const std::string& v : o.variants)
         if (std::find(cuda::conv_variants().begin(), cuda::conv_variants().end(), v) == cuda::conv_variants().end()) {
           std::fprintf(stderr, "--variants: unknown conv variant '%s'\n", v.c_str());
@@ -250,12 +255,7 @@ Options parse(int argc, char** argv) {
     }
     else if (a == "--batches") {
       o.batches.clear();
-      std::string s = next();
-      for (size_t p = 0; p < s.size();) {
-        const size_t c = s.find(',', p);
-        o.batches.push_back(std::atoi(s.substr(p, c - p).c_str()));
-        p = c == std::string::npos ? s.size() : c + 1;
-      }
+      for (const std::string& b : split_commas(next())) o.batches.push_back(std::atoi(b.c_str()));
     } else {
       std::fprintf(stderr, "unknown argument %s\nusage: bench_gpu_conv [--json FILE] [--batches 1,8] "
                    "[--repeats N] [--layers SUBSTR] [--variants A,B] [--quick]\n", a.c_str());
@@ -351,7 +351,7 @@ void bench_product(const Options& opt, Cudnn& dnn, Timer& timer, const OpCase& l
     if (ok && cudnn_ok(dnn, run(), "run")) {
       CK(cudaDeviceSynchronize());
       if (!tf32) ref = out.host();
-      const double err = tf32 && !ref.empty() ? rel_err(out.host(), ref) : 0.0;
+      const double err = !tf32 ? 0.0 : ref.empty() ? NAN : rel_err(out.host(), ref);
       const double ms = timer.median_ms([&] { run(); }, 3, opt.repeats);
       (tf32 ? cudnn_tf32_ms : cudnn_ms) = ms;
       rows.push_back({layer.label, s.str(), kProducts[product], tf32 ? "cudnn-tf32" : "cudnn", s.n, ms,

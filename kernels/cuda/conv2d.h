@@ -27,8 +27,8 @@
 //   6 "winograd2"      the same with F(2x2,3x3): 16 GEMMs, as exact as the direct product
 //   7 "winograd4-tf32" winograd4 with its batched GEMM on the tensor cores in TF32 (nvcuda::wmma 16x16x8,
 //                      operands rounded to 10 mantissa bits, fp32 accumulation); other shapes run igemm2 in
-//                      fp32. Not bit-comparable with the fp32 variants: tests hold it to op_tolerance_tf32
-//                      (engine/op_registry.cpp).
+//                      fp32. Not bit-comparable with the fp32 variants: tests hold it to op_tolerance's TF32
+//                      bounds (engine/op_registry.cpp).
 //   8 "winograd2-tf32" the same for winograd2, as accurate as PyTorch's TF32 (its transforms do not amplify
 //                      the rounding: about 2^-11 of the output's scale against winograd4-tf32's 20x that);
 //                      what `tint train --precision tf32` selects

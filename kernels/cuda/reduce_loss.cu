@@ -108,12 +108,8 @@ constexpr int64_t kTreeItemsPerThread = 16;
 const char* const kReduceVariantNames[] = {"block", "tree", "tree4"};
 std::atomic<int> g_reduce_variant{1};  // "tree": reduce.h has the measurement
 
-// The selected tree variant's loads in flight per thread (tree 1, tree4 4); it also scales the items per
-// thread, so the grid (and with it the bits) depends on the shape and the variant alone.
-int tree_unroll() { return g_reduce_variant.load() == 2 ? 4 : 1; }
-
-int blocks_for(int64_t items, int64_t cap) {
-  const int64_t per_block = int64_t(kTreeThreads) * kTreeItemsPerThread * tree_unroll();
+int blocks_for(int64_t items, int64_t cap, int unroll) {
+  const int64_t per_block = int64_t(kTreeThreads) * kTreeItemsPerThread * unroll;
   const int64_t blocks = (items + per_block - 1) / per_block;
   return int(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
 }
@@ -211,12 +207,13 @@ template <class F>
 void loss_forward(const Stream& s, float* out2, const float* pred, const float* target, const float* mask, int n,
                   int c, int64_t hw) {
   // Splits per image from hw alone; n * splits slots, each with a loss and a mask partial.
-  const int splits = blocks_for(hw, n <= kTreeMaxPartials ? kTreeMaxPartials / n : 1);
+  const int unroll = reduce_tree_unroll();
+  const int splits = blocks_for(hw, n <= kTreeMaxPartials ? kTreeMaxPartials / n : 1, unroll);
   const int64_t slots = int64_t(n) * splits;
   if (n > 0 && hw > 0 && reduce_in_tree(s, size_t(2 * slots) * sizeof(float))) {
     float* partial = static_cast<float*>(s.workspace);
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(n));
-    if (tree_unroll() == 4)
+    if (unroll == 4)
       TINT_LAUNCH((loss_partials_kernel<F, 4>), grid, kTreeThreads, 0, stream_of(s), partial, pred, target, mask, c, hw);
     else
       TINT_LAUNCH((loss_partials_kernel<F, 1>), grid, kTreeThreads, 0, stream_of(s), partial, pred, target, mask, c, hw);
@@ -238,7 +235,9 @@ void loss_backward(const Stream& s, float* dpred, const float* grad_loss, const 
 
 }  // namespace
 
-int reduce_tree_unroll() { return tree_unroll(); }
+// The selected tree variant's loads in flight per thread (tree 1, tree4 4); it also scales the items per
+// thread, so the grid (and with it the bits) depends on the shape and the variant alone.
+int reduce_tree_unroll() { return g_reduce_variant.load() == 2 ? 4 : 1; }
 
 bool reduce_in_tree(const Stream& s, size_t partial_bytes) {
   return g_reduce_variant.load() >= 1 && s.workspace && reinterpret_cast<uintptr_t>(s.workspace) % 16 == 0 &&
@@ -269,11 +268,12 @@ void set_reduce_variant(const std::string& name) {
 
 void sum(const Stream& s, float* out, const float* x, int64_t n) {
   const bool vec = reinterpret_cast<uintptr_t>(x) % 16 == 0;
-  const int blocks = blocks_for(n, kTreeMaxPartials);
+  const int unroll = reduce_tree_unroll();
+  const int blocks = blocks_for(n, kTreeMaxPartials, unroll);
   if (n > 0 && reduce_in_tree(s, size_t(blocks) * sizeof(float))) {
     // One block writes the result itself: the same sum a second pass over one partial would give.
     float* partial = blocks > 1 ? static_cast<float*>(s.workspace) : out;
-    if (tree_unroll() == 4)
+    if (unroll == 4)
       TINT_LAUNCH(sum_partials_kernel<4>, unsigned(blocks), kTreeThreads, 0, stream_of(s), partial, x, n, vec);
     else
       TINT_LAUNCH(sum_partials_kernel<1>, unsigned(blocks), kTreeThreads, 0, stream_of(s), partial, x, n, vec);
