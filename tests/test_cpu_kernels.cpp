@@ -21,6 +21,7 @@
 #include "engine/backend.h"
 #include "engine/error.h"
 #include "kernels/cpu/conv_algos.h"
+#include "kernels/cpu/conv_tasks.h"
 #include "kernels/cpu/reference.h"
 #include "engine/op_registry.h"
 #include "engine/thread_pool.h"
@@ -212,6 +213,34 @@ TEST_CASE("cpu conv: U-Net shapes (64->64 3x3 at 32x32 and the 1x1 64->2 head)")
 }
 
 // ---- every other entry of the table, cpu against cpu-ref ----------------------------------------------
+
+TEST_CASE("cpu conv task split: the fewest blocks that give every thread the same number of tasks") {
+  using cpu::split_for_threads;
+  // Enough work along the other dimension, or one thread: no split (a split repeats the shared packing).
+  CHECK(split_for_threads(1, 1, 512, 12) == 1);
+  CHECK(split_for_threads(2, 4, 512, 12) == 1);
+  CHECK(split_for_threads(4, 9, 512, 12) == 1);
+  // One pixel block on two threads: two blocks, one per thread (the former rule made four, packing the
+  // same B four times).
+  CHECK(split_for_threads(2, 1, 512, 12) == 2);
+  CHECK(split_for_threads(2, 3, 512, 12) == 2);  // 6 tasks, 3 each
+  CHECK(split_for_threads(3, 2, 512, 12) == 3);  // 6 tasks, 2 each
+  CHECK(split_for_threads(4, 1, 512, 12) == 4);
+  CHECK(split_for_threads(4, 2, 512, 12) == 2);
+  // No even split within the threads x 2 rule's tasks: that rule (9 tasks for 4 threads, 20 for 8).
+  CHECK(split_for_threads(4, 3, 512, 12) == 3);
+  CHECK(split_for_threads(8, 5, 512, 12) == 4);
+  // Never more blocks than the extent has units.
+  CHECK(split_for_threads(2, 1, 12, 12) == 1);
+  CHECK(split_for_threads(4, 1, 24, 12) == 2);
+  for (int threads = 2; threads <= 8; ++threads)
+    for (int64_t other = 1; other < 2 * threads; ++other) {
+      INFO("threads " << threads << ", other " << other);
+      const int64_t b = split_for_threads(threads, other, 1 << 20, 1);
+      CHECK(other * b >= threads);          // every thread has a task
+      CHECK(other * b <= 2 * threads + other);  // and the split is no finer than the threads x 2 rule
+    }
+}
 
 TEST_CASE("cpu element-wise, bias, concat and reductions match the reference") {
   const Backend& fast = cpu_backend();

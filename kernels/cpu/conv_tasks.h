@@ -93,10 +93,18 @@ inline void run_tasks(ThreadPool* pool, int64_t tasks, const std::function<void(
 }
 
 // How many blocks to cut a dimension of `extent` into (each a multiple of `unit`) so that `other` x blocks
-// tasks keep every thread busy: threads x 2, so that an uneven last task costs little.
+// tasks keep every thread busy. Every extra block repeats the work shared along `extent` (packing the
+// other operand, Winograd's input transform), so the fewest blocks that give each thread the same number
+// of tasks; failing that, threads x 2 tasks, so that an uneven last task costs little. Measured on the
+// 2-core AMD EPYC (AVX2), forward GEMMs with one pixel block at batch 1, 2 blocks against the 4 of the
+// former threads x 2 rule, interleaved: 1.14-1.22x faster (4x4 stride-2 and 3x3 layers at 8^2 to 16^2).
 inline int64_t split_for_threads(int threads, int64_t other, int64_t extent, int64_t unit) {
   if (threads <= 1 || other >= 2 * threads) return 1;
-  return std::clamp<int64_t>(ceil_div(2 * threads, other), 1, ceil_div(extent, unit));
+  const int64_t most = std::max<int64_t>(1, ceil_div(extent, unit));
+  const int64_t fallback = ceil_div(2 * threads, other);
+  for (int64_t b = ceil_div(threads, other); b <= fallback; ++b)
+    if ((other * b) % threads == 0) return std::min(b, most);
+  return std::min(fallback, most);
 }
 
 }  // namespace tint::cpu
