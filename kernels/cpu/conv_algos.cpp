@@ -160,6 +160,13 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 // same-code rows (auto = gemm) this run's noise is up to 15%. Over the eight layers gemm / phase is 1.08
 // (256 px, batch 1) and 1.06 (128 px, batch 8). Retaken with the final code (space-to-depth by shuffles),
 // load 5-7, .../2026-11-30-cpu-phase/final/: 1.08 and 1.06 again; down.4 and up.3 0.88-1.17, level.
+//
+// 64 tiles (one tile block) moved from winograd2 to winograd4 for forward and backward-data too, once a
+// one-block layer was split over the threads into 2 row blocks instead of 4 (split_for_threads), each
+// repeating the input transform, which costs F(4x4) more than F(2x2). bench_winograd --variants
+// winograd2,winograd4, interleaved, 2-core AMD EPYC, 2026-12-01, time of winograd4 / winograd2, forward,
+// backward-data: 128^2 batch 1 down.2.conv2 0.94 0.98, up.2.conv 0.99 0.93; 256^2 batch 1 down.3.conv2
+// 0.92 0.94, up.3.conv 0.93 0.96. At 32 tiles (128^2 batch 8, 8^2) winograd2 still wins: 1.08-1.31.
 const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
   const ConvAlgo& gemm = conv_algos().front();
   static const ConvAlgo& phase = *find_conv_algo("phase");
@@ -170,7 +177,7 @@ const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
   if (tiles < (weight ? 16 : 32)) return gemm;
   static const ConvAlgo& winograd2 = *find_conv_algo("winograd2");
   static const ConvAlgo& winograd4 = *find_conv_algo("winograd4");
-  if (tiles < (weight ? 64 : 65)) return winograd2;
+  if (tiles < 64) return winograd2;
   return winograd4;
 }
 
