@@ -118,6 +118,11 @@ TEST_CASE("cpu conv: shapes that cross every blocking size") {
   check_conv(make_conv2d(2, 9, 23, 19, 13, 3, 3, 1, 1, 1, 1));
   // c_out = 300 > 256: backward-data's depth (over c_out) is cut in two blocks, each dY panel packed anew.
   check_conv(make_conv2d(1, 3, 6, 7, 300, 3, 3, 1, 1, 1, 1));
+  // Every edge of the 12-row tile: c_out 1 to 24 (edges of 1 to 6 rows are one block, 7 to 11 two), with
+  // P = 36: one full 32-column panel (written straight into the output) and one of 4 columns (through a
+  // tile); K = 30*9 = 270, two depth blocks, so the edges also accumulate.
+  for (int c_out = 1; c_out <= 24; ++c_out)
+    check_conv(make_conv2d(1, 30, 6, 6, c_out, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
 }
 
 TEST_CASE("cpu conv: Winograd tiles, ragged edges and padding 0 to 2") {
