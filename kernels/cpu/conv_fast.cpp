@@ -223,8 +223,7 @@ void pack_b_im2col_transposed(float* bp, float* rows, const float* xb, const Con
 
 void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
                          Isa isa) {
-  const MicroKernel micro = micro_kernel(isa);
-  const EdgeKernel edge = edge_kernel(isa);
+  const TileKernel tile(isa);
   const int64_t K = int64_t(s.c_in) * s.kh * s.kw, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
   const int64_t x_image = int64_t(s.c_in) * s.h_in * s.w_in;
   const int64_t jblocks = ceil_div(P, kNCForward);
@@ -255,10 +254,7 @@ void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float
             for (int64_t jr = 0; jr < nc; jr += kNR) {
               const int64_t cols = std::min<int64_t>(kNR, nc - jr);
               float* c = yb + (ic + ir) * P + j0 + jr;
-              if (rows == kMR && cols == kNR)
-                micro(kc, ap + ir * kc, bp + jr * kc, c, P, pc > 0);
-              else
-                edge(rows, cols, kc, ap + ir * kc, bp + jr * kc, c, P, pc > 0);
+              tile(rows, cols, kc, ap + ir * kc, bp + jr * kc, c, P, pc > 0);
             }
           }
         }
@@ -321,8 +317,7 @@ void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, con
 
 void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, const float* dy,
                                  const Conv2dShape& s, Isa isa) {
-  const MicroKernel micro = micro_kernel(isa);
-  const EdgeKernel edge = edge_kernel(isa);
+  const TileKernel tile(isa);
   const int64_t K = int64_t(s.c_in) * s.kh * s.kw, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
   const int64_t x_image = int64_t(s.c_in) * s.h_in * s.w_in;
   const int threads = pool ? pool->size() : 1;
@@ -362,10 +357,7 @@ void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, co
               const int64_t rows = std::min<int64_t>(kMR, mc - ir);
               for (int64_t jr = 0; jr < ncp; jr += kNR) {
                 float* c = acc + (ic - m0 + ir) * ncp + jr;
-                if (rows == kMR)
-                  micro(kc, ap + ir * kc, bp + jr * kc, c, ncp, !first);
-                else
-                  edge(rows, kNR, kc, ap + ir * kc, bp + jr * kc, c, ncp, !first);
+                tile(rows, kNR, kc, ap + ir * kc, bp + jr * kc, c, ncp, !first);
               }
             }
           }

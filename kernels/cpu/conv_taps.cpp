@@ -77,8 +77,7 @@ bool taps_takes(const Conv2dShape& s) { return s.stride_h == 1 && s.stride_w == 
 void conv2d_backward_weight_taps(ThreadPool* pool, float* dw, const float* x, const float* dy, const Conv2dShape& s,
                                  Isa isa) {
   TINT_CHECK(taps_takes(s), "cpu conv taps: backward-weight needs stride 1, got {}", s.str());
-  const MicroKernel micro = micro_kernel(isa);
-  const EdgeKernel edge = edge_kernel(isa);  // the last block of output channels (64 = 5 x 12 + 4)
+  const TileKernel gemm(isa);  // the last block of output channels (64 = 5 x 12 + 4) is an edge
   const Layout l(s);
   // The copies are the calling thread's scratch, shared read-only by the tasks.
   Scratch& own = scratch();
@@ -122,10 +121,7 @@ void conv2d_backward_weight_taps(ThreadPool* pool, float* dw, const float* x, co
             for (int64_t ob = 0; ob < l.oblocks; ++ob) {
               const float* panel_a = dyb + ob * l.dy_block + k0 * kMR;
               const int64_t rows = std::min<int64_t>(kMR, s.c_out - ob * kMR);
-              if (rows == kMR)
-                micro(kc, panel_a, panel_b, c + ob * kMR * kNR, kNR, !first);
-              else
-                edge(rows, kNR, kc, panel_a, panel_b, c + ob * kMR * kNR, kNR, !first);
+              gemm(rows, kNR, kc, panel_a, panel_b, c + ob * kMR * kNR, kNR, !first);
             }
           }
           first = false;

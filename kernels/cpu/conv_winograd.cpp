@@ -214,8 +214,7 @@ template <int M>
 void forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, bool flipped,
              Isa isa) {
   constexpr int a = M + 2, aa = a * a;
-  const MicroKernel micro = micro_kernel(isa);
-  const EdgeKernel edge = edge_kernel(isa);
+  const TileKernel tile(isa);
   const Transforms& tf = transforms_for(isa, M);
   const Tiling tl(s, M);
   const int64_t C = s.c_in, Mp = round_up(s.c_out, kMR), out_plane = int64_t(s.h_out) * s.w_out;
@@ -258,15 +257,9 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
             // The rows of U past c_out are padding: the last panel computes only the real ones (c_out = 64
             // is five panels and 4 rows, not six panels). The output transform never reads the others.
             const int64_t real = std::min<int64_t>(kMR, s.c_out - r);
-            for (int64_t p = 0; p < panels; ++p) {
-              const float* ap = uxi + r * C + pc * kMR;
-              const float* bp = vxi + p * C * kNR + pc * kNR;
-              float* cp = mxi + (r - m0) * ntp + p * kNR;
-              if (real == kMR)
-                micro(kc, ap, bp, cp, ntp, pc > 0);
-              else
-                edge(real, kNR, kc, ap, bp, cp, ntp, pc > 0);
-            }
+            for (int64_t p = 0; p < panels; ++p)
+              tile(real, kNR, kc, uxi + r * C + pc * kMR, vxi + p * C * kNR + pc * kNR,
+                   mxi + (r - m0) * ntp + p * kNR, ntp, pc > 0);
           }
         }
       }
@@ -330,8 +323,7 @@ template <int M>
 void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy, const Conv2dShape& s,
                      Isa isa) {
   constexpr int a = M + 2, aa = a * a;
-  const MicroKernel micro = micro_kernel(isa);
-  const EdgeKernel edge = edge_kernel(isa);
+  const TileKernel tile(isa);
   const Transforms& tf = transforms_for(isa, M);
   const Tiling tl(s, M);
   const int threads = pool ? pool->size() : 1;
@@ -414,15 +406,9 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
         for (int xi = 0; xi < aa; ++xi)
           for (int64_t r = 0; r < mcp; r += kMR) {
             const int64_t real = std::min<int64_t>(kMR, mc - r);  // rows past mc are padding, never read
-            for (int64_t c = 0; c < ncp; c += kNR) {
-              const float* apr = ap + xi * mstep * kKC + r * kKC;
-              const float* bpc = bp + xi * nstep * kKC + c * kKC;
-              float* cp = acc + xi * mstep * nstep + r * nstep + c;
-              if (real == kMR)
-                micro(kt, apr, bpc, cp, nstep, t0 > 0);
-              else
-                edge(real, kNR, kt, apr, bpc, cp, nstep, t0 > 0);
-            }
+            for (int64_t c = 0; c < ncp; c += kNR)
+              tile(real, kNR, kt, ap + xi * mstep * kKC + r * kKC, bp + xi * nstep * kKC + c * kKC,
+                   acc + xi * mstep * nstep + r * nstep + c, nstep, t0 > 0);
           }
       }
       // dg = G^T S G per (o, i), kLanes input channels at a time.

@@ -148,19 +148,14 @@ __attribute__((target("avx2,fma"))) void rows_avx2(int n, int64_t kc, const floa
 __attribute__((target("avx2,fma"))) void edge_avx2(int64_t rows, int64_t cols, int64_t kc, const float* a,
                                                    const float* b, float* c, int64_t ldc, bool accumulate) {
   const int first = rows <= 6 ? int(rows) : int(rows + 1) / 2, second = int(rows) - first;
-  if (cols == kNR) {
-    for (int j0 = 0; j0 < kNR; j0 += 16) {
-      rows_avx2(first, kc, a, b, c, ldc, accumulate, 0, j0);
-      if (second > 0) rows_avx2(second, kc, a, b, c, ldc, accumulate, first, j0);
-    }
-    return;
-  }
   alignas(64) float tile[kMR * kNR];
+  const bool direct = cols == kNR;
+  float* dst = direct ? c : tile;
   for (int j0 = 0; j0 < cols; j0 += 16) {
-    rows_avx2(first, kc, a, b, tile, kNR, false, 0, j0);
-    if (second > 0) rows_avx2(second, kc, a, b, tile, kNR, false, first, j0);
+    rows_avx2(first, kc, a, b, dst, direct ? ldc : kNR, direct && accumulate, 0, j0);
+    if (second > 0) rows_avx2(second, kc, a, b, dst, direct ? ldc : kNR, direct && accumulate, first, j0);
   }
-  store_corner(tile, rows, cols, c, ldc, accumulate);
+  if (!direct) store_corner(tile, rows, cols, c, ldc, accumulate);
 }
 #endif
 

@@ -33,4 +33,19 @@ MicroKernel micro_kernel(Isa isa);   // the kernel for an ISA (the caller must k
 EdgeKernel edge_kernel(Isa isa);     // its partial-tile form
 const char* isa_name(Isa isa);
 
+// Both forms for one ISA: a rows x cols tile goes to the micro-kernel when it is full, to the edge form
+// otherwise, so that a loop over a C whose sides are not multiples of the tile calls one thing.
+struct TileKernel {
+  MicroKernel full;
+  EdgeKernel edge;
+  explicit TileKernel(Isa isa) : full(micro_kernel(isa)), edge(edge_kernel(isa)) {}
+  void operator()(int64_t rows, int64_t cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                  bool accumulate) const {
+    if (rows == kMR && cols == kNR)
+      full(kc, a, b, c, ldc, accumulate);
+    else
+      edge(rows, cols, kc, a, b, c, ldc, accumulate);
+  }
+};
+
 }  // namespace tint::cpu
