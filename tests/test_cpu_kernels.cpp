@@ -149,6 +149,40 @@ TEST_CASE("cpu conv: Winograd vector split and merge, tile rows of 32 tiles and 
   check_conv(make_conv2d(2, 3, 4, 66, 2, 3, 3, 1, 1, 1, 0));    // F(2x2): 32 tiles a row, mixed padding
 }
 
+TEST_CASE("cpu conv: Winograd on 2x2 kernels, and the phase split through it") {
+  // F(4x4,2x2) and F(2x2,2x2) read a = m + 1 input columns per tile: the vector split stores one column of
+  // the next tile where the 3x3 kernels' stores two. Stride-1 2x2 shapes with padding 0 and 1 (backward-data
+  // then runs at 1 and 0), ragged and full tile rows (32 tiles of 4: 128 columns).
+  const cpu::ConvAlgo& w4 = *cpu::find_conv_algo("winograd4");
+  const cpu::ConvAlgo& pw4 = *cpu::find_conv_algo("phase-winograd4");
+  const cpu::ConvAlgo& pw2 = *cpu::find_conv_algo("phase-winograd2");
+  using cpu::ConvProduct;
+  auto reaches = [](const cpu::ConvAlgo& algo, const Conv2dShape& s) {
+    for (auto p : {ConvProduct::forward, ConvProduct::backward_data, ConvProduct::backward_weight})
+      REQUIRE(cpu::algo_takes(algo, s, p));
+  };
+  for (const Conv2dShape& s : {make_conv2d(1, 3, 7, 129, 5, 2, 2, 1, 1, 0, 0),     // 6x128 out: 32 tiles a row
+                               make_conv2d(2, 5, 9, 8, 7, 2, 2, 1, 1, 1, 1),       // pad 1, 10x9 out
+                               make_conv2d(1, 4, 6, 66, 3, 2, 2, 1, 1, 1, 0),      // mixed padding
+                               make_conv2d(3, 70, 5, 6, 13, 2, 2, 1, 1, 0, 1)}) {  // c_in > 64, 3 images
+    reaches(w4, s);
+    check_conv(s);
+  }
+  // The 4x4 stride-2 convolutions' 2x2 phase kernels: small and odd sizes, an output row of 32 4x4 tiles
+  // (backward-data's dx' is then 129 wide: tiles straddle rows), a 6x6 stride-3 kernel (2x2 after the
+  // split), and the U-Net's up conv.
+  for (const Conv2dShape& s : {make_conv2d(1, 3, 9, 7, 10, 4, 4, 2, 2, 1, 1),
+                               make_conv2d(2, 2, 5, 4, 3, 4, 4, 2, 2, 2, 1),
+                               make_conv2d(1, 3, 8, 256, 4, 4, 4, 2, 2, 1, 1),
+                               make_conv2d(1, 3, 13, 11, 7, 6, 6, 3, 3, 2, 2),
+                               make_conv_transpose2d(2, 12, 6, 5, 8, 4, 4, 2, 2, 1, 1, 0, 0)}) {
+    reaches(pw4, s);
+    reaches(pw2, s);
+    check_conv(s);
+  }
+  CHECK_FALSE(cpu::algo_takes(pw4, make_conv2d(2, 3, 8, 7, 5, 4, 3, 2, 1, 1, 1), ConvProduct::forward));  // 2x3
+}
+
 TEST_CASE("cpu conv: transposed convolutions through the role swap") {
   check_conv(make_conv_transpose2d(2, 9, 5, 6, 7, 4, 4, 2, 2, 1, 1, 0, 0));  // U-Net upsampling, small
   check_conv(make_conv_transpose2d(1, 4, 3, 3, 5, 3, 3, 2, 2, 1, 1, 1, 1));  // output_padding 1
@@ -549,7 +583,8 @@ TEST_CASE("cpu conv variants are chosen by name, an unknown name lists the valid
     CHECK(what.find("no-such-algo") != std::string::npos);
     for (const std::string& n : names) CHECK(what.find(n) != std::string::npos);
   }
-  // "auto" runs the 4x4 stride-2 layers as "phase" from 1024 output pixels in the batch and on gemm below
+  // "auto" runs the 4x4 stride-2 layers through Winograd on the phase split from 256 4x4 output tiles
+  // (backward-weight from 64), else as "phase" from 1024 output pixels in the batch and on gemm below
   // (implicit measured slower once gemm's packing got faster: the rule in conv_algos.cpp); test_winograd
   // checks its choices for the 3x3 layers.
   cpu::set_conv_variant("auto");
@@ -559,17 +594,22 @@ TEST_CASE("cpu conv variants are chosen by name, an unknown name lists the valid
   const Conv2dShape at_1024 = make_conv2d(1, 64, 64, 64, 128, 4, 4, 2, 2, 1, 1);  // 32x32 out
   const Conv2dShape at_1023 = make_conv2d(1, 64, 62, 66, 128, 4, 4, 2, 2, 1, 1);  // 31x33 out
   const Conv2dShape batch_4 = make_conv2d(4, 512, 32, 32, 512, 4, 4, 2, 2, 1, 1);  // 4 x 16x16 out
+  const Conv2dShape at_256 = make_conv2d(1, 64, 128, 128, 128, 4, 4, 2, 2, 1, 1);  // 64x64 out
   const Conv2dShape up = make_conv_transpose2d(1, 128, 128, 128, 64, 4, 4, 2, 2, 1, 1, 0, 0);  // up.0 at 256
   for (cpu::ConvProduct p : {cpu::ConvProduct::forward, cpu::ConvProduct::backward_data,
                              cpu::ConvProduct::backward_weight}) {
     INFO(cpu::product_name(p));
-    CHECK(pick(down, p) == "gemm");
+    const bool weight = p == cpu::ConvProduct::backward_weight;
+    CHECK(pick(down, p) == "gemm");  // 16 tiles
     CHECK(pick(first, p) == "gemm");
-    CHECK(pick(at_1024, p) == "phase");
-    CHECK(pick(at_1023, p) == "gemm");
-    CHECK(pick(batch_4, p) == "phase");
-    CHECK(pick(up, p) == "phase");
+    CHECK(pick(at_1024, p) == (weight ? "phase-winograd2" : "phase"));  // 64 tiles
+    CHECK(pick(at_1023, p) == (weight ? "phase-winograd2" : "gemm"));   // 72 tiles
+    CHECK(pick(batch_4, p) == (weight ? "phase-winograd2" : "phase"));  // 64 tiles
+    CHECK(pick(at_256, p) == (weight ? "phase-winograd4" : "phase-winograd2"));
+    CHECK(pick(up, p) == "phase-winograd4");  // 1024 tiles
   }
+  // Winograd needs 16 channels in and out; the stem-like one takes phase at this size.
+  CHECK(pick(make_conv2d(1, 1, 256, 256, 64, 4, 4, 2, 2, 1, 1), cpu::ConvProduct::forward) == "phase");
   const Conv2dShape odd_kernel = make_conv2d(1, 64, 64, 64, 128, 3, 3, 2, 2, 1, 1);  // 3 % 2 != 0
   CHECK(pick(odd_kernel, cpu::ConvProduct::forward) == "gemm");
   // A forced algorithm that does not take a shape falls back to gemm, never to nothing.

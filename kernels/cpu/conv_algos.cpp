@@ -43,6 +43,33 @@ void winograd_backward_weight(ThreadPool* pool, float* dw, const float* x, const
   conv2d_backward_weight_winograd(M, pool, dw, x, dy, s, isa);
 }
 bool phase_takes_product(const Conv2dShape& s, ConvProduct) { return phase_takes(s); }
+void phase_forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, Isa isa) {
+  conv2d_forward_phase(pool, y, x, w, s, isa);
+}
+void phase_backward_data(ThreadPool* pool, float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                         Isa isa) {
+  conv2d_backward_data_phase(pool, dx, dy, w, s, isa);
+}
+void phase_backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy, const Conv2dShape& s,
+                           Isa isa) {
+  conv2d_backward_weight_phase(pool, dw, x, dy, s, isa);
+}
+bool phase_winograd_takes_product(const Conv2dShape& s, ConvProduct) { return phase_winograd_takes(s); }
+template <int M>
+void phase_winograd_forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
+                            Isa isa) {
+  conv2d_forward_phase(pool, y, x, w, s, isa, M);
+}
+template <int M>
+void phase_winograd_backward_data(ThreadPool* pool, float* dx, const float* dy, const float* w,
+                                  const Conv2dShape& s, Isa isa) {
+  conv2d_backward_data_phase(pool, dx, dy, w, s, isa, M);
+}
+template <int M>
+void phase_winograd_backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy,
+                                    const Conv2dShape& s, Isa isa) {
+  conv2d_backward_weight_phase(pool, dw, x, dy, s, isa, M);
+}
 
 constexpr ConvFn winograd4_forward = winograd_forward<4>, winograd2_forward = winograd_forward<2>;
 constexpr ConvFn winograd4_backward_data = winograd_backward_data<4>, winograd2_backward_data = winograd_backward_data<2>;
@@ -57,16 +84,22 @@ std::vector<ConvAlgo> make_algos() {
   v.push_back({"implicit", "backward-data as a convolution of dY per stride phase, each dx element written once",
                nullptr, nullptr, conv2d_backward_data_implicit, nullptr});
   // Tolerances: the measured worst case on the U-Net's shapes with a margin (conv_winograd.h).
-  v.push_back({"winograd4", "Winograd F(4x4,3x3): 36 GEMMs per tile block, 3x3 stride-1 only", winograd_takes_product,
+  v.push_back({"winograd4", "Winograd F(4x4,3x3): 36 GEMMs per tile block; 3x3 (or 2x2) stride-1 only", winograd_takes_product,
                winograd4_forward, winograd4_backward_data, winograd4_backward_weight, 5e-5});
-  v.push_back({"winograd2", "Winograd F(2x2,3x3): 16 GEMMs per tile block, 3x3 stride-1 only", winograd_takes_product,
+  v.push_back({"winograd2", "Winograd F(2x2,3x3): 16 GEMMs per tile block; 3x3 (or 2x2) stride-1 only", winograd_takes_product,
                winograd2_forward, winograd2_backward_data, winograd2_backward_weight, 5e-6});
   v.push_back({"taps", "backward-weight as one GEMM per kernel tap on channels-last copies, no im2col; stride 1",
                taps_takes_product, nullptr, nullptr, conv2d_backward_weight_taps});
   // The same products as gemm summed in another order: gemm's bound.
   v.push_back({"phase", "stride-s convs as stride-1 ones of the space-to-depth input (kernel multiple of s)",
-               phase_takes_product, conv2d_forward_phase, conv2d_backward_data_phase,
-               conv2d_backward_weight_phase});
+               phase_takes_product, phase_forward, phase_backward_data, phase_backward_weight});
+  // Tolerances as for winograd4 and winograd2 (conv_winograd.h).
+  v.push_back({"phase-winograd4", "phase split, then Winograd F(4x4,2x2) on the 2x2 kernels (4x4 stride 2)",
+               phase_winograd_takes_product, phase_winograd_forward<4>, phase_winograd_backward_data<4>,
+               phase_winograd_backward_weight<4>, 5e-5});
+  v.push_back({"phase-winograd2", "phase split, then Winograd F(2x2,2x2) on the 2x2 kernels (4x4 stride 2)",
+               phase_winograd_takes_product, phase_winograd_forward<2>, phase_winograd_backward_data<2>,
+               phase_winograd_backward_weight<2>, 5e-6});
   return v;
 }
 
@@ -167,13 +200,35 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 // winograd2,winograd4, interleaved, 2-core AMD EPYC, 2026-12-01, time of winograd4 / winograd2, forward,
 // backward-data: 128^2 batch 1 down.2.conv2 0.94 0.98, up.2.conv 0.99 0.93; 256^2 batch 1 down.3.conv2
 // 0.92 0.94, up.3.conv 0.93 0.96. At 32 tiles (128^2 batch 8, 8^2) winograd2 still wins: 1.08-1.31.
+//
+// phase-winograd4 and phase-winograd2 (Winograd on the phase split's 2x2 kernels, 2.56x and 1.78x fewer
+// multiplies) for the 4x4 stride-2 layers with enough 4x4 output tiles in the batch to pay for the weight
+// transform (c_out*c_in*4 kernels to 25 or 9 floats each, per call): forward and backward-data F(4x4) from
+// 1024 tiles and F(2x2) from 256, backward-weight (whose transforms are of the tiles, not the weights)
+// F(4x4) from 256 and F(2x2) from 64. bench_cpu_conv --batches 1 --variants phase,phase-winograd4,
+// phase-winograd2 --no-ref --repeats 5 --layer conv1, then --layer upconv, at --size 128 and 256, 2-core
+// Intel Xeon with AVX-512 (measured peak 345 GFLOP/s), 2026-12-01. Time of phase / the variant chosen,
+// forward, backward-data, backward-weight:
+//   256 px   down.1 (1024 tiles)  1.67 1.49 1.44    up.0 (1024)   1.48 1.69 1.42
+//            down.2 (256)         1.29 1.24 1.55    up.1 (256)    1.20 1.32 1.55
+//            down.3 (64)          phase phase 1.33  up.2 (64)     phase phase 1.32
+//   128 px   down.1 (256)         1.34 1.20 1.40    up.0 (256)    1.21 1.30 1.14
+//            down.2 (64)          phase phase 1.27  up.1 (64)     phase phase 1.28
+// Below the thresholds the weight transform, done per call, costs more than the multiplies it saves
+// (down.4 at 128 px, 4 tiles: 3-9x slower forward); at 16 tiles backward-weight F(2x2) is 1.07x, not taken.
 const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
   const ConvAlgo& gemm = conv_algos().front();
   static const ConvAlgo& phase = *find_conv_algo("phase");
-  if (phase_takes(s)) return int64_t(s.n) * s.h_out * s.w_out >= 1024 ? phase : gemm;
-  if (!winograd_takes(s) || s.c_in < 16 || s.c_out < 16) return gemm;
   const int64_t tiles = int64_t(s.n) * ((s.h_out + 3) / 4) * ((s.w_out + 3) / 4);
   const bool weight = p == ConvProduct::backward_weight;
+  if (phase_winograd_takes(s) && s.c_in >= 16 && s.c_out >= 16) {
+    static const ConvAlgo& pw4 = *find_conv_algo("phase-winograd4");
+    static const ConvAlgo& pw2 = *find_conv_algo("phase-winograd2");
+    if (tiles >= (weight ? 256 : 1024)) return pw4;
+    if (tiles >= (weight ? 64 : 256)) return pw2;
+  }
+  if (phase_takes(s)) return int64_t(s.n) * s.h_out * s.w_out >= 1024 ? phase : gemm;
+  if (!winograd_takes(s) || s.kh != 3 || s.c_in < 16 || s.c_out < 16) return gemm;
   if (tiles < (weight ? 16 : 32)) return gemm;
   static const ConvAlgo& winograd2 = *find_conv_algo("winograd2");
   static const ConvAlgo& winograd4 = *find_conv_algo("winograd4");

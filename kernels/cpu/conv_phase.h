@@ -47,12 +47,18 @@ bool phase_takes(const Conv2dShape& s);
 // The stride-1 unpadded shape of x' (c_in*sh*sw channels of h' x w', kernel kh/sh x kw/sw) giving s's output.
 Conv2dShape phase_shape(const Conv2dShape& s);
 
-// pool == nullptr runs on the calling thread. s must satisfy phase_takes.
+// Whether the phase split's stride-1 shape takes Winograd (conv_winograd.h): a 2x2 or 3x3 kernel after the
+// split, as the 4x4 stride-2 convolutions' 2x2.
+bool phase_winograd_takes(const Conv2dShape& s);
+
+// pool == nullptr runs on the calling thread. s must satisfy phase_takes. winograd_m = 0 runs the stride-1
+// convolution through gemm; 4 or 2 through Winograd F(m x m, k/s x k/s) (algorithms "phase-winograd4" and
+// "phase-winograd2"), which needs phase_winograd_takes.
 void conv2d_forward_phase(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
-                          Isa isa = best_isa());
+                          Isa isa = best_isa(), int winograd_m = 0);
 void conv2d_backward_data_phase(ThreadPool* pool, float* dx, const float* dy, const float* w,
-                                const Conv2dShape& s, Isa isa = best_isa());
+                                const Conv2dShape& s, Isa isa = best_isa(), int winograd_m = 0);
 void conv2d_backward_weight_phase(ThreadPool* pool, float* dw, const float* x, const float* dy,
-                                  const Conv2dShape& s, Isa isa = best_isa());
+                                  const Conv2dShape& s, Isa isa = best_isa(), int winograd_m = 0);
 
 }  // namespace tint::cpu

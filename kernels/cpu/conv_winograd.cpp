@@ -37,10 +37,10 @@ namespace {
 using winograd::kLanes;
 using winograd::Transforms;
 
-const Transforms& transforms_for(Isa isa, int m) {
-  if (isa == Isa::avx512) return winograd::transforms_avx512(m);
-  if (isa == Isa::avx2) return winograd::transforms_avx2(m);
-  return winograd::transforms_generic(m);
+const Transforms& transforms_for(Isa isa, int m, int r) {
+  if (isa == Isa::avx512) return winograd::transforms_avx512(m, r);
+  if (isa == Isa::avx2) return winograd::transforms_avx2(m, r);
+  return winograd::transforms_generic(m, r);
 }
 
 constexpr int64_t kKC = 256;  // GEMM depth per micro-kernel call (channels, or tiles in backward-weight)
@@ -110,70 +110,87 @@ bool one_tile_row(const Tiling& tl, int64_t t0) {
   return t0 % tl.tw + kLanes <= tl.tw;
 }
 
-// d[r][c][l] = the a x a input tile of tile t0 + l of channel `channel` (zero in the padding and for tiles
-// past the end). `stage` holds a * (M * kLanes + M) floats, `zeros` M * kLanes + M zeros.
-template <int M>
+// Whether the `count` tiles from t on lie in one tile row of one image, before the end: a group of the
+// ISA's vector width (Transforms::vw) that the vector split and merge take when the kLanes tiles do not
+// (tile rows of 16 tiles, at 64 px, are two groups of 8 or one of 16).
+bool group_in_row(const Tiling& tl, int64_t t, int count) {
+  return t + count <= tl.total && t % tl.tw + count <= tl.tw;
+}
+
+// d[r][c][l] = the a x a input tile (a = M + R - 1) of tile t0 + l of channel `channel` (zero in the padding
+// and for tiles past the end). `stage` holds a * (M * kLanes + M) floats, `zeros` M * kLanes + M zeros.
+template <int M, int R>
 void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& tl, int64_t channel,
                   int64_t t0, const Transforms& tf, float* stage, const float* zeros) {
-  constexpr int a = M + 2;
+  constexpr int a = M + R - 1;
   const int64_t plane = int64_t(s.h_in) * s.w_in;
-  TileCursor at(tl, t0);
-  if (one_tile_row(tl, t0)) {
+  auto vector_group = [&](int l0, int lanes, const TileCursor& at) {
     const float* rows[a];
     row_pointers(rows, a, x + (at.b * s.c_in + channel) * plane, s.h_in, s.w_in,
-                 {at.ty * M - s.pad_h, at.tx * M - s.pad_w, M * kLanes + M}, stage, zeros);
-    tf.split(rows, a, d);
+                 {at.ty * M - s.pad_h, at.tx * M - s.pad_w, M * lanes + M}, stage, zeros);
+    tf.split(rows, a, d, l0, lanes);
+  };
+  if (one_tile_row(tl, t0)) {
+    vector_group(0, kLanes, TileCursor(tl, t0));
     return;
   }
-  for (int l = 0; l < kLanes; ++l, at.next(tl)) {
-    if (t0 + l >= tl.total) {
-      for (int e = 0; e < a * a; ++e) d[e * kLanes + l] = 0.0f;
+  for (int l0 = 0; l0 < kLanes; l0 += tf.vw) {
+    TileCursor at(tl, t0 + l0);
+    if (group_in_row(tl, t0 + l0, tf.vw)) {
+      vector_group(l0, tf.vw, at);
       continue;
     }
-    const int64_t b = at.b, ty = at.ty, tx = at.tx;
-    const float* xc = x + (b * s.c_in + channel) * plane;
-    const int64_t i0 = ty * M - s.pad_h, j0 = tx * M - s.pad_w;
-    if (i0 >= 0 && i0 + a <= s.h_in && j0 >= 0 && j0 + a <= s.w_in) {  // most tiles: no bounds to test
-      for (int r = 0; r < a; ++r) {
-        const float* row = xc + (i0 + r) * s.w_in + j0;
-        for (int c = 0; c < a; ++c) d[(r * a + c) * kLanes + l] = row[c];
+    for (int l = l0; l < l0 + tf.vw; ++l, at.next(tl)) {
+      if (t0 + l >= tl.total) {
+        for (int e = 0; e < a * a; ++e) d[e * kLanes + l] = 0.0f;
+        continue;
       }
-      continue;
-    }
-    for (int r = 0; r < a; ++r) {
-      const int64_t ii = i0 + r;
-      const bool row_in = ii >= 0 && ii < s.h_in;
-      for (int c = 0; c < a; ++c) {
-        const int64_t jj = j0 + c;
-        d[(r * a + c) * kLanes + l] = row_in && jj >= 0 && jj < s.w_in ? xc[ii * s.w_in + jj] : 0.0f;
+      const float* xc = x + (at.b * s.c_in + channel) * plane;
+      const int64_t i0 = at.ty * M - s.pad_h, j0 = at.tx * M - s.pad_w;
+      if (i0 >= 0 && i0 + a <= s.h_in && j0 >= 0 && j0 + a <= s.w_in) {  // most tiles: no bounds to test
+        for (int r = 0; r < a; ++r) {
+          const float* row = xc + (i0 + r) * s.w_in + j0;
+          for (int c = 0; c < a; ++c) d[(r * a + c) * kLanes + l] = row[c];
+        }
+        continue;
+      }
+      for (int r = 0; r < a; ++r) {
+        const int64_t ii = i0 + r;
+        const bool row_in = ii >= 0 && ii < s.h_in;
+        for (int c = 0; c < a; ++c) {
+          const int64_t jj = j0 + c;
+          d[(r * a + c) * kLanes + l] = row_in && jj >= 0 && jj < s.w_in ? xc[ii * s.w_in + jj] : 0.0f;
+        }
       }
     }
   }
 }
 
-// g[p][q][l] = the 3x3 kernel (o, i0 + l) (zero for l past `count`); flipped: the kernel of backward-data,
-// w[i0 + l][o] turned 180 degrees, where w is laid out (c_in of s, c_out of s, 3, 3).
+// g[p][q][l] = the R x R kernel (o, i0 + l) (zero for l past `count`); flipped: the kernel of
+// backward-data, w[i0 + l][o] turned 180 degrees, where w is laid out (c_in of s, c_out of s, R, R).
+template <int R>
 void gather_weights(float* g, const float* w, const Conv2dShape& s, bool flipped, int64_t o, int64_t i0,
                     int64_t count) {
-  std::fill(g, g + 9 * kLanes, 0.0f);
+  constexpr int rr = R * R;
+  std::fill(g, g + rr * kLanes, 0.0f);
   for (int64_t l = 0; l < count; ++l) {
     const int64_t i = i0 + l;
-    const float* k = flipped ? w + (i * s.c_out + o) * 9 : w + (o * s.c_in + i) * 9;
-    for (int e = 0; e < 9; ++e) g[e * kLanes + l] = flipped ? k[8 - e] : k[e];
+    const float* k = flipped ? w + (i * s.c_out + o) * rr : w + (o * s.c_in + i) * rr;
+    for (int e = 0; e < rr; ++e) g[e * kLanes + l] = flipped ? k[rr - 1 - e] : k[e];
   }
 }
 
 // U[xi] packed as the micro-kernel's A operand, all a*a of them: U + xi*Mp*C, row panel r0 at + r0*C,
 // element (o, i) at i*kMR + o % kMR. Rows past c_out are zero.
-template <int M>
+template <int M, int R>
 void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dShape& s, bool flipped,
                        Isa isa) {
-  const Transforms& tf = transforms_for(isa, M);
-  constexpr int a = M + 2;
+  const Transforms& tf = transforms_for(isa, M, R);
+  constexpr int a = M + R - 1, rr = R * R;
   const int64_t C = s.c_in, Mp = round_up(s.c_out, kMR);
   run_tasks(pool, Mp, [&](int64_t o_begin, int64_t o_end) {
-    float* g = scratch().tile.get((9 + a * a) * kLanes);
-    float* ug = g + 9 * kLanes;
+    float* g = scratch().tile.get((rr + a * a) * kLanes);
+    float* ug = g + rr * kLanes;
     for (int64_t o = o_begin; o < o_end; ++o) {
       float* panel = u + (o / kMR) * kMR * C + o % kMR;
       if (o >= s.c_out) {
@@ -183,7 +200,7 @@ void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dS
       }
       for (int64_t i0 = 0; i0 < C; i0 += kLanes) {
         const int64_t count = std::min<int64_t>(kLanes, C - i0);
-        gather_weights(g, w, s, flipped, o, i0, count);
+        gather_weights<R>(g, w, s, flipped, o, i0, count);
         tf.weight(g, kLanes, ug, kLanes);
         for (int xi = 0; xi < a * a; ++xi)
           for (int64_t l = 0; l < count; ++l) panel[xi * Mp * C + (i0 + l) * kMR] = ug[xi * kLanes + l];
@@ -192,34 +209,62 @@ void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dS
   });
 }
 
-// The m x m output tiles y[r][c][l] of kLanes tiles of one tile row (from `at` on) into their output
-// plane: rows that hold all M * kLanes columns in place, the others (cut at the right edge, or below the
-// bottom one) through `stage`.
+// The m x m output tiles y[r][c][l], lanes l0 .. l0 + lanes - 1, of one tile row (from `at` on) into their
+// output plane: rows that hold all M * lanes columns in place, the others (cut at the right edge, or below
+// the bottom one) through `stage`.
 template <int M>
 void store_tile_row(float* plane, const Conv2dShape& s, const TileCursor& at, const Transforms& tf,
-                    const float* y, float* stage) {
-  const int64_t j0 = at.tx * M, width = std::min<int64_t>(M * kLanes, s.w_out - j0);
+                    const float* y, float* stage, int l0, int lanes) {
+  const int64_t j0 = at.tx * M, width = std::min<int64_t>(M * lanes, s.w_out - j0);
   const int64_t rmax = std::min<int64_t>(M, s.h_out - at.ty * M);
   float* rows[M];
   for (int r = 0; r < M; ++r)
-    rows[r] =
-        r < rmax && width == M * kLanes ? plane + (at.ty * M + r) * s.w_out + j0 : stage + r * M * kLanes;
-  tf.merge(y, rows);
-  if (width == M * kLanes) return;
+    rows[r] = r < rmax && width == M * lanes ? plane + (at.ty * M + r) * s.w_out + j0 : stage + r * M * lanes;
+  tf.merge(y, rows, l0, lanes);
+  if (width == M * lanes) return;
   for (int64_t r = 0; r < rmax; ++r)
     std::memcpy(plane + (at.ty * M + r) * s.w_out + j0, rows[r], size_t(width) * sizeof(float));
 }
 
+// The valid part of the output tiles y[r][c][l] of output channel o, tiles t0 + l for l < count: by vector
+// merges where the tiles lie in one tile row (all kLanes, or a group of the vector width), else one scalar
+// store per pixel.
 template <int M>
+void store_tiles(float* y, const Conv2dShape& s, const Tiling& tl, int64_t o, int64_t t0, int64_t count,
+                 const Transforms& tf, const float* vt, float* stage) {
+  const int64_t out_plane = int64_t(s.h_out) * s.w_out;
+  if (one_tile_row(tl, t0)) {
+    const TileCursor at(tl, t0);
+    store_tile_row<M>(y + (at.b * s.c_out + o) * out_plane, s, at, tf, vt, stage, 0, kLanes);
+    return;
+  }
+  for (int l0 = 0; l0 < count; l0 += tf.vw) {
+    TileCursor at(tl, t0 + l0);
+    if (group_in_row(tl, t0 + l0, tf.vw)) {
+      store_tile_row<M>(y + (at.b * s.c_out + o) * out_plane, s, at, tf, vt, stage, l0, tf.vw);
+      continue;
+    }
+    for (int l = l0; l < std::min<int64_t>(l0 + tf.vw, count); ++l, at.next(tl)) {
+      float* yo = y + (at.b * s.c_out + o) * out_plane;
+      const int64_t rmax = std::min<int64_t>(M, s.h_out - at.ty * M),
+                    cmax = std::min<int64_t>(M, s.w_out - at.tx * M);
+      for (int64_t r = 0; r < rmax; ++r)
+        for (int64_t cc = 0; cc < cmax; ++cc)
+          yo[(at.ty * M + r) * s.w_out + at.tx * M + cc] = vt[(r * M + cc) * kLanes + l];
+    }
+  }
+}
+
+template <int M, int R>
 void forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, bool flipped,
              Isa isa) {
-  constexpr int a = M + 2, aa = a * a;
+  constexpr int a = M + R - 1, aa = a * a;
   const TileKernel tile(isa);
-  const Transforms& tf = transforms_for(isa, M);
+  const Transforms& tf = transforms_for(isa, M, R);
   const Tiling tl(s, M);
-  const int64_t C = s.c_in, Mp = round_up(s.c_out, kMR), out_plane = int64_t(s.h_out) * s.w_out;
+  const int64_t C = s.c_in, Mp = round_up(s.c_out, kMR);
   float* u = scratch().weights.get(aa * Mp * C);
-  transform_weights<M>(pool, u, w, s, flipped, isa);
+  transform_weights<M, R>(pool, u, w, s, flipped, isa);
 
   const int64_t tblocks = ceil_div(tl.total, kTileBlock);
   const int threads = pool ? pool->size() : 1;
@@ -244,7 +289,7 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
       const int64_t panels = ceil_div(nt, kNR), ntp = panels * kNR;
       for (int64_t c = 0; c < C; ++c)
         for (int64_t p = 0; p < panels; ++p) {
-          gather_input<M>(d, x, s, tl, c, t0 + p * kNR, tf, stage, zeros);
+          gather_input<M, R>(d, x, s, tl, c, t0 + p * kNR, tf, stage, zeros);
           tf.input(d, kLanes, v + p * C * kNR + c * kNR, panels * C * kNR);
         }
       for (int xi = 0; xi < aa; ++xi) {
@@ -267,20 +312,7 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
       for (int64_t o = m0; o < std::min<int64_t>(m1, s.c_out); ++o)
         for (int64_t p = 0; p < panels; ++p) {
           tf.output(mm + (o - m0) * ntp + p * kNR, rows * ntp, vt, kLanes);
-          TileCursor at(tl, t0 + p * kNR);
-          if (one_tile_row(tl, t0 + p * kNR)) {
-            store_tile_row<M>(y + (at.b * s.c_out + o) * out_plane, s, at, tf, vt, stage);
-            continue;
-          }
-          for (int l = 0; l < kLanes && p * kNR + l < nt; ++l, at.next(tl)) {
-            const int64_t b = at.b, ty = at.ty, tx = at.tx;
-            float* yo = y + (b * s.c_out + o) * out_plane;
-            const int64_t rmax = std::min<int64_t>(M, s.h_out - ty * M),
-                          cmax = std::min<int64_t>(M, s.w_out - tx * M);
-            for (int64_t r = 0; r < rmax; ++r)
-              for (int64_t cc = 0; cc < cmax; ++cc)
-                yo[(ty * M + r) * s.w_out + tx * M + cc] = vt[(r * M + cc) * kLanes + l];
-          }
+          store_tiles<M>(y, s, tl, o, t0 + p * kNR, std::min<int64_t>(kNR, nt - p * kNR), tf, vt, stage);
         }
     }
   };
@@ -293,23 +325,32 @@ template <int M>
 void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tiling& tl, int64_t o, int64_t t0,
                    const Transforms& tf, float* stage, const float* zeros) {
   const int64_t plane = int64_t(s.h_out) * s.w_out;
-  TileCursor at(tl, t0);
-  if (one_tile_row(tl, t0)) {
+  auto vector_group = [&](int l0, int lanes, const TileCursor& at) {
     const float* rows[M];
     row_pointers(rows, M, dy + (at.b * s.c_out + o) * plane, s.h_out, s.w_out,
-                 {at.ty * M, at.tx * M, M * kLanes}, stage, zeros);
-    tf.split(rows, M, dyt);
+                 {at.ty * M, at.tx * M, M * lanes}, stage, zeros);
+    tf.split(rows, M, dyt, l0, lanes);
+  };
+  if (one_tile_row(tl, t0)) {
+    vector_group(0, kLanes, TileCursor(tl, t0));
     return;
   }
-  std::fill(dyt, dyt + M * M * kLanes, 0.0f);
-  for (int l = 0; l < kLanes && t0 + l < tl.total; ++l, at.next(tl)) {
-    const int64_t b = at.b, ty = at.ty, tx = at.tx;
-    const float* src = dy + (b * s.c_out + o) * plane;
-    const int64_t rmax = std::min<int64_t>(M, s.h_out - ty * M),
-                  cmax = std::min<int64_t>(M, s.w_out - tx * M);
-    for (int64_t r = 0; r < rmax; ++r)
-      for (int64_t c = 0; c < cmax; ++c)
-        dyt[(r * M + c) * kLanes + l] = src[(ty * M + r) * s.w_out + tx * M + c];
+  for (int l0 = 0; l0 < kLanes; l0 += tf.vw) {
+    TileCursor at(tl, t0 + l0);
+    if (group_in_row(tl, t0 + l0, tf.vw)) {
+      vector_group(l0, tf.vw, at);
+      continue;
+    }
+    for (int l = l0; l < l0 + tf.vw; ++l, at.next(tl)) {
+      for (int e = 0; e < M * M; ++e) dyt[e * kLanes + l] = 0.0f;
+      if (t0 + l >= tl.total) continue;
+      const float* src = dy + (at.b * s.c_out + o) * plane;
+      const int64_t rmax = std::min<int64_t>(M, s.h_out - at.ty * M),
+                    cmax = std::min<int64_t>(M, s.w_out - at.tx * M);
+      for (int64_t r = 0; r < rmax; ++r)
+        for (int64_t c = 0; c < cmax; ++c)
+          dyt[(r * M + c) * kLanes + l] = src[(at.ty * M + r) * s.w_out + at.tx * M + c];
+    }
   }
 }
 
@@ -319,12 +360,12 @@ void transpose4(const float* t, int64_t ldt, int lanes, float* dst, int64_t ld) 
   for (int l0 = 0; l0 < lanes; l0 += 4) transpose4x4(dst + l0 * ld, ld, t + l0, ldt, std::min(4, lanes - l0));
 }
 
-template <int M>
+template <int M, int R>
 void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy, const Conv2dShape& s,
                      Isa isa) {
-  constexpr int a = M + 2, aa = a * a;
+  constexpr int a = M + R - 1, aa = a * a, rr = R * R;
   const TileKernel tile(isa);
-  const Transforms& tf = transforms_for(isa, M);
+  const Transforms& tf = transforms_for(isa, M, R);
   const Tiling tl(s, M);
   const int threads = pool ? pool->size() : 1;
   // Blocks of c_in (multiples of kNR) and of c_out (multiples of kMR); each task sums every tile in the
@@ -396,7 +437,7 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
                 std::fill(tk, tk + aa * kLanes, 0.0f);
                 continue;
               }
-              gather_input<M>(d, x, s, tl, n0 + c0 + k, t0 + tq, tf, stage, zeros);
+              gather_input<M, R>(d, x, s, tl, n0 + c0 + k, t0 + tq, tf, stage, zeros);
               tf.input(d, kLanes, tk, kLanes);
             }
             float* dst = bp + (c0 / kNR) * kNR * kKC + tq * kNR + c0 % kNR;
@@ -417,8 +458,8 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
           const int lanes = int(std::min<int64_t>(kLanes, nc - c0));
           tf.weight_grad(acc + r * nstep + c0, mstep * nstep, vt, kLanes);
           for (int l = 0; l < lanes; ++l) {
-            float* k = dw + ((m0 + r) * s.c_in + n0 + c0 + l) * 9;
-            for (int e = 0; e < 9; ++e) k[e] = vt[e * kLanes + l];
+            float* k = dw + ((m0 + r) * s.c_in + n0 + c0 + l) * rr;
+            for (int e = 0; e < rr; ++e) k[e] = vt[e * kLanes + l];
           }
         }
     }
@@ -426,54 +467,72 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
   run_tasks(pool, mblocks * nblocks, body);
 }
 
+// f(M, R) as compile-time constants: F(M x M, R x R) for the shape's kernel size R.
 template <typename F>
-void dispatch(int tile_m, F&& f) {
+void dispatch(int tile_m, const Conv2dShape& s, F&& f) {
   TINT_CHECK(tile_m == 4 || tile_m == 2, "cpu winograd: tile size {} (must be 4 or 2)", tile_m);
-  if (tile_m == 4)
-    f(std::integral_constant<int, 4>{});
-  else
-    f(std::integral_constant<int, 2>{});
-}
-
-void check_shape(const Conv2dShape& s) {
-  TINT_CHECK(winograd_takes(s), "cpu winograd: shape {} is not a 3x3 stride-1 convolution with padding <= 2",
+  TINT_CHECK(winograd_takes(s),
+             "cpu winograd: shape {} is not a 3x3 or 2x2 stride-1 convolution with padding below the kernel size",
              s.str());
+  using I4 = std::integral_constant<int, 4>;
+  using I3 = std::integral_constant<int, 3>;
+  using I2 = std::integral_constant<int, 2>;
+  if (s.kh == 3) {
+    if (tile_m == 4)
+      f(I4{}, I3{});
+    else
+      f(I2{}, I3{});
+  } else if (tile_m == 4) {
+    f(I4{}, I2{});
+  } else {
+    f(I2{}, I2{});
+  }
 }
 
 }  // namespace
 
 bool winograd_takes(const Conv2dShape& s) {
-  return s.kh == 3 && s.kw == 3 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h >= 0 && s.pad_h <= 2 &&
-         s.pad_w >= 0 && s.pad_w <= 2;
+  const int r = s.kh;
+  return (r == 3 || r == 2) && s.kw == r && s.stride_h == 1 && s.stride_w == 1 && s.pad_h >= 0 &&
+         s.pad_h < r && s.pad_w >= 0 && s.pad_w < r;
 }
 
 void conv2d_forward_winograd(int tile_m, ThreadPool* pool, float* y, const float* x, const float* w,
                              const Conv2dShape& s, Isa isa) {
-  check_shape(s);
-  dispatch(tile_m, [&](auto m) { forward<decltype(m)::value>(pool, y, x, w, s, false, isa); });
+  dispatch(tile_m, s, [&](auto m, auto r) {
+    forward<decltype(m)::value, decltype(r)::value>(pool, y, x, w, s, false, isa);
+  });
 }
 
 void conv2d_backward_data_winograd(int tile_m, ThreadPool* pool, float* dx, const float* dy, const float* w,
                                    const Conv2dShape& s, Isa isa) {
-  check_shape(s);
-  // dx = conv(dY, w turned 180 degrees, c_in and c_out swapped), padding 2 - pad: its output is h_in x w_in.
+  // dx = conv(dY, w turned 180 degrees, c_in and c_out swapped), padding r - 1 - pad: its output is
+  // h_in x w_in.
   Conv2dShape t = s;
   t.c_in = s.c_out, t.h_in = s.h_out, t.w_in = s.w_out;
   t.c_out = s.c_in, t.h_out = s.h_in, t.w_out = s.w_in;
-  t.pad_h = 2 - s.pad_h, t.pad_w = 2 - s.pad_w;
-  dispatch(tile_m, [&](auto m) { forward<decltype(m)::value>(pool, dx, dy, w, t, true, isa); });
+  t.pad_h = s.kh - 1 - s.pad_h, t.pad_w = s.kw - 1 - s.pad_w;
+  dispatch(tile_m, s, [&](auto m, auto r) {
+    forward<decltype(m)::value, decltype(r)::value>(pool, dx, dy, w, t, true, isa);
+  });
 }
 
 void conv2d_backward_weight_winograd(int tile_m, ThreadPool* pool, float* dw, const float* x, const float* dy,
                                      const Conv2dShape& s, Isa isa) {
-  check_shape(s);
-  dispatch(tile_m, [&](auto m) { backward_weight<decltype(m)::value>(pool, dw, x, dy, s, isa); });
+  dispatch(tile_m, s, [&](auto m, auto r) {
+    backward_weight<decltype(m)::value, decltype(r)::value>(pool, dw, x, dy, s, isa);
+  });
 }
 
-WinogradMatrices winograd_matrices(int tile_m) {
+WinogradMatrices winograd_matrices(int tile_m, int r) {
   TINT_CHECK(tile_m == 4 || tile_m == 2, "cpu winograd: tile size {} (must be 4 or 2)", tile_m);
-  if (tile_m == 4) return {4, 6, &winograd::kBt4[0][0], &winograd::kG4[0][0], &winograd::kAt4[0][0]};
-  return {2, 4, &winograd::kBt2[0][0], &winograd::kG2[0][0], &winograd::kAt2[0][0]};
+  TINT_CHECK(r == 3 || r == 2, "cpu winograd: kernel size {} (must be 3 or 2)", r);
+  if (r == 2) {
+    if (tile_m == 4) return {4, 5, 2, &winograd::kBt4k2[0][0], &winograd::kG4k2[0][0], &winograd::kAt4k2[0][0]};
+    return {2, 3, 2, &winograd::kBt2k2[0][0], &winograd::kG2k2[0][0], &winograd::kAt2k2[0][0]};
+  }
+  if (tile_m == 4) return {4, 6, 3, &winograd::kBt4[0][0], &winograd::kG4[0][0], &winograd::kAt4[0][0]};
+  return {2, 4, 3, &winograd::kBt2[0][0], &winograd::kG2[0][0], &winograd::kAt2[0][0]};
 }
 
 }  // namespace tint::cpu

@@ -1,5 +1,10 @@
-// Winograd convolutions for the `cpu` backend: 3x3, stride 1, padding 0..2, all three products, as the
-// "winograd4" (F(4x4,3x3)) and "winograd2" (F(2x2,3x3)) entries of conv_algos.h.
+// Winograd convolutions for the `cpu` backend: 3x3 or 2x2 kernels, stride 1, padding below the kernel size,
+// all three products, as the "winograd4" (F(4x4,3x3)) and "winograd2" (F(2x2,3x3)) entries of conv_algos.h,
+// and on the 2x2 kernels that the phase split makes of the 4x4 stride-2 convolutions (conv_phase.h) as
+// "phase-winograd4" (F(4x4,2x2)) and "phase-winograd2" (F(2x2,2x2)).
+//
+// The math below is written for 3x3 kernels; an r x r kernel reads a = m + r - 1 input rows and columns per
+// tile, with G a x r.
 //
 // Per output tile of m x m pixels (m = 4 or 2) read from an a x a input tile d (a = m + 2):
 //   forward          Y  = A^T [ (G g G^T) (.) (B^T d B) ] A
@@ -25,6 +30,21 @@
 //                 | 0  1  1  0 |       | 1/2  1/2  1/2 |         | 0  1 -1 -1 |
 //                 | 0 -1  1  0 |       | 1/2 -1/2  1/2 |
 //                 | 0  1  0 -1 |       |  0    0    1  |
+//
+// The 2x2 ones follow the same construction (Toom-Cook on points 0, 1, -1, 2 and infinity for F(4,2), 0, 1
+// and infinity for F(2,2); A^T's columns are the points' powers, G's rows the kernel's powers over the
+// product of the point's differences to the others, B^T solved for exactly; derived with rational
+// arithmetic, checked by test_winograd's 1-D correlation):
+//
+//   F(4,2)  B^T = | 2 -1 -2  1  0 |   G = | 1/2   0  |   A^T = | 1  1  1  1  0 |
+//                 | 0  2  1 -1  0 |       | 1/2  1/2 |         | 0  1 -1  2  0 |
+//                 | 0  2 -3  1  0 |       | -1/6 1/6 |         | 0  1  1  4  0 |
+//                 | 0 -1  0  1  0 |       | 1/6  1/3 |         | 0  1 -1  8  1 |
+//                 | 0  2 -1 -2  1 |       |  0    1  |
+//
+//   F(2,2)  B^T = | 1 -1  0 |   G = | 1  0 |   A^T = | 1  1  0 |
+//                 | 0  1  0 |       | 1  1 |         | 0  1  1 |
+//                 | 0 -1  1 |       | 0  1 |
 //
 // Numerical error: max |out - double reference| / max |reference|, with inputs and output gradients
 // uniform in [-1, 1] and weights at PyTorch's initial scale, on every 3x3 layer of the default U-Net
@@ -52,7 +72,7 @@ class ThreadPool;
 
 namespace tint::cpu {
 
-// Whether the Winograd products take s: kernel 3x3, stride 1, padding 0..2 on each axis.
+// Whether the Winograd products take s: kernel 3x3 or 2x2, stride 1, padding 0..r-1 on each axis.
 bool winograd_takes(const Conv2dShape& s);
 
 // tile_m: 4 (F(4x4,3x3)) or 2 (F(2x2,3x3)). pool == nullptr runs on the calling thread.
@@ -63,12 +83,12 @@ void conv2d_backward_data_winograd(int tile_m, ThreadPool* pool, float* dx, cons
 void conv2d_backward_weight_winograd(int tile_m, ThreadPool* pool, float* dw, const float* x, const float* dy,
                                      const Conv2dShape& s, Isa isa);
 
-// The transform matrices, row-major, for tests that check them against a direct correlation: B^T is a x a,
-// G is a x 3, A^T is m x a (a = m + 2).
+// The transform matrices of F(m, r), row-major, for tests that check them against a direct correlation:
+// B^T is a x a, G is a x r, A^T is m x a (a = m + r - 1).
 struct WinogradMatrices {
-  int m, a;
+  int m, a, r;
   const float *bt, *g, *at;
 };
-WinogradMatrices winograd_matrices(int tile_m);
+WinogradMatrices winograd_matrices(int tile_m, int r = 3);
 
 }  // namespace tint::cpu

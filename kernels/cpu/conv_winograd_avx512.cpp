@@ -11,8 +11,8 @@
 #include "kernels/cpu/conv_winograd_transforms.inc"
 #else
 namespace tint::cpu::winograd {
-const Transforms& transforms_avx512(int m) {
-  return transforms_generic(m);
+const Transforms& transforms_avx512(int m, int r) {
+  return transforms_generic(m, r);
 }
 }  // namespace tint::cpu::winograd
 #endif

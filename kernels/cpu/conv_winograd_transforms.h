@@ -18,20 +18,23 @@ struct Transforms {
   using Fn = void (*)(const float* in, int64_t ldi, float* out, int64_t ldo);
   Fn input;        // V = B^T d B          a x a -> a x a
   Fn output;       // Y = A^T M A          a x a -> m x m
-  Fn weight;       // U = G g G^T          3 x 3 -> a x a
+  Fn weight;       // U = G g G^T          r x r -> a x a
   Fn output_grad;  // Yhat = A dY A^T      m x m -> a x a
-  Fn weight_grad;  // dg = G^T S G         a x a -> 3 x 3
-  // kLanes consecutive tiles of one tile row from (split) or to (merge) image rows, with vector shuffles
-  // in place of a scalar load and store per element. split: d[r][c][l] = rows[r][m * l + c] for r, c <
-  // cols (m + 2 or m), each row readable for m * kLanes + m floats; merge: rows[r][m * l + c] = y[r][c][l]
-  // for r, c < m, each row writable for m * kLanes floats.
-  void (*split)(const float* const* rows, int cols, float* d);
-  void (*merge)(const float* y, float* const* rows);
+  Fn weight_grad;  // dg = G^T S G         a x a -> r x r
+  // Consecutive tiles of one tile row, lanes l0 .. l0 + lanes - 1 (lanes a multiple of vw), from (split) or
+  // to (merge) image rows, with vector shuffles in place of a scalar load and store per element. split:
+  // d[r][c][l] = rows[r][m * (l - l0) + c] for r, c < cols (m + r - 1 or m), each row readable for
+  // m * lanes + m floats; merge: rows[r][m * (l - l0) + c] = y[r][c][l] for r, c < m, each row writable for
+  // m * lanes floats.
+  void (*split)(const float* const* rows, int cols, float* d, int l0, int lanes);
+  void (*merge)(const float* y, float* const* rows, int l0, int lanes);
+  int vw;  // the ISA's vector width in floats: split and merge work on groups of vw tiles
 };
 
-// m = 4 or 2. The AVX2 and AVX-512 tables may only be used where the CPU has the ISA (best_isa()).
-const Transforms& transforms_generic(int m);
-const Transforms& transforms_avx2(int m);
-const Transforms& transforms_avx512(int m);
+// F(m x m, r x r): m = 4 or 2, r = 3 or 2. The AVX2 and AVX-512 tables may only be used where the CPU has
+// the ISA (best_isa()).
+const Transforms& transforms_generic(int m, int r);
+const Transforms& transforms_avx2(int m, int r);
+const Transforms& transforms_avx512(int m, int r);
 
 }  // namespace tint::cpu::winograd
