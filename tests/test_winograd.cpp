@@ -153,8 +153,12 @@ TEST_CASE("auto picks Winograd for the U-Net's 3x3 layers as measured") {
   for (ConvProduct p : {ConvProduct::forward, ConvProduct::backward_data, ConvProduct::backward_weight})
     CHECK(pick(big, p) == "winograd4");
   const Conv2dShape t64 = make_conv2d(1, 512, 32, 32, 512, 3, 3, 1, 1, 1, 1);  // 64 tiles
+  CHECK(pick(t64, ConvProduct::forward) == "winograd2");
+  CHECK(pick(t64, ConvProduct::backward_data) == "winograd2");
+  CHECK(pick(t64, ConvProduct::backward_weight) == "winograd4");
+  const Conv2dShape t128 = make_conv2d(2, 512, 32, 32, 512, 3, 3, 1, 1, 1, 1);  // 128 tiles
   for (ConvProduct p : {ConvProduct::forward, ConvProduct::backward_data, ConvProduct::backward_weight})
-    CHECK(pick(t64, p) == "winograd4");
+    CHECK(pick(t128, p) == "winograd4");
   const Conv2dShape t32 = make_conv2d(8, 512, 8, 8, 512, 3, 3, 1, 1, 1, 1);  // 32 tiles
   for (ConvProduct p : {ConvProduct::forward, ConvProduct::backward_data, ConvProduct::backward_weight})
     CHECK(pick(t32, p) == "winograd2");

@@ -216,6 +216,15 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 //            down.2 (64)          phase phase 1.27  up.1 (64)     phase phase 1.28
 // Below the thresholds the weight transform, done per call, costs more than the multiplies it saves
 // (down.4 at 128 px, 4 tiles: 3-9x slower forward); at 16 tiles backward-weight F(2x2) is 1.07x, not taken.
+//
+// The same day and machine, once the vector split and merge took groups of the vector width (16 floats on
+// AVX-512) as well as whole 32-tile rows: at 64 tiles (32^2, batch 1) winograd2's tile rows of 16 tiles
+// are one vector group while winograd4's rows of 8 stay scalar, and forward and backward-data moved back
+// to winograd2. bench_cpu_conv --variants winograd4,winograd2 --no-ref --repeats 5, time of winograd4 /
+// winograd2, forward, backward-data, backward-weight: 128 px down.2.conv2 1.27 1.25 0.89, up.2.conv 1.29
+// 1.17 0.81; 256 px down.3.conv2 1.15 1.24 0.87, up.3.conv 1.24 1.20 0.90. Backward-weight stays
+// winograd4 from 64 tiles. (On AVX2 a group is 8 tiles, so both take the vector path there; the earlier
+// AVX2 measurement, winograd4 0.92-0.99x at 64 tiles, predates the groups.)
 const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
   const ConvAlgo& gemm = conv_algos().front();
   static const ConvAlgo& phase = *find_conv_algo("phase");
@@ -232,7 +241,7 @@ const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
   if (tiles < (weight ? 16 : 32)) return gemm;
   static const ConvAlgo& winograd2 = *find_conv_algo("winograd2");
   static const ConvAlgo& winograd4 = *find_conv_algo("winograd4");
-  if (tiles < 64) return winograd2;
+  if (tiles < (weight ? 64 : 128)) return winograd2;
   return winograd4;
 }
 
