@@ -584,7 +584,7 @@ TEST_CASE("cpu conv variants are chosen by name, an unknown name lists the valid
     for (const std::string& n : names) CHECK(what.find(n) != std::string::npos);
   }
   // "auto" runs the 4x4 stride-2 layers through Winograd on the phase split from 256 4x4 output tiles
-  // (backward-weight from 64), else as "phase" from 1024 output pixels in the batch and on gemm below
+  // (backward-weight from 32), else as "phase" from 1024 output pixels in the batch and on gemm below
   // (implicit measured slower once gemm's packing got faster: the rule in conv_algos.cpp); test_winograd
   // checks its choices for the 3x3 layers.
   cpu::set_conv_variant("auto");
@@ -595,12 +595,14 @@ TEST_CASE("cpu conv variants are chosen by name, an unknown name lists the valid
   const Conv2dShape at_1023 = make_conv2d(1, 64, 62, 66, 128, 4, 4, 2, 2, 1, 1);  // 31x33 out
   const Conv2dShape batch_4 = make_conv2d(4, 512, 32, 32, 512, 4, 4, 2, 2, 1, 1);  // 4 x 16x16 out
   const Conv2dShape at_256 = make_conv2d(1, 64, 128, 128, 128, 4, 4, 2, 2, 1, 1);  // 64x64 out
+  const Conv2dShape at_32 = make_conv2d(8, 512, 16, 16, 512, 4, 4, 2, 2, 1, 1);    // 8 x 8x8 out: 32 tiles
   const Conv2dShape up = make_conv_transpose2d(1, 128, 128, 128, 64, 4, 4, 2, 2, 1, 1, 0, 0);  // up.0 at 256
   for (cpu::ConvProduct p : {cpu::ConvProduct::forward, cpu::ConvProduct::backward_data,
                              cpu::ConvProduct::backward_weight}) {
     INFO(cpu::product_name(p));
     const bool weight = p == cpu::ConvProduct::backward_weight;
     CHECK(pick(down, p) == "gemm");  // 16 tiles
+    CHECK(pick(at_32, p) == (weight ? "phase-winograd2" : "gemm"));
     CHECK(pick(first, p) == "gemm");
     CHECK(pick(at_1024, p) == (weight ? "phase-winograd2" : "phase"));  // 64 tiles
     CHECK(pick(at_1023, p) == (weight ? "phase-winograd2" : "gemm"));   // 72 tiles

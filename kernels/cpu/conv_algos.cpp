@@ -205,7 +205,7 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 // multiplies) for the 4x4 stride-2 layers with enough 4x4 output tiles in the batch to pay for the weight
 // transform (c_out*c_in*4 kernels to 25 or 9 floats each, per call): forward and backward-data F(4x4) from
 // 1024 tiles and F(2x2) from 256, backward-weight (whose transforms are of the tiles, not the weights)
-// F(4x4) from 256 and F(2x2) from 64. bench_cpu_conv --batches 1 --variants phase,phase-winograd4,
+// F(4x4) from 256 and F(2x2) from 32. bench_cpu_conv --batches 1 --variants phase,phase-winograd4,
 // phase-winograd2 --no-ref --repeats 5 --layer conv1, then --layer upconv, at --size 128 and 256, 2-core
 // Intel Xeon with AVX-512 (measured peak 345 GFLOP/s), 2026-12-01. Time of phase / the variant chosen,
 // forward, backward-data, backward-weight:
@@ -216,6 +216,9 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 //            down.2 (64)          phase phase 1.27  up.1 (64)     phase phase 1.28
 // Below the thresholds the weight transform, done per call, costs more than the multiplies it saves
 // (down.4 at 128 px, 4 tiles: 3-9x slower forward); at 16 tiles backward-weight F(2x2) is 1.07x, not taken.
+// At 128 px, batch 8 (--batches 8 --repeats 3, same machine) the rule picks the fastest or within 4% of it
+// on every product but backward-weight at 32 tiles (down.4, up.3: phase / phase-winograd2 1.15x and 1.15x),
+// hence F(2x2) there from 32 tiles.
 //
 // The same day and machine, once the vector split and merge took groups of the vector width (16 floats on
 // AVX-512) as well as whole 32-tile rows: at 64 tiles (32^2, batch 1) winograd2's tile rows of 16 tiles
@@ -234,7 +237,7 @@ const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
     static const ConvAlgo& pw4 = *find_conv_algo("phase-winograd4");
     static const ConvAlgo& pw2 = *find_conv_algo("phase-winograd2");
     if (tiles >= (weight ? 256 : 1024)) return pw4;
-    if (tiles >= (weight ? 64 : 256)) return pw2;
+    if (tiles >= (weight ? 32 : 256)) return pw2;
   }
   if (phase_takes(s)) return int64_t(s.n) * s.h_out * s.w_out >= 1024 ? phase : gemm;
   if (!winograd_takes(s) || s.kh != 3 || s.c_in < 16 || s.c_out < 16) return gemm;

@@ -1,13 +1,14 @@
-// Winograd F(4x4,3x3) and F(2x2,3x3) on the CPU: see conv_winograd.h for the math, the matrices, the error
-// and the work split.
+// Winograd F(4x4,3x3), F(2x2,3x3), F(4x4,2x2) and F(2x2,2x2) on the CPU: see conv_winograd.h for the math,
+// the matrices, the error and the work split.
 //
 // Every transform works on kNR = 32 tiles (or channels) at once, one per lane, on the ISA's vectors, and
 // reads or writes the micro-kernel's packed panels in place where their layout allows. Where the 32 tiles
 // are one tile row's (every block at 128 and 256 px), they are gathered from image rows, and the output
-// tiles scattered back, by vector shuffles (Transforms::split, merge): lane l reads columns M*l .. M*l+M+1,
+// tiles scattered back, by vector shuffles (Transforms::split, merge): lane l reads columns M*l .. M*l+a-1,
 // a stride-M gather that a scalar load and store per element made as costly as the GEMMs. Other blocks
-// (tile rows shorter than 32 tiles, blocks straddling rows or images) take a scalar path per tile.
-// Backward-weight packs its tiles x channels operands four channels at a time by 4x4 transposes.
+// (tile rows shorter than 32 tiles, blocks straddling rows or images) take the same shuffles per group of
+// the vector width (Transforms::vw tiles) that lies in one tile row, and a scalar path per tile for the
+// rest. Backward-weight packs its tiles x channels operands four channels at a time by 4x4 transposes.
 #include "kernels/cpu/conv_winograd.h"
 
 #include <algorithm>
