@@ -182,29 +182,40 @@ void gather_weights(float* g, const float* w, const Conv2dShape& s, bool flipped
 }
 
 // U[xi] packed as the micro-kernel's A operand, all a*a of them: U + xi*Mp*C, row panel r0 at + r0*C,
-// element (o, i) at i*kMR + o % kMR. Rows past c_out are zero.
+// element (o, i) at i*kMR + o % kMR. Rows past c_out are zero. One task per row panel: the kMR output
+// channels' transforms of kLanes input channels, then per xi a kMR x kLanes -> kLanes x kMR transpose into
+// the panel by 4x4 blocks (one store per element, at a stride of kMR floats, took as long as the 32 x 32
+// GEMMs they fed at 64 tiles: perf on up.2.conv at 128^2).
 template <int M, int R>
 void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dShape& s, bool flipped,
                        Isa isa) {
   const Transforms& tf = transforms_for(isa, M, R);
-  constexpr int a = M + R - 1, rr = R * R;
+  constexpr int a = M + R - 1, aa = a * a, rr = R * R;
+  static_assert(kMR % 4 == 0 && kLanes % 4 == 0);
   const int64_t C = s.c_in, Mp = round_up(s.c_out, kMR);
-  run_tasks(pool, Mp, [&](int64_t o_begin, int64_t o_end) {
-    float* g = scratch().tile.get((rr + a * a) * kLanes);
-    float* ug = g + rr * kLanes;
-    for (int64_t o = o_begin; o < o_end; ++o) {
-      float* panel = u + (o / kMR) * kMR * C + o % kMR;
-      if (o >= s.c_out) {
-        for (int xi = 0; xi < a * a; ++xi)
-          for (int64_t i = 0; i < C; ++i) panel[xi * Mp * C + i * kMR] = 0.0f;
-        continue;
-      }
+  run_tasks(pool, Mp / kMR, [&](int64_t p_begin, int64_t p_end) {
+    float* g = scratch().tile.get((rr + kMR * aa) * kLanes);
+    float* ug = g + rr * kLanes;  // [row of the panel][xi][lane]
+    for (int64_t p = p_begin; p < p_end; ++p) {
+      const int64_t o0 = p * kMR, rows = std::min<int64_t>(kMR, s.c_out - o0);
       for (int64_t i0 = 0; i0 < C; i0 += kLanes) {
-        const int64_t count = std::min<int64_t>(kLanes, C - i0);
-        gather_weights<R>(g, w, s, flipped, o, i0, count);
-        tf.weight(g, kLanes, ug, kLanes);
-        for (int xi = 0; xi < a * a; ++xi)
-          for (int64_t l = 0; l < count; ++l) panel[xi * Mp * C + (i0 + l) * kMR] = ug[xi * kLanes + l];
+        const int count = int(std::min<int64_t>(kLanes, C - i0));
+        for (int64_t r = 0; r < kMR; ++r) {
+          float* ur = ug + r * aa * kLanes;
+          if (r >= rows) {
+            std::fill(ur, ur + aa * kLanes, 0.0f);
+            continue;
+          }
+          gather_weights<R>(g, w, s, flipped, o0 + r, i0, count);
+          tf.weight(g, kLanes, ur, kLanes);
+        }
+        for (int xi = 0; xi < aa; ++xi) {
+          float* dst = u + xi * Mp * C + o0 * C + i0 * kMR;
+          for (int r0 = 0; r0 < kMR; r0 += 4)
+            for (int l0 = 0; l0 < count; l0 += 4)
+              transpose4x4(dst + l0 * kMR + r0, kMR, ug + r0 * aa * kLanes + xi * kLanes + l0, aa * kLanes,
+                           std::min(4, count - l0));
+        }
       }
     }
   });
