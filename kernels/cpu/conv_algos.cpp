@@ -28,53 +28,16 @@ void gemm_backward_weight(ThreadPool* pool, float* dw, const float* x, const flo
 
 bool winograd_takes_product(const Conv2dShape& s, ConvProduct) { return winograd_takes(s); }
 bool taps_takes_product(const Conv2dShape& s, ConvProduct) { return taps_takes(s); }
-template <int M>
-void winograd_forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, Isa isa) {
-  conv2d_forward_winograd(M, pool, y, x, w, s, isa);
-}
-template <int M>
-void winograd_backward_data(ThreadPool* pool, float* dx, const float* dy, const float* w, const Conv2dShape& s,
-                            Isa isa) {
-  conv2d_backward_data_winograd(M, pool, dx, dy, w, s, isa);
-}
-template <int M>
-void winograd_backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy, const Conv2dShape& s,
-                              Isa isa) {
-  conv2d_backward_weight_winograd(M, pool, dw, x, dy, s, isa);
-}
 bool phase_takes_product(const Conv2dShape& s, ConvProduct) { return phase_takes(s); }
-void phase_forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, Isa isa) {
-  conv2d_forward_phase(pool, y, x, w, s, isa);
-}
-void phase_backward_data(ThreadPool* pool, float* dx, const float* dy, const float* w, const Conv2dShape& s,
-                         Isa isa) {
-  conv2d_backward_data_phase(pool, dx, dy, w, s, isa);
-}
-void phase_backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy, const Conv2dShape& s,
-                           Isa isa) {
-  conv2d_backward_weight_phase(pool, dw, x, dy, s, isa);
-}
 bool phase_winograd_takes_product(const Conv2dShape& s, ConvProduct) { return phase_winograd_takes(s); }
-template <int M>
-void phase_winograd_forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
-                            Isa isa) {
-  conv2d_forward_phase(pool, y, x, w, s, isa, M);
-}
-template <int M>
-void phase_winograd_backward_data(ThreadPool* pool, float* dx, const float* dy, const float* w,
-                                  const Conv2dShape& s, Isa isa) {
-  conv2d_backward_data_phase(pool, dx, dy, w, s, isa, M);
-}
-template <int M>
-void phase_winograd_backward_weight(ThreadPool* pool, float* dw, const float* x, const float* dy,
-                                    const Conv2dShape& s, Isa isa) {
-  conv2d_backward_weight_phase(pool, dw, x, dy, s, isa, M);
-}
 
-constexpr ConvFn winograd4_forward = winograd_forward<4>, winograd2_forward = winograd_forward<2>;
-constexpr ConvFn winograd4_backward_data = winograd_backward_data<4>, winograd2_backward_data = winograd_backward_data<2>;
-constexpr ConvFn winograd4_backward_weight = winograd_backward_weight<4>,
-                 winograd2_backward_weight = winograd_backward_weight<2>;
+// A product whose first argument is a tile size (Winograd's, or that of the phase split's inner Winograd, 0
+// for its gemm), fixed at M.
+using SizedFn = void (*)(int, ThreadPool*, float*, const float*, const float*, const Conv2dShape&, Isa);
+template <SizedFn F, int M>
+void sized(ThreadPool* pool, float* out, const float* a, const float* b, const Conv2dShape& s, Isa isa) {
+  F(M, pool, out, a, b, s, isa);
+}
 
 std::vector<ConvAlgo> make_algos() {
   std::vector<ConvAlgo> v;
@@ -84,22 +47,25 @@ std::vector<ConvAlgo> make_algos() {
   v.push_back({"implicit", "backward-data as a convolution of dY per stride phase, each dx element written once",
                nullptr, nullptr, conv2d_backward_data_implicit, nullptr});
   // Tolerances: the measured worst case on the U-Net's shapes with a margin (conv_winograd.h).
-  v.push_back({"winograd4", "Winograd F(4x4,3x3): 36 GEMMs per tile block; 3x3 (or 2x2) stride-1 only", winograd_takes_product,
-               winograd4_forward, winograd4_backward_data, winograd4_backward_weight, 5e-5});
-  v.push_back({"winograd2", "Winograd F(2x2,3x3): 16 GEMMs per tile block; 3x3 (or 2x2) stride-1 only", winograd_takes_product,
-               winograd2_forward, winograd2_backward_data, winograd2_backward_weight, 5e-6});
+  v.push_back({"winograd4", "Winograd F(4x4,3x3): 36 GEMMs per tile block; 3x3 (or 2x2) stride-1 only",
+               winograd_takes_product, sized<conv2d_forward_winograd, 4>, sized<conv2d_backward_data_winograd, 4>,
+               sized<conv2d_backward_weight_winograd, 4>, 5e-5});
+  v.push_back({"winograd2", "Winograd F(2x2,3x3): 16 GEMMs per tile block; 3x3 (or 2x2) stride-1 only",
+               winograd_takes_product, sized<conv2d_forward_winograd, 2>, sized<conv2d_backward_data_winograd, 2>,
+               sized<conv2d_backward_weight_winograd, 2>, 5e-6});
   v.push_back({"taps", "backward-weight as one GEMM per kernel tap on channels-last copies, no im2col; stride 1",
                taps_takes_product, nullptr, nullptr, conv2d_backward_weight_taps});
   // The same products as gemm summed in another order: gemm's bound.
   v.push_back({"phase", "stride-s convs as stride-1 ones of the space-to-depth input (kernel multiple of s)",
-               phase_takes_product, phase_forward, phase_backward_data, phase_backward_weight});
+               phase_takes_product, sized<conv2d_forward_phase, 0>, sized<conv2d_backward_data_phase, 0>,
+               sized<conv2d_backward_weight_phase, 0>});
   // Tolerances as for winograd4 and winograd2 (conv_winograd.h).
   v.push_back({"phase-winograd4", "phase split, then Winograd F(4x4,2x2) on the 2x2 kernels (4x4 stride 2)",
-               phase_winograd_takes_product, phase_winograd_forward<4>, phase_winograd_backward_data<4>,
-               phase_winograd_backward_weight<4>, 5e-5});
+               phase_winograd_takes_product, sized<conv2d_forward_phase, 4>, sized<conv2d_backward_data_phase, 4>,
+               sized<conv2d_backward_weight_phase, 4>, 5e-5});
   v.push_back({"phase-winograd2", "phase split, then Winograd F(2x2,2x2) on the 2x2 kernels (4x4 stride 2)",
-               phase_winograd_takes_product, phase_winograd_forward<2>, phase_winograd_backward_data<2>,
-               phase_winograd_backward_weight<2>, 5e-6});
+               phase_winograd_takes_product, sized<conv2d_forward_phase, 2>, sized<conv2d_backward_data_phase, 2>,
+               sized<conv2d_backward_weight_phase, 2>, 5e-6});
   return v;
 }
 

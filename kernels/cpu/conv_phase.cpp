@@ -215,67 +215,49 @@ Conv2dShape phase_shape(const Conv2dShape& s) {
   return t;  // stride 1, pad 0
 }
 
-namespace {
-
-// The stride-1 convolution on the phase shape t: gemm's, or Winograd F(m x m, k/s) for winograd_m = m.
-void inner_forward(int winograd_m, ThreadPool* pool, float* y, const float* xp, const float* wp,
-                   const Conv2dShape& t, Isa isa) {
-  if (winograd_m)
-    conv2d_forward_winograd(winograd_m, pool, y, xp, wp, t, isa);
-  else
-    conv2d_forward_fast(pool, y, xp, wp, t, isa);
-}
-void inner_backward_data(int winograd_m, ThreadPool* pool, float* dxp, const float* dy, const float* wp,
-                         const Conv2dShape& t, Isa isa) {
-  if (winograd_m)
-    conv2d_backward_data_winograd(winograd_m, pool, dxp, dy, wp, t, isa);
-  else
-    conv2d_backward_data_fast(pool, dxp, dy, wp, t, isa);
-}
-void inner_backward_weight(int winograd_m, ThreadPool* pool, float* dwp, const float* xp, const float* dy,
-                           const Conv2dShape& t, Isa isa) {
-  if (winograd_m)
-    conv2d_backward_weight_winograd(winograd_m, pool, dwp, xp, dy, t, isa);
-  else
-    conv2d_backward_weight_fast(pool, dwp, xp, dy, t, isa);
-}
-
-}  // namespace
-
 bool phase_winograd_takes(const Conv2dShape& s) {
   return phase_takes(s) && winograd_takes(phase_shape(s));
 }
 
-void conv2d_forward_phase(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
-                          Isa isa, int winograd_m) {
+void conv2d_forward_phase(int winograd_m, ThreadPool* pool, float* y, const float* x, const float* w,
+                          const Conv2dShape& s, Isa isa) {
   const Conv2dShape t = phase_shape(s);
   Scratch& sc = scratch();
   float* xp = sc.x.get(t.x_size());
   float* wp = sc.w.get(t.w_size());
   space_to_depth(pool, xp, x, s, t);
   relayout_weights(pool, wp, w, s, true);
-  inner_forward(winograd_m, pool, y, xp, wp, t, isa);
+  if (winograd_m)  // the stride-1 convolution on t: Winograd F(m x m, k/s x k/s), or gemm's
+    conv2d_forward_winograd(winograd_m, pool, y, xp, wp, t, isa);
+  else
+    conv2d_forward_fast(pool, y, xp, wp, t, isa);
 }
 
-void conv2d_backward_data_phase(ThreadPool* pool, float* dx, const float* dy, const float* w,
-                                const Conv2dShape& s, Isa isa, int winograd_m) {
+void conv2d_backward_data_phase(int winograd_m, ThreadPool* pool, float* dx, const float* dy, const float* w,
+                                const Conv2dShape& s, Isa isa) {
   const Conv2dShape t = phase_shape(s);
   Scratch& sc = scratch();
   float* dxp = sc.x.get(t.x_size());
   float* wp = sc.w.get(t.w_size());
   relayout_weights(pool, wp, w, s, true);
-  inner_backward_data(winograd_m, pool, dxp, dy, wp, t, isa);
+  if (winograd_m)
+    conv2d_backward_data_winograd(winograd_m, pool, dxp, dy, wp, t, isa);
+  else
+    conv2d_backward_data_fast(pool, dxp, dy, wp, t, isa);
   depth_to_space(pool, dx, dxp, s, t);
 }
 
-void conv2d_backward_weight_phase(ThreadPool* pool, float* dw, const float* x, const float* dy,
-                                  const Conv2dShape& s, Isa isa, int winograd_m) {
+void conv2d_backward_weight_phase(int winograd_m, ThreadPool* pool, float* dw, const float* x, const float* dy,
+                                  const Conv2dShape& s, Isa isa) {
   const Conv2dShape t = phase_shape(s);
   Scratch& sc = scratch();
   float* xp = sc.x.get(t.x_size());
   float* dwp = sc.w.get(t.w_size());
   space_to_depth(pool, xp, x, s, t);
-  inner_backward_weight(winograd_m, pool, dwp, xp, dy, t, isa);
+  if (winograd_m)
+    conv2d_backward_weight_winograd(winograd_m, pool, dwp, xp, dy, t, isa);
+  else
+    conv2d_backward_weight_fast(pool, dwp, xp, dy, t, isa);
   relayout_weights(pool, dw, dwp, s, false);
 }
 

@@ -52,13 +52,13 @@ Conv2dShape phase_shape(const Conv2dShape& s);
 bool phase_winograd_takes(const Conv2dShape& s);
 
 // pool == nullptr runs on the calling thread. s must satisfy phase_takes. winograd_m = 0 runs the stride-1
-// convolution through gemm; 4 or 2 through Winograd F(m x m, k/s x k/s) (algorithms "phase-winograd4" and
-// "phase-winograd2"), which needs phase_winograd_takes.
-void conv2d_forward_phase(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
-                          Isa isa = best_isa(), int winograd_m = 0);
-void conv2d_backward_data_phase(ThreadPool* pool, float* dx, const float* dy, const float* w,
-                                const Conv2dShape& s, Isa isa = best_isa(), int winograd_m = 0);
-void conv2d_backward_weight_phase(ThreadPool* pool, float* dw, const float* x, const float* dy,
-                                  const Conv2dShape& s, Isa isa = best_isa(), int winograd_m = 0);
+// convolution through gemm ("phase"); 4 or 2 through Winograd F(m x m, k/s x k/s) ("phase-winograd4",
+// "phase-winograd2"), which needs phase_winograd_takes. The same signature as the Winograd products'.
+void conv2d_forward_phase(int winograd_m, ThreadPool* pool, float* y, const float* x, const float* w,
+                          const Conv2dShape& s, Isa isa);
+void conv2d_backward_data_phase(int winograd_m, ThreadPool* pool, float* dx, const float* dy, const float* w,
+                                const Conv2dShape& s, Isa isa);
+void conv2d_backward_weight_phase(int winograd_m, ThreadPool* pool, float* dw, const float* x, const float* dy,
+                                  const Conv2dShape& s, Isa isa);
 
 }  // namespace tint::cpu

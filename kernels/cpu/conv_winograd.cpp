@@ -118,6 +118,25 @@ bool group_in_row(const Tiling& tl, int64_t t, int count) {
   return t + count <= tl.total && t % tl.tw + count <= tl.tw;
 }
 
+// Walks `count` tiles from t0 on (count <= kLanes): vector(l0, lanes, at) once for all kLanes when they are
+// one tile row's, else for each group of vw tiles that lies in one tile row; scalar(l, at) for every other
+// lane l below count, past the end of the batch included. `at` is the tile of lane l0 (or l).
+template <typename Vector, typename Scalar>
+void for_tile_groups(const Tiling& tl, int64_t t0, int count, int vw, Vector&& vector, Scalar&& scalar) {
+  if (count == kLanes && one_tile_row(tl, t0)) {
+    vector(0, kLanes, TileCursor(tl, t0));
+    return;
+  }
+  for (int l0 = 0; l0 < count; l0 += vw) {
+    TileCursor at(tl, t0 + l0);
+    if (group_in_row(tl, t0 + l0, vw)) {
+      vector(l0, vw, at);
+      continue;
+    }
+    for (int l = l0; l < std::min(l0 + vw, count); ++l, at.next(tl)) scalar(l, at);
+  }
+}
+
 // d[r][c][l] = the a x a input tile (a = M + R - 1) of tile t0 + l of channel `channel` (zero in the padding
 // and for tiles past the end). `stage` holds a * (M * kLanes + M) floats, `zeros` M * kLanes + M zeros.
 template <int M, int R>
@@ -131,40 +150,29 @@ void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& 
                  {at.ty * M - s.pad_h, at.tx * M - s.pad_w, M * lanes + M}, stage, zeros);
     tf.split(rows, a, d, l0, lanes);
   };
-  if (one_tile_row(tl, t0)) {
-    vector_group(0, kLanes, TileCursor(tl, t0));
-    return;
-  }
-  for (int l0 = 0; l0 < kLanes; l0 += tf.vw) {
-    TileCursor at(tl, t0 + l0);
-    if (group_in_row(tl, t0 + l0, tf.vw)) {
-      vector_group(l0, tf.vw, at);
-      continue;
+  for_tile_groups(tl, t0, kLanes, tf.vw, vector_group, [&](int l, const TileCursor& at) {
+    if (t0 + l >= tl.total) {
+      for (int e = 0; e < a * a; ++e) d[e * kLanes + l] = 0.0f;
+      return;
     }
-    for (int l = l0; l < l0 + tf.vw; ++l, at.next(tl)) {
-      if (t0 + l >= tl.total) {
-        for (int e = 0; e < a * a; ++e) d[e * kLanes + l] = 0.0f;
-        continue;
-      }
-      const float* xc = x + (at.b * s.c_in + channel) * plane;
-      const int64_t i0 = at.ty * M - s.pad_h, j0 = at.tx * M - s.pad_w;
-      if (i0 >= 0 && i0 + a <= s.h_in && j0 >= 0 && j0 + a <= s.w_in) {  // most tiles: no bounds to test
-        for (int r = 0; r < a; ++r) {
-          const float* row = xc + (i0 + r) * s.w_in + j0;
-          for (int c = 0; c < a; ++c) d[(r * a + c) * kLanes + l] = row[c];
-        }
-        continue;
-      }
+    const float* xc = x + (at.b * s.c_in + channel) * plane;
+    const int64_t i0 = at.ty * M - s.pad_h, j0 = at.tx * M - s.pad_w;
+    if (i0 >= 0 && i0 + a <= s.h_in && j0 >= 0 && j0 + a <= s.w_in) {  // most tiles: no bounds to test
       for (int r = 0; r < a; ++r) {
-        const int64_t ii = i0 + r;
-        const bool row_in = ii >= 0 && ii < s.h_in;
-        for (int c = 0; c < a; ++c) {
-          const int64_t jj = j0 + c;
-          d[(r * a + c) * kLanes + l] = row_in && jj >= 0 && jj < s.w_in ? xc[ii * s.w_in + jj] : 0.0f;
-        }
+        const float* row = xc + (i0 + r) * s.w_in + j0;
+        for (int c = 0; c < a; ++c) d[(r * a + c) * kLanes + l] = row[c];
+      }
+      return;
+    }
+    for (int r = 0; r < a; ++r) {
+      const int64_t ii = i0 + r;
+      const bool row_in = ii >= 0 && ii < s.h_in;
+      for (int c = 0; c < a; ++c) {
+        const int64_t jj = j0 + c;
+        d[(r * a + c) * kLanes + l] = row_in && jj >= 0 && jj < s.w_in ? xc[ii * s.w_in + jj] : 0.0f;
       }
     }
-  }
+  });
 }
 
 // g[p][q][l] = the R x R kernel (o, i0 + l) (zero for l past `count`); flipped: the kernel of
@@ -245,26 +253,18 @@ template <int M>
 void store_tiles(float* y, const Conv2dShape& s, const Tiling& tl, int64_t o, int64_t t0, int64_t count,
                  const Transforms& tf, const float* vt, float* stage) {
   const int64_t out_plane = int64_t(s.h_out) * s.w_out;
-  if (one_tile_row(tl, t0)) {
-    const TileCursor at(tl, t0);
-    store_tile_row<M>(y + (at.b * s.c_out + o) * out_plane, s, at, tf, vt, stage, 0, kLanes);
-    return;
-  }
-  for (int l0 = 0; l0 < count; l0 += tf.vw) {
-    TileCursor at(tl, t0 + l0);
-    if (group_in_row(tl, t0 + l0, tf.vw)) {
-      store_tile_row<M>(y + (at.b * s.c_out + o) * out_plane, s, at, tf, vt, stage, l0, tf.vw);
-      continue;
-    }
-    for (int l = l0; l < std::min<int64_t>(l0 + tf.vw, count); ++l, at.next(tl)) {
-      float* yo = y + (at.b * s.c_out + o) * out_plane;
-      const int64_t rmax = std::min<int64_t>(M, s.h_out - at.ty * M),
-                    cmax = std::min<int64_t>(M, s.w_out - at.tx * M);
-      for (int64_t r = 0; r < rmax; ++r)
-        for (int64_t cc = 0; cc < cmax; ++cc)
-          yo[(at.ty * M + r) * s.w_out + at.tx * M + cc] = vt[(r * M + cc) * kLanes + l];
-    }
-  }
+  auto plane = [&](const TileCursor& at) { return y + (at.b * s.c_out + o) * out_plane; };
+  auto vector = [&](int l0, int lanes, const TileCursor& at) {
+    store_tile_row<M>(plane(at), s, at, tf, vt, stage, l0, lanes);
+  };
+  for_tile_groups(tl, t0, int(count), tf.vw, vector, [&](int l, const TileCursor& at) {
+    float* yo = plane(at);
+    const int64_t rmax = std::min<int64_t>(M, s.h_out - at.ty * M),
+                  cmax = std::min<int64_t>(M, s.w_out - at.tx * M);
+    for (int64_t r = 0; r < rmax; ++r)
+      for (int64_t cc = 0; cc < cmax; ++cc)
+        yo[(at.ty * M + r) * s.w_out + at.tx * M + cc] = vt[(r * M + cc) * kLanes + l];
+  });
 }
 
 template <int M, int R>
@@ -343,27 +343,16 @@ void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tili
                  {at.ty * M, at.tx * M, M * lanes}, stage, zeros);
     tf.split(rows, M, dyt, l0, lanes);
   };
-  if (one_tile_row(tl, t0)) {
-    vector_group(0, kLanes, TileCursor(tl, t0));
-    return;
-  }
-  for (int l0 = 0; l0 < kLanes; l0 += tf.vw) {
-    TileCursor at(tl, t0 + l0);
-    if (group_in_row(tl, t0 + l0, tf.vw)) {
-      vector_group(l0, tf.vw, at);
-      continue;
-    }
-    for (int l = l0; l < l0 + tf.vw; ++l, at.next(tl)) {
-      for (int e = 0; e < M * M; ++e) dyt[e * kLanes + l] = 0.0f;
-      if (t0 + l >= tl.total) continue;
-      const float* src = dy + (at.b * s.c_out + o) * plane;
-      const int64_t rmax = std::min<int64_t>(M, s.h_out - at.ty * M),
-                    cmax = std::min<int64_t>(M, s.w_out - at.tx * M);
-      for (int64_t r = 0; r < rmax; ++r)
-        for (int64_t c = 0; c < cmax; ++c)
-          dyt[(r * M + c) * kLanes + l] = src[(at.ty * M + r) * s.w_out + at.tx * M + c];
-    }
-  }
+  for_tile_groups(tl, t0, kLanes, tf.vw, vector_group, [&](int l, const TileCursor& at) {
+    for (int e = 0; e < M * M; ++e) dyt[e * kLanes + l] = 0.0f;
+    if (t0 + l >= tl.total) return;
+    const float* src = dy + (at.b * s.c_out + o) * plane;
+    const int64_t rmax = std::min<int64_t>(M, s.h_out - at.ty * M),
+                  cmax = std::min<int64_t>(M, s.w_out - at.tx * M);
+    for (int64_t r = 0; r < rmax; ++r)
+      for (int64_t c = 0; c < cmax; ++c)
+        dyt[(r * M + c) * kLanes + l] = src[(at.ty * M + r) * s.w_out + at.tx * M + c];
+  });
 }
 
 // dst[l * ld + k] = t[k * ldt + l] for k < 4, l < lanes: four channels' lanes (tiles) into rows of a packed
