@@ -75,7 +75,8 @@ namespace tint::cpu {
 // Whether the Winograd products take s: kernel 3x3 or 2x2, stride 1, padding 0..r-1 on each axis.
 bool winograd_takes(const Conv2dShape& s);
 
-// tile_m: 4 (F(4x4,3x3)) or 2 (F(2x2,3x3)). pool == nullptr runs on the calling thread.
+// tile_m: 4 or 2, F(m x m, r x r) with r the shape's kernel size (3 or 2). pool == nullptr runs on the
+// calling thread.
 void conv2d_forward_winograd(int tile_m, ThreadPool* pool, float* y, const float* x, const float* w,
                              const Conv2dShape& s, Isa isa);
 void conv2d_backward_data_winograd(int tile_m, ThreadPool* pool, float* dx, const float* dy, const float* w,
