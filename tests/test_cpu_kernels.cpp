@@ -116,7 +116,7 @@ TEST_CASE("cpu conv: shapes that cross every blocking size") {
   // P = 40*30 = 1200 > 512 (pixel blocks) and not a multiple of 32.
   check_conv(make_conv2d(1, 70, 40, 30, 101, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
   check_conv(make_conv2d(2, 9, 23, 19, 13, 3, 3, 1, 1, 1, 1));
-  // c_out = 300 > 256: backward-data's depth (over c_out) is cut in two blocks, each dY panel packed anew.
+  // c_out = 300 > 256: backward-data's depth (over c_out) is two blocks of the packed dY panel, the second partial.
   check_conv(make_conv2d(1, 3, 6, 7, 300, 3, 3, 1, 1, 1, 1));
   // Every edge of the 12-row tile: c_out 1 to 24 (edges of 1 to 6 rows are one block, 7 to 11 two), with
   // P = 36: one full 32-column panel (written straight into the output) and one of 4 columns (through a

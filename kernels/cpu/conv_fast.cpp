@@ -278,7 +278,7 @@ void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, con
   auto body = [&](int64_t task_begin, int64_t task_end) {
     Scratch& sc = scratch();
     float* ap = sc.a.get(kMC * kKC);
-    float* bp = sc.b.get(kKC * kNCData);
+    float* bp = sc.b.get(M * kNCData);
     float* dcol = sc.c.get(kMC * kNCData);
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t g = task % groups, b = task / groups;
@@ -290,19 +290,19 @@ void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, con
       // of col(x) in order (each task owns whole input channels, so all rows touching an element).
       for (int64_t j0 = 0; j0 < P; j0 += kNCData) {
         const int64_t nc = std::min(kNCData, P - j0), ncp = round_up(nc, kNR);
-        // With one depth block (c_out <= kKC) the dY panel is the same for every block of rows: packed
-        // once per pixel panel rather than once per 96 rows of col(x).
-        const bool one_depth_block = M <= kKC;
-        if (one_depth_block) pack_b_rows(bp, dyb + j0, P, M, nc);
+        // The whole depth of dY for this pixel panel (c_out x 256 pixels, 1 MiB at c_out = 1024) is packed
+        // once, depth block pc at bp + pc * ncp, and read by every block of rows of col(x). Packed per
+        // (rows, depth) block instead, the 512-channel layers at 16^2 repacked dY once per 96 rows.
+        for (int64_t pc = 0; pc < M; pc += kKC)
+          pack_b_rows(bp + pc * ncp, dyb + pc * P + j0, P, std::min(kKC, M - pc), nc);
         for (int64_t ic = c0 * kk; ic < c1 * kk; ic += kMC) {
           const int64_t mc = std::min(kMC, c1 * kk - ic);
           for (int64_t pc = 0; pc < M; pc += kKC) {
             const int64_t kc = std::min(kKC, M - pc);
-            if (!one_depth_block) pack_b_rows(bp, dyb + pc * P + j0, P, kc, nc);
             pack_a_cols(ap, w + pc * K + ic, K, mc, kc);
             for (int64_t ir = 0; ir < mc; ir += kMR)
               for (int64_t jr = 0; jr < ncp; jr += kNR)
-                micro(kc, ap + ir * kc, bp + jr * kc, dcol + ir * ncp + jr, ncp, pc > 0);
+                micro(kc, ap + ir * kc, bp + pc * ncp + jr * kc, dcol + ir * ncp + jr, ncp, pc > 0);
           }
           for (int64_t r = 0; r < mc; ++r) {
             const Tap tap = tap_of(s, ic + r);
