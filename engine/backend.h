@@ -133,6 +133,17 @@ struct Backend {
   // Backward: dbias[c] = sum_{b, i<hw} dy[b,c,i]; dy passes through unchanged to the input.
   void (*bias_add)(const Stream&, float* y, const float* bias, int n, int c, int64_t hw);
   void (*bias_backward)(const Stream&, float* dbias, const float* dy, int n, int c, int64_t hw);
+  // The two above fused with a ReLU, for a convolution followed by bias and ReLU (ops' Conv2dOptions::relu):
+  //   forward, in place on the convolution's output:  y[b,c,i] = max(y[b,c,i] + bias[c], 0)
+  //   backward, from the saved output y:              dz[b,c,i] = dy[b,c,i] * (y[b,c,i] > 0)
+  //                                                   dbias[c] = sum_{b,i} dz[b,c,i]
+  // (y > 0 exactly where the pre-activation z = conv + bias is, so this is relu_backward at z.) One pass
+  // over y where bias_add and relu_forward take two, and one over dy and y where relu_backward and
+  // bias_backward take two. Each backend gives the bits of its bias_add then relu_forward, and of its
+  // relu_backward then bias_backward. bias may be nullptr (a ReLU alone), and so may dbias (not needed).
+  void (*bias_relu_forward)(const Stream&, float* y, const float* bias, int n, int c, int64_t hw);
+  void (*bias_relu_backward)(const Stream&, float* dz, float* dbias, const float* dy, const float* y, int n, int c,
+                             int64_t hw);
 
   // ---- skip connections ------------------------------------------------------------------------------
   // y (n, ca+cb, hw) = [a (n, ca, hw), b (n, cb, hw)] along channels.

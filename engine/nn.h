@@ -66,6 +66,8 @@ class Conv2d : public Module {
  public:
   Conv2d(int in_channels, int out_channels, int kernel, int stride, int padding, Rng& rng, bool bias = true);
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)) as one fused op (ops::Activation::relu): the same bits, one pass fewer each way.
+  Tensor forward_relu(const Tensor& x);
   Tensor* weight = nullptr;  // the registered parameters (stable slots: moving or flattening replaces
   Tensor* bias = nullptr;    // the tensor in the slot, so these always see the current one)
   ops::Conv2dOptions options;
@@ -76,6 +78,7 @@ class ConvTranspose2d : public Module {
   ConvTranspose2d(int in_channels, int out_channels, int kernel, int stride, int padding, int output_padding,
                   Rng& rng, bool bias = true);
   Tensor forward(const Tensor& x) override;
+  Tensor forward_relu(const Tensor& x);  // as Conv2d::forward_relu
   Tensor* weight = nullptr;
   Tensor* bias = nullptr;
   ops::Conv2dOptions options;

@@ -41,6 +41,16 @@ OpCost bias_backward_cost(int n, int c, int64_t hw) {
   return {e, (e + c) * kFloat};
 }
 
+OpCost bias_relu_forward_cost(int n, int c, int64_t hw, bool bias) {
+  const double e = double(n) * c * double(hw);
+  return {(bias ? 2 : 1) * e, (2 * e + (bias ? c : 0)) * kFloat};  // add, max
+}
+
+OpCost bias_relu_backward_cost(int n, int c, int64_t hw, bool dbias) {
+  const double e = double(n) * c * double(hw);
+  return {(dbias ? 2 : 1) * e, (3 * e + (dbias ? c : 0)) * kFloat};  // select, add
+}
+
 OpCost concat_cost(int n, int ca, int cb, int64_t hw) {
   const double e = double(n) * (ca + cb) * double(hw);
   return {0, 2 * e * kFloat};

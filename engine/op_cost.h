@@ -31,6 +31,10 @@ OpCost elementwise_cost(int64_t n, int reads, int writes, double flops_per_eleme
 // bias_add (in place: y read and written, bias read) and bias_backward (dy read, dbias written).
 OpCost bias_add_cost(int n, int c, int64_t hw);
 OpCost bias_backward_cost(int n, int c, int64_t hw);
+// bias_relu_forward (y read and written in place, bias read) and bias_relu_backward (dy and y read, dz and
+// dbias written); a missing bias or dbias counts nothing.
+OpCost bias_relu_forward_cost(int n, int c, int64_t hw, bool bias);
+OpCost bias_relu_backward_cost(int n, int c, int64_t hw, bool dbias);
 // concat_channels and split_channels: every element read once and written once.
 OpCost concat_cost(int n, int ca, int cb, int64_t hw);
 // Masked losses over pred/target (n, c, hw) with an optional mask (n, 1, hw).

@@ -395,6 +395,46 @@ std::vector<OpDef> build_registry() {
         }}},
       {{1, 3, 1}, {2, 5, 7}, {8, 4, 16}, {3, 2, 1000}},
       reduction_workspace});
+  // bias_relu: bias_add and relu fused, in place on y (a conv's output); the backward from the saved output.
+  // BIAS 0: no bias and no bias gradient (the nullptr forms). Every third bias is an exact 0 (Init::kinks), so
+  // that the kinks of y0 stay kinks of y0 + bias in those channels.
+  r.push_back(OpDef{
+      "bias_relu",
+      "N,C,HW[,BIAS]",
+      "y = max(y + bias[c], 0) in place (bias_relu_forward); dz = dy * (y > 0), dbias = sum dz "
+      "(bias_relu_backward)",
+      true,
+      [](const OpDims& given) {
+        OpDims d = given;
+        if (d.size() == 3) d.push_back(1);
+        TINT_CHECK(d.size() == 4 && d[0] > 0 && d[1] > 0 && d[2] > 0 && (d[3] == 0 || d[3] == 1),
+                   "shape '{}' is not N,C,HW[,BIAS] with BIAS 1 (default) or 0 (none)", join(given));
+        to_int(d[0], "shape N"), to_int(d[1], "shape C");
+        return d;
+      },
+      [](const OpDims& d) { return describe_nchw(d) + (d[3] ? "" : " no-bias"); },
+      [](const OpDims& d) {
+        return Specs{input("y0", d[0] * d[1] * d[2], Init::kinks), input("bias", d[1], Init::kinks),
+                     input("dy", d[0] * d[1] * d[2])};
+      },
+      [](const OpDims& d) { return Specs{output("y", d[0] * d[1] * d[2], 1, 0)}; },
+      [](const OpDims& d) {
+        Specs g{output("dz", d[0] * d[1] * d[2])};
+        if (d[3]) g.push_back(output("dbias", d[1], double(d[0] * d[2])));
+        return g;
+      },
+      {{"fwd", false,
+        [](const OpDims& d) { return bias_relu_forward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
+        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+          b.bias_relu_forward(s, t[3], d[3] ? t[1] : nullptr, int(d[0]), int(d[1]), d[2]);
+        }},
+       {"bwd", true,
+        [](const OpDims& d) { return bias_relu_backward_cost(int(d[0]), int(d[1]), d[2], d[3] != 0); },
+        [](const Backend& b, const Stream& s, float* const* t, const OpDims& d) {
+          b.bias_relu_backward(s, t[4], d[3] ? t[5] : nullptr, t[2], t[3], int(d[0]), int(d[1]), d[2]);
+        }}},
+      {{1, 3, 7, 1}, {2, 5, 9, 1}, {8, 4, 16, 1}, {3, 2, 1000, 1}, {2, 3, 10, 0}},
+      reduction_workspace});
   // concat_channels: y = [a, b]; backward splits dy (split_channels).
   r.push_back(OpDef{
       "concat_channels",

@@ -38,13 +38,36 @@ struct ConvNode : Node {
   bool transposed = false;
   Tensor x, w;  // saved
   bool has_bias = false;
+  bool relu = false;  // Activation::relu: the node's output is relu(conv + bias)
+  Tensor y;           // saved for the ReLU's backward (detached: saving it attached would be a cycle)
   const char* name() const override { return transposed ? "conv_transpose2d" : "conv2d"; }
-  void release() override { x = w = Tensor(); }
-  std::vector<std::pair<const char*, const Tensor*>> saved() const override { return {{"x", &x}, {"w", &w}}; }
-  std::vector<Tensor> backward(const Tensor& g) override {
-    auto& rt = runtime(g.device());
+  void release() override { x = w = y = Tensor(); }
+  std::vector<std::pair<const char*, const Tensor*>> saved() const override {
+    if (relu) return {{"x", &x}, {"w", &w}, {"y", &y}};
+    return {{"x", &x}, {"w", &w}};
+  }
+  std::vector<Tensor> backward(const Tensor& g_out) override {
+    auto& rt = runtime(g_out.device());
     run_with_workspace(rt, shape);
-    Tensor dx, dw, db;
+    const int n = int(g_out.size(0)), c = int(g_out.size(1));
+    const int64_t hw = g_out.size(2) * g_out.size(3);
+    // The weight and bias gradients go straight into the parameters' gradients where those are pending
+    // zero (claim_leaf_gradient), and are then not returned.
+    Tensor db, db_in_place;
+    const bool want_db = has_bias && inputs[2].defined();
+    if (want_db) {
+      db_in_place = claim_leaf_gradient(inputs[2]);
+      db = db_in_place.defined() ? db_in_place : Tensor::empty({c}, g_out.device());
+    }
+    // g: the gradient at the convolution's output. With the ReLU, dz = dy * (y > 0), and the bias gradient
+    // comes from the same pass.
+    Tensor g = g_out;
+    if (relu) {
+      g = Tensor::empty(g_out.shape(), g_out.device());
+      rt.backend.bias_relu_backward(rt.stream, g.data(), want_db ? db.data() : nullptr, g_out.data(), y.data(), n,
+                                    c, hw);
+    }
+    Tensor dx, dw;
     if (inputs[0].defined()) {
       dx = Tensor::empty(x.shape(), g.device());
       if (!transposed)
@@ -52,9 +75,7 @@ struct ConvNode : Node {
       else  // d x_t = conv2d(d y_t, W)
         rt.backend.conv2d_forward(rt.stream, dx.data(), g.data(), w.data(), shape);
     }
-    // The weight and bias gradients go straight into the parameters' gradients where those are pending
-    // zero (claim_leaf_gradient), and are then not returned.
-    Tensor dw_in_place, db_in_place;
+    Tensor dw_in_place;
     if (inputs[1].defined()) {
       dw_in_place = claim_leaf_gradient(inputs[1]);
       dw = dw_in_place.defined() ? dw_in_place : Tensor::empty(w.shape(), g.device());
@@ -63,19 +84,23 @@ struct ConvNode : Node {
       else  // dW = conv2d_backward_weight(x = d y_t, dy = x_t)
         rt.backend.conv2d_backward_weight(rt.stream, dw.data(), g.data(), x.data(), shape);
     }
-    if (has_bias && inputs[2].defined()) {
-      int64_t c = g.size(1);
-      db_in_place = claim_leaf_gradient(inputs[2]);
-      db = db_in_place.defined() ? db_in_place : Tensor::empty({c}, g.device());
-      rt.backend.bias_backward(rt.stream, db.data(), g.data(), int(g.size(0)), int(c), g.size(2) * g.size(3));
-    }
+    if (want_db && !relu) rt.backend.bias_backward(rt.stream, db.data(), g.data(), n, c, hw);
     return {dx, dw_in_place.defined() ? Tensor() : dw, db_in_place.defined() ? Tensor() : db};
   }
 };
 
+// The bias (and the ReLU) on a convolution's fresh output y (n, c, hw), in place.
+void finish_conv(DeviceRuntime& rt, Tensor& y, const Tensor& bias, Activation act, int n, int c, int64_t hw) {
+  const float* b = bias.defined() ? bias.data() : nullptr;
+  if (act == Activation::relu)
+    rt.backend.bias_relu_forward(rt.stream, y.data(), b, n, c, hw);
+  else if (b)
+    rt.backend.bias_add(rt.stream, y.data(), b, n, c, hw);
+}
+
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o) {
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o, Activation act) {
   const char* op = "conv2d";
   check_4d(op, "input", x);
   check_4d(op, "weight", weight);
@@ -90,19 +115,22 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   run_with_workspace(rt, s);
   Tensor y = Tensor::empty({s.n, s.c_out, s.h_out, s.w_out}, x.device());
   rt.backend.conv2d_forward(rt.stream, y.data(), x.data(), weight.data(), s);
-  if (bias.defined()) rt.backend.bias_add(rt.stream, y.data(), bias.data(), s.n, s.c_out, int64_t(s.h_out) * s.w_out);
+  finish_conv(rt, y, bias, act, s.n, s.c_out, int64_t(s.h_out) * s.w_out);
   if (needs_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<ConvNode>();
     node->shape = s;
     node->x = x.detach();
     node->w = weight.detach();
     node->has_bias = bias.defined();
+    node->relu = act == Activation::relu;
+    if (node->relu) node->y = y.detach();
     record(y, node, {&x, &weight, &bias});
   }
   return y;
 }
 
-Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o) {
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o,
+                        Activation act) {
   const char* op = "conv_transpose2d";
   check_4d(op, "input", x);
   check_4d(op, "weight", weight);
@@ -117,7 +145,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   run_with_workspace(rt, s);
   Tensor y = Tensor::empty({s.n, s.c_in, s.h_in, s.w_in}, x.device());
   rt.backend.conv2d_backward_data(rt.stream, y.data(), x.data(), weight.data(), s);
-  if (bias.defined()) rt.backend.bias_add(rt.stream, y.data(), bias.data(), s.n, s.c_in, int64_t(s.h_in) * s.w_in);
+  finish_conv(rt, y, bias, act, s.n, s.c_in, int64_t(s.h_in) * s.w_in);
   if (needs_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<ConvNode>();
     node->shape = s;
@@ -125,6 +153,8 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
     node->x = x.detach();
     node->w = weight.detach();
     node->has_bias = bias.defined();
+    node->relu = act == Activation::relu;
+    if (node->relu) node->y = y.detach();
     record(y, node, {&x, &weight, &bias});
   }
   return y;

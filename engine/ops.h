@@ -17,11 +17,19 @@ struct Conv2dOptions {
   }
 };
 
+// What follows a convolution's bias inside the op. Activation::relu is relu(conv(x) + bias) as one node: the
+// same values and gradients, bit for bit, as ops::relu of the unfused result, with the bias and the ReLU in
+// one pass over the output (bias_relu_forward) and their backward in one pass (bias_relu_backward, from the
+// saved output), and no separate pre-activation tensor kept for the backward.
+enum class Activation { none, relu };
+
 // x (N, Cin, H, W), weight (Cout, Cin, kh, kw), bias (Cout) or undefined -> (N, Cout, Ho, Wo).
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o);
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o,
+              Activation act = Activation::none);
 // x (N, Cin, H, W), weight (Cin, Cout, kh, kw) as in PyTorch, bias (Cout) or undefined.
 // Output height (H-1)*stride - 2*pad + kh + output_padding.
-Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o);
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o,
+                        Activation act = Activation::none);
 // (N, Ca, H, W) ++ (N, Cb, H, W) -> (N, Ca+Cb, H, W)
 Tensor concat_channels(const Tensor& a, const Tensor& b);
 Tensor relu(const Tensor& x);

@@ -230,6 +230,15 @@ void w_bias_backward(const Stream& s, float* dbias, const float* dy, int n, int 
   Call c("bias_backward", bias_backward_cost(n, ch, hw));
   real().bias_backward(s, dbias, dy, n, ch, hw);
 }
+void w_bias_relu_forward(const Stream& s, float* y, const float* bias, int n, int ch, int64_t hw) {
+  Call c("bias_relu_forward", bias_relu_forward_cost(n, ch, hw, bias != nullptr));
+  real().bias_relu_forward(s, y, bias, n, ch, hw);
+}
+void w_bias_relu_backward(const Stream& s, float* dz, float* dbias, const float* dy, const float* y, int n, int ch,
+                          int64_t hw) {
+  Call c("bias_relu_backward", bias_relu_backward_cost(n, ch, hw, dbias != nullptr));
+  real().bias_relu_backward(s, dz, dbias, dy, y, n, ch, hw);
+}
 void w_concat_channels(const Stream& s, float* y, const float* a, const float* b, int n, int ca, int cb,
                        int64_t hw) {
   Call c("concat_channels", concat_cost(n, ca, cb, hw));
@@ -298,6 +307,8 @@ Backend wrapping_table(const Backend& b) {
   w.tanh_backward = w_tanh_backward;
   w.bias_add = w_bias_add;
   w.bias_backward = w_bias_backward;
+  w.bias_relu_forward = w_bias_relu_forward;
+  w.bias_relu_backward = w_bias_relu_backward;
   w.concat_channels = w_concat_channels;
   w.split_channels = w_split_channels;
   w.conv2d_forward = w_conv2d_forward;

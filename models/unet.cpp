@@ -95,17 +95,17 @@ Tensor UNet::forward(const Tensor& L) {
   Tensor h = L;
   for (auto& level : down_) {
     profiler::Scope scope(level.block->path());
-    h = ops::relu((*level.a)(h));
-    h = ops::relu((*level.b)(h));
+    h = level.a->forward_relu(h);
+    h = level.b->forward_relu(h);
     skips.push_back(h);
   }
   skips.pop_back();  // the bottom level is not a skip
   for (auto& u : up_) {
     profiler::Scope scope(u.block->path());
-    h = ops::relu((*u.up)(h));
+    h = u.up->forward_relu(h);
     h = ops::concat_channels(h, skips.back());
     skips.pop_back();
-    h = ops::relu((*u.fuse)(h));
+    h = u.fuse->forward_relu(h);
   }
   profiler::Scope scope(head_->path());
   return config_.bins > 0 ? (*head_)(h) : ops::tanh((*head_)(h));

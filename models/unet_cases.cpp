@@ -58,6 +58,7 @@ std::vector<OpCase> unet_op_cases(const UNetConfig& config, int image_size, int 
   for (const char* name : {"fill", "copy", "axpy", "relu"})
     cases.push_back({&find_op(name), {largest}, act, kUNetCase});
   cases.push_back({&find_op("bias_add"), {batch, bias_c, bias_hw}, act, kUNetCase});
+  cases.push_back({&find_op("bias_relu"), {batch, bias_c, bias_hw, 1}, act, kUNetCase});
   cases.push_back({&find_op("concat_channels"), concat, "widest concat", kUNetCase});
   cases.push_back({&find_op("tanh"), {head}, "head output", kUNetCase});
   cases.push_back({&find_op("sum"), {largest}, act, kUNetCase});

@@ -1,5 +1,7 @@
 // Every differentiable op through the engine (autograd + the device's kernels), checked against central
 // finite differences, on every host-side device.
+#include <cstring>
+
 #include "engine_test_util.h"
 #include "kernels/cpu/conv_algos.h"
 
@@ -116,6 +118,72 @@ TEST_CASE("conv2d and conv_transpose2d gradients through the phase split (4x4, s
     check_gradients("conv_transpose2d phase " + d.str(), {xt, wt}, [&](const std::vector<Tensor>& in) {
       return ops::mse_loss(ops::conv_transpose2d(in[0], in[1], Tensor(), o), tt);
     });
+  }
+}
+
+// The fused ReLU (ops::Activation::relu) against ops::relu of the unfused conv: the same bits for the output
+// and every gradient, on every device, with and without a bias, for both conv ops. Output channel 1 has zero
+// weights and a zero bias, so its pre-activation is exactly 0 everywhere: the kink, where the gradient is 0.
+TEST_CASE("conv ops with the fused ReLU give the bits of relu(conv), gradients included, kinks included",
+          "[engine][grad]") {
+  for (Device d : tint::testing::engine_test_devices()) {
+    for (bool transposed : {false, true}) {
+      for (bool with_bias : {true, false}) {
+        INFO(d.str() << (transposed ? " conv_transpose2d" : " conv2d") << (with_bias ? " with bias" : " no bias"));
+        Rng rng(11);
+        const int c_in = 5, c_out = 4;
+        const Shape xs = {2, c_in, 7, 6};
+        const std::vector<float> xv = Tensor::uniform(xs, -1, 1, rng).to_vector();
+        Shape ws = transposed ? Shape{c_in, c_out, 4, 4} : Shape{c_out, c_in, 3, 3};
+        std::vector<float> wv = Tensor::uniform(ws, -1, 1, rng).to_vector();
+        std::vector<float> bv = Tensor::uniform({c_out}, -1, 1, rng).to_vector();
+        for (int64_t i = 0; i < int64_t(wv.size()); ++i) {
+          const int64_t out_ch = transposed ? (i / 16) % c_out : i / (c_in * 9);
+          if (out_ch == 1) wv[size_t(i)] = 0.0f;
+        }
+        bv[1] = 0.0f;
+        const auto o = transposed ? ops::Conv2dOptions::square(2, 1) : ops::Conv2dOptions::square(1, 1);
+        auto run = [&](bool fused, std::vector<std::vector<float>>& got) {
+          Tensor xi = Tensor::from_vector(xv, xs, d), w = Tensor::from_vector(wv, ws, d);
+          Tensor b = Tensor::from_vector(bv, {c_out}, d);
+          for (Tensor* t : {&xi, &w, &b}) t->set_requires_grad(true);
+          const Tensor bias = with_bias ? b : Tensor();
+          const ops::Activation act = fused ? ops::Activation::relu : ops::Activation::none;
+          Tensor y = transposed ? ops::conv_transpose2d(xi, w, bias, o, act) : ops::conv2d(xi, w, bias, o, act);
+          if (!fused) y = ops::relu(y);
+          Rng trng(5);
+          Tensor t = Tensor::uniform(y.shape(), -1, 1, trng, d);
+          ops::mse_loss(y, t).backward();
+          got = {y.to_vector(), xi.grad().to_vector(), w.grad().to_vector()};
+          if (with_bias) got.push_back(b.grad().to_vector());
+        };
+        std::vector<std::vector<float>> fused, plain;
+        run(true, fused);
+        run(false, plain);
+        REQUIRE(fused.size() == plain.size());
+        for (size_t k = 0; k < fused.size(); ++k) {
+          INFO("tensor " << k << " (output, dx, dw, dbias)");
+          REQUIRE(fused[k].size() == plain[k].size());
+          CHECK(std::memcmp(fused[k].data(), plain[k].data(), fused[k].size() * sizeof(float)) == 0);
+        }
+        // The kink channel: output 0, and the weight and bias gradients of channel 1 exactly 0.
+        const std::vector<float>& y = fused[0];
+        const int64_t plane = int64_t(y.size()) / (2 * c_out);
+        int kink_nonzero = 0, live_positive = 0;
+        for (int64_t i = 0; i < int64_t(y.size()); ++i) {
+          const int64_t ch = (i / plane) % c_out;
+          if (ch == 1) kink_nonzero += y[size_t(i)] != 0.0f;
+          else live_positive += y[size_t(i)] > 0.0f;
+        }
+        CHECK(kink_nonzero == 0);
+        CHECK(live_positive > 10);  // the other channels are not all clipped
+        if (with_bias) CHECK(fused[3][1] == 0.0f);
+        for (int64_t i = 0; i < int64_t(wv.size()); ++i) {
+          const int64_t out_ch = transposed ? (i / 16) % c_out : i / (c_in * 9);
+          if (out_ch == 1) REQUIRE(fused[2][size_t(i)] == 0.0f);
+        }
+      }
+    }
   }
 }
 

@@ -31,10 +31,10 @@ TEST_CASE(
   }
   // The contract's entries, by the op that runs them (split_channels: concat's backward; broadcast_scalar:
   // sum's backward).
-  for (const char* op : {"fill", "copy", "add", "scale", "axpy", "relu", "tanh", "sum", "bias_add",
+  for (const char* op : {"fill", "copy", "add", "scale", "axpy", "relu", "tanh", "sum", "bias_add", "bias_relu",
                          "concat_channels", "l1_loss", "mse_loss", "adam_step", "conv2d", "conv_transpose2d"})
     CHECK(names.count(op) == 1);
-  CHECK(names.size() == 15);
+  CHECK(names.size() == 16);
 }
 
 TEST_CASE("registry: shapes in the square form expand, bad ones are refused naming the op and shape") {

@@ -97,6 +97,22 @@ void bias_backward(T* dbias, const T* dy, int n, int c, int64_t hw) {
   }
 }
 
+// The fused pair (engine/backend.h): bias then ReLU in place, and its backward from the saved output.
+template <class T>
+void bias_relu_forward(T* y, const T* bias, int n, int c, int64_t hw) {
+  for (int b = 0; b < n; ++b)
+    for (int ch = 0; ch < c; ++ch) {
+      T* row = y + (int64_t(b) * c + ch) * hw;
+      for (int64_t i = 0; i < hw; ++i) row[i] = pointwise::relu(bias ? row[i] + bias[ch] : row[i]);
+    }
+}
+
+template <class T>
+void bias_relu_backward(T* dz, T* dbias, const T* dy, const T* y, int n, int c, int64_t hw) {
+  relu_backward(dz, dy, y, int64_t(n) * c * hw);
+  if (dbias) bias_backward(dbias, dz, n, c, hw);
+}
+
 // ---- skip connections ----------------------------------------------------------------------------------
 
 template <class T>

@@ -39,6 +39,11 @@ Backend make_reference_backend() {
   b.bias_backward = [](const Stream&, float* db, const float* dy, int n, int c, int64_t hw) {
     ref::bias_backward(db, dy, n, c, hw);
   };
+  b.bias_relu_forward = [](const Stream&, float* y, const float* bias, int n, int c, int64_t hw) {
+    ref::bias_relu_forward(y, bias, n, c, hw);
+  };
+  b.bias_relu_backward = [](const Stream&, float* dz, float* db, const float* dy, const float* y, int n, int c,
+                            int64_t hw) { ref::bias_relu_backward(dz, db, dy, y, n, c, hw); };
   b.concat_channels = [](const Stream&, float* y, const float* a, const float* bb, int n, int ca, int cb,
                          int64_t hw) { ref::concat_channels(y, a, bb, n, ca, cb, hw); };
   b.split_channels = [](const Stream&, float* da, float* db, const float* dy, int n, int ca, int cb,

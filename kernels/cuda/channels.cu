@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/common/pointwise.h"
 #include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/ops.h"
 
@@ -18,37 +19,73 @@ constexpr int kReduceThreads = 256;
 inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 // `groups` runs of `group` floats (group = hw, or hw/4 float4s); run r belongs to channel r % c.
-template <class T>
+// Relu: then max(., 0), the fused bias_relu_forward (bias nullptr: the ReLU alone).
+template <class T, bool Relu = false>
 __global__ void bias_add_kernel(T* __restrict__ y, const float* __restrict__ bias, int c, int64_t group,
                                 int64_t total) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    const float b = bias[(i / group) % c];
     T v = y[i];
-    if constexpr (sizeof(T) == sizeof(float4)) {
-      v.x += b, v.y += b, v.z += b, v.w += b;
-    } else {
-      v += b;
+    if (!Relu || bias) {
+      const float b = bias[(i / group) % c];
+      if constexpr (sizeof(T) == sizeof(float4)) {
+        v.x += b, v.y += b, v.z += b, v.w += b;
+      } else {
+        v += b;
+      }
+    }
+    if constexpr (Relu) {
+      if constexpr (sizeof(T) == sizeof(float4)) {
+        v.x = pointwise::relu(v.x), v.y = pointwise::relu(v.y), v.z = pointwise::relu(v.z), v.w = pointwise::relu(v.w);
+      } else {
+        v = pointwise::relu(v);
+      }
     }
     y[i] = v;
   }
 }
 
+// What the bias gradient sums: dy itself, or (Relu, the fused bias_relu_backward) dz = dy * (y > 0), which
+// is also stored. Element i of a row, or float4 i of it.
+template <bool Relu>
+__device__ inline float grad_at(const float* dy, const float* y, float* dz, int64_t i) {
+  if constexpr (!Relu) {
+    return dy[i];
+  } else {
+    const float v = pointwise::relu_backward(dy[i], y[i]);
+    dz[i] = v;
+    return v;
+  }
+}
+template <bool Relu>
+__device__ inline float4 grad4_at(const float* dy, const float* y, float* dz, int64_t i) {
+  float4 v = reinterpret_cast<const float4*>(dy)[i];
+  if constexpr (Relu) {
+    const float4 o = reinterpret_cast<const float4*>(y)[i];
+    v = make_float4(pointwise::relu_backward(v.x, o.x), pointwise::relu_backward(v.y, o.y),
+                    pointwise::relu_backward(v.z, o.z), pointwise::relu_backward(v.w, o.w));
+    reinterpret_cast<float4*>(dz)[i] = v;
+  }
+  return v;
+}
+
 // One block per channel: each thread walks its share of every image in a fixed order, then a fixed tree.
-__global__ void bias_backward_kernel(float* __restrict__ dbias, const float* __restrict__ dy, int n, int c,
-                                     int64_t hw, bool vec) {
+// y and dz: the fused backward's (Relu); unused otherwise.
+template <bool Relu = false>
+__global__ void bias_backward_kernel(float* __restrict__ dbias, const float* __restrict__ dy,
+                                     const float* __restrict__ y, float* __restrict__ dz, int n, int c, int64_t hw,
+                                     bool vec) {
   __shared__ float scratch[kReduceThreads];
   for (int ch = blockIdx.x; ch < c; ch += gridDim.x) {
     float s = 0.0f;
     for (int b = 0; b < n; ++b) {
-      const float* row = dy + (int64_t(b) * c + ch) * hw;
+      const int64_t at = (int64_t(b) * c + ch) * hw;
       if (vec) {
-        const float4* row4 = reinterpret_cast<const float4*>(row);
         for (int64_t i = threadIdx.x; i < hw / 4; i += blockDim.x) {
-          const float4 v = row4[i];
+          const float4 v = grad4_at<Relu>(dy + at, y + at, dz + at, i);
           s += (v.x + v.y) + (v.z + v.w);
         }
       } else {
-        for (int64_t i = threadIdx.x; i < hw; i += blockDim.x) s += row[i];
+        for (int64_t i = threadIdx.x; i < hw; i += blockDim.x) s += grad_at<Relu>(dy + at, y + at, dz + at, i);
       }
     }
     const float total = block_sum(s, scratch);
@@ -60,24 +97,25 @@ __global__ void bias_backward_kernel(float* __restrict__ dbias, const float* __r
 // channel ch of every image, in image order, into partial[ch * splits + s]; bias_combine_kernel adds each
 // channel's splits in a fixed tree. The splits depend on hw alone, so the bits depend on the shape alone.
 // U: loads in flight per thread ("tree4": 4), each into its own accumulator, added in order at the end.
-template <int U>
-__global__ void bias_partials_kernel(float* __restrict__ partial, const float* __restrict__ dy, int n, int c,
-                                     int64_t hw, bool vec) {
+template <int U, bool Relu = false>
+__global__ void bias_partials_kernel(float* __restrict__ partial, const float* __restrict__ dy,
+                                     const float* __restrict__ y, float* __restrict__ dz, int n, int c, int64_t hw,
+                                     bool vec) {
   __shared__ float scratch[kReduceThreads];
   const int ch = blockIdx.y;
   const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   float acc[U] = {};
   for (int b = 0; b < n; ++b) {
-    const float* row = dy + (int64_t(b) * c + ch) * hw;
+    const int64_t at = (int64_t(b) * c + ch) * hw;
     if (vec) {
-      const float4* row4 = reinterpret_cast<const float4*>(row);
       const int64_t n4 = hw / 4;
       for (int64_t i = first; i < n4; i += U * stride) {
         float4 v[U];
 #pragma unroll
         for (int u = 0; u < U; ++u)
-          v[u] = i + u * stride < n4 ? row4[i + u * stride] : make_float4(0.f, 0.f, 0.f, 0.f);
+          v[u] = i + u * stride < n4 ? grad4_at<Relu>(dy + at, y + at, dz + at, i + u * stride)
+                                     : make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
         for (int u = 0; u < U; ++u) acc[u] += (v[u].x + v[u].y) + (v[u].z + v[u].w);
       }
@@ -85,7 +123,7 @@ __global__ void bias_partials_kernel(float* __restrict__ partial, const float* _
       for (int64_t i = first; i < hw; i += U * stride)
 #pragma unroll
         for (int u = 0; u < U; ++u)
-          if (i + u * stride < hw) acc[u] += row[i + u * stride];
+          if (i + u * stride < hw) acc[u] += grad_at<Relu>(dy + at, y + at, dz + at, i + u * stride);
     }
   }
   float s = acc[0];
@@ -129,20 +167,28 @@ __global__ void split_kernel(T* __restrict__ da, T* __restrict__ db, const T* __
 
 }  // namespace
 
-void bias_add(const Stream& s, float* y, const float* bias, int n, int c, int64_t hw) {
+namespace {
+
+template <bool Relu>
+void bias_add_launch(const Stream& s, float* y, const float* bias, int n, int c, int64_t hw) {
   const int64_t total = int64_t(n) * c * hw;
   if (total <= 0) return;
   if (hw % 4 == 0 && aligned16(y)) {
-    TINT_LAUNCH(bias_add_kernel<float4>, grid_for(total / 4, 256), 256, 0, stream_of(s),
+    TINT_LAUNCH((bias_add_kernel<float4, Relu>), grid_for(total / 4, 256), 256, 0, stream_of(s),
                 reinterpret_cast<float4*>(y), bias, c, hw / 4, total / 4);
   } else {
-    TINT_LAUNCH(bias_add_kernel<float>, grid_for(total, 256), 256, 0, stream_of(s), y, bias, c, hw, total);
+    TINT_LAUNCH((bias_add_kernel<float, Relu>), grid_for(total, 256), 256, 0, stream_of(s), y, bias, c, hw, total);
   }
 }
 
-void bias_backward(const Stream& s, float* dbias, const float* dy, int n, int c, int64_t hw) {
+// bias_backward, or (Relu) the fused bias_relu_backward: the same grid and order, so dbias gets the same
+// bits as bias_backward run on dz (when vec is the same: dy, y and dz all 16-byte aligned, as the engine's
+// tensors are).
+template <bool Relu>
+void bias_backward_launch(const Stream& s, float* dbias, const float* dy, const float* y, float* dz, int n, int c,
+                          int64_t hw) {
   if (c <= 0) return;
-  const bool vec = hw % 4 == 0 && aligned16(dy);
+  const bool vec = hw % 4 == 0 && aligned16(dy) && (!Relu || (aligned16(y) && aligned16(dz)));
   // Each thread of a split adds at least 16 floats of every image's row (whatever `vec`, for the same bits).
   const int unroll = reduce_tree_unroll();
   const int64_t per_split = int64_t(kReduceThreads) * 16 * unroll, cap = std::max(1, kTreeMaxPartials * 2 / c);
@@ -152,15 +198,37 @@ void bias_backward(const Stream& s, float* dbias, const float* dy, int n, int c,
     float* partial = splits > 1 ? static_cast<float*>(s.workspace) : dbias;
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(c));
     if (unroll == 4)
-      TINT_LAUNCH(bias_partials_kernel<4>, grid, kReduceThreads, 0, stream_of(s), partial, dy, n, c, hw, vec);
+      TINT_LAUNCH((bias_partials_kernel<4, Relu>), grid, kReduceThreads, 0, stream_of(s), partial, dy, y, dz, n, c,
+                  hw, vec);
     else
-      TINT_LAUNCH(bias_partials_kernel<1>, grid, kReduceThreads, 0, stream_of(s), partial, dy, n, c, hw, vec);
+      TINT_LAUNCH((bias_partials_kernel<1, Relu>), grid, kReduceThreads, 0, stream_of(s), partial, dy, y, dz, n, c,
+                  hw, vec);
     if (splits > 1)
       TINT_LAUNCH(bias_combine_kernel, unsigned(c), kReduceThreads, 0, stream_of(s), dbias, partial, splits);
     return;
   }
   const unsigned grid = static_cast<unsigned>(c < 65535 ? c : 65535);
-  TINT_LAUNCH(bias_backward_kernel, grid, kReduceThreads, 0, stream_of(s), dbias, dy, n, c, hw, vec);
+  TINT_LAUNCH((bias_backward_kernel<Relu>), grid, kReduceThreads, 0, stream_of(s), dbias, dy, y, dz, n, c, hw, vec);
+}
+
+}  // namespace
+
+void bias_add(const Stream& s, float* y, const float* bias, int n, int c, int64_t hw) {
+  bias_add_launch<false>(s, y, bias, n, c, hw);
+}
+
+void bias_backward(const Stream& s, float* dbias, const float* dy, int n, int c, int64_t hw) {
+  bias_backward_launch<false>(s, dbias, dy, nullptr, nullptr, n, c, hw);
+}
+
+void bias_relu_forward(const Stream& s, float* y, const float* bias, int n, int c, int64_t hw) {
+  bias_add_launch<true>(s, y, bias, n, c, hw);
+}
+
+void bias_relu_backward(const Stream& s, float* dz, float* dbias, const float* dy, const float* y, int n, int c,
+                        int64_t hw) {
+  if (!dbias) return relu_backward(s, dz, dy, y, int64_t(n) * c * hw);
+  bias_backward_launch<true>(s, dbias, dy, y, dz, n, c, hw);
 }
 
 void concat_channels(const Stream& s, float* y, const float* a, const float* b, int n, int ca, int cb, int64_t hw) {

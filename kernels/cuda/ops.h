@@ -38,6 +38,9 @@ void tanh_backward(const Stream&, float* dx, const float* dy, const float* y, in
 // channels.cu: bias and skip connections
 void bias_add(const Stream&, float* y, const float* bias, int n, int c, int64_t hw);
 void bias_backward(const Stream&, float* dbias, const float* dy, int n, int c, int64_t hw);
+void bias_relu_forward(const Stream&, float* y, const float* bias, int n, int c, int64_t hw);
+void bias_relu_backward(const Stream&, float* dz, float* dbias, const float* dy, const float* y, int n, int c,
+                        int64_t hw);
 void concat_channels(const Stream&, float* y, const float* a, const float* b, int n, int ca, int cb, int64_t hw);
 void split_channels(const Stream&, float* da, float* db, const float* dy, int n, int ca, int cb, int64_t hw);
 
