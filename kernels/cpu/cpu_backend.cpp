@@ -126,40 +126,15 @@ void bias_add(const Stream& st, float* y, const float* bias, int n, int c, int64
       },
       std::max<int64_t>(1, kGrain / std::max<int64_t>(hw, 1)));
 }
-void bias_backward(const Stream& st, float* dbias, const float* dy, int n, int c, int64_t hw) {
-  // One channel per task, summed over images and pixels in order: deterministic for any split.
-  parallel(
-      st, c,
-      [&](int64_t c0, int64_t c1) {
-        for (int64_t ch = c0; ch < c1; ++ch) {
-          double s = 0;
-          for (int b = 0; b < n; ++b) {
-            const float* row = dy + (int64_t(b) * c + ch) * hw;
-            // Four partial sums, pixel i into partial i % 4, added in a fixed order: one chain of dependent
-            // double adds was latency-bound (4 cycles an element); the order does not depend on the split.
-            double part[4] = {0, 0, 0, 0};
-            int64_t i = 0;
-            for (; i + 4 <= hw; i += 4)
-              for (int q = 0; q < 4; ++q) part[q] += double(row[i + q]);
-            for (; i < hw; ++i) part[i % 4] += double(row[i]);
-            s += (part[0] + part[1]) + (part[2] + part[3]);
-          }
-          dbias[ch] = float(s);
-        }
-      },
-      1);
-}
 
 // The fused bias + ReLU pair (engine/backend.h), with the bits of bias_add then relu_forward, and of
-// relu_backward then bias_backward: the same float add and select per element, and the gradient summed
-// into the same four double partials (pixel i into partial i % 4) in the same order. GCC's generic vectors
-// of 4 spell out what -O2 leaves scalar (the 4 partials are two vectors of 2 doubles: a vector of 4 doubles
-// is wider than the baseline's registers, and GCC kept it on the stack, one store-to-load wait per step). The select is a bitwise and with the comparison's mask: written as `m ? a : b`, GCC 12 took the
+// relu_backward then bias_backward: the same float add and select per element, and one gradient loop
+// (bias_grad, below) for both backward entries. GCC's generic vectors of 4 floats spell out what -O2 leaves
+// scalar. The select is a bitwise and with the comparison's mask: written as `m ? a : b`, GCC 12 took the
 // vectors apart lane by lane through the stack, 10x slower than the two passes it replaces (measured).
 // Both forms give +0 where the test fails (x <= 0, either zero, NaN), as pointwise::relu does.
 using Float4 = float __attribute__((vector_size(16)));
 using Int4 = int __attribute__((vector_size(16)));
-using Double2 = double __attribute__((vector_size(16)));
 
 inline Float4 load4(const float* p) {
   Float4 v;
@@ -196,9 +171,13 @@ void bias_relu_forward(const Stream& st, float* y, const float* bias, int n, int
       std::max<int64_t>(1, kGrain / std::max<int64_t>(hw, 1)));
 }
 
-void bias_relu_backward(const Stream& st, float* dz, float* dbias, const float* dy, const float* y, int n, int c,
-                        int64_t hw) {
-  // One channel per task, as bias_backward: deterministic for any split.
+// The bias gradient, summed per channel over images and pixels, one channel per task (deterministic for any
+// split): pixel i of each image row goes into partial i % 4 (one chain of dependent double adds was
+// latency-bound, 4 cycles an element), and the row adds (p0 + p1) + (p2 + p3). Relu: of dz = dy * (y > 0),
+// which is also stored (bias_relu_backward); otherwise of dy itself (bias_backward).
+template <bool Relu>
+void bias_grad(const Stream& st, float* dz, float* dbias, const float* dy, const float* y, int n, int c,
+               int64_t hw) {
   parallel(
       st, c,
       [&](int64_t c0, int64_t c1) {
@@ -206,26 +185,36 @@ void bias_relu_backward(const Stream& st, float* dz, float* dbias, const float* 
           double s = 0;
           for (int b = 0; b < n; ++b) {
             const int64_t at = (int64_t(b) * c + ch) * hw;
-            const float *g = dy + at, *out = y + at;
-            float* d = dz + at;
-            Double2 part01 = {}, part23 = {};  // partials 0, 1 and 2, 3
+            const float* g = dy + at;
+            double part[4] = {0, 0, 0, 0};
             int64_t i = 0;
             for (; i + 4 <= hw; i += 4) {
-              const Float4 dv = keep_positive(load4(g + i), load4(out + i));
-              store4(d + i, dv);
-              part01 += Double2{double(dv[0]), double(dv[1])};
-              part23 += Double2{double(dv[2]), double(dv[3])};
+              Float4 dv = load4(g + i);
+              if constexpr (Relu) {
+                dv = keep_positive(dv, load4(y + at + i));
+                store4(dz + at + i, dv);
+              }
+              for (int q = 0; q < 4; ++q) part[q] += double(dv[q]);
             }
             for (; i < hw; ++i) {
-              d[i] = pointwise::relu_backward(g[i], out[i]);
-              (i % 4 < 2 ? part01 : part23)[i % 2] += double(d[i]);
+              float dv = g[i];
+              if constexpr (Relu) dz[at + i] = dv = pointwise::relu_backward(dv, y[at + i]);
+              part[i % 4] += double(dv);
             }
-            s += (part01[0] + part01[1]) + (part23[0] + part23[1]);
+            s += (part[0] + part[1]) + (part[2] + part[3]);
           }
           if (dbias) dbias[ch] = float(s);
         }
       },
       1);
+}
+
+void bias_backward(const Stream& st, float* dbias, const float* dy, int n, int c, int64_t hw) {
+  bias_grad<false>(st, nullptr, dbias, dy, nullptr, n, c, hw);
+}
+void bias_relu_backward(const Stream& st, float* dz, float* dbias, const float* dy, const float* y, int n, int c,
+                        int64_t hw) {
+  bias_grad<true>(st, dz, dbias, dy, y, n, c, hw);
 }
 
 void concat_channels(const Stream& st, float* y, const float* a, const float* b, int n, int ca, int cb,
