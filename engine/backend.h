@@ -133,7 +133,7 @@ struct Backend {
   // Backward: dbias[c] = sum_{b, i<hw} dy[b,c,i]; dy passes through unchanged to the input.
   void (*bias_add)(const Stream&, float* y, const float* bias, int n, int c, int64_t hw);
   void (*bias_backward)(const Stream&, float* dbias, const float* dy, int n, int c, int64_t hw);
-  // The two above fused with a ReLU, for a convolution followed by bias and ReLU (ops' Conv2dOptions::relu):
+  // The two above fused with a ReLU, for a convolution followed by bias and ReLU (ops::Activation::relu):
   //   forward, in place on the convolution's output:  y[b,c,i] = max(y[b,c,i] + bias[c], 0)
   //   backward, from the saved output y:              dz[b,c,i] = dy[b,c,i] * (y[b,c,i] > 0)
   //                                                   dbias[c] = sum_{b,i} dz[b,c,i]

@@ -151,21 +151,14 @@ void bias_relu_forward(const Stream& st, float* y, const float* bias, int n, int
       [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {
           float* row = y + p * hw;
+          // Without a bias, + 0 changes only -0 to +0, which the ReLU maps to +0 either way.
+          const float v = bias ? bias[p % c] : 0.0f;
           int64_t i = 0;
-          if (bias) {
-            const float v = bias[p % c];
-            for (; i + 8 <= hw; i += 8) {
-              const Float4 a = load4(row + i) + v, b = load4(row + i + 4) + v;
-              store4(row + i, keep_positive(a, a)), store4(row + i + 4, keep_positive(b, b));
-            }
-            for (; i < hw; ++i) row[i] = pointwise::relu(row[i] + v);
-          } else {
-            for (; i + 8 <= hw; i += 8) {
-              const Float4 a = load4(row + i), b = load4(row + i + 4);
-              store4(row + i, keep_positive(a, a)), store4(row + i + 4, keep_positive(b, b));
-            }
-            for (; i < hw; ++i) row[i] = pointwise::relu(row[i]);
+          for (; i + 8 <= hw; i += 8) {
+            const Float4 a = load4(row + i) + v, b = load4(row + i + 4) + v;
+            store4(row + i, keep_positive(a, a)), store4(row + i + 4, keep_positive(b, b));
           }
+          for (; i < hw; ++i) row[i] = pointwise::relu(row[i] + v);
         }
       },
       std::max<int64_t>(1, kGrain / std::max<int64_t>(hw, 1)));
