@@ -118,6 +118,11 @@ TEST_CASE("cpu conv: shapes that cross every blocking size") {
   check_conv(make_conv2d(2, 9, 23, 19, 13, 3, 3, 1, 1, 1, 1));
   // c_out = 300 > 256: backward-data's depth (over c_out) is two blocks of the packed dY panel, the second partial.
   check_conv(make_conv2d(1, 3, 6, 7, 300, 3, 3, 1, 1, 1, 1));
+  // The operands packed once per call and shared by the tasks (conv_fast.cpp): W for the forward (4 images,
+  // K = 270 in two depth blocks, c_out = 101 in two row blocks, the last panel partial), W^T for
+  // backward-data (270 rows: a partial last panel), dY for backward-weight; then W^T in two depth blocks.
+  check_conv(make_conv2d(4, 30, 6, 7, 101, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
+  check_conv(make_conv2d(2, 3, 6, 7, 300, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
   // Every edge of the 12-row tile: c_out 1 to 24 (edges of 1 to 6 rows are one block, 7 to 11 two), with
   // P = 36: one full 32-column panel (written straight into the output) and one of 4 columns (through a
   // tile); K = 30*9 = 270, two depth blocks, so the edges also accumulate.

@@ -10,6 +10,9 @@
 // element is summed in an order that does not depend on the split, so the results are the same bits for
 // any thread count. Scratch (packed panels) lives in thread-local buffers owned by conv_fast.cpp that grow
 // to the largest shape seen and are kept: the contract's workspace is not used (workspace_bytes is 0).
+// The operand every task reads the same way (W forward, W^T backward-data, dY backward-weight) is packed
+// once per call into the calling thread's buffer, on the pool, before the tasks run, when enough tasks
+// would otherwise each pack it again (conv_fast.cpp says when).
 #pragma once
 
 #include "engine/backend.h"
