@@ -51,6 +51,7 @@ static_assert(kTileBlock % kNR == 0 && kKC % kNR == 0);
 struct Scratch {
   ScratchBuffer weights;  // the caller's: transformed weights shared by the tasks of one call
   ScratchBuffer v, m, tile;
+  ScratchBuffer panel;  // forward with one tile block: a row panel's transformed kernels, one depth block
 };
 
 Scratch& scratch() {
@@ -177,55 +178,78 @@ void gather_input(float* d, const float* x, const Conv2dShape& s, const Tiling& 
 
 // g[p][q][l] = the R x R kernel (o, i0 + l) (zero for l past `count`); flipped: the kernel of
 // backward-data, w[i0 + l][o] turned 180 degrees, where w is laid out (c_in of s, c_out of s, R, R).
+// Four lanes at a time by 4x4 transposes of their kernels' elements (lane l's kernel is a row, lds floats
+// after lane l - 1's), the elements past the last multiple of 4 and the lanes past the last group of four
+// one at a time. A flipped kernel's elements are read last to first: the transpose of elements rr-4-e0 ..
+// rr-1-e0 is stored upwards from row e0 + 3 (a negative row stride). One element at a time, the gather was
+// a fifth of the op's time on 1024 -> 512 at 16^2 in F(2x2) (perf), more than the transforms it fed.
 template <int R>
 void gather_weights(float* g, const float* w, const Conv2dShape& s, bool flipped, int64_t o, int64_t i0,
                     int64_t count) {
-  constexpr int rr = R * R;
-  std::fill(g, g + rr * kLanes, 0.0f);
-  for (int64_t l = 0; l < count; ++l) {
-    const int64_t i = i0 + l;
-    const float* k = flipped ? w + (i * s.c_out + o) * rr : w + (o * s.c_in + i) * rr;
+  constexpr int rr = R * R, rr4 = rr / 4 * 4;
+  const int64_t lds = flipped ? int64_t(s.c_out) * rr : rr;
+  const float* k0 = flipped ? w + (i0 * s.c_out + o) * rr : w + (o * s.c_in + i0) * rr;  // lane 0's kernel
+  int64_t l = 0;
+  for (; l + 4 <= count; l += 4) {
+    const float* k = k0 + l * lds;
+    for (int e0 = 0; e0 < rr4; e0 += 4) {
+      if (flipped)
+        transpose4x4(g + (e0 + 3) * kLanes + l, -kLanes, k + rr - 4 - e0, lds);
+      else
+        transpose4x4(g + e0 * kLanes + l, kLanes, k + e0, lds);
+    }
+    for (int e = rr4; e < rr; ++e)
+      for (int64_t q = 0; q < 4; ++q) g[e * kLanes + l + q] = k[q * lds + (flipped ? rr - 1 - e : e)];
+  }
+  for (; l < count; ++l) {
+    const float* k = k0 + l * lds;
     for (int e = 0; e < rr; ++e) g[e * kLanes + l] = flipped ? k[rr - 1 - e] : k[e];
   }
+  for (int e = 0; e < rr; ++e) std::fill(g + e * kLanes + count, g + (e + 1) * kLanes, 0.0f);
+}
+
+// The a*a transformed kernels U[xi](o, i) of output channels o0 .. o0 + kMR - 1 (zero past c_out) and input
+// channels i0 .. i0 + count - 1 (count <= kLanes), in the micro-kernel's A-operand layout: U[xi](o0 + r,
+// i0 + l) at dst + xi * xi_stride + l * kMR + r. The kMR output channels' transforms of the kLanes input
+// channels, then per xi a kMR x kLanes -> kLanes x kMR transpose by 4x4 blocks (one store per element, at a
+// stride of kMR floats, took as long as the 32 x 32 GEMMs they fed at 64 tiles: perf on up.2.conv at
+// 128^2). g: R*R*kLanes floats of scratch, ug: kMR*a*a*kLanes.
+template <int M, int R>
+void transform_weight_group(float* dst, int64_t xi_stride, const float* w, const Conv2dShape& s, bool flipped,
+                            int64_t o0, int64_t i0, int count, const Transforms& tf, float* g, float* ug) {
+  constexpr int a = M + R - 1, aa = a * a;
+  static_assert(kMR % 4 == 0 && kLanes % 4 == 0);
+  const int64_t rows = std::min<int64_t>(kMR, s.c_out - o0);
+  for (int64_t r = 0; r < kMR; ++r) {
+    float* ur = ug + r * aa * kLanes;  // [row of the panel][xi][lane]
+    if (r >= rows) {
+      std::fill(ur, ur + aa * kLanes, 0.0f);
+      continue;
+    }
+    gather_weights<R>(g, w, s, flipped, o0 + r, i0, count);
+    tf.weight(g, kLanes, ur, kLanes);
+  }
+  for (int xi = 0; xi < aa; ++xi)
+    for (int r0 = 0; r0 < kMR; r0 += 4)
+      for (int l0 = 0; l0 < count; l0 += 4)
+        transpose4x4(dst + xi * xi_stride + l0 * kMR + r0, kMR, ug + r0 * aa * kLanes + xi * kLanes + l0,
+                     aa * kLanes, std::min(4, count - l0));
 }
 
 // U[xi] packed as the micro-kernel's A operand, all a*a of them: U + xi*Mp*C, row panel r0 at + r0*C,
-// element (o, i) at i*kMR + o % kMR. Rows past c_out are zero. One task per row panel: the kMR output
-// channels' transforms of kLanes input channels, then per xi a kMR x kLanes -> kLanes x kMR transpose into
-// the panel by 4x4 blocks (one store per element, at a stride of kMR floats, took as long as the 32 x 32
-// GEMMs they fed at 64 tiles: perf on up.2.conv at 128^2).
+// element (o, i) at i*kMR + o % kMR. Rows past c_out are zero. One task per row panel.
 template <int M, int R>
 void transform_weights(ThreadPool* pool, float* u, const float* w, const Conv2dShape& s, bool flipped,
                        Isa isa) {
   const Transforms& tf = transforms_for(isa, M, R);
   constexpr int a = M + R - 1, aa = a * a, rr = R * R;
-  static_assert(kMR % 4 == 0 && kLanes % 4 == 0);
   const int64_t C = s.c_in, Mp = round_up(s.c_out, kMR);
   run_tasks(pool, Mp / kMR, [&](int64_t p_begin, int64_t p_end) {
     float* g = scratch().tile.get((rr + kMR * aa) * kLanes);
-    float* ug = g + rr * kLanes;  // [row of the panel][xi][lane]
-    for (int64_t p = p_begin; p < p_end; ++p) {
-      const int64_t o0 = p * kMR, rows = std::min<int64_t>(kMR, s.c_out - o0);
-      for (int64_t i0 = 0; i0 < C; i0 += kLanes) {
-        const int count = int(std::min<int64_t>(kLanes, C - i0));
-        for (int64_t r = 0; r < kMR; ++r) {
-          float* ur = ug + r * aa * kLanes;
-          if (r >= rows) {
-            std::fill(ur, ur + aa * kLanes, 0.0f);
-            continue;
-          }
-          gather_weights<R>(g, w, s, flipped, o0 + r, i0, count);
-          tf.weight(g, kLanes, ur, kLanes);
-        }
-        for (int xi = 0; xi < aa; ++xi) {
-          float* dst = u + xi * Mp * C + o0 * C + i0 * kMR;
-          for (int r0 = 0; r0 < kMR; r0 += 4)
-            for (int l0 = 0; l0 < count; l0 += 4)
-              transpose4x4(dst + l0 * kMR + r0, kMR, ug + r0 * aa * kLanes + xi * kLanes + l0, aa * kLanes,
-                           std::min(4, count - l0));
-        }
-      }
-    }
+    for (int64_t p = p_begin; p < p_end; ++p)
+      for (int64_t i0 = 0; i0 < C; i0 += kLanes)
+        transform_weight_group<M, R>(u + p * kMR * C + i0 * kMR, Mp * C, w, s, flipped, p * kMR, i0,
+                                     int(std::min<int64_t>(kLanes, C - i0)), tf, g, g + rr * kLanes);
   });
 }
 
@@ -275,14 +299,23 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
   const Transforms& tf = transforms_for(isa, M, R);
   const Tiling tl(s, M);
   const int64_t C = s.c_in, Mp = round_up(s.c_out, kMR);
-  float* u = scratch().weights.get(aa * Mp * C);
-  transform_weights<M, R>(pool, u, w, s, flipped, isa);
-
   const int64_t tblocks = ceil_div(tl.total, kTileBlock);
   const int threads = pool ? pool->size() : 1;
   int64_t mblocks = split_for_threads(threads, tblocks, Mp, kMR);
   const int64_t mstep = round_up(ceil_div(Mp, mblocks), kMR);
   mblocks = ceil_div(Mp, mstep);
+
+  // With one block of tiles (at most 64: the deep layers at batch 1) every transformed kernel feeds one
+  // task's GEMMs only, so each task transforms its own, one row panel and depth block at a time, just
+  // before the GEMMs that read it (`fused`), and U never goes through memory: transformed up front, U
+  // (a*a/9 times the weights: 33.5 MiB for 1024 -> 512 in F(2x2)) was written out and read back. The
+  // GEMMs see the same panels and sum in the same order, so the bits are the same either way.
+  const bool fused = tblocks == 1;
+  float* u = nullptr;
+  if (!fused) {
+    u = scratch().weights.get(aa * Mp * C);
+    transform_weights<M, R>(pool, u, w, s, flipped, isa);
+  }
 
   auto body = [&](int64_t task_begin, int64_t task_end) {
     Scratch& sc = scratch();
@@ -294,6 +327,10 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
     float* stage = vt + aa * kLanes;
     float* zeros = stage + a * width;
     std::fill(zeros, zeros + width, 0.0f);
+    constexpr int rr = R * R;
+    float* upanel = fused ? sc.panel.get(aa * kKC * kMR + (rr + kMR * aa) * kLanes) : nullptr;
+    float* g = fused ? upanel + aa * kKC * kMR : nullptr;
+    float* ug = fused ? g + rr * kLanes : nullptr;
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t mb = task % mblocks, tb = task / mblocks;
       const int64_t m0 = mb * mstep, m1 = std::min(Mp, m0 + mstep), rows = m1 - m0;
@@ -304,21 +341,29 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
           gather_input<M, R>(d, x, s, tl, c, t0 + p * kNR, tf, stage, zeros);
           tf.input(d, kLanes, v + p * C * kNR + c * kNR, panels * C * kNR);
         }
-      for (int xi = 0; xi < aa; ++xi) {
-        const float* uxi = u + xi * Mp * C;
+      // The rows of U past c_out are padding: the last panel computes only the real ones (c_out = 64 is
+      // five panels and 4 rows, not six panels). The output transform never reads the others.
+      auto gemms = [&](int xi, const float* a_panel, int64_t r, int64_t pc, int64_t kc) {
         const float* vxi = v + xi * panels * C * kNR;
         float* mxi = mm + xi * rows * ntp;
-        for (int64_t pc = 0; pc < C; pc += kKC) {
-          const int64_t kc = std::min(kKC, C - pc);
-          for (int64_t r = m0; r < m1; r += kMR) {
-            // The rows of U past c_out are padding: the last panel computes only the real ones (c_out = 64
-            // is five panels and 4 rows, not six panels). The output transform never reads the others.
-            const int64_t real = std::min<int64_t>(kMR, s.c_out - r);
-            for (int64_t p = 0; p < panels; ++p)
-              tile(real, kNR, kc, uxi + r * C + pc * kMR, vxi + p * C * kNR + pc * kNR,
-                   mxi + (r - m0) * ntp + p * kNR, ntp, pc > 0);
+        const int64_t real = std::min<int64_t>(kMR, s.c_out - r);
+        for (int64_t p = 0; p < panels; ++p)
+          tile(real, kNR, kc, a_panel, vxi + p * C * kNR + pc * kNR, mxi + (r - m0) * ntp + p * kNR, ntp, pc > 0);
+      };
+      if (fused) {
+        for (int64_t r = m0; r < m1; r += kMR)
+          for (int64_t pc = 0; pc < C; pc += kKC) {
+            const int64_t kc = std::min(kKC, C - pc);
+            for (int64_t i0 = pc; i0 < pc + kc; i0 += kLanes)
+              transform_weight_group<M, R>(upanel + (i0 - pc) * kMR, kc * kMR, w, s, flipped, r, i0,
+                                           int(std::min<int64_t>(kLanes, C - i0)), tf, g, ug);
+            for (int xi = 0; xi < aa; ++xi) gemms(xi, upanel + xi * kc * kMR, r, pc, kc);
           }
-        }
+      } else {
+        for (int xi = 0; xi < aa; ++xi)
+          for (int64_t pc = 0; pc < C; pc += kKC)
+            for (int64_t r = m0; r < m1; r += kMR)
+              gemms(xi, u + xi * Mp * C + r * C + pc * kMR, r, pc, std::min(kKC, C - pc));
       }
       // Output transform, kLanes tiles at a time, then the valid part of each tile is stored.
       for (int64_t o = m0; o < std::min<int64_t>(m1, s.c_out); ++o)
