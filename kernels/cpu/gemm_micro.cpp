@@ -61,6 +61,73 @@ __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* a,
   }
 }
 
+// The corner of a tile on AVX-512: only its R rows are computed, and only the 16-column halves that hold
+// columns (Wide: both), the columns past `cols` masked off in the loads and stores of c, so no tile and no
+// scalar copy. The same multiply-adds per element in the same order as micro_avx512 (a chain of FMAs from
+// zero over k, then + c): the same bits. Computed whole, an edge of 4 rows (c_out = 64: five full panels
+// and one of 4) did three times the FMAs it needed, and copied its corner out one float at a time.
+template <int R, bool Wide>
+__attribute__((target("avx512f"), always_inline)) inline void corner_avx512(int64_t kc, const float* a,
+                                                                            const float* b, float* c,
+                                                                            int64_t ldc, bool accumulate,
+                                                                            __mmask16 m0, __mmask16 m1) {
+  constexpr int H = Wide ? 2 : 1;
+  __m512 acc[R][H];
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r) {
+    for (int h = 0; h < H; ++h) acc[r][h] = _mm512_setzero_ps();
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+  }
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; ++k) {
+    __m512 bv[H];
+    for (int h = 0; h < H; ++h) bv[h] = _mm512_load_ps(b + k * kNR + 16 * h);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[k * kMR + r]);
+      for (int h = 0; h < H; ++h) acc[r][h] = _mm512_fmadd_ps(ar, bv[h], acc[r][h]);
+    }
+  }
+  const __mmask16 mask[2] = {m0, m1};
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r) {
+    float* row = c + r * ldc;
+    for (int h = 0; h < H; ++h) {
+      if (accumulate) acc[r][h] = _mm512_add_ps(acc[r][h], _mm512_maskz_loadu_ps(mask[h], row + 16 * h));
+      _mm512_mask_storeu_ps(row + 16 * h, mask[h], acc[r][h]);
+    }
+  }
+}
+
+template <bool Wide>
+__attribute__((target("avx512f"))) void corner_rows_avx512(int64_t rows, int64_t kc, const float* a, const float* b,
+                                                          float* c, int64_t ldc, bool accumulate, __mmask16 m0,
+                                                          __mmask16 m1) {
+  switch (rows) {
+    case 1: return corner_avx512<1, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    case 2: return corner_avx512<2, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    case 3: return corner_avx512<3, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    case 4: return corner_avx512<4, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    case 5: return corner_avx512<5, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    case 6: return corner_avx512<6, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    case 7: return corner_avx512<7, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    case 8: return corner_avx512<8, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    case 9: return corner_avx512<9, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    case 10: return corner_avx512<10, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    case 11: return corner_avx512<11, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+    default: return corner_avx512<12, Wide>(kc, a, b, c, ldc, accumulate, m0, m1);
+  }
+}
+
+__attribute__((target("avx512f"))) void edge_avx512(int64_t rows, int64_t cols, int64_t kc, const float* a,
+                                                    const float* b, float* c, int64_t ldc, bool accumulate) {
+  const auto bits = [](int64_t n) { return __mmask16(n >= 16 ? 0xFFFF : (1u << n) - 1); };
+  if (cols > 16)
+    corner_rows_avx512<true>(rows, kc, a, b, c, ldc, accumulate, 0xFFFF, bits(cols - 16));
+  else
+    corner_rows_avx512<false>(rows, kc, a, b, c, ldc, accumulate, bits(cols), 0);
+}
+
 // AVX2 has 16 ymm registers: the 12x32 tile is done as four 6x16 blocks (12 accumulators, two B vectors,
 // one broadcast), re-reading the packed panels. The two row blocks of one column half run back to back, so
 // that the half of the B panel they share is still in L1 for the second; the depth loop is unrolled by two
@@ -194,7 +261,7 @@ MicroKernel micro_kernel(Isa isa) {
 
 EdgeKernel edge_kernel(Isa isa) {
 #ifdef TINT_X86
-  if (isa == Isa::avx512) return edge_whole<micro_avx512>;
+  if (isa == Isa::avx512) return edge_avx512;
   if (isa == Isa::avx2) return edge_avx2;
 #endif
   return edge_whole<micro_generic>;
