@@ -141,6 +141,11 @@ TEST_CASE("cpu conv: Winograd tiles, ragged edges and padding 0 to 2") {
   check_conv(make_conv2d(5, 70, 9, 9, 25, 3, 3, 1, 1, 1, 1));    // 45 tiles over 5 images, c_in > 64
   check_conv(make_conv2d(1, 9, 70, 66, 14, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});  // 306 tiles: > 256, > 64
   check_conv(make_conv2d(1, 300, 6, 6, 40, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});  // c_in > 256
+  // Backward-weight's tile chunks (512 tiles and more each, summed apart and then added in order): 1089
+  // 4x4 tiles in 2 chunks and 4225 2x2 tiles in 4; two images of 2178 2x2 tiles in 4 chunks, one image's
+  // tiles in two chunks.
+  check_conv(make_conv2d(1, 3, 130, 130, 5, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
+  check_conv(make_conv2d(2, 17, 65, 65, 13, 3, 3, 1, 1, 1, 1), {cpu::best_isa()});
 }
 
 TEST_CASE("cpu conv: Winograd vector split and merge, tile rows of 32 tiles and the scalar edges") {

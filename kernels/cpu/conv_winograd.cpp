@@ -402,6 +402,20 @@ void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tili
 
 // dst[l * ld + k] = t[k * ldt + l] for k < 4, l < lanes: four channels' lanes (tiles) into rows of a packed
 // operand, by 4x4 transposes (SSE shuffles, in every build).
+// dst[u] += src[u] for u < n, four at a time in GCC's generic vectors (SSE on the baseline x86-64): -O2
+// leaves a loop of unknown length scalar.
+void add_floats(float* dst, const float* src, int64_t n) {
+  using Float4 = float __attribute__((vector_size(16)));
+  int64_t u = 0;
+  for (; u + 4 <= n; u += 4) {
+    Float4 d, v;
+    std::memcpy(&d, dst + u, 16), std::memcpy(&v, src + u, 16);
+    d += v;
+    std::memcpy(dst + u, &d, 16);
+  }
+  for (; u < n; ++u) dst[u] += src[u];
+}
+
 void transpose4(const float* t, int64_t ldt, int lanes, float* dst, int64_t ld) {
   for (int l0 = 0; l0 < lanes; l0 += 4) transpose4x4(dst + l0 * ld, ld, t + l0, ldt, std::min(4, lanes - l0));
 }
@@ -414,16 +428,25 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
   const Transforms& tf = transforms_for(isa, M, R);
   const Tiling tl(s, M);
   const int threads = pool ? pool->size() : 1;
-  // Blocks of c_in (multiples of kNR) and of c_out (multiples of kMR); each task sums every tile in the
-  // same order, so the split only decides which thread computes an element, never how. A task transforms
-  // the input channels of its c_in block and the gradient channels of its c_out block for every tile, so
-  // more blocks mean transforms done again: the split minimises the busiest thread's time per tile, in
-  // units of one GEMM multiply-add: a*a*mstep*nstep for the GEMMs plus (mstep + nstep) transforms of
-  // kTransformCost each (an estimate: perf put the transforms level with the GEMMs on the U-Net's
-  // 64-channel layers), under a cap on the accumulator's size.
+  // The tiles are cut into `chunks` ranges, each summed into an S of its own, the chunks then added in
+  // order; c_in into blocks of multiples of kNR and c_out of kMR. A task is one (chunk, c_out block, c_in
+  // block): it transforms the input channels of its c_in block and the gradient channels of its c_out
+  // block for the tiles of its chunk. More channel blocks mean transforms done again (each channel's for
+  // every c_out or c_in block); more chunks do not. The chunk count depends on the shape alone, so the order
+  // of every sum, and the bits, are the same for any thread count; the channel split then minimises the
+  // busiest thread's time per tile, in units of one GEMM multiply-add: a*a*mstep*nstep for the GEMMs plus
+  // (mstep + nstep) transforms of kTransformCost each (an estimate: perf put the transforms level with the
+  // GEMMs on the U-Net's 64-channel layers), under a cap on the accumulators' size.
+  //
+  // Before the chunks, a 64 -> 64 layer was split by c_out in two on two threads, and each thread
+  // transformed every input channel of every tile: 1.56 times the transforms of a split by tiles.
   constexpr double kTransformCost = 1250;
   constexpr int64_t kMaxAccumulator = int64_t(1) << 22;  // floats of S per task (16 MiB)
-  int64_t nstep = round_up(s.c_in, kNR), mstep = round_up(s.c_out, kMR);
+  constexpr int64_t kChunkTiles = 512;                     // tiles from which a chunk of its own pays
+  const int64_t Mp = round_up(s.c_out, kMR), Np = round_up(s.c_in, kNR);
+  int64_t nchunks = std::clamp<int64_t>(tl.total / kChunkTiles, 1, 4);
+  if (nchunks * aa * Mp * Np > 2 * kMaxAccumulator) nchunks = 1;  // the chunks' sums: at most 32 MiB
+  int64_t nstep = Np, mstep = Mp;
   double best = -1;
   for (int64_t nb = 1; nb <= ceil_div(s.c_in, kNR); ++nb)
     for (int64_t mb = 1; mb <= ceil_div(s.c_out, kMR); ++mb) {
@@ -431,18 +454,37 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
       if (ceil_div(s.c_in, ns) != nb || ceil_div(s.c_out, ms) != mb)
         continue;  // same split as a smaller count
       if (aa * ms * ns > kMaxAccumulator && (ns > kNR || ms > kMR)) continue;
-      const double rounds = double(ceil_div(nb * mb, threads));
+      const double rounds = double(ceil_div(nchunks * nb * mb, threads)) / double(nchunks);
       const double cost = rounds * (double(aa) * double(ms * ns) + kTransformCost * double(ms + ns));
       if (best < 0 || cost < best) best = cost, nstep = ns, mstep = ms;
     }
   const int64_t nblocks = ceil_div(s.c_in, nstep), mblocks = ceil_div(s.c_out, mstep);
+  const int64_t block_tiles = ceil_div(tl.total, nchunks);  // a chunk's tiles; none is empty (512+ each)
+  // S of (chunk, c_out block, c_in block) at sums + ((chunk * mblocks + mb) * nblocks + nb) * aa * mstep *
+  // nstep, laid out [xi][row][column]; with one chunk each task keeps its own.
+  const int64_t s_size = aa * mstep * nstep;
+  float* sums = nchunks > 1 ? scratch().weights.get(nchunks * mblocks * nblocks * s_size) : nullptr;
+
+  // dg = G^T S G per (o, i) of rows [r0, r1) of a c_out block, kLanes input channels at a time.
+  auto weight_grads = [&](const float* acc, int64_t m0, int64_t n0, int64_t r0, int64_t r1, int64_t nc,
+                          float* vt) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
+        const int lanes = int(std::min<int64_t>(kLanes, nc - c0));
+        tf.weight_grad(acc + r * nstep + c0, mstep * nstep, vt, kLanes);
+        for (int l = 0; l < lanes; ++l) {
+          float* k = dw + ((m0 + r) * s.c_in + n0 + c0 + l) * rr;
+          for (int e = 0; e < rr; ++e) k[e] = vt[e * kLanes + l];
+        }
+      }
+  };
 
   auto body = [&](int64_t task_begin, int64_t task_end) {
     Scratch& sc = scratch();
     float* ap =
         sc.v.get(aa * (mstep + nstep) * kKC);  // Yhat[xi][row panel][tile][kMR], V[xi][panel][tile][kNR]
     float* bp = ap + aa * mstep * kKC;
-    float* acc = sc.m.get(aa * mstep * nstep);  // S[xi][row][column]
+    float* own = nchunks > 1 ? nullptr : sc.m.get(s_size);
     const int64_t width = M * kLanes + M;
     float* d = sc.tile.get(6 * aa * kLanes + (a + 1) * width);
     float* vt = d + aa * kLanes;
@@ -451,11 +493,13 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
     float* zeros = stage + a * width;
     std::fill(zeros, zeros + width, 0.0f);
     for (int64_t task = task_begin; task < task_end; ++task) {
-      const int64_t mb = task % mblocks, nb = task / mblocks;
+      const int64_t mb = task % mblocks, nb = task / mblocks % nblocks, chunk = task / (mblocks * nblocks);
       const int64_t m0 = mb * mstep, mc = std::min<int64_t>(mstep, s.c_out - m0), mcp = round_up(mc, kMR);
       const int64_t n0 = nb * nstep, nc = std::min<int64_t>(nstep, s.c_in - n0), ncp = round_up(nc, kNR);
-      for (int64_t t0 = 0; t0 < tl.total; t0 += kKC) {
-        const int64_t kt = std::min(kKC, tl.total - t0);
+      const int64_t t_begin = chunk * block_tiles, t_end = std::min(tl.total, t_begin + block_tiles);
+      float* acc = own ? own : sums + task * s_size;
+      for (int64_t t0 = t_begin; t0 < t_end; t0 += kKC) {
+        const int64_t kt = std::min(kKC, t_end - t0);
         // Four channels at a time, so that their transforms go to the packed operands (tiles down, channels
         // across) by 4x4 transposes, each store four floats, not one float per 48 or 128 bytes.
         for (int64_t r0 = 0; r0 < mcp; r0 += 4)
@@ -495,23 +539,40 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
             const int64_t real = std::min<int64_t>(kMR, mc - r);  // rows past mc are padding, never read
             for (int64_t c = 0; c < ncp; c += kNR)
               tile(real, kNR, kt, ap + xi * mstep * kKC + r * kKC, bp + xi * nstep * kKC + c * kKC,
-                   acc + xi * mstep * nstep + r * nstep + c, nstep, t0 > 0);
+                   acc + xi * mstep * nstep + r * nstep + c, nstep, t0 > t_begin);
           }
       }
-      // dg = G^T S G per (o, i), kLanes input channels at a time.
-      for (int64_t r = 0; r < mc; ++r)
-        for (int64_t c0 = 0; c0 < nc; c0 += kLanes) {
-          const int lanes = int(std::min<int64_t>(kLanes, nc - c0));
-          tf.weight_grad(acc + r * nstep + c0, mstep * nstep, vt, kLanes);
-          for (int l = 0; l < lanes; ++l) {
-            float* k = dw + ((m0 + r) * s.c_in + n0 + c0 + l) * rr;
-            for (int e = 0; e < rr; ++e) k[e] = vt[e * kLanes + l];
-          }
-        }
+      if (own) weight_grads(acc, m0, n0, 0, mc, nc, vt);
     }
   };
-  run_tasks(pool, mblocks * nblocks, body);
+  run_tasks(pool, nchunks * mblocks * nblocks, body);
+  if (nchunks == 1) return;
+
+  // The chunks' sums added in chunk order into chunk 0's, then dg; a task per kMR rows of a c_out block.
+  const int64_t row_groups = ceil_div(mstep, kMR);
+  run_tasks(pool, mblocks * nblocks * row_groups, [&](int64_t begin, int64_t end) {
+    float* vt = scratch().tile.get(aa * kLanes);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t g = task % row_groups, block = task / row_groups;
+      const int64_t mb = block % mblocks, nb = block / mblocks;
+      const int64_t m0 = mb * mstep, mc = std::min<int64_t>(mstep, s.c_out - m0);
+      const int64_t n0 = nb * nstep, nc = std::min<int64_t>(nstep, s.c_in - n0);
+      const int64_t r0 = g * kMR, r1 = std::min(mc, r0 + kMR);
+      if (r0 >= r1) continue;
+      float* first = sums + block * s_size;
+      for (int64_t chunk = 1; chunk < nchunks; ++chunk) {
+        const float* other = sums + (chunk * mblocks * nblocks + block) * s_size;
+        for (int xi = 0; xi < aa; ++xi)
+          for (int64_t r = r0; r < r1; ++r) {
+            const int64_t at = xi * mstep * nstep + r * nstep;
+            add_floats(first + at, other + at, nc);
+          }
+      }
+      weight_grads(first, m0, n0, r0, r1, nc, vt);
+    }
+  });
 }
+
 
 // f(M, R) as compile-time constants: F(M x M, R x R) for the shape's kernel size R.
 template <typename F>
