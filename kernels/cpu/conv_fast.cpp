@@ -260,16 +260,10 @@ void pack_b_im2col_transposed(float* bp, float* rows, const float* xb, const Con
       im2col_row(rows + i * kc, xb + tap.c * plane, s, tap.p, tap.q, t0, kc);
     }
     float* panel = bp + r * kc;
-    if (count == kNR) {
-      transpose_rows(panel, kNR, rows, kc, kNR, kc);
-      continue;
-    }
-    for (int64_t t = 0; t < kc; ++t) {
-      float* d = panel + t * kNR;
-      int64_t i = 0;
-      for (; i < count; ++i) d[i] = rows[i * kc + t];
-      for (; i < kNR; ++i) d[i] = 0.0f;
-    }
+    // A partial panel (the first conv's K = 9) is zeroed whole, then its columns transposed in: one float
+    // at a time with a zero fill per pixel, it took longer than the GEMM it fed.
+    if (count < kNR) std::memset(panel, 0, size_t(kc) * kNR * sizeof(float));
+    transpose_rows(panel, kNR, rows, kc, count, kc);
   }
 }
 
@@ -473,12 +467,13 @@ void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, co
             const float* ap = dyp ? dyp + b * Mp * P + t0 * Mp + ic * kc : own;
             if (!dyp) pack_a_rows(own, dyb + ic * P + t0, P, mc, kc);
             for (int64_t ir = 0; ir < mc; ir += kMR) {
-              // The rows of a last, partial panel of dY are not computed where the kernel can skip them
-              // (c_out = 64 is five full panels and one of 4 rows); acc's columns are padded to ncp.
+              // The rows of a last, partial panel of dY and the columns of a last, partial panel of col(x)
+              // are not computed where the kernel can skip them (c_out = 64 is five full panels and one of
+              // 4 rows; the first conv's K = 9 is one panel of 9 columns); acc's are never read.
               const int64_t rows = std::min<int64_t>(kMR, mc - ir);
               for (int64_t jr = 0; jr < ncp; jr += kNR) {
                 float* c = acc + (ic - m0 + ir) * ncp + jr;
-                tile(rows, kNR, kc, ap + ir * kc, bp + jr * kc, c, ncp, !first);
+                tile(rows, std::min<int64_t>(kNR, nc - jr), kc, ap + ir * kc, bp + jr * kc, c, ncp, !first);
               }
             }
           }
