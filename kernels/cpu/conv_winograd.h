@@ -58,9 +58,9 @@
 // not being exact in float.
 //
 // Work split: forward by blocks of tiles (over the whole batch) and, when there are too few for the
-// threads, by blocks of output channels; backward-weight by blocks of (c_out, c_in), each summing every
-// tile in the same fixed order, so the results are the same bits for any thread count. Scratch lives in
-// thread-local buffers kept between calls.
+// threads, by blocks of output channels; backward-weight by chunks of tiles (a count fixed by the shape,
+// each summed apart, then added in order) and blocks of (c_out, c_in), so the results are the same bits
+// for any thread count. Scratch lives in thread-local buffers kept between calls.
 #pragma once
 
 #include "engine/backend.h"
