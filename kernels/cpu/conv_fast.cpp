@@ -267,6 +267,19 @@ void pack_b_im2col_transposed(float* bp, float* rows, const float* xb, const Con
   }
 }
 
+// pack(pc, ic, kc, mc) for every block of an A operand packed once per call, on the pool: depth blocks pc
+// of kc <= kKC (of `depth`), row blocks ic of mc <= kMC (of `rows`).
+template <typename Pack>
+void for_pack_blocks(ThreadPool* pool, int64_t depth, int64_t rows, Pack&& pack) {
+  const int64_t kblocks = ceil_div(depth, kKC), rblocks = ceil_div(rows, kMC);
+  run_tasks(pool, kblocks * rblocks, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t pc = t / rblocks * kKC, ic = t % rblocks * kMC;
+      pack(pc, ic, std::min(kKC, depth - pc), std::min(kMC, rows - ic));
+    }
+  });
+}
+
 }  // namespace
 
 void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
@@ -292,13 +305,8 @@ void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float
   const float* wp = nullptr;
   if (s.n * jblocks >= 4 && Mp * K <= kMaxShared) {
     float* packed = scratch().shared.get(Mp * K);
-    const int64_t kblocks = ceil_div(K, kKC), rblocks = ceil_div(M, kMC);
-    run_tasks(pool, kblocks * rblocks, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t pc = t / rblocks * kKC, ic = t % rblocks * kMC;
-        const int64_t kc = std::min(kKC, K - pc);
-        pack_a_rows(packed + pc * Mp + ic * kc, w + ic * K + pc, K, std::min(kMC, M - ic), kc);
-      }
+    for_pack_blocks(pool, K, M, [&](int64_t pc, int64_t ic, int64_t kc, int64_t mc) {
+      pack_a_rows(packed + pc * Mp + ic * kc, w + ic * K + pc, K, mc, kc);
     });
     wp = packed;
   }
@@ -357,13 +365,8 @@ void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, con
   const float* wtp = nullptr;
   if (s.n * ceil_div(P, kNCData) > 1 && Kp * M <= kMaxShared) {
     float* packed = scratch().shared.get(Kp * M);
-    const int64_t kblocks = ceil_div(M, kKC), rblocks = ceil_div(K, kMC);
-    run_tasks(pool, kblocks * rblocks, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t pc = t / rblocks * kKC, ic = t % rblocks * kMC;
-        const int64_t kc = std::min(kKC, M - pc);
-        pack_a_cols(packed + pc * Kp + ic * kc, w + pc * K + ic, K, std::min(kMC, K - ic), kc);
-      }
+    for_pack_blocks(pool, M, K, [&](int64_t pc, int64_t ic, int64_t kc, int64_t mc) {
+      pack_a_cols(packed + pc * Kp + ic * kc, w + pc * K + ic, K, mc, kc);
     });
     wtp = packed;
   }
