@@ -111,21 +111,6 @@ void im2col_row(float* dst, const float* xc, const Conv2dShape& s, int p, int q,
   }
 }
 
-// dst[u] += src[u] for u < n. The kernels are built at -O2, where GCC 12 leaves a loop of unknown length
-// scalar; GCC's generic vectors (SSE on the x86-64 baseline, whatever a target has) do four at a time.
-void add_row(float* dst, const float* src, int64_t n) {
-  using Float4 = float __attribute__((vector_size(16)));
-  int64_t u = 0;
-  for (; u + 8 <= n; u += 8) {
-    Float4 d0, d1, s0, s1;
-    std::memcpy(&d0, dst + u, 16), std::memcpy(&d1, dst + u + 4, 16);
-    std::memcpy(&s0, src + u, 16), std::memcpy(&s1, src + u + 4, 16);
-    d0 += s0, d1 += s1;
-    std::memcpy(dst + u, &d0, 16), std::memcpy(dst + u + 4, &d1, 16);
-  }
-  for (; u < n; ++u) dst[u] += src[u];
-}
-
 // dst[base + 2u] += v[u] for u < seg where base + 2u is inside [0, w): the transpose of
 // im2col_segment_stride2, 4 pixels at a time in the same way. The odd floats between are loaded and stored
 // back unchanged (a mask picks them, so that not even a -0 becomes +0): the bits of the one-at-a-time loop.
@@ -267,15 +252,15 @@ void pack_b_im2col_transposed(float* bp, float* rows, const float* xb, const Con
   }
 }
 
-// pack(pc, ic, kc, mc) for every block of an A operand packed once per call, on the pool: depth blocks pc
-// of kc <= kKC (of `depth`), row blocks ic of mc <= kMC (of `rows`).
+// pack(b, pc, ic, kc, mc) for every block of `count` A operands packed once per call, on the pool: operand
+// b, depth blocks pc of kc <= kcmax (of `depth`), row blocks ic of mc <= kMC (of `rows`).
 template <typename Pack>
-void for_pack_blocks(ThreadPool* pool, int64_t depth, int64_t rows, Pack&& pack) {
-  const int64_t kblocks = ceil_div(depth, kKC), rblocks = ceil_div(rows, kMC);
-  run_tasks(pool, kblocks * rblocks, [&](int64_t begin, int64_t end) {
+void for_pack_blocks(ThreadPool* pool, int64_t count, int64_t depth, int64_t kcmax, int64_t rows, Pack&& pack) {
+  const int64_t kblocks = ceil_div(depth, kcmax), rblocks = ceil_div(rows, kMC);
+  run_tasks(pool, count * kblocks * rblocks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t pc = t / rblocks * kKC, ic = t % rblocks * kMC;
-      pack(pc, ic, std::min(kKC, depth - pc), std::min(kMC, rows - ic));
+      const int64_t b = t / (kblocks * rblocks), pc = t / rblocks % kblocks * kcmax, ic = t % rblocks * kMC;
+      pack(b, pc, ic, std::min(kcmax, depth - pc), std::min(kMC, rows - ic));
     }
   });
 }
@@ -305,7 +290,7 @@ void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float
   const float* wp = nullptr;
   if (s.n * jblocks >= 4 && Mp * K <= kMaxShared) {
     float* packed = scratch().shared.get(Mp * K);
-    for_pack_blocks(pool, K, M, [&](int64_t pc, int64_t ic, int64_t kc, int64_t mc) {
+    for_pack_blocks(pool, 1, K, kKC, M, [&](int64_t, int64_t pc, int64_t ic, int64_t kc, int64_t mc) {
       pack_a_rows(packed + pc * Mp + ic * kc, w + ic * K + pc, K, mc, kc);
     });
     wp = packed;
@@ -365,7 +350,7 @@ void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, con
   const float* wtp = nullptr;
   if (s.n * ceil_div(P, kNCData) > 1 && Kp * M <= kMaxShared) {
     float* packed = scratch().shared.get(Kp * M);
-    for_pack_blocks(pool, M, K, [&](int64_t pc, int64_t ic, int64_t kc, int64_t mc) {
+    for_pack_blocks(pool, 1, M, kKC, K, [&](int64_t, int64_t pc, int64_t ic, int64_t kc, int64_t mc) {
       pack_a_cols(packed + pc * Kp + ic * kc, w + pc * K + ic, K, mc, kc);
     });
     wtp = packed;
@@ -435,14 +420,8 @@ void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, co
   const float* dyp = nullptr;
   if (nblocks > 1 && s.n * Mp * P <= kMaxShared) {
     float* packed = scratch().shared.get(s.n * Mp * P);
-    const int64_t tblocks = ceil_div(P, kKCWeight), rblocks = ceil_div(M, kMC);
-    run_tasks(pool, s.n * tblocks * rblocks, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t b = t / (tblocks * rblocks), t0 = t / rblocks % tblocks * kKCWeight;
-        const int64_t ic = t % rblocks * kMC, kc = std::min(kKCWeight, P - t0);
-        pack_a_rows(packed + b * Mp * P + t0 * Mp + ic * kc, dy + (b * M + ic) * P + t0, P,
-                    std::min(kMC, M - ic), kc);
-      }
+    for_pack_blocks(pool, s.n, P, kKCWeight, M, [&](int64_t b, int64_t t0, int64_t ic, int64_t kc, int64_t mc) {
+      pack_a_rows(packed + b * Mp * P + t0 * Mp + ic * kc, dy + (b * M + ic) * P + t0, P, mc, kc);
     });
     dyp = packed;
   }

@@ -55,6 +55,21 @@ inline void transpose_rows(float* dst, int64_t ldd, const float* src, int64_t ld
     for (int64_t t = 0; t < cols; ++t) dst[t * ldd + i] = src[i * lds + t];
 }
 
+// dst[u] += src[u] for u < n. The kernels are built at -O2, where GCC 12 leaves a loop of unknown length
+// scalar; GCC's generic vectors (SSE on the x86-64 baseline, whatever a target has) do four at a time.
+inline void add_row(float* dst, const float* src, int64_t n) {
+  using Float4 = float __attribute__((vector_size(16)));
+  int64_t u = 0;
+  for (; u + 8 <= n; u += 8) {
+    Float4 d0, d1, s0, s1;
+    std::memcpy(&d0, dst + u, 16), std::memcpy(&d1, dst + u + 4, 16);
+    std::memcpy(&s0, src + u, 16), std::memcpy(&s1, src + u + 4, 16);
+    d0 += s0, d1 += s1;
+    std::memcpy(dst + u, &d0, 16), std::memcpy(dst + u + 4, &d1, 16);
+  }
+  for (; u < n; ++u) dst[u] += src[u];
+}
+
 // A growable 64-byte aligned float buffer (the micro-kernel loads packed panels with aligned loads). Each
 // algorithm keeps a thread_local set, grown to the largest shape seen and kept between calls, so that the
 // steady state allocates nothing.

@@ -402,20 +402,6 @@ void gather_output(float* dyt, const float* dy, const Conv2dShape& s, const Tili
 
 // dst[l * ld + k] = t[k * ldt + l] for k < 4, l < lanes: four channels' lanes (tiles) into rows of a packed
 // operand, by 4x4 transposes (SSE shuffles, in every build).
-// dst[u] += src[u] for u < n, four at a time in GCC's generic vectors (SSE on the baseline x86-64): -O2
-// leaves a loop of unknown length scalar.
-void add_floats(float* dst, const float* src, int64_t n) {
-  using Float4 = float __attribute__((vector_size(16)));
-  int64_t u = 0;
-  for (; u + 4 <= n; u += 4) {
-    Float4 d, v;
-    std::memcpy(&d, dst + u, 16), std::memcpy(&v, src + u, 16);
-    d += v;
-    std::memcpy(dst + u, &d, 16);
-  }
-  for (; u < n; ++u) dst[u] += src[u];
-}
-
 void transpose4(const float* t, int64_t ldt, int lanes, float* dst, int64_t ld) {
   for (int l0 = 0; l0 < lanes; l0 += 4) transpose4x4(dst + l0 * ld, ld, t + l0, ldt, std::min(4, lanes - l0));
 }
@@ -565,14 +551,13 @@ void backward_weight(ThreadPool* pool, float* dw, const float* x, const float* d
         for (int xi = 0; xi < aa; ++xi)
           for (int64_t r = r0; r < r1; ++r) {
             const int64_t at = xi * mstep * nstep + r * nstep;
-            add_floats(first + at, other + at, nc);
+            add_row(first + at, other + at, nc);
           }
       }
       weight_grads(first, m0, n0, r0, r1, nc, vt);
     }
   });
 }
-
 
 // f(M, R) as compile-time constants: F(M x M, R x R) for the shape's kernel size R.
 template <typename F>
