@@ -92,18 +92,18 @@ ConvTranspose2d::ConvTranspose2d(int in_channels, int out_channels, int kernel, 
 
 Tensor Conv2d::forward(const Tensor& x) { return ops::conv2d(x, *weight, bias ? *bias : Tensor(), options); }
 
-Tensor Conv2d::forward_relu(const Tensor& x) {
+Tensor Conv2d::forward_relu(const Tensor& x, const Tensor& out) {
   profiler::Scope scope(path());
-  return ops::conv2d(x, *weight, bias ? *bias : Tensor(), options, ops::Activation::relu);
+  return ops::conv2d(x, *weight, bias ? *bias : Tensor(), options, ops::Activation::relu, out);
 }
 
 Tensor ConvTranspose2d::forward(const Tensor& x) {
   return ops::conv_transpose2d(x, *weight, bias ? *bias : Tensor(), options);
 }
 
-Tensor ConvTranspose2d::forward_relu(const Tensor& x) {
+Tensor ConvTranspose2d::forward_relu(const Tensor& x, const Tensor& out) {
   profiler::Scope scope(path());
-  return ops::conv_transpose2d(x, *weight, bias ? *bias : Tensor(), options, ops::Activation::relu);
+  return ops::conv_transpose2d(x, *weight, bias ? *bias : Tensor(), options, ops::Activation::relu, out);
 }
 
 Tensor Sequential::forward(const Tensor& x) {

@@ -67,7 +67,8 @@ class Conv2d : public Module {
   Conv2d(int in_channels, int out_channels, int kernel, int stride, int padding, Rng& rng, bool bias = true);
   Tensor forward(const Tensor& x) override;
   // relu(forward(x)) as one fused op (ops::Activation::relu): the same bits, one pass fewer each way.
-  Tensor forward_relu(const Tensor& x);
+  // `out`: where the result goes, as for ops::conv2d.
+  Tensor forward_relu(const Tensor& x, const Tensor& out = Tensor());
   Tensor* weight = nullptr;  // the registered parameters (stable slots: moving or flattening replaces
   Tensor* bias = nullptr;    // the tensor in the slot, so these always see the current one)
   ops::Conv2dOptions options;
@@ -78,7 +79,7 @@ class ConvTranspose2d : public Module {
   ConvTranspose2d(int in_channels, int out_channels, int kernel, int stride, int padding, int output_padding,
                   Rng& rng, bool bias = true);
   Tensor forward(const Tensor& x) override;
-  Tensor forward_relu(const Tensor& x);  // as Conv2d::forward_relu
+  Tensor forward_relu(const Tensor& x, const Tensor& out = Tensor());  // as Conv2d::forward_relu
   Tensor* weight = nullptr;
   Tensor* bias = nullptr;
   ops::Conv2dOptions options;

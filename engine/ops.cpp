@@ -89,6 +89,16 @@ struct ConvNode : Node {
   }
 };
 
+// The tensor a convolution writes its output of `shape` into: `out` if the caller gave one, else a new one.
+Tensor conv_output(const char* op, const Shape& shape, const Tensor& x, const Tensor& out) {
+  if (!out.defined()) return Tensor::empty(shape, x.device());
+  TINT_CHECK(out.shape() == shape && out.device() == x.device(), "{}: output tensor {} on {}, expected {} on {}", op,
+             shape_str(out.shape()), out.device().str(), shape_str(shape), x.device().str());
+  TINT_CHECK(!out.grad_fn() && !out.requires_grad(),
+             "{}: the output tensor given is part of an autograd graph; pass a fresh one", op);
+  return out;
+}
+
 // The bias (and the ReLU) on a convolution's fresh output y (n, c, hw), in place.
 void finish_conv(DeviceRuntime& rt, Tensor& y, const Tensor& bias, Activation act, int n, int c, int64_t hw) {
   const float* b = bias.defined() ? bias.data() : nullptr;
@@ -100,7 +110,8 @@ void finish_conv(DeviceRuntime& rt, Tensor& y, const Tensor& bias, Activation ac
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o, Activation act) {
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o, Activation act,
+              const Tensor& out) {
   const char* op = "conv2d";
   check_4d(op, "input", x);
   check_4d(op, "weight", weight);
@@ -113,7 +124,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                               o.stride_w, o.pad_h, o.pad_w);
   auto& rt = rt_of(x);
   run_with_workspace(rt, s);
-  Tensor y = Tensor::empty({s.n, s.c_out, s.h_out, s.w_out}, x.device());
+  Tensor y = conv_output(op, {s.n, s.c_out, s.h_out, s.w_out}, x, out);
   rt.backend.conv2d_forward(rt.stream, y.data(), x.data(), weight.data(), s);
   finish_conv(rt, y, bias, act, s.n, s.c_out, int64_t(s.h_out) * s.w_out);
   if (needs_grad({&x, &weight, &bias})) {
@@ -130,7 +141,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
 }
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o,
-                        Activation act) {
+                        Activation act, const Tensor& out) {
   const char* op = "conv_transpose2d";
   check_4d(op, "input", x);
   check_4d(op, "weight", weight);
@@ -143,7 +154,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
                                         o.stride_w, o.pad_h, o.pad_w, o.out_pad_h, o.out_pad_w);
   auto& rt = rt_of(x);
   run_with_workspace(rt, s);
-  Tensor y = Tensor::empty({s.n, s.c_in, s.h_in, s.w_in}, x.device());
+  Tensor y = conv_output(op, {s.n, s.c_in, s.h_in, s.w_in}, x, out);
   rt.backend.conv2d_backward_data(rt.stream, y.data(), x.data(), weight.data(), s);
   finish_conv(rt, y, bias, act, s.n, s.c_in, int64_t(s.h_in) * s.w_in);
   if (needs_grad({&x, &weight, &bias})) {
@@ -169,6 +180,11 @@ struct ConcatNode : Node {
   Shape a_shape, b_shape;
   const char* name() const override { return "concat_channels"; }
   std::vector<Tensor> backward(const Tensor& g) override {
+    // One image: each input's gradient is a contiguous slice of g, so a view (gradients are never
+    // written in place: autograd's sums make new tensors).
+    if (n == 1)
+      return {inputs[0].defined() ? g.narrow_channels(0, ca) : Tensor(),
+              inputs[1].defined() ? g.narrow_channels(ca, cb) : Tensor()};
     auto& rt = runtime(g.device());
     Tensor da = inputs[0].defined() ? Tensor::empty(a_shape, g.device()) : Tensor();
     Tensor db = inputs[1].defined() ? Tensor::empty(b_shape, g.device()) : Tensor();
@@ -189,9 +205,16 @@ Tensor concat_channels(const Tensor& a, const Tensor& b) {
              shape_str(b.shape()));
   int n = int(a.size(0)), ca = int(a.size(1)), cb = int(b.size(1));
   int64_t hw = a.size(2) * a.size(3);
-  Tensor y = Tensor::empty({n, ca + cb, a.size(2), a.size(3)}, a.device());
-  auto& rt = rt_of(a);
-  rt.backend.concat_channels(rt.stream, y.data(), a.data(), b.data(), n, ca, cb, hw);
+  const bool side_by_side = n == 1 && a.impl()->storage == b.impl()->storage &&
+                            a.impl()->offset + a.numel() == b.impl()->offset;
+  Tensor y;
+  if (side_by_side) {  // a view of both: the storage from a's first element, with the concat's shape
+    y = a.storage_view({n, ca + cb, a.size(2), a.size(3)}, a.impl()->offset);
+  } else {
+    y = Tensor::empty({n, ca + cb, a.size(2), a.size(3)}, a.device());
+    auto& rt = rt_of(a);
+    rt.backend.concat_channels(rt.stream, y.data(), a.data(), b.data(), n, ca, cb, hw);
+  }
   if (needs_grad({&a, &b})) {
     auto node = std::make_shared<ConcatNode>();
     node->n = n, node->ca = ca, node->cb = cb, node->hw = hw;

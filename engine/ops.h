@@ -24,13 +24,18 @@ struct Conv2dOptions {
 enum class Activation { none, relu };
 
 // x (N, Cin, H, W), weight (Cout, Cin, kh, kw), bias (Cout) or undefined -> (N, Cout, Ho, Wo).
+// `out`, when given, is where the result goes (and the tensor returned): a fresh tensor of the output's
+// shape on x's device, typically a view into a larger buffer (Tensor::narrow_channels), so that a later
+// concat_channels finds its inputs side by side and copies nothing.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o,
-              Activation act = Activation::none);
+              Activation act = Activation::none, const Tensor& out = Tensor());
 // x (N, Cin, H, W), weight (Cin, Cout, kh, kw) as in PyTorch, bias (Cout) or undefined.
-// Output height (H-1)*stride - 2*pad + kh + output_padding.
+// Output height (H-1)*stride - 2*pad + kh + output_padding. `out` as for conv2d.
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o,
-                        Activation act = Activation::none);
-// (N, Ca, H, W) ++ (N, Cb, H, W) -> (N, Ca+Cb, H, W)
+                        Activation act = Activation::none, const Tensor& out = Tensor());
+// (N, Ca, H, W) ++ (N, Cb, H, W) -> (N, Ca+Cb, H, W). For one image (N = 1) whose a and b already lie side
+// by side in one storage (b starting where a ends), the result is a view of both and nothing is copied; its
+// backward then hands out views of the incoming gradient, where otherwise it splits it into two copies.
 Tensor concat_channels(const Tensor& a, const Tensor& b);
 Tensor relu(const Tensor& x);
 Tensor tanh(const Tensor& x);

@@ -184,6 +184,30 @@ Tensor Tensor::narrow(int64_t start, int64_t length) const {
   return Tensor(impl);
 }
 
+Tensor Tensor::narrow_channels(int64_t start, int64_t length) const {
+  check_defined("narrow_channels");
+  TINT_CHECK(dim() >= 2 && shape()[0] == 1 && start >= 0 && length >= 0 && start + length <= shape()[1],
+             "narrow_channels({}, {}): needs one image (N = 1) with that many channels, got shape {}", start, length,
+             shape_str(shape()));
+  Shape s = shape();
+  const int64_t plane = shape_numel(Shape(s.begin() + 2, s.end()));
+  s[1] = length;
+  return storage_view(s, impl_->offset + start * plane);
+}
+
+Tensor Tensor::storage_view(const Shape& shape, int64_t offset) const {
+  check_defined("storage_view");
+  const int64_t n = shape_numel(shape);
+  TINT_CHECK(offset >= 0 && n >= 0 && offset + n <= impl_->storage->numel,
+             "storage_view: {} elements from {} do not fit a storage of {}", n, offset, impl_->storage->numel);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = impl_->storage;
+  impl->offset = offset;
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  return Tensor(impl);
+}
+
 Tensor Tensor::detach() const {
   check_defined("detach");
   auto impl = std::make_shared<TensorImpl>();

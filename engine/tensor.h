@@ -77,6 +77,11 @@ class Tensor {
   Tensor clone() const;            // a copy on the same device (a new leaf)
   Tensor reshape(const Shape& shape) const;           // a view; autograd flows through it
   Tensor narrow(int64_t start, int64_t length) const;  // rows [start, start+length) of dim 0; a view, no grad
+  // Channels [start, start+length) of a single image (N = 1, so the slice is contiguous): a view, no grad.
+  Tensor narrow_channels(int64_t start, int64_t length) const;
+  // A contiguous view of this tensor's storage of `shape`, from element `offset` of the storage (not of this
+  // tensor), which must lie inside it; no grad.
+  Tensor storage_view(const Shape& shape, int64_t offset) const;
   Tensor detach() const;  // same data, no history, no requires_grad
   void copy_(const Tensor& src);  // overwrite values from src (any device), same numel; not recorded
   void fill_(float value);        // not recorded

@@ -91,18 +91,33 @@ Tensor UNet::forward(const Tensor& L) {
   const int64_t div = int64_t(1) << config_.levels;
   TINT_CHECK(L.size(2) % div == 0 && L.size(3) % div == 0,
              "UNet: input {} must have H and W divisible by {} (2^levels)", shape_str(L.shape()), div);
-  std::vector<Tensor> skips;
+  // With one image, level k's concat buffer [up conv's output; skip k] is made before the skip, which is
+  // written into its second half; the up conv later writes the first half (set_skips_in_place).
+  const bool in_place = skips_in_place_ && L.size(0) == 1;
+  std::vector<Tensor> skips, buffers;
   Tensor h = L;
-  for (auto& level : down_) {
+  for (size_t k = 0; k < down_.size(); ++k) {
+    const Level& level = down_[k];
     profiler::Scope scope(level.block->path());
     h = level.a->forward_relu(h);
-    h = level.b->forward_relu(h);
+    Tensor skip_slot;
+    if (in_place && k + 1 < down_.size()) {
+      const int64_t c = level.b->weight->size(0);  // the skip's channels, and the up conv's
+      buffers.push_back(Tensor::empty({1, 2 * c, h.size(2), h.size(3)}, h.device()));
+      skip_slot = buffers.back().narrow_channels(c, c);
+    }
+    h = level.b->forward_relu(h, skip_slot);
     skips.push_back(h);
   }
   skips.pop_back();  // the bottom level is not a skip
   for (auto& u : up_) {
     profiler::Scope scope(u.block->path());
-    h = u.up->forward_relu(h);
+    Tensor up_slot;
+    if (in_place) {
+      up_slot = buffers.back().narrow_channels(0, skips.back().size(1));
+      buffers.pop_back();
+    }
+    h = u.up->forward_relu(h, up_slot);
     h = ops::concat_channels(h, skips.back());
     skips.pop_back();
     h = u.fuse->forward_relu(h);

@@ -40,6 +40,10 @@ class UNet : public nn::Module {
   float temperature() const { return temperature_; }
   bool classification() const { return config_.bins > 0; }
   const UNetConfig& config() const { return config_; }
+  // For one image (N = 1), forward() has each skip's encoder conv write into the second half of its
+  // decoder level's concat buffer and the up conv into the first half, so the concat and its backward copy
+  // nothing (ops::concat_channels). Off: the concat copies, as for a batch. The same bits either way.
+  void set_skips_in_place(bool on) { skips_in_place_ = on; }
 
  private:
   // `block` is the level's container ("down.2"): its path names the level's relu and concat for the
@@ -59,6 +63,7 @@ class UNet : public nn::Module {
   std::shared_ptr<nn::Conv2d> head_;
   Tensor centres_;
   float temperature_ = 0.38f;
+  bool skips_in_place_ = true;
 };
 
 // One convolution of the U-Net as a kernel-contract shape, for the op registry, the kernel tests and the

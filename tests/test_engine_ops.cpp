@@ -202,6 +202,82 @@ TEST_CASE("concat, relu, tanh, add, scale, reshape gradients", "[engine][grad]")
   }
 }
 
+TEST_CASE("concat of one image's side-by-side slices is a view of them, with the copying concat's gradients",
+          "[engine][grad]") {
+  for (Device d : tint::testing::engine_test_devices()) {
+    INFO(d.str());
+    Rng rng(9);
+    Tensor x = away_from_zero({1, 3, 5, 4}, rng, d);
+    Tensor wa = away_from_zero({2, 3, 3, 3}, rng, d), wb = away_from_zero({3, 3, 3, 3}, rng, d);
+    Tensor t = Tensor::uniform({1, 5, 5, 4}, -1, 1, rng, d);
+    const auto o = ops::Conv2dOptions::square(1, 1);
+    // The convolutions write straight into their slices of one buffer; the concat of the two slices, in
+    // storage order, is then the buffer itself.
+    auto convs_into = [&](const std::vector<Tensor>& in, const Tensor& buffer, int64_t a_at, int64_t b_at) {
+      Tensor ya = ops::conv2d(in[0], in[1], Tensor(), o, ops::Activation::none, buffer.narrow_channels(a_at, 2));
+      Tensor yb = ops::conv2d(in[0], in[2], Tensor(), o, ops::Activation::none, buffer.narrow_channels(b_at, 3));
+      return std::make_pair(ya, yb);
+    };
+    Tensor buffer = Tensor::empty({1, 5, 5, 4}, d);
+    auto [ya, yb] = convs_into({x, wa, wb}, buffer, 0, 2);
+    Tensor cat = ops::concat_channels(ya, yb);
+    CHECK(cat.data() == buffer.data());
+    CHECK(cat.shape() == Shape{1, 5, 5, 4});
+    // The same values as the copying concat of separately made outputs.
+    Tensor copied = ops::concat_channels(ops::conv2d(x, wa, Tensor(), o), ops::conv2d(x, wb, Tensor(), o));
+    CHECK(copied.data() != ya.data());
+    CHECK(cat.to_vector() == copied.to_vector());
+    // Slices not in storage order, or with a gap, are copied: the result is still [a, b].
+    Tensor wide = Tensor::empty({1, 6, 5, 4}, d);
+    for (auto [a_at, b_at] : {std::pair<int64_t, int64_t>{3, 0}, {0, 3}}) {
+      INFO("slots " << a_at << ", " << b_at);
+      auto [pa, pb] = convs_into({x, wa, wb}, wide, a_at, b_at);
+      Tensor c = ops::concat_channels(pa, pb);
+      CHECK(c.data() != wide.data() + a_at * 20);
+      CHECK(c.to_vector() == copied.to_vector());
+    }
+    // Gradients through the view's backward (views of the incoming gradient), against finite differences.
+    check_gradients("concat of slices " + d.str(), {x, wa, wb}, [&](const std::vector<Tensor>& in) {
+      Tensor buf = Tensor::empty({1, 5, 5, 4}, d);
+      auto [a, b] = convs_into(in, buf, 0, 2);
+      return ops::mse_loss(ops::concat_channels(a, b), t);
+    });
+    // And bit for bit those of the copying concat.
+    auto grads = [&](bool in_place) {
+      std::vector<Tensor> in = {x.clone(), wa.clone(), wb.clone()};
+      for (Tensor& v : in) v.set_requires_grad(true);
+      Tensor c;
+      if (in_place) {
+        auto [a, b] = convs_into(in, Tensor::empty({1, 5, 5, 4}, d), 0, 2);
+        c = ops::concat_channels(a, b);
+      } else {
+        c = ops::concat_channels(ops::conv2d(in[0], in[1], Tensor(), o), ops::conv2d(in[0], in[2], Tensor(), o));
+      }
+      ops::mse_loss(ops::tanh(c), t).backward();
+      return std::vector<std::vector<float>>{in[0].grad().to_vector(), in[1].grad().to_vector(),
+                                             in[2].grad().to_vector()};
+    };
+    CHECK(grads(true) == grads(false));
+  }
+}
+
+TEST_CASE("a convolution's given output tensor must fit, and be fresh", "[engine][errors]") {
+  Rng rng(2);
+  Tensor x = Tensor::uniform({1, 3, 5, 4}, -1, 1, rng), w = Tensor::uniform({2, 3, 3, 3}, -1, 1, rng);
+  const auto o = ops::Conv2dOptions::square(1, 1);
+  CHECK_THROWS_WITH(ops::conv2d(x, w, Tensor(), o, ops::Activation::none, Tensor::empty({1, 3, 5, 4})),
+                    Catch::Contains("conv2d") && Catch::Contains("(1, 3, 5, 4)") && Catch::Contains("(1, 2, 5, 4)"));
+  Tensor wt = Tensor::uniform({3, 2, 4, 4}, -1, 1, rng);
+  CHECK_THROWS_WITH(ops::conv_transpose2d(x, wt, Tensor(), ops::Conv2dOptions::square(2, 1), ops::Activation::none,
+                                          Tensor::empty({1, 2, 5, 4})),
+                    Catch::Contains("conv_transpose2d") && Catch::Contains("(1, 2, 10, 8)"));
+  Tensor leaf = Tensor::empty({1, 2, 5, 4});
+  leaf.set_requires_grad(true);
+  CHECK_THROWS_WITH(ops::conv2d(x, w, Tensor(), o, ops::Activation::none, leaf), Catch::Contains("fresh"));
+  CHECK_THROWS_WITH(Tensor::empty({2, 4, 3, 3}).narrow_channels(0, 2), Catch::Contains("N = 1"));
+  CHECK_THROWS_WITH(Tensor::empty({1, 4, 3, 3}).narrow_channels(3, 2), Catch::Contains("narrow_channels(3, 2)"));
+}
+
 TEST_CASE("sum and mean gradients", "[engine][grad]") {
   for (Device d : tint::testing::engine_test_devices()) {
     Rng rng(5);

@@ -2,6 +2,8 @@
 // module tree (models::unet_conv_layers), checked against the architecture worked out by hand and against
 // the parameters the model actually holds.
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "engine/error.h"
@@ -73,4 +75,58 @@ TEST_CASE("models: the U-Net's registry cases parse as their ops' shapes and cov
   // A transposed case maps back onto the layer's own shape.
   for (const OpCase& c : cases)
     if (c.label == "up.1.upconv") CHECK(conv_shape_of(c).str() == "n2 c8x8x8 -> c16x4x4 k4x4 s2x2 p1x1");
+}
+
+TEST_CASE("models: one image's skips written in place give the bits of the copying concat, gradients included") {
+  // Three runs of one image: skips in place (the concat and its backward copy nothing), skips copied (the
+  // concat kernel; the backward still hands out views), and the image as the first of a batch of two whose
+  // second image is masked out of the loss (the concat kernel and the split kernel: nothing of the one-image
+  // paths). The first two must agree bit for bit; the third, whose kernels may sum in another order, closely.
+  for (Device d : {Device::cpu(), Device::cpu_ref(), Device::cuda_emu()}) {
+    for (int in_channels : {1, 4}) {
+      INFO(d.str() << ", " << in_channels << " input channels");
+      const int h = 16, w = 24;
+      auto run = [&](bool in_place, int batch) {
+        Rng rng(3);
+        UNet unet(UNetConfig{4, 3, 0, in_channels}, rng);
+        unet.to(d);
+        unet.set_skips_in_place(in_place);
+        std::vector<float> lv, tv;  // the first image's input and target are the same in every run
+        for (int b = 0; b < batch; ++b) {
+          for (float v : Tensor::uniform({1, in_channels, h, w}, -1, 1, rng).to_vector()) lv.push_back(v);
+          for (float v : Tensor::uniform({1, 2, h, w}, -1, 1, rng).to_vector()) tv.push_back(v);
+        }
+        Tensor L = Tensor::from_vector(lv, {batch, in_channels, h, w}, d);
+        L.set_requires_grad(true);
+        Tensor target = Tensor::from_vector(tv, {batch, 2, h, w}, d);
+        std::vector<float> mask(size_t(batch * h * w), 0.0f);
+        std::fill(mask.begin(), mask.begin() + h * w, 1.0f);  // the first image only
+        Tensor pred = unet(L);
+        ops::mse_loss(pred, target, Tensor::from_vector(mask, {batch, 1, h, w}, d)).backward();
+        auto first = [&](const Tensor& t) {  // the first image's part
+          std::vector<float> v = t.to_vector();
+          v.resize(v.size() / size_t(batch));
+          return v;
+        };
+        std::vector<std::vector<float>> got = {first(pred), first(L.grad())};
+        for (Tensor* p : unet.parameters()) got.push_back(p->grad().to_vector());
+        return got;
+      };
+      const auto in_place = run(true, 1), copied = run(false, 1), batched = run(true, 2);
+      REQUIRE(in_place.size() == copied.size());
+      REQUIRE(in_place.size() == batched.size());
+      for (size_t k = 0; k < in_place.size(); ++k) {
+        INFO("tensor " << k << " (output, input gradient, then the parameters' gradients)");
+        CHECK(in_place[k] == copied[k]);
+        REQUIRE(in_place[k].size() == batched[k].size());
+        double worst = 0, scale = 0;
+        for (size_t i = 0; i < in_place[k].size(); ++i) {
+          worst = std::max(worst, std::fabs(double(in_place[k][i]) - batched[k][i]));
+          scale = std::max(scale, std::fabs(double(batched[k][i])));
+        }
+        CHECK(scale > 0);
+        CHECK(worst <= 1e-4 * scale);
+      }
+    }
+  }
 }
