@@ -57,6 +57,10 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
                       a Chrome/Perfetto trace (FILE_b<N>.json when several batch sizes are given)
   --dump-graph F.dot  the autograd graph of the first step (ops, shapes, saved tensors) as Graphviz
   --conv-variant NAME the convolution variant on cpu, cuda and cuda-emu (tint op --list names them)
+  --ab-variants A,B   two conv variants in one process, step by step (A B, then B A, ...), warm-up steps
+                      alternated too: each pair of steps gives a ratio, robust to a noisy machine where two
+                      runs one after the other are not. The table's row is variant A; a line per batch
+                      gives both medians and the pairs' ratios (above 1: B is faster)
   --precision P       fp32 (default) or tf32: tint's 3x3 convolutions on TF32 tensor cores (winograd2-tf32)
                       and the peer with cuDNN's and cuBLAS's allow_tf32 on; fp32 keeps TF32 off on both
   --reduce-variant V  the reduction kernels (sum, losses, bias gradient) on cuda and cuda-emu: block
@@ -79,8 +83,14 @@ struct PeerResult {
   std::string json;  // the peer's own line
 };
 
+// --ab-variants: the two variants' step times, alternated step by step.
+struct AbResult {
+  std::vector<double> a_ms, b_ms;  // the steps of each, pair i at index i
+};
+
 struct BatchResult {
   int batch = 0;
+  AbResult ab;
   Phases median;
   double step_ms = 0;
   double images_per_s = 0;
@@ -152,6 +162,17 @@ std::string json_string(const std::string& s) {
   }
   return out + "\"";
 }
+
+std::string ab_json(const std::vector<std::string>& names, const AbResult& ab) {
+  auto list = [](const std::vector<double>& v) {
+    std::string out;
+    for (double x : v) out += fmt::format("{}{:.4f}", out.empty() ? "" : ", ", x);
+    return "[" + out + "]";
+  };
+  return fmt::format(", \"ab_variants\": [{}, {}], \"ab_a_step_ms\": {}, \"ab_b_step_ms\": {}",
+                     json_string(names[0]), json_string(names[1]), list(ab.a_ms), list(ab.b_ms));
+}
+
 
 // A number after "key": in the peer's one line of JSON (it prints nothing else on stdout).
 std::optional<double> json_number(const std::string& json, const std::string& key) {
@@ -229,7 +250,8 @@ int run_bench(int argc, char** argv) {
   Args args(argc, argv,
             Options{{},
                     {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data", "workers",
-                     "peer", "peer-setting", "json", "profile", "dump-graph", "conv-variant", "reduce-variant", "precision"},
+                     "peer", "peer-setting", "json", "profile", "dump-graph", "conv-variant", "ab-variants", "reduce-variant",
+                     "precision"},
                     0,
                     ""});
   if (args.help()) {
@@ -239,6 +261,21 @@ int run_bench(int argc, char** argv) {
   const Device device = Device::parse(args.get("device", "cpu"));
   TINT_CHECK(device.available(), "--device '{}' is not available in this build or on this machine", device.str());
   if (args.has("conv-variant")) select_conv_variant(device, "--conv-variant", args.get("conv-variant", ""));
+  std::vector<std::string> ab;  // --ab-variants A,B
+  if (args.has("ab-variants")) {
+    const std::string list = args.get("ab-variants", "");
+    const size_t comma = list.find(',');
+    TINT_CHECK(comma != std::string::npos && list.find(',', comma + 1) == std::string::npos,
+               "--ab-variants '{}': expected two variants separated by a comma, e.g. auto,gemm", list);
+    ab = {list.substr(0, comma), list.substr(comma + 1)};
+    TINT_CHECK(!args.has("conv-variant"), "--ab-variants and --conv-variant: give one or the other");
+    TINT_CHECK(!args.has("profile") && !args.has("peer"),
+               "--ab-variants times two variants against each other; --profile and --peer take one");
+    for (const std::string& v : ab) {
+      TINT_CHECK(!is_tf32_variant(v), "--ab-variants: {} is a TF32 variant; compare fp32 variants", v);
+      select_conv_variant(device, "--ab-variants", v);  // checks the name
+    }
+  }
   select_precision(device, args.get("precision", ""), args.get("conv-variant", ""));
   const bool tf32 = is_tf32_variant(selected_conv_variant(device));
   const std::string precision = tf32 ? "tf32" : "fp32";  // what the peer is told to match
@@ -374,14 +411,33 @@ int run_bench(int argc, char** argv) {
     };
 
     Phases p;
-    for (int i = 0; i < warmup; ++i) step(p);
-    std::vector<Phases> timed;
-    for (int i = 0; i < steps; ++i) {
-      step(p);
-      timed.push_back(p);
-    }
     BatchResult r;
     r.batch = batch;
+    std::vector<Phases> timed;
+    if (ab.empty()) {
+      for (int i = 0; i < warmup; ++i) step(p);
+      for (int i = 0; i < steps; ++i) {
+        step(p);
+        timed.push_back(p);
+      }
+    } else {
+      // Pair i runs A then B for even i, B then A for odd i, so that a drift in the machine's speed within
+      // a pair favours neither. The warm-up alternates too: each variant's scratch exists before timing.
+      for (int i = 0; i < warmup; ++i)
+        for (int k = 0; k < 2; ++k) {
+          select_conv_variant(device, "--ab-variants", ab[size_t(k)]);
+          step(p);
+        }
+      for (int i = 0; i < steps; ++i)
+        for (int k = 0; k < 2; ++k) {
+          const int which = (i % 2) ? 1 - k : k;
+          select_conv_variant(device, "--ab-variants", ab[size_t(which)]);
+          step(p);
+          (which ? r.ab.b_ms : r.ab.a_ms).push_back(p.total());
+          if (which == 0) timed.push_back(p);
+        }
+      select_conv_variant(device, "--ab-variants", ab[0]);
+    }
     auto med = [&](double Phases::*field) {
       std::vector<double> v;
       for (const Phases& q : timed) v.push_back(q.*field);
@@ -435,6 +491,15 @@ int run_bench(int argc, char** argv) {
         r.step_ms, r.images_per_s, r.peak_bytes / 1048576.0, args.has("peer") ? peer_ms : "-",
         args.has("peer") ? ratio : "-");
   }
+  for (const BatchResult& r : results) {
+    if (r.ab.a_ms.empty()) continue;
+    std::vector<double> ratios;
+    for (size_t i = 0; i < r.ab.a_ms.size(); ++i) ratios.push_back(r.ab.a_ms[i] / r.ab.b_ms[i]);
+    const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
+    fmt::print("batch {}: {} {:.2f} ms, {} {:.2f} ms; {} / {} per pair: median {:.3f} (range {:.3f}-{:.3f}, {} pairs)\n",
+               r.batch, ab[0], median(r.ab.a_ms), ab[1], median(r.ab.b_ms), ab[0], ab[1], median(ratios), *lo, *hi,
+               ratios.size());
+  }
   const BatchResult* b1 = nullptr;
   const BatchResult* b8 = nullptr;
   for (const BatchResult& r : results) {
@@ -458,13 +523,14 @@ int run_bench(int argc, char** argv) {
           "{}\n  {{\"batch\": {}, \"data_wait_ms\": {:.4f}, \"upload_ms\": {:.4f}, \"forward_ms\": {:.4f}, "
           "\"backward_ms\": {:.4f}, \"optimiser_ms\": {:.4f}, \"step_ms\": {:.4f}, \"images_per_s\": {:.4f}, "
           "\"peak_bytes\": {}, \"profiled_step_ms\": {}, \"pytorch_ms\": {}, \"pytorch_over_tint\": {}, "
-          "\"peer\": {}}}",
+          "\"peer\": {}{}}}",
           i ? "," : "", r.batch, r.median.data, r.median.upload, r.median.forward, r.median.backward,
           r.median.optimiser, r.step_ms, r.images_per_s, r.peak_bytes,
           r.profiled_ms >= 0 ? fmt::format("{:.4f}", r.profiled_ms) : "null",
           r.peer.ran ? fmt::format("{:.4f}", r.peer.ms) : "null",
           r.peer.ran ? fmt::format("{:.4f}", r.peer.ms / r.step_ms) : "null",
-          r.peer.ran ? r.peer.json : json_string(args.has("peer") ? r.peer.note : "not asked"));
+          r.peer.ran ? r.peer.json : json_string(args.has("peer") ? r.peer.note : "not asked"),
+          r.ab.a_ms.empty() ? "" : ab_json(ab, r.ab));
     }
     j += fmt::format("\n], \"speedup_batch8_over_batch1\": {}}}\n",
                      b1 && b8 ? fmt::format("{:.4f}", b8->images_per_s / b1->images_per_s) : "null");

@@ -71,6 +71,25 @@ grep -q "tanh_forward *head" "$work/col.log" || fail "colorize's profile table: 
 python3 -c "import json,sys; [json.load(open(p)) for p in sys.argv[1:]]" "$work/train.json" "$work/col.json" \
   || fail "train or colorize trace is not JSON"
 
+# --ab-variants: two variants alternated step by step, each pair a ratio; the JSON has every step of both
+out=$("$tint" bench --size 16 --width 4 --levels 1 --warmup 1 --workers 1 --batches 1 --steps 4 --ab-variants gemm,auto --json "$work/ab.json" 2>&1) \
+  || fail "bench --ab-variants failed: $out"
+echo "$out" | grep -Eq '^batch 1: gemm [0-9.]+ ms, auto [0-9.]+ ms; gemm / auto per pair: median [0-9.]+ \(range [0-9.]+-[0-9.]+, 4 pairs\)$' \
+  || fail "no A/B line: $out"
+python3 - "$work" "$out" <<'PY' || fail "--ab-variants JSON"
+import json, re, sys
+r = json.load(open(f"{sys.argv[1]}/ab.json"))["results"][0]
+assert r["ab_variants"] == ["gemm", "auto"], r
+a, b = r["ab_a_step_ms"], r["ab_b_step_ms"]
+assert len(a) == 4 and len(b) == 4 and min(a + b) > 0, r
+# the table's row is variant A's steps
+assert abs(r["step_ms"] - sorted(a)[len(a) // 2]) < 1e-3, (r["step_ms"], a)
+# the printed ratio is A's time over B's, pair by pair
+ratios = sorted(x / y for x, y in zip(a, b))
+printed = float(re.search(r"per pair: median ([0-9.]+)", sys.argv[2]).group(1))
+assert abs(printed - ratios[len(ratios) // 2]) < 2e-3, (printed, ratios)
+PY
+
 # errors: one line naming the flag, exit 1
 expect_error() {  # pattern, args...
   local pattern=$1; shift
@@ -86,5 +105,9 @@ expect_error "--profile" "${small[@]}" --profile /nonexistent-dir/t.json
 expect_error "--data" --data "$work/nothing-here"
 expect_error "--batches: batch 64 is larger" "${small[@]}" --batches 64
 expect_error "unknown" --bogus 1
+expect_error "--ab-variants 'gemm': expected two variants" "${small[@]}" --ab-variants gemm
+expect_error "unknown cpu conv variant 'nope'" "${small[@]}" --ab-variants gemm,nope
+expect_error "give one or the other" "${small[@]}" --ab-variants gemm,auto --conv-variant gemm
+expect_error "--ab-variants times two variants" "${small[@]}" --ab-variants gemm,auto --profile "$work/p.json"
 "$tint" bench --help | grep -q "^usage: tint bench" || fail "--help"
 echo "bench: ok"
