@@ -126,7 +126,7 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 // 0.87-1.99 to 0.39-0.81) and 1.9-3.0x at 128^2, batch 8 (from 0.84-1.98 to 0.39-0.65).
 // So: gemm for the stem (one input channel leaves the GEMMs nothing to do next to the transforms) and
 // below 32 tiles (a 64-lane tile block is mostly padding and the weight transform, c_out*c_in*36 floats,
-// is not paid back), except backward-weight from 16 tiles, where winograd2 wins; winograd2 from 32 to 64
+// is not paid back; now below 16, see below), except backward-weight from 16 tiles, where winograd2 wins; winograd2 from 32 to 64
 // tiles (four times the tiles of F(4x4) fill the blocks) but for backward-weight at 64; winograd4 above,
 // now on every product of the 64-channel layers too.
 //
@@ -207,13 +207,23 @@ const ConvAlgo& pick_winograd_or_gemm(const Conv2dShape& s, ConvProduct p) {
   }
   if (phase_takes(s)) return int64_t(s.n) * s.h_out * s.w_out >= 1024 ? phase : gemm;
   if (!winograd_takes(s) || s.kh != 3 || s.c_in < 16 || s.c_out < 16) return gemm;
-  if (tiles < (weight ? 16 : 32)) return gemm;
+  if (tiles < 16) return gemm;
   static const ConvAlgo& winograd2 = *find_conv_algo("winograd2");
   static const ConvAlgo& winograd4 = *find_conv_algo("winograd4");
   if (tiles < (weight ? 64 : 128)) return winograd2;
   return winograd4;
 }
 
+// 16 tiles (a 16^2 layer at batch 1) moved from gemm to winograd2 for forward and backward-data, once a
+// Winograd forward with one tile block transformed each row panel's kernels per task instead of all of U
+// up front. `tint op --time` had said so before, but repeats one op on warm caches; these are measured with
+// other work between the calls (2-core Xeon, AVX-512, 2 threads, 2026-12-01, a noisy host):
+//   - the two layers' products alone, gemm and winograd2 alternated call by call with 48 MB written between
+//     calls, 100 pairs, gemm / winograd2 per pair: 1024 -> 512 at 16^2 forward 1.023, backward-data 1.024;
+//     512 -> 512 at 16^2 forward 1.102, backward-data 1.029;
+//   - the whole step, the two rules alternated step by step in one process (tint bench --ab-variants), old /
+//     new per pair: 128^2 batch 1 1.011 and 1.022 (40 pairs each) and 1.018 in the other order; 256^2 batch
+//     1 1.017 (16 pairs). The same command with the old rule on both sides gave 0.989: the noise is +-1-2%.
 // "taps" (conv_taps.h) is a named variant that auto does not run: before the Winograd transforms were
 // vectorised it took 0.78-0.94x gemm's time on backward-weight of the 64- and 128-channel 3x3 layers, but
 // Winograd now beats both there (bench_cpu_conv --size 256|128 --batches 1 --variants auto,gemm,taps,winograd4
