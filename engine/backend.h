@@ -167,6 +167,15 @@ struct Backend {
   // Scratch the three products need for this shape (0 for most backends). The engine provides at least
   // this much in Stream::workspace.
   size_t (*conv2d_workspace_bytes)(const Conv2dShape&);
+  // Optional (nullptr: the backend has none): conv2d_forward, and conv2d_backward_data for a transposed
+  // convolution's forward, with the bias (nullptr: none) and the ReLU applied to each output element as it
+  // is stored, while it is in cache: the bits of the product followed by bias_add or bias_relu_forward.
+  // Returns false where the algorithm for this shape cannot, having stored the plain product; the engine
+  // then makes the separate call.
+  bool (*conv2d_forward_epilogue)(const Stream&, float* y, const float* x, const float* w, const float* bias,
+                                  bool relu, const Conv2dShape&) = nullptr;
+  bool (*conv2d_backward_data_epilogue)(const Stream&, float* dx, const float* dy, const float* w,
+                                        const float* bias, bool relu, const Conv2dShape&) = nullptr;
 
   // ---- losses (masked mean; deterministic) -----------------------------------------------------------
   // pred, target: (n, c, hw); mask: (n, 1, hw) of 0/1 broadcast over channels, or nullptr for "all ones".

@@ -125,8 +125,15 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   auto& rt = rt_of(x);
   run_with_workspace(rt, s);
   Tensor y = conv_output(op, {s.n, s.c_out, s.h_out, s.w_out}, x, out);
-  rt.backend.conv2d_forward(rt.stream, y.data(), x.data(), weight.data(), s);
-  finish_conv(rt, y, bias, act, s.n, s.c_out, int64_t(s.h_out) * s.w_out);
+  const float* b = bias.defined() ? bias.data() : nullptr;
+  const bool relu = act == Activation::relu;
+  if ((b || relu) && rt.backend.conv2d_forward_epilogue) {
+    if (!rt.backend.conv2d_forward_epilogue(rt.stream, y.data(), x.data(), weight.data(), b, relu, s))
+      finish_conv(rt, y, bias, act, s.n, s.c_out, int64_t(s.h_out) * s.w_out);
+  } else {
+    rt.backend.conv2d_forward(rt.stream, y.data(), x.data(), weight.data(), s);
+    finish_conv(rt, y, bias, act, s.n, s.c_out, int64_t(s.h_out) * s.w_out);
+  }
   if (needs_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<ConvNode>();
     node->shape = s;
@@ -155,8 +162,15 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   auto& rt = rt_of(x);
   run_with_workspace(rt, s);
   Tensor y = conv_output(op, {s.n, s.c_in, s.h_in, s.w_in}, x, out);
-  rt.backend.conv2d_backward_data(rt.stream, y.data(), x.data(), weight.data(), s);
-  finish_conv(rt, y, bias, act, s.n, s.c_in, int64_t(s.h_in) * s.w_in);
+  const float* b = bias.defined() ? bias.data() : nullptr;
+  const bool relu = act == Activation::relu;
+  if ((b || relu) && rt.backend.conv2d_backward_data_epilogue) {
+    if (!rt.backend.conv2d_backward_data_epilogue(rt.stream, y.data(), x.data(), weight.data(), b, relu, s))
+      finish_conv(rt, y, bias, act, s.n, s.c_in, int64_t(s.h_in) * s.w_in);
+  } else {
+    rt.backend.conv2d_backward_data(rt.stream, y.data(), x.data(), weight.data(), s);
+    finish_conv(rt, y, bias, act, s.n, s.c_in, int64_t(s.h_in) * s.w_in);
+  }
   if (needs_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<ConvNode>();
     node->shape = s;

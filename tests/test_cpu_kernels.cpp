@@ -261,6 +261,79 @@ TEST_CASE("cpu conv: U-Net shapes (64->64 3x3 at 32x32 and the 1x1 64->2 head)")
   check_conv(make_conv2d(2, 64, 16, 16, 2, 1, 1, 1, 1, 0, 0), {cpu::best_isa()});
 }
 
+TEST_CASE("cpu conv epilogues: the bias and ReLU applied as the output is stored are the bits of the two passes") {
+  // Every algorithm, forward and backward-data (a transposed convolution's forward), with and without a
+  // bias and the ReLU, against the plain product followed by the backend's bias_add or bias_relu_forward.
+  // Output channel 1 has zero weights and a zero bias: exactly 0 before the ReLU, its kink. K = 40*9 = 360
+  // spans two of gemm's depth blocks, so the epilogue must wait for the last one.
+  const Backend& fast = cpu_backend();
+  ThreadPool pool(2);
+  using cpu::ConvProduct;
+  for (const Conv2dShape& s : {make_conv2d(2, 20, 13, 11, 17, 3, 3, 1, 1, 1, 1),
+                               make_conv2d(1, 40, 9, 9, 14, 3, 3, 1, 1, 1, 1),
+                               make_conv2d(2, 16, 12, 10, 20, 4, 4, 2, 2, 1, 1)}) {
+    INFO("shape " << s.str());
+    const Vec x = random_vec(size_t(s.x_size()), 1), dy = random_vec(size_t(s.y_size()), 3);
+    Vec w = random_vec(size_t(s.w_size()), 2);
+    const int64_t kk = int64_t(s.kh) * s.kw;
+    for (int64_t i = 0; i < s.w_size(); ++i)  // w[o][c][p][q]: forward's channel 1, backward-data's too
+      if (i / (int64_t(s.c_in) * kk) == 1 || (i / kk) % s.c_in == 1) w[size_t(i)] = 0.0f;
+    for (const cpu::ConvAlgo& algo : cpu::conv_algos())
+      for (ConvProduct p : {ConvProduct::forward, ConvProduct::backward_data}) {
+        if (!cpu::algo_takes(algo, s, p)) continue;
+        const bool forward = p == ConvProduct::forward;
+        const int channels = forward ? s.c_out : s.c_in;
+        const int64_t hw = forward ? int64_t(s.h_out) * s.w_out : int64_t(s.h_in) * s.w_in;
+        Vec bias = random_vec(size_t(channels), 4);
+        bias[1] = 0.0f;
+        const float* a = forward ? x.data() : dy.data();
+        const bool can = (forward ? algo.forward_epilogue : algo.backward_data_epilogue) != nullptr;
+        for (bool with_bias : {true, false})
+          for (bool relu : {true, false}) {
+            if (!with_bias && !relu) continue;
+            for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+              INFO("algorithm " << algo.name << ", " << cpu::product_name(p) << (with_bias ? ", bias" : "")
+                                << (relu ? ", relu" : "") << (tp ? ", 2 threads" : ", no pool"));
+              Stream st;
+              st.pool = tp;
+              const float* b = with_bias ? bias.data() : nullptr;
+              Vec plain = poisoned(size_t(channels * hw * s.n)), fused = plain;
+              cpu::conv_run_with(algo, p, tp, plain.data(), a, w.data(), s);
+              if (relu)
+                fast.bias_relu_forward(st, plain.data(), b, s.n, channels, hw);
+              else
+                fast.bias_add(st, plain.data(), b, s.n, channels, hw);
+              const bool applied = cpu::conv_run_epilogue(p, tp, fused.data(), a, w.data(), s, {b, relu},
+                                                          cpu::best_isa(), &algo);
+              CHECK(applied == can);
+              if (!applied) {
+                if (relu)
+                  fast.bias_relu_forward(st, fused.data(), b, s.n, channels, hw);
+                else
+                  fast.bias_add(st, fused.data(), b, s.n, channels, hw);
+              }
+              REQUIRE(std::memcmp(fused.data(), plain.data(), plain.size() * sizeof(float)) == 0);
+              if (relu) {  // the kink channel is clipped to +0 everywhere
+                int64_t kink = 0;
+                for (int n = 0; n < s.n; ++n)
+                  for (int64_t i = 0; i < hw; ++i) kink += std::signbit(fused[size_t((n * channels + 1) * hw + i)]) ||
+                                                            fused[size_t((n * channels + 1) * hw + i)] != 0.0f;
+                CHECK(kink == 0);
+              }
+            }
+          }
+      }
+  }
+  // Which algorithms apply it, as the backend's entries report.
+  CHECK(cpu::find_conv_algo("gemm")->forward_epilogue != nullptr);
+  CHECK(cpu::find_conv_algo("gemm")->backward_data_epilogue == nullptr);  // col2im's sums end last
+  for (const char* name : {"winograd4", "winograd2", "phase", "phase-winograd4", "phase-winograd2"}) {
+    INFO(name);
+    CHECK(cpu::find_conv_algo(name)->forward_epilogue != nullptr);
+    CHECK(cpu::find_conv_algo(name)->backward_data_epilogue != nullptr);
+  }
+}
+
 // ---- every other entry of the table, cpu against cpu-ref ----------------------------------------------
 
 TEST_CASE("cpu conv task split: the fewest blocks that give every thread the same number of tasks") {

@@ -17,6 +17,10 @@ namespace {
 void gemm_forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, Isa isa) {
   conv2d_forward_fast(pool, y, x, w, s, isa);
 }
+void gemm_forward_epilogue(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, Isa isa,
+                           const ConvEpilogue& ep) {
+  conv2d_forward_fast(pool, y, x, w, s, isa, ep);
+}
 void gemm_backward_data(ThreadPool* pool, float* dx, const float* dy, const float* w, const Conv2dShape& s,
                         Isa isa) {
   conv2d_backward_data_fast(pool, dx, dy, w, s, isa);
@@ -38,11 +42,30 @@ template <SizedFn F, int M>
 void sized(ThreadPool* pool, float* out, const float* a, const float* b, const Conv2dShape& s, Isa isa) {
   F(M, pool, out, a, b, s, isa);
 }
+// The same for a product that takes an epilogue: without one, and with one.
+using SizedEpilogueFn = void (*)(int, ThreadPool*, float*, const float*, const float*, const Conv2dShape&, Isa,
+                                 const ConvEpilogue&);
+template <SizedEpilogueFn F, int M>
+void sized(ThreadPool* pool, float* out, const float* a, const float* b, const Conv2dShape& s, Isa isa) {
+  F(M, pool, out, a, b, s, isa, {});
+}
+template <SizedEpilogueFn F, int M>
+void sized_epilogue(ThreadPool* pool, float* out, const float* a, const float* b, const Conv2dShape& s, Isa isa,
+                    const ConvEpilogue& ep) {
+  F(M, pool, out, a, b, s, isa, ep);
+}
+// Both epilogue products of an algorithm whose forward and backward-data are F and D at tile size M.
+template <SizedEpilogueFn F, SizedEpilogueFn D, int M>
+void with_epilogues(ConvAlgo& a) {
+  a.forward_epilogue = sized_epilogue<F, M>;
+  a.backward_data_epilogue = sized_epilogue<D, M>;
+}
 
 std::vector<ConvAlgo> make_algos() {
   std::vector<ConvAlgo> v;
   v.push_back({"gemm", "packed GEMM with im2col in the packing, col2im scatter-add for backward-data", nullptr,
                gemm_forward, gemm_backward_data, gemm_backward_weight});
+  v.back().forward_epilogue = gemm_forward_epilogue;  // col2im's sums end only with the whole product
   // New algorithms are appended here, each in a file of its own.
   v.push_back({"implicit", "backward-data as a convolution of dY per stride phase, each dx element written once",
                nullptr, nullptr, conv2d_backward_data_implicit, nullptr});
@@ -50,22 +73,27 @@ std::vector<ConvAlgo> make_algos() {
   v.push_back({"winograd4", "Winograd F(4x4,3x3): 36 GEMMs per tile block; 3x3 (or 2x2) stride-1 only",
                winograd_takes_product, sized<conv2d_forward_winograd, 4>, sized<conv2d_backward_data_winograd, 4>,
                sized<conv2d_backward_weight_winograd, 4>, 5e-5});
+  with_epilogues<conv2d_forward_winograd, conv2d_backward_data_winograd, 4>(v.back());
   v.push_back({"winograd2", "Winograd F(2x2,3x3): 16 GEMMs per tile block; 3x3 (or 2x2) stride-1 only",
                winograd_takes_product, sized<conv2d_forward_winograd, 2>, sized<conv2d_backward_data_winograd, 2>,
                sized<conv2d_backward_weight_winograd, 2>, 5e-6});
+  with_epilogues<conv2d_forward_winograd, conv2d_backward_data_winograd, 2>(v.back());
   v.push_back({"taps", "backward-weight as one GEMM per kernel tap on channels-last copies, no im2col; stride 1",
                taps_takes_product, nullptr, nullptr, conv2d_backward_weight_taps});
   // The same products as gemm summed in another order: gemm's bound.
   v.push_back({"phase", "stride-s convs as stride-1 ones of the space-to-depth input (kernel multiple of s)",
                phase_takes_product, sized<conv2d_forward_phase, 0>, sized<conv2d_backward_data_phase, 0>,
                sized<conv2d_backward_weight_phase, 0>});
+  with_epilogues<conv2d_forward_phase, conv2d_backward_data_phase, 0>(v.back());
   // Tolerances as for winograd4 and winograd2 (conv_winograd.h).
   v.push_back({"phase-winograd4", "phase split, then Winograd F(4x4,2x2) on the 2x2 kernels (4x4 stride 2)",
                phase_winograd_takes_product, sized<conv2d_forward_phase, 4>, sized<conv2d_backward_data_phase, 4>,
                sized<conv2d_backward_weight_phase, 4>, 5e-5});
+  with_epilogues<conv2d_forward_phase, conv2d_backward_data_phase, 4>(v.back());
   v.push_back({"phase-winograd2", "phase split, then Winograd F(2x2,2x2) on the 2x2 kernels (4x4 stride 2)",
                phase_winograd_takes_product, sized<conv2d_forward_phase, 2>, sized<conv2d_backward_data_phase, 2>,
                sized<conv2d_backward_weight_phase, 2>, 5e-6});
+  with_epilogues<conv2d_forward_phase, conv2d_backward_data_phase, 2>(v.back());
   return v;
 }
 
@@ -294,6 +322,21 @@ void conv_run_with(const ConvAlgo& algo, ConvProduct p, ThreadPool* pool, float*
 void conv_run(ConvProduct p, ThreadPool* pool, float* out, const float* a, const float* b, const Conv2dShape& s,
               Isa isa) {
   fn_of(algo_for(s, p), p)(pool, out, a, b, s, isa);
+}
+
+bool conv_run_epilogue(ConvProduct p, ThreadPool* pool, float* out, const float* a, const float* b,
+                       const Conv2dShape& s, const ConvEpilogue& ep, Isa isa, const ConvAlgo* algo) {
+  const ConvAlgo& chosen = algo ? *algo : algo_for(s, p);
+  const ConvAlgo& use = algo_takes(chosen, s, p) ? chosen : conv_algos().front();
+  const ConvEpilogueFn with = p == ConvProduct::forward         ? use.forward_epilogue
+                              : p == ConvProduct::backward_data ? use.backward_data_epilogue
+                                                                : nullptr;
+  if (with && ep.any()) {
+    with(pool, out, a, b, s, isa, ep);
+    return true;
+  }
+  fn_of(use, p)(pool, out, a, b, s, isa);
+  return !ep.any();
 }
 
 }  // namespace tint::cpu

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "kernels/cpu/conv_epilogue.h"
 #include "kernels/cpu/gemm_micro.h"
 
 namespace tint {
@@ -30,6 +31,10 @@ const char* product_name(ConvProduct p);
 // One product: out = f(a, b). forward: (y; x, w), backward-data: (dx; dy, w), backward-weight: (dw; x, dy).
 using ConvFn = void (*)(ThreadPool* pool, float* out, const float* a, const float* b, const Conv2dShape& s,
                         Isa isa);
+// The same with the bias and ReLU applied as the output is stored (conv_epilogue.h): forward, and
+// backward-data (a transposed convolution's forward).
+using ConvEpilogueFn = void (*)(ThreadPool* pool, float* out, const float* a, const float* b, const Conv2dShape& s,
+                                Isa isa, const ConvEpilogue& ep);
 
 struct ConvAlgo {
   const char* name;
@@ -39,6 +44,8 @@ struct ConvAlgo {
   // The bound the tests hold it to: max |out - cpu-ref| / max |cpu-ref| on random inputs in [-1, 1]. A
   // transform-based algorithm states its own, measured against a double reference (and says where).
   double tolerance = 2e-5;
+  // The products that apply an epilogue as they store (nullptr: conv_run_epilogue leaves it to the caller).
+  ConvEpilogueFn forward_epilogue = nullptr, backward_data_epilogue = nullptr;
 };
 
 const std::vector<ConvAlgo>& conv_algos();  // "gemm" first
@@ -61,5 +68,11 @@ void conv_run(ConvProduct p, ThreadPool* pool, float* out, const float* a, const
               Isa isa = best_isa());
 void conv_run_with(const ConvAlgo& algo, ConvProduct p, ThreadPool* pool, float* out, const float* a,
                    const float* b, const Conv2dShape& s, Isa isa = best_isa());
+// Forward or backward-data through the selection (or `algo`, when given), with the epilogue applied as the
+// output is stored where that algorithm can. Returns whether it did; if not, the output is the plain
+// product and the caller applies the bias and ReLU (the backend, with its bias_relu_forward).
+bool conv_run_epilogue(ConvProduct p, ThreadPool* pool, float* out, const float* a, const float* b,
+                       const Conv2dShape& s, const ConvEpilogue& ep, Isa isa = best_isa(),
+                       const ConvAlgo* algo = nullptr);
 
 }  // namespace tint::cpu

@@ -268,7 +268,7 @@ void for_pack_blocks(ThreadPool* pool, int64_t count, int64_t depth, int64_t kcm
 }  // namespace
 
 void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
-                         Isa isa) {
+                         Isa isa, const ConvEpilogue& ep) {
   const TileKernel tile(isa);
   const int64_t K = int64_t(s.c_in) * s.kh * s.kw, P = int64_t(s.h_out) * s.w_out, M = s.c_out;
   const int64_t x_image = int64_t(s.c_in) * s.h_in * s.w_in;
@@ -320,6 +320,8 @@ void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float
               const int64_t cols = std::min<int64_t>(kNR, nc - jr);
               float* c = yb + (ic + ir) * P + j0 + jr;
               tile(rows, cols, kc, ap + ir * kc, bp + jr * kc, c, P, pc > 0);
+              if (ep.any() && pc + kc == K)  // the tile is final: its bias and ReLU while it is in L1
+                for (int64_t r = 0; r < rows; ++r) epilogue_row(c + r * P, cols, ep.bias_of(ic + ir + r), ep.relu);
             }
           }
         }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include "engine/backend.h"
+#include "kernels/cpu/conv_epilogue.h"
 #include "kernels/cpu/gemm_micro.h"
 
 namespace tint {
@@ -26,8 +27,9 @@ namespace tint::cpu {
 
 // pool == nullptr runs on the calling thread. isa: the micro-kernel to use (tests exercise every one the
 // machine has; best_isa() otherwise).
+// ep: the bias and ReLU applied to each tile of y after its last depth block, while it is in cache.
 void conv2d_forward_fast(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s,
-                         Isa isa = best_isa());
+                         Isa isa = best_isa(), const ConvEpilogue& ep = {});
 void conv2d_backward_data_fast(ThreadPool* pool, float* dx, const float* dy, const float* w,
                                const Conv2dShape& s, Isa isa = best_isa());
 void conv2d_backward_weight_fast(ThreadPool* pool, float* dw, const float* x, const float* dy,

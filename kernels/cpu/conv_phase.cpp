@@ -95,7 +95,8 @@ void space_to_depth_plane(float* xp, const float* xc, const Conv2dShape& s, cons
 
 // The inverse gather: dx's channel plane dxc from its sh*sw planes of dx'. Every dx element lies on exactly
 // one phase; those past x' (never read by the convolution) get 0.
-void depth_to_space_plane(float* dxc, const float* dxp, const Conv2dShape& s, const Conv2dShape& t) {
+void depth_to_space_plane(float* dxc, const float* dxp, const Conv2dShape& s, const Conv2dShape& t, float bias,
+                          const ConvEpilogue& ep) {
   const int64_t hp = t.h_in, wp = t.w_in;
   // Columns t + pad_w >= sw*w' lie past x'.
   const int64_t covered = std::clamp<int64_t>(int64_t(s.stride_w) * wp - s.pad_w, 0, s.w_in);
@@ -104,14 +105,15 @@ void depth_to_space_plane(float* dxc, const float* dxp, const Conv2dShape& s, co
     const int64_t a = (r + s.pad_h) % s.stride_h, i = (r + s.pad_h) / s.stride_h;
     if (i >= hp) {
       std::fill(d, d + s.w_in, 0.0f);
-      continue;
+    } else {
+      std::fill(d + covered, d + s.w_in, 0.0f);
+      for (int b = 0; b < s.stride_w; ++b) {
+        const float* src = dxp + ((a * s.stride_w + b) * hp + i) * wp;
+        const Span cols = inside(b - s.pad_w, s.stride_w, s.w_in, wp);
+        for (int64_t j = cols.lo; j < cols.hi; ++j) d[j * s.stride_w + b - s.pad_w] = src[j];
+      }
     }
-    std::fill(d + covered, d + s.w_in, 0.0f);
-    for (int b = 0; b < s.stride_w; ++b) {
-      const float* src = dxp + ((a * s.stride_w + b) * hp + i) * wp;
-      const Span cols = inside(b - s.pad_w, s.stride_w, s.w_in, wp);
-      for (int64_t j = cols.lo; j < cols.hi; ++j) d[j * s.stride_w + b - s.pad_w] = src[j];
-    }
+    if (ep.any()) epilogue_row(d, s.w_in, bias, ep.relu);  // the row is final
   }
 }
 
@@ -123,11 +125,12 @@ void space_to_depth(ThreadPool* pool, float* xp, const float* x, const Conv2dSha
   });
 }
 
-void depth_to_space(ThreadPool* pool, float* dx, const float* dxp, const Conv2dShape& s,
-                    const Conv2dShape& t) {
+void depth_to_space(ThreadPool* pool, float* dx, const float* dxp, const Conv2dShape& s, const Conv2dShape& t,
+                    const ConvEpilogue& ep) {
   const int64_t plane = int64_t(s.h_in) * s.w_in, phases = int64_t(t.h_in) * t.w_in * s.stride_h * s.stride_w;
   run_tasks(pool, int64_t(s.n) * s.c_in, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k) depth_to_space_plane(dx + k * plane, dxp + k * phases, s, t);
+    for (int64_t k = begin; k < end; ++k)
+      depth_to_space_plane(dx + k * plane, dxp + k * phases, s, t, ep.bias_of(k % s.c_in), ep);
   });
 }
 
@@ -220,7 +223,7 @@ bool phase_winograd_takes(const Conv2dShape& s) {
 }
 
 void conv2d_forward_phase(int winograd_m, ThreadPool* pool, float* y, const float* x, const float* w,
-                          const Conv2dShape& s, Isa isa) {
+                          const Conv2dShape& s, Isa isa, const ConvEpilogue& ep) {
   const Conv2dShape t = phase_shape(s);
   Scratch& sc = scratch();
   float* xp = sc.x.get(t.x_size());
@@ -228,13 +231,13 @@ void conv2d_forward_phase(int winograd_m, ThreadPool* pool, float* y, const floa
   space_to_depth(pool, xp, x, s, t);
   relayout_weights(pool, wp, w, s, true);
   if (winograd_m)  // the stride-1 convolution on t: Winograd F(m x m, k/s x k/s), or gemm's
-    conv2d_forward_winograd(winograd_m, pool, y, xp, wp, t, isa);
+    conv2d_forward_winograd(winograd_m, pool, y, xp, wp, t, isa, ep);
   else
-    conv2d_forward_fast(pool, y, xp, wp, t, isa);
+    conv2d_forward_fast(pool, y, xp, wp, t, isa, ep);
 }
 
 void conv2d_backward_data_phase(int winograd_m, ThreadPool* pool, float* dx, const float* dy, const float* w,
-                                const Conv2dShape& s, Isa isa) {
+                                const Conv2dShape& s, Isa isa, const ConvEpilogue& ep) {
   const Conv2dShape t = phase_shape(s);
   Scratch& sc = scratch();
   float* dxp = sc.x.get(t.x_size());
@@ -244,7 +247,7 @@ void conv2d_backward_data_phase(int winograd_m, ThreadPool* pool, float* dx, con
     conv2d_backward_data_winograd(winograd_m, pool, dxp, dy, wp, t, isa);
   else
     conv2d_backward_data_fast(pool, dxp, dy, wp, t, isa);
-  depth_to_space(pool, dx, dxp, s, t);
+  depth_to_space(pool, dx, dxp, s, t, ep);
 }
 
 void conv2d_backward_weight_phase(int winograd_m, ThreadPool* pool, float* dw, const float* x, const float* dy,

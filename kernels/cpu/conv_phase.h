@@ -34,6 +34,7 @@
 #pragma once
 
 #include "engine/backend.h"
+#include "kernels/cpu/conv_epilogue.h"
 #include "kernels/cpu/gemm_micro.h"
 
 namespace tint {
@@ -53,11 +54,13 @@ bool phase_winograd_takes(const Conv2dShape& s);
 
 // pool == nullptr runs on the calling thread. s must satisfy phase_takes. winograd_m = 0 runs the stride-1
 // convolution through gemm ("phase"); 4 or 2 through Winograd F(m x m, k/s x k/s) ("phase-winograd4",
-// "phase-winograd2"), which needs phase_winograd_takes. The same signature as the Winograd products'.
+// "phase-winograd2"), which needs phase_winograd_takes. The same signature as the Winograd products'. ep:
+// the bias and ReLU, applied by the stride-1 convolution as it stores (forward), or by the depth-to-space
+// as it writes each row of dx (backward-data, a transposed convolution's forward).
 void conv2d_forward_phase(int winograd_m, ThreadPool* pool, float* y, const float* x, const float* w,
-                          const Conv2dShape& s, Isa isa);
+                          const Conv2dShape& s, Isa isa, const ConvEpilogue& ep = {});
 void conv2d_backward_data_phase(int winograd_m, ThreadPool* pool, float* dx, const float* dy, const float* w,
-                                const Conv2dShape& s, Isa isa);
+                                const Conv2dShape& s, Isa isa, const ConvEpilogue& ep = {});
 void conv2d_backward_weight_phase(int winograd_m, ThreadPool* pool, float* dw, const float* x, const float* dy,
                                   const Conv2dShape& s, Isa isa);
 

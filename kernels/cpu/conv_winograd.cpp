@@ -293,7 +293,7 @@ void store_tiles(float* y, const Conv2dShape& s, const Tiling& tl, int64_t o, in
 
 template <int M, int R>
 void forward(ThreadPool* pool, float* y, const float* x, const float* w, const Conv2dShape& s, bool flipped,
-             Isa isa) {
+             Isa isa, const ConvEpilogue& ep) {
   constexpr int a = M + R - 1, aa = a * a;
   const TileKernel tile(isa);
   const Transforms& tf = transforms_for(isa, M, R);
@@ -369,6 +369,7 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
       for (int64_t o = m0; o < std::min<int64_t>(m1, s.c_out); ++o)
         for (int64_t p = 0; p < panels; ++p) {
           tf.output(mm + (o - m0) * ntp + p * kNR, rows * ntp, vt, kLanes);
+          if (ep.any()) epilogue_row(vt, M * M * kLanes, ep.bias_of(o), ep.relu);  // lanes past the tiles unread
           store_tiles<M>(y, s, tl, o, t0 + p * kNR, std::min<int64_t>(kNR, nt - p * kNR), tf, vt, stage);
         }
     }
@@ -590,14 +591,14 @@ bool winograd_takes(const Conv2dShape& s) {
 }
 
 void conv2d_forward_winograd(int tile_m, ThreadPool* pool, float* y, const float* x, const float* w,
-                             const Conv2dShape& s, Isa isa) {
+                             const Conv2dShape& s, Isa isa, const ConvEpilogue& ep) {
   dispatch(tile_m, s, [&](auto m, auto r) {
-    forward<decltype(m)::value, decltype(r)::value>(pool, y, x, w, s, false, isa);
+    forward<decltype(m)::value, decltype(r)::value>(pool, y, x, w, s, false, isa, ep);
   });
 }
 
 void conv2d_backward_data_winograd(int tile_m, ThreadPool* pool, float* dx, const float* dy, const float* w,
-                                   const Conv2dShape& s, Isa isa) {
+                                   const Conv2dShape& s, Isa isa, const ConvEpilogue& ep) {
   // dx = conv(dY, w turned 180 degrees, c_in and c_out swapped), padding r - 1 - pad: its output is
   // h_in x w_in.
   Conv2dShape t = s;
@@ -605,7 +606,7 @@ void conv2d_backward_data_winograd(int tile_m, ThreadPool* pool, float* dx, cons
   t.c_out = s.c_in, t.h_out = s.h_in, t.w_out = s.w_in;
   t.pad_h = s.kh - 1 - s.pad_h, t.pad_w = s.kw - 1 - s.pad_w;
   dispatch(tile_m, s, [&](auto m, auto r) {
-    forward<decltype(m)::value, decltype(r)::value>(pool, dx, dy, w, t, true, isa);
+    forward<decltype(m)::value, decltype(r)::value>(pool, dx, dy, w, t, true, isa, ep);
   });
 }
 

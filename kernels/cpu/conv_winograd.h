@@ -64,6 +64,7 @@
 #pragma once
 
 #include "engine/backend.h"
+#include "kernels/cpu/conv_epilogue.h"
 #include "kernels/cpu/gemm_micro.h"
 
 namespace tint {
@@ -76,11 +77,12 @@ namespace tint::cpu {
 bool winograd_takes(const Conv2dShape& s);
 
 // tile_m: 4 or 2, F(m x m, r x r) with r the shape's kernel size (3 or 2). pool == nullptr runs on the
-// calling thread.
+// calling thread. ep: the bias and ReLU applied to each output tile after its output transform (the
+// transposed convolution's forward is backward-data, so that product takes one too).
 void conv2d_forward_winograd(int tile_m, ThreadPool* pool, float* y, const float* x, const float* w,
-                             const Conv2dShape& s, Isa isa);
+                             const Conv2dShape& s, Isa isa, const ConvEpilogue& ep = {});
 void conv2d_backward_data_winograd(int tile_m, ThreadPool* pool, float* dx, const float* dy, const float* w,
-                                   const Conv2dShape& s, Isa isa);
+                                   const Conv2dShape& s, Isa isa, const ConvEpilogue& ep = {});
 void conv2d_backward_weight_winograd(int tile_m, ThreadPool* pool, float* dw, const float* x, const float* dy,
                                      const Conv2dShape& s, Isa isa);
 

@@ -17,6 +17,7 @@
 #include "engine/thread_pool.h"
 #include "kernels/common/pointwise.h"
 #include "kernels/cpu/conv_algos.h"
+#include "kernels/cpu/conv_epilogue.h"
 #include "kernels/cpu/host_memory.h"
 
 namespace tint {
@@ -118,30 +119,19 @@ void bias_add(const Stream& st, float* y, const float* bias, int n, int c, int64
   parallel(
       st, int64_t(n) * c,
       [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) {
-          const float v = bias[p % c];
-          float* row = y + p * hw;
-          for (int64_t i = 0; i < hw; ++i) row[i] += v;
-        }
+        for (int64_t p = p0; p < p1; ++p) cpu::epilogue_row(y + p * hw, hw, bias[p % c], false);
       },
       std::max<int64_t>(1, kGrain / std::max<int64_t>(hw, 1)));
 }
 
 // The fused bias + ReLU pair (engine/backend.h), with the bits of bias_add then relu_forward, and of
-// relu_backward then bias_backward: the same float add and select per element, and one gradient loop
-// (bias_grad, below) for both backward entries. GCC's generic vectors of 4 floats spell out what -O2 leaves
-// scalar. The select is a bitwise and with the comparison's mask: written as `m ? a : b`, GCC 12 took the
-// vectors apart lane by lane through the stack, 10x slower than the two passes it replaces (measured).
-// Both forms give +0 where the test fails (x <= 0, either zero, NaN), as pointwise::relu does.
-using Float4 = float __attribute__((vector_size(16)));
-using Int4 = int __attribute__((vector_size(16)));
-
-inline Float4 load4(const float* p) {
-  Float4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store4(float* p, Float4 v) { std::memcpy(p, &v, sizeof v); }
+// relu_backward then bias_backward: the same float add and select per element (cpu::epilogue_row, which
+// the convolutions also apply as they store their outputs), and one gradient loop (bias_grad, below) for
+// both backward entries, in the same vectors of 4 floats.
+using cpu::epilogue_detail::Float4;
+using cpu::epilogue_detail::Int4;
+using cpu::epilogue_detail::load4;
+using cpu::epilogue_detail::store4;
 // where(keep > 0, v, +0), lane by lane.
 inline Float4 keep_positive(Float4 v, Float4 keep) { return (Float4)((Int4)v & (keep > Float4{})); }
 
@@ -149,17 +139,7 @@ void bias_relu_forward(const Stream& st, float* y, const float* bias, int n, int
   parallel(
       st, int64_t(n) * c,
       [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) {
-          float* row = y + p * hw;
-          // Without a bias, + 0 changes only -0 to +0, which the ReLU maps to +0 either way.
-          const float v = bias ? bias[p % c] : 0.0f;
-          int64_t i = 0;
-          for (; i + 8 <= hw; i += 8) {
-            const Float4 a = load4(row + i) + v, b = load4(row + i + 4) + v;
-            store4(row + i, keep_positive(a, a)), store4(row + i + 4, keep_positive(b, b));
-          }
-          for (; i < hw; ++i) row[i] = pointwise::relu(row[i] + v);
-        }
+        for (int64_t p = p0; p < p1; ++p) cpu::epilogue_row(y + p * hw, hw, bias ? bias[p % c] : 0.0f, true);
       },
       std::max<int64_t>(1, kGrain / std::max<int64_t>(hw, 1)));
 }
@@ -488,6 +468,14 @@ Backend make_cpu_backend() {
     cpu::conv_run(cpu::ConvProduct::backward_weight, st.pool, dw, x, dy, s);
   };
   b.conv2d_workspace_bytes = [](const Conv2dShape&) -> size_t { return 0; };  // thread-local scratch
+  b.conv2d_forward_epilogue = [](const Stream& st, float* y, const float* x, const float* w, const float* bias,
+                                 bool relu, const Conv2dShape& s) {
+    return cpu::conv_run_epilogue(cpu::ConvProduct::forward, st.pool, y, x, w, s, {bias, relu});
+  };
+  b.conv2d_backward_data_epilogue = [](const Stream& st, float* dx, const float* dy, const float* w,
+                                       const float* bias, bool relu, const Conv2dShape& s) {
+    return cpu::conv_run_epilogue(cpu::ConvProduct::backward_data, st.pool, dx, dy, w, s, {bias, relu});
+  };
   b.l1_loss_forward = [](const Stream& st, float* out, const float* p, const float* t, const float* m, int n,
                          int c, int64_t hw) {
     loss_forward(st, out, p, t, m, n, c, hw, [](double d) { return std::fabs(d); });
