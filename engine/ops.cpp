@@ -108,6 +108,18 @@ void finish_conv(DeviceRuntime& rt, Tensor& y, const Tensor& bias, Activation ac
     rt.backend.bias_add(rt.stream, y.data(), b, n, c, hw);
 }
 
+// y = the product `plain` computes, then its bias and ReLU: by `fused` as it stores y, where the backend has
+// one (conv2d_forward_epilogue) and its algorithm for the shape can, else as a separate pass (finish_conv).
+template <class Fused, class Plain>
+void conv_with_epilogue(DeviceRuntime& rt, Tensor& y, const Tensor& bias, Activation act, int n, int c, int64_t hw,
+                        bool has_fused, Fused&& fused, Plain&& plain) {
+  const float* b = bias.defined() ? bias.data() : nullptr;
+  const bool relu = act == Activation::relu;
+  if (has_fused && (b || relu) && fused(b, relu)) return;  // false: it stored the plain product
+  if (!has_fused || !(b || relu)) plain();
+  finish_conv(rt, y, bias, act, n, c, hw);
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o, Activation act,
@@ -125,15 +137,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   auto& rt = rt_of(x);
   run_with_workspace(rt, s);
   Tensor y = conv_output(op, {s.n, s.c_out, s.h_out, s.w_out}, x, out);
-  const float* b = bias.defined() ? bias.data() : nullptr;
-  const bool relu = act == Activation::relu;
-  if ((b || relu) && rt.backend.conv2d_forward_epilogue) {
-    if (!rt.backend.conv2d_forward_epilogue(rt.stream, y.data(), x.data(), weight.data(), b, relu, s))
-      finish_conv(rt, y, bias, act, s.n, s.c_out, int64_t(s.h_out) * s.w_out);
-  } else {
-    rt.backend.conv2d_forward(rt.stream, y.data(), x.data(), weight.data(), s);
-    finish_conv(rt, y, bias, act, s.n, s.c_out, int64_t(s.h_out) * s.w_out);
-  }
+  conv_with_epilogue(
+      rt, y, bias, act, s.n, s.c_out, int64_t(s.h_out) * s.w_out, rt.backend.conv2d_forward_epilogue != nullptr,
+      [&](const float* b, bool relu) {
+        return rt.backend.conv2d_forward_epilogue(rt.stream, y.data(), x.data(), weight.data(), b, relu, s);
+      },
+      [&] { rt.backend.conv2d_forward(rt.stream, y.data(), x.data(), weight.data(), s); });
   if (needs_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<ConvNode>();
     node->shape = s;
@@ -162,15 +171,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   auto& rt = rt_of(x);
   run_with_workspace(rt, s);
   Tensor y = conv_output(op, {s.n, s.c_in, s.h_in, s.w_in}, x, out);
-  const float* b = bias.defined() ? bias.data() : nullptr;
-  const bool relu = act == Activation::relu;
-  if ((b || relu) && rt.backend.conv2d_backward_data_epilogue) {
-    if (!rt.backend.conv2d_backward_data_epilogue(rt.stream, y.data(), x.data(), weight.data(), b, relu, s))
-      finish_conv(rt, y, bias, act, s.n, s.c_in, int64_t(s.h_in) * s.w_in);
-  } else {
-    rt.backend.conv2d_backward_data(rt.stream, y.data(), x.data(), weight.data(), s);
-    finish_conv(rt, y, bias, act, s.n, s.c_in, int64_t(s.h_in) * s.w_in);
-  }
+  conv_with_epilogue(
+      rt, y, bias, act, s.n, s.c_in, int64_t(s.h_in) * s.w_in, rt.backend.conv2d_backward_data_epilogue != nullptr,
+      [&](const float* b, bool relu) {
+        return rt.backend.conv2d_backward_data_epilogue(rt.stream, y.data(), x.data(), weight.data(), b, relu, s);
+      },
+      [&] { rt.backend.conv2d_backward_data(rt.stream, y.data(), x.data(), weight.data(), s); });
   if (needs_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<ConvNode>();
     node->shape = s;
