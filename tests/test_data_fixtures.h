@@ -17,28 +17,12 @@
 #include <webp/encode.h>
 
 #include "data/image.h"
+#include "tests/temp_dir.h"
 
 // Defined (extern "C") by stb_image_write's implementation in data/stb_impl.cpp, but not declared by its header.
 extern "C" unsigned char* stbi_zlib_compress(unsigned char* data, int data_len, int* out_len, int quality);
 
 namespace tint::test {
-
-// A fresh folder made by mkdtemp: unique even between processes that share /tmp but not a PID namespace (CI
-// containers, parallel ctest runs of two build trees), where the old name tint_<tag>_<pid>_<n> could collide
-// and one test's start-up remove_all deleted the files of another one running at the same time.
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& tag) {
-    std::string pattern = (std::filesystem::temp_directory_path() / ("tint_" + tag + "_XXXXXX")).string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp " + pattern + " failed");
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

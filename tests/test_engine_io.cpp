@@ -7,15 +7,16 @@
 
 #include "engine/io.h"
 #include "engine_test_util.h"
+#include "tests/temp_dir.h"
 
 using namespace tint;
 namespace fs = std::filesystem;
 
 namespace {
+// The process's folder for these files, removed when the tests end.
 std::string temp_path(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("tint_test_io_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return (dir / name).string();
+  static const tint::test::TempDir dir("test_io");
+  return dir / name;
 }
 void write_raw(const std::string& path, const std::string& bytes) {
   FILE* f = std::fopen(path.c_str(), "wb");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "data/hints.h"
+#include "tests/temp_dir.h"
 #include "engine/autograd.h"
 #include "engine/nn.h"
 #include "engine/ops.h"
@@ -39,8 +40,14 @@ Sample make_sample(int size, int real_w, int real_h) {
   return s;
 }
 
+// The process's folder for these files, removed when the tests end.
+const tint::test::TempDir& temp_dir() {
+  static const tint::test::TempDir dir("test_hints");
+  return dir;
+}
+
 std::string temp_file(const std::string& name, const std::string& text) {
-  const std::string path = (std::filesystem::temp_directory_path() / name).string();
+  const std::string path = temp_dir() / name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }
@@ -151,7 +158,7 @@ TEST_CASE("hints: a PNG of strokes on transparent", "[hints]") {
   // One opaque blue pixel at (6, 1), everything else transparent.
   unsigned char* px = rgba.data() + 4 * (1 * w + 6);
   px[2] = 255, px[3] = 255;
-  const std::string path = (std::filesystem::temp_directory_path() / "tint-hints-test.png").string();
+  const std::string path = temp_dir() / "tint-hints-test.png";
   REQUIRE(stbi_write_png(path.c_str(), w, h, 4, rgba.data(), w * 4));
   const hints::HintFile f = hints::read_hint_file(path);
   REQUIRE((f.width == w && f.height == h));
