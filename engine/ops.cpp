@@ -108,16 +108,21 @@ void finish_conv(DeviceRuntime& rt, Tensor& y, const Tensor& bias, Activation ac
     rt.backend.bias_add(rt.stream, y.data(), b, n, c, hw);
 }
 
-// y = the product `plain` computes, then its bias and ReLU: by `fused` as it stores y, where the backend has
-// one (conv2d_forward_epilogue) and its algorithm for the shape can, else as a separate pass (finish_conv).
-template <class Fused, class Plain>
-void conv_with_epilogue(DeviceRuntime& rt, Tensor& y, const Tensor& bias, Activation act, int n, int c, int64_t hw,
-                        bool has_fused, Fused&& fused, Plain&& plain) {
+// y = the convolution product `plain(a, w)`, then its bias and ReLU: applied by `fused` as it stores y,
+// where the backend has it (conv2d_forward_epilogue, conv2d_backward_data_epilogue) and its algorithm for
+// the shape can, else as a separate pass (finish_conv). c channels of hw pixels, n images.
+using PlainConv = void (*)(const Stream&, float*, const float*, const float*, const Conv2dShape&);
+using FusedConv = bool (*)(const Stream&, float*, const float*, const float*, const float*, bool, const Conv2dShape&);
+void conv_with_epilogue(DeviceRuntime& rt, Tensor& y, const Tensor& a, const Tensor& w, const Tensor& bias,
+                        Activation act, const Conv2dShape& s, int c, int64_t hw, FusedConv fused, PlainConv plain) {
   const float* b = bias.defined() ? bias.data() : nullptr;
   const bool relu = act == Activation::relu;
-  if (has_fused && (b || relu) && fused(b, relu)) return;  // false: it stored the plain product
-  if (!has_fused || !(b || relu)) plain();
-  finish_conv(rt, y, bias, act, n, c, hw);
+  if (fused && (b || relu)) {
+    if (fused(rt.stream, y.data(), a.data(), w.data(), b, relu, s)) return;  // false: it stored the plain product
+  } else {
+    plain(rt.stream, y.data(), a.data(), w.data(), s);
+  }
+  finish_conv(rt, y, bias, act, s.n, c, hw);
 }
 
 }  // namespace
@@ -137,12 +142,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   auto& rt = rt_of(x);
   run_with_workspace(rt, s);
   Tensor y = conv_output(op, {s.n, s.c_out, s.h_out, s.w_out}, x, out);
-  conv_with_epilogue(
-      rt, y, bias, act, s.n, s.c_out, int64_t(s.h_out) * s.w_out, rt.backend.conv2d_forward_epilogue != nullptr,
-      [&](const float* b, bool relu) {
-        return rt.backend.conv2d_forward_epilogue(rt.stream, y.data(), x.data(), weight.data(), b, relu, s);
-      },
-      [&] { rt.backend.conv2d_forward(rt.stream, y.data(), x.data(), weight.data(), s); });
+  conv_with_epilogue(rt, y, x, weight, bias, act, s, s.c_out, int64_t(s.h_out) * s.w_out,
+                     rt.backend.conv2d_forward_epilogue, rt.backend.conv2d_forward);
   if (needs_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<ConvNode>();
     node->shape = s;
@@ -171,12 +172,8 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   auto& rt = rt_of(x);
   run_with_workspace(rt, s);
   Tensor y = conv_output(op, {s.n, s.c_in, s.h_in, s.w_in}, x, out);
-  conv_with_epilogue(
-      rt, y, bias, act, s.n, s.c_in, int64_t(s.h_in) * s.w_in, rt.backend.conv2d_backward_data_epilogue != nullptr,
-      [&](const float* b, bool relu) {
-        return rt.backend.conv2d_backward_data_epilogue(rt.stream, y.data(), x.data(), weight.data(), b, relu, s);
-      },
-      [&] { rt.backend.conv2d_backward_data(rt.stream, y.data(), x.data(), weight.data(), s); });
+  conv_with_epilogue(rt, y, x, weight, bias, act, s, s.c_in, int64_t(s.h_in) * s.w_in,
+                     rt.backend.conv2d_backward_data_epilogue, rt.backend.conv2d_backward_data);
   if (needs_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<ConvNode>();
     node->shape = s;
