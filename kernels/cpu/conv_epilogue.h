@@ -1,6 +1,6 @@
 // What a convolution does to each output element as it stores it: add the channel's bias, then the ReLU
 // (ops::Activation::relu). Applied while the output is still in cache, it saves the separate pass over the
-// output that bias_add and bias_relu_forward make (engine/backend.h: conv2d_forward_bias_act).
+// output that bias_add and bias_relu_forward make (engine/backend.h: conv2d_forward_epilogue).
 //
 // epilogue_row gives the bits of the backend's bias_add and bias_relu_forward, which call it too: the same
 // float add, then the ReLU as a select that yields +0 wherever the sum is not above 0 (NaN included), as
