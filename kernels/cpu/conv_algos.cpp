@@ -154,9 +154,9 @@ ConvFn fn_of(const ConvAlgo& a, ConvProduct p) {
 // 0.87-1.99 to 0.39-0.81) and 1.9-3.0x at 128^2, batch 8 (from 0.84-1.98 to 0.39-0.65).
 // So: gemm for the stem (one input channel leaves the GEMMs nothing to do next to the transforms) and
 // below 32 tiles (a 64-lane tile block is mostly padding and the weight transform, c_out*c_in*36 floats,
-// is not paid back; now below 16, see below), except backward-weight from 16 tiles, where winograd2 wins; winograd2 from 32 to 64
-// tiles (four times the tiles of F(4x4) fill the blocks) but for backward-weight at 64; winograd4 above,
-// now on every product of the 64-channel layers too.
+// is not paid back; now below 16, see below), except backward-weight from 16 tiles, where winograd2 wins;
+// winograd2 from 32 to 64 tiles (four times the tiles of F(4x4) fill the blocks) but for backward-weight at
+// 64; winograd4 above, now on every product of the 64-channel layers too.
 //
 // Retaken after the three branches met (gemm's packing work made its backward-data 1.2-1.8x faster), quiet
 // machine, bench_cpu_conv --batches 1 --variants auto,gemm,implicit,winograd4,winograd2 --repeats 3 at 256^2

@@ -32,8 +32,8 @@ inline Float4 load4(const float* p) {
   return v;
 }
 inline void store4(float* p, Float4 v) { std::memcpy(p, &v, sizeof v); }
-// where(v > 0, v, +0), lane by lane.
-inline Float4 keep_positive(Float4 v) { return (Float4)((Int4)v & (v > Float4{})); }
+// where(keep > 0, v, +0), lane by lane (the ReLU is keep_positive(v, v); its backward keeps dy where y > 0).
+inline Float4 keep_positive(Float4 v, Float4 keep) { return (Float4)((Int4)v & (keep > Float4{})); }
 }  // namespace epilogue_detail
 
 // y[i] = relu(y[i] + b) (relu) or y[i] + b, for i < n. Without a bias (b = 0) and with the ReLU, + 0
@@ -44,7 +44,7 @@ inline void epilogue_row(float* y, int64_t n, float b, bool relu) {
   if (relu) {
     for (int64_t i = 0; i < whole; i += 8) {
       const Float4 u = load4(y + i) + b, v = load4(y + i + 4) + b;
-      store4(y + i, keep_positive(u)), store4(y + i + 4, keep_positive(v));
+      store4(y + i, keep_positive(u, u)), store4(y + i + 4, keep_positive(v, v));
     }
     for (int64_t i = whole; i < n; ++i) y[i] = pointwise::relu(y[i] + b);
   } else {

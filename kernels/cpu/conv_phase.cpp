@@ -95,8 +95,9 @@ void space_to_depth_plane(float* xp, const float* xc, const Conv2dShape& s, cons
 
 // The inverse gather: dx's channel plane dxc from its sh*sw planes of dx'. Every dx element lies on exactly
 // one phase; those past x' (never read by the convolution) get 0.
-void depth_to_space_plane(float* dxc, const float* dxp, const Conv2dShape& s, const Conv2dShape& t, float bias,
-                          const ConvEpilogue& ep) {
+// ep, if any, is applied to each finished row, with channel c's bias.
+void depth_to_space_plane(float* dxc, const float* dxp, const Conv2dShape& s, const Conv2dShape& t,
+                          const ConvEpilogue& ep, int64_t c) {
   const int64_t hp = t.h_in, wp = t.w_in;
   // Columns t + pad_w >= sw*w' lie past x'.
   const int64_t covered = std::clamp<int64_t>(int64_t(s.stride_w) * wp - s.pad_w, 0, s.w_in);
@@ -113,7 +114,7 @@ void depth_to_space_plane(float* dxc, const float* dxp, const Conv2dShape& s, co
         for (int64_t j = cols.lo; j < cols.hi; ++j) d[j * s.stride_w + b - s.pad_w] = src[j];
       }
     }
-    if (ep.any()) epilogue_row(d, s.w_in, bias, ep.relu);  // the row is final
+    if (ep.any()) epilogue_row(d, s.w_in, ep.bias_of(c), ep.relu);  // the row is final
   }
 }
 
@@ -130,7 +131,7 @@ void depth_to_space(ThreadPool* pool, float* dx, const float* dxp, const Conv2dS
   const int64_t plane = int64_t(s.h_in) * s.w_in, phases = int64_t(t.h_in) * t.w_in * s.stride_h * s.stride_w;
   run_tasks(pool, int64_t(s.n) * s.c_in, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k)
-      depth_to_space_plane(dx + k * plane, dxp + k * phases, s, t, ep.bias_of(k % s.c_in), ep);
+      depth_to_space_plane(dx + k * plane, dxp + k * phases, s, t, ep, k % s.c_in);
   });
 }
 

@@ -129,11 +129,9 @@ void bias_add(const Stream& st, float* y, const float* bias, int n, int c, int64
 // the convolutions also apply as they store their outputs), and one gradient loop (bias_grad, below) for
 // both backward entries, in the same vectors of 4 floats.
 using cpu::epilogue_detail::Float4;
-using cpu::epilogue_detail::Int4;
+using cpu::epilogue_detail::keep_positive;
 using cpu::epilogue_detail::load4;
 using cpu::epilogue_detail::store4;
-// where(keep > 0, v, +0), lane by lane.
-inline Float4 keep_positive(Float4 v, Float4 keep) { return (Float4)((Int4)v & (keep > Float4{})); }
 
 void bias_relu_forward(const Stream& st, float* y, const float* bias, int n, int c, int64_t hw) {
   parallel(
