@@ -4,14 +4,18 @@
 // The data comes through the real threaded loader, so "data wait" is what training would wait. Each phase
 // ends with a device synchronisation, so that a GPU's asynchronous work is charged to the phase that queued
 // it; the step time is the sum of the phases. Medians over --steps steps after --warmup.
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "data/dataset.h"
@@ -52,6 +56,12 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
   --peer-setting S    PyTorch's memory format and Adam: best (default: the faster of the fused Adam in the
                       default format and channels_last + fused Adam), plain, fused, channels_last,
                       channels_last+fused
+  --peer-mode M       interleaved (default): the peer runs beside tint and the timed steps alternate (tint
+                      then PyTorch, then PyTorch then tint, ...), each process idle while the other runs, so
+                      each pair gives a ratio and a load that comes and goes weighs on both alike; a line per
+                      batch gives the pairs' median and range. sequential: tint's steps, then the peer's
+  --peer-script FILE  the peer's script (default benchmarks/peers/torch_unet_step.py): another peer that
+                      takes the same arguments and speaks the same --serve protocol
   --json FILE         write the results as JSON
   --profile FILE.json profile --steps more steps per batch size after the timed ones: a table per batch and
                       a Chrome/Perfetto trace (FILE_b<N>.json when several batch sizes are given)
@@ -68,7 +78,8 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
 
 Each phase ends with a device synchronisation; ms/step is the median of the phases' sum. img/s = batch /
 step time; peak MiB is the device allocator's high-water mark during the batch size's steps. PyTorch/tint is
-PyTorch's median step time over tint's (above 1: tint is faster). The peer gets as many CPU threads as tint.
+PyTorch's median step time over tint's (above 1: tint is faster; interleaved, the median of the pairs'
+ratios). The peer gets as many CPU threads as tint.
 )";
 
 struct Phases {
@@ -81,7 +92,16 @@ struct PeerResult {
   std::string note;  // why it was skipped, or what ran ("torch 2.5.1, cpu (2 threads)")
   double ms = 0;
   std::string json;  // the peer's own line
+  // Interleaved: the peer's step and tint's, pair i at index i (the pairs' ratios are peer / tint).
+  std::vector<double> pair_peer_ms, pair_tint_ms;
+  double pair_ratio() const;
 };
+
+PeerResult peer_skipped(std::string note) {
+  PeerResult r;
+  r.note = std::move(note);
+  return r;
+}
 
 // --ab-variants: the two variants' step times, alternated step by step.
 struct AbResult {
@@ -106,6 +126,12 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double PeerResult::pair_ratio() const {
+  std::vector<double> r;
+  for (size_t i = 0; i < pair_peer_ms.size(); ++i) r.push_back(pair_peer_ms[i] / pair_tint_ms[i]);
+  return median(r);
 }
 
 std::vector<int> parse_batches(const std::string& list) {
@@ -173,6 +199,22 @@ std::string ab_json(const std::vector<std::string>& names, const AbResult& ab) {
                      json_string(names[0]), json_string(names[1]), list(ab.a_ms), list(ab.b_ms));
 }
 
+// Interleaved: the two processes' step times pair by pair ("peer_mode" says which way the peer ran).
+std::string pairs_json(const PeerResult& p) {
+  if (p.pair_peer_ms.empty()) return p.ran ? ", \"peer_mode\": \"sequential\"" : "";
+  auto list = [](const std::vector<double>& v) {
+    std::string out;
+    for (double x : v) out += fmt::format("{}{:.4f}", out.empty() ? "" : ", ", x);
+    return "[" + out + "]";
+  };
+  return fmt::format(", \"peer_mode\": \"interleaved\", \"pair_pytorch_ms\": {}, \"pair_tint_ms\": {}",
+                     list(p.pair_peer_ms), list(p.pair_tint_ms));
+}
+
+// PyTorch's time over tint's: the pairs' median ratio when interleaved, else the ratio of the medians.
+double peer_over_tint(const BatchResult& r) {
+  return r.peer.pair_peer_ms.empty() ? r.peer.ms / r.step_ms : r.peer.pair_ratio();
+}
 
 // A number after "key": in the peer's one line of JSON (it prints nothing else on stdout).
 std::optional<double> json_number(const std::string& json, const std::string& key) {
@@ -191,38 +233,44 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-PeerResult run_peer(const std::string& python, const std::string& setting, const std::string& precision,
-                    Device device, int batch, int size, int width, int levels, const std::string& loss, int warmup,
-                    int steps) {
+// What the peer is asked to time: the same step as tint's.
+struct PeerArgs {
+  std::string python, script, setting, precision, loss;
+  Device device;
+  int batch = 1, size = 0, width = 0, levels = 0, warmup = 0, steps = 0;
+};
+
+// Why the peer cannot run at all (no script, no such device in PyTorch), or "" when it can.
+std::string peer_unavailable(const PeerArgs& a) {
+  if (a.script.empty()) return "skipped: benchmarks/peers/torch_unet_step.py not found";
+  if (a.device.kind == DeviceKind::CpuRef || a.device.kind == DeviceKind::CudaEmu)
+    return fmt::format("skipped: PyTorch has no {} device", a.device.str());
+  return "";
+}
+
+std::vector<std::string> peer_argv(const PeerArgs& a, bool serve) {
+  const int threads = a.device.kind == DeviceKind::Cpu ? runtime(a.device).stream.pool->size() : 1;
+  // Served, --repeats is only what "best" times each candidate setting with before the requests.
+  const int repeats = serve ? std::min(a.steps, 5) : a.steps;
+  std::vector<std::string> v = {a.python, a.script, "--device", a.device.kind == DeviceKind::Cuda ? "cuda" : "cpu",
+                                "--batch", std::to_string(a.batch), "--size", std::to_string(a.size),
+                                "--width", std::to_string(a.width), "--levels", std::to_string(a.levels),
+                                "--loss", a.loss, "--warmup", std::to_string(a.warmup),
+                                "--repeats", std::to_string(repeats), "--threads", std::to_string(threads),
+                                "--setting", a.setting, "--precision", a.precision};
+  if (serve) v.push_back("--serve");
+  return v;
+}
+
+std::string last_line_of(std::string out) {
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  if (const size_t nl = out.rfind('\n'); nl != std::string::npos) out = out.substr(nl + 1);
+  return out;
+}
+
+// The peer's result from its exit code and last line (its JSON object, or its error).
+PeerResult peer_outcome(const std::string& python, int rc, const std::string& last_line) {
   PeerResult r;
-  const std::string script = peer_script();
-  if (script.empty()) {
-    r.note = "skipped: benchmarks/peers/torch_unet_step.py not found";
-    return r;
-  }
-  if (device.kind == DeviceKind::CpuRef || device.kind == DeviceKind::CudaEmu) {
-    r.note = fmt::format("skipped: PyTorch has no {} device", device.str());
-    return r;
-  }
-  const int threads = device.kind == DeviceKind::Cpu ? runtime(device).stream.pool->size() : 1;
-  const std::string cmd = fmt::format(
-      "{} {} --device {} --batch {} --size {} --width {} --levels {} --loss {} --warmup {} --repeats {} "
-      "--threads {} --setting {} --precision {} 2>&1",
-      shell_quote(python), shell_quote(script), device.kind == DeviceKind::Cuda ? "cuda" : "cpu", batch, size,
-      width, levels, loss, warmup, steps, threads, shell_quote(setting), precision);
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) {
-    r.note = "skipped: cannot start a shell";
-    return r;
-  }
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::string last_line = out;
-  while (!last_line.empty() && last_line.back() == '\n') last_line.pop_back();
-  if (const size_t nl = last_line.rfind('\n'); nl != std::string::npos) last_line = last_line.substr(nl + 1);
   if (rc == 127) {
     r.note = fmt::format("skipped: interpreter '{}' not found", python);
   } else if (rc == 3) {
@@ -244,13 +292,161 @@ PeerResult run_peer(const std::string& python, const std::string& setting, const
   return r;
 }
 
+// --peer-mode sequential: the peer times its own steps after tint's.
+PeerResult run_peer(const PeerArgs& a) {
+  if (std::string why = peer_unavailable(a); !why.empty()) return peer_skipped(why);
+  std::string cmd;
+  for (const std::string& arg : peer_argv(a, false)) {
+    if (!cmd.empty()) cmd += ' ';
+    cmd += shell_quote(arg);
+  }
+  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
+  if (!pipe) return peer_skipped("skipped: cannot start a shell");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return peer_outcome(a.python, WIFEXITED(status) ? WEXITSTATUS(status) : -1, last_line_of(out));
+}
+
+// --peer-mode interleaved: the peer started with --serve, asked for one step at a time. Its stderr goes to a
+// temporary file, whose last line names the trouble when it stops early.
+class ServedPeer {
+ public:
+  explicit ServedPeer(const PeerArgs& a) : python_(a.python) {
+    if (std::string why = peer_unavailable(a); !why.empty()) {
+      result_.note = why;
+      return;
+    }
+    std::signal(SIGPIPE, SIG_IGN);  // a peer that died makes write() fail, not kill tint
+    char path[] = "/tmp/tint_bench_peer_XXXXXX";
+    const int err = ::mkstemp(path);
+    if (err < 0) {
+      result_.note = "skipped: cannot create a file for the peer's errors";
+      return;
+    }
+    err_path_ = path;
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
+      ::close(err);
+      result_.note = "skipped: cannot make pipes for the peer";
+      return;
+    }
+    std::vector<std::string> argv = peer_argv(a, true);
+    std::vector<char*> cargv;
+    for (std::string& s : argv) cargv.push_back(s.data());
+    cargv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(in[0], 0), ::dup2(out[1], 1), ::dup2(err, 2);
+      ::execvp(cargv[0], cargv.data());
+      ::_exit(127);
+    }
+    ::close(in[0]), ::close(out[1]), ::close(err);
+    to_ = in[1];
+    from_ = ::fdopen(out[0], "r");
+    if (pid_ < 0 || !from_) {
+      result_.note = "skipped: cannot start the peer";
+      stop();
+      return;
+    }
+    const std::optional<std::string> ready = read_line();
+    if (!ready || ready->rfind("ready", 0) != 0) {
+      fail();
+      return;
+    }
+    ok_ = true;
+  }
+  ServedPeer(const ServedPeer&) = delete;
+  ServedPeer& operator=(const ServedPeer&) = delete;
+  ~ServedPeer() {
+    stop();
+    if (!err_path_.empty()) ::unlink(err_path_.c_str());
+  }
+
+  bool ok() const { return ok_; }
+
+  // One step's milliseconds as the peer timed it (the sum of its phases), or nullopt when it failed.
+  std::optional<double> step() {
+    if (!ok_) return std::nullopt;
+    const std::optional<std::string> line = send("step\n") ? read_line() : std::nullopt;
+    char* end = nullptr;
+    const double ms = line ? std::strtod(line->c_str(), &end) : 0;
+    if (!line || end == line->c_str() || !(ms > 0)) {
+      fail();
+      return std::nullopt;
+    }
+    return ms;
+  }
+
+  // Ends the session: the peer's JSON over the steps it served, or why there is none.
+  PeerResult finish() {
+    if (ok_) {
+      const std::optional<std::string> line = send("end\n") ? read_line() : std::nullopt;
+      const int rc = wait_exit();
+      result_ = peer_outcome(python_, rc, line ? *line : last_error());
+      ok_ = false;
+    }
+    return result_;
+  }
+
+ private:
+  bool send(const std::string& msg) { return ::write(to_, msg.data(), msg.size()) == ssize_t(msg.size()); }
+
+  std::optional<std::string> read_line() {
+    char* buf = nullptr;
+    size_t cap = 0;
+    const ssize_t n = ::getline(&buf, &cap, from_);
+    std::optional<std::string> line;
+    if (n > 0) line = last_line_of(std::string(buf, size_t(n)));
+    std::free(buf);
+    return line;
+  }
+
+  std::string last_error() const {
+    std::ifstream f(err_path_);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return last_line_of(ss.str());
+  }
+
+  int wait_exit() {
+    if (to_ >= 0) ::close(to_), to_ = -1;  // end of input: a peer still reading stops
+    int status = 0;
+    const bool waited = pid_ > 0 && ::waitpid(pid_, &status, 0) == pid_;
+    pid_ = -1;
+    return waited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  void fail() {
+    if (pid_ > 0) ::kill(pid_, SIGTERM);  // one that is still running but answers nonsense
+    const int rc = wait_exit();
+    result_ = peer_outcome(python_, rc == 0 ? -1 : rc, last_error());
+    if (result_.ran) result_ = peer_skipped("skipped: the peer stopped answering");
+    ok_ = false;
+  }
+
+  void stop() {
+    if (pid_ > 0) ::kill(pid_, SIGTERM);
+    wait_exit();
+    if (from_) std::fclose(from_), from_ = nullptr;
+  }
+
+  std::string python_, err_path_;
+  pid_t pid_ = -1;
+  int to_ = -1;
+  FILE* from_ = nullptr;
+  bool ok_ = false;
+  PeerResult result_;
+};
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
   Args args(argc, argv,
             Options{{},
                     {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data", "workers",
-                     "peer", "peer-setting", "json", "profile", "dump-graph", "conv-variant", "ab-variants", "reduce-variant",
+                     "peer", "peer-setting", "peer-mode", "peer-script", "json", "profile", "dump-graph", "conv-variant", "ab-variants", "reduce-variant",
                      "precision"},
                     0,
                     ""});
@@ -286,6 +482,12 @@ int run_bench(int argc, char** argv) {
       peer_setting != "channels_last" && peer_setting != "channels_last+fused")
     throw Error(fmt::format("--peer-setting {}: expected best, plain, fused, channels_last or channels_last+fused",
                             peer_setting));
+  const std::string peer_mode = args.get("peer-mode", "interleaved");
+  TINT_CHECK(peer_mode == "interleaved" || peer_mode == "sequential",
+             "--peer-mode {}: expected interleaved or sequential", peer_mode);
+  const std::string peer_script_path = args.has("peer-script") ? args.get("peer-script", "") : peer_script();
+  if (args.has("peer-script"))
+    TINT_CHECK(fs::is_regular_file(peer_script_path), "--peer-script '{}': no such file", peer_script_path);
   const int levels = args.get_int("levels", 4, 1, 6);
   const int size = args.get_int("size", 256, 8, 8192);
   TINT_CHECK(size % (1 << levels) == 0, "--size {} must be a multiple of 2^levels = {} (--levels {})", size,
@@ -414,11 +616,24 @@ int run_bench(int argc, char** argv) {
     BatchResult r;
     r.batch = batch;
     std::vector<Phases> timed;
+    const PeerArgs peer_args{args.get("peer", ""), peer_script_path, peer_setting, precision, loss_name, device,
+                             batch, size, width, levels, warmup, steps};
+    std::unique_ptr<ServedPeer> served;
+    if (args.has("peer") && peer_mode == "interleaved") {
+      fmt::print("batch {}: starting the peer (it warms up first)\n", batch);
+      std::fflush(stdout);
+      served = std::make_unique<ServedPeer>(peer_args);
+    }
     if (ab.empty()) {
       for (int i = 0; i < warmup; ++i) step(p);
       for (int i = 0; i < steps; ++i) {
+        // Interleaved with the peer: tint first in even pairs, the peer first in odd ones.
+        std::optional<double> peer_ms;
+        if (served && i % 2 == 1) peer_ms = served->step();
         step(p);
         timed.push_back(p);
+        if (served && i % 2 == 0) peer_ms = served->step();
+        if (peer_ms) r.peer.pair_peer_ms.push_back(*peer_ms), r.peer.pair_tint_ms.push_back(p.total());
       }
     } else {
       // Pair i runs A then B for even i, B then A for odd i, so that a drift in the machine's speed within
@@ -473,9 +688,19 @@ int run_bench(int argc, char** argv) {
       fmt::print("profiler overhead at batch {}: {:.3f} ms per step profiled, {:.3f} ms not ({:+.1f}%)\n",
                  batch, r.profiled_ms, r.step_ms, 100.0 * (r.profiled_ms / r.step_ms - 1));
     }
-    if (args.has("peer"))
-      r.peer = run_peer(args.get("peer", ""), peer_setting, precision, device, batch, size, width, levels,
-                        loss_name, warmup, steps);
+    if (served) {
+      // The pairs stand only if the peer served every step; its median is over the steps it served.
+      PeerResult pr = served->finish();
+      if (pr.ran && int(r.peer.pair_peer_ms.size()) == steps) {
+        pr.pair_peer_ms = std::move(r.peer.pair_peer_ms), pr.pair_tint_ms = std::move(r.peer.pair_tint_ms);
+      } else if (pr.ran) {
+        pr = peer_skipped(
+            fmt::format("skipped: the peer served {} of {} steps", r.peer.pair_peer_ms.size(), steps));
+      }
+      r.peer = pr;
+    } else if (args.has("peer")) {
+      r.peer = run_peer(peer_args);
+    }
     results.push_back(r);
   }
 
@@ -484,7 +709,7 @@ int run_bench(int argc, char** argv) {
              "pytorch/tint");
   for (const BatchResult& r : results) {
     const std::string peer_ms = r.peer.ran ? fmt::format("{:.2f}", r.peer.ms) : "skipped";
-    const std::string ratio = r.peer.ran ? fmt::format("{:.2f}", r.peer.ms / r.step_ms) : "skipped";
+    const std::string ratio = r.peer.ran ? fmt::format("{:.2f}", peer_over_tint(r)) : "skipped";
     fmt::print(
         "{:>5} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>10.2f} {:>9.1f} {:>9.1f} {:>11} {:>13}\n",
         r.batch, r.median.data, r.median.upload, r.median.forward, r.median.backward, r.median.optimiser,
@@ -499,6 +724,15 @@ int run_bench(int argc, char** argv) {
     fmt::print("batch {}: {} {:.2f} ms, {} {:.2f} ms; {} / {} per pair: median {:.3f} (range {:.3f}-{:.3f}, {} pairs)\n",
                r.batch, ab[0], median(r.ab.a_ms), ab[1], median(r.ab.b_ms), ab[0], ab[1], median(ratios), *lo, *hi,
                ratios.size());
+  }
+  for (const BatchResult& r : results) {
+    if (r.peer.pair_peer_ms.empty()) continue;
+    std::vector<double> ratios;
+    for (size_t i = 0; i < r.peer.pair_peer_ms.size(); ++i)
+      ratios.push_back(r.peer.pair_peer_ms[i] / r.peer.pair_tint_ms[i]);
+    const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
+    fmt::print("batch {}: pytorch / tint per pair, interleaved: median {:.3f} (range {:.3f}-{:.3f}, {} pairs)\n",
+               r.batch, median(ratios), *lo, *hi, ratios.size());
   }
   const BatchResult* b1 = nullptr;
   const BatchResult* b8 = nullptr;
@@ -523,14 +757,14 @@ int run_bench(int argc, char** argv) {
           "{}\n  {{\"batch\": {}, \"data_wait_ms\": {:.4f}, \"upload_ms\": {:.4f}, \"forward_ms\": {:.4f}, "
           "\"backward_ms\": {:.4f}, \"optimiser_ms\": {:.4f}, \"step_ms\": {:.4f}, \"images_per_s\": {:.4f}, "
           "\"peak_bytes\": {}, \"profiled_step_ms\": {}, \"pytorch_ms\": {}, \"pytorch_over_tint\": {}, "
-          "\"peer\": {}{}}}",
+          "\"peer\": {}{}{}}}",
           i ? "," : "", r.batch, r.median.data, r.median.upload, r.median.forward, r.median.backward,
           r.median.optimiser, r.step_ms, r.images_per_s, r.peak_bytes,
           r.profiled_ms >= 0 ? fmt::format("{:.4f}", r.profiled_ms) : "null",
           r.peer.ran ? fmt::format("{:.4f}", r.peer.ms) : "null",
-          r.peer.ran ? fmt::format("{:.4f}", r.peer.ms / r.step_ms) : "null",
+          r.peer.ran ? fmt::format("{:.4f}", peer_over_tint(r)) : "null",
           r.peer.ran ? r.peer.json : json_string(args.has("peer") ? r.peer.note : "not asked"),
-          r.ab.a_ms.empty() ? "" : ab_json(ab, r.ab));
+          r.ab.a_ms.empty() ? "" : ab_json(ab, r.ab), pairs_json(r.peer));
     }
     j += fmt::format("\n], \"speedup_batch8_over_batch1\": {}}}\n",
                      b1 && b8 ? fmt::format("{:.4f}", b8->images_per_s / b1->images_per_s) : "null");

@@ -9,6 +9,12 @@ Adam, once in the default memory format and once channels_last, and the faster i
 in the JSON, with which won). --setting plain times the default memory format with the for-each Adam (what
 the figures before 2026-11-30 used); channels_last and fused name one setting each.
 
+--serve runs the steps one at a time on request, so that `tint bench` can alternate its steps with the peer's
+(each process idles while the other runs, so a load that comes and goes on the machine weighs on both alike):
+after setting up (and, for best, timing each candidate setting for --repeats steps after --warmup) it prints
+"ready SETTING"; then each line "step" on stdin runs one step and prints "TOTAL FORWARD BACKWARD OPTIMISER"
+in milliseconds; "end" prints the JSON object below over the served steps and exits.
+
 Needs an interpreter with torch, PyTorch 2.x (on the CPU: a pip install in a virtual environment; Debian's
 1.13 is too old to count; on a GPU machine the image's python3). Prints one JSON object on stdout. Exit code
 3 when torch or the device is missing.
@@ -72,6 +78,7 @@ def main():
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     p.add_argument("--setting", default="best", choices=["best", "plain", "channels_last", "fused", "channels_last+fused"],
                    help="memory format and Adam implementation (best: the faster of fused and channels_last+fused)")
+    p.add_argument("--serve", action="store_true", help="run steps on request from stdin (see above)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "tf32"],
                    help="tf32 lets cuDNN and cuBLAS use TF32 tensor cores (as tint's --precision tf32)")
     a = p.parse_args()
@@ -97,8 +104,8 @@ def main():
         if a.device == "cuda":
             torch.cuda.synchronize()
 
-    def measure(setting):
-        """Times the step under one setting; returns (sorted step ms, per-step phases)."""
+    def make_step(setting):
+        """The model, optimiser and data under one setting; returns a function running one step."""
         channels_last = "channels_last" in setting
         fused = "fused" in setting
         fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -128,6 +135,10 @@ def main():
             t3 = time.perf_counter()
             return [(t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3]
 
+        return step
+
+    def measure(step):
+        """Times a step function after warm-up; returns (sorted step ms, per-step phases)."""
         for _ in range(a.warmup):
             step()
         sync()
@@ -140,11 +151,37 @@ def main():
     tried = {}
     best = None
     for setting in candidates:
-        times, phases = measure(setting)
+        step = make_step(setting)
+        if a.serve and len(candidates) == 1:  # nothing to choose: warm up, and the requests are the timing
+            for _ in range(a.warmup):
+                step()
+            best = (setting, [], [], step)
+            break
+        times, phases = measure(step)
         tried[setting] = times[len(times) // 2]
         if best is None or tried[setting] < tried[best[0]]:
-            best = (setting, times, phases)
-    setting, times, phases = best
+            best = (setting, times, phases, step)
+    setting, times, phases, step = best
+    if a.serve:
+        sync()
+        if a.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        print(f"ready {setting}", flush=True)
+        phases = []
+        for line in sys.stdin:
+            if line.strip() == "step":
+                p = step()
+                phases.append(p)
+                print(f"{sum(p):.4f} {p[0]:.4f} {p[1]:.4f} {p[2]:.4f}", flush=True)
+            elif line.strip() == "end":
+                break
+            else:
+                print(f"torch_unet_step.py: unknown request {line.strip()!r}", file=sys.stderr)
+                return 2
+        if not phases:
+            print("torch_unet_step.py: served no steps", file=sys.stderr)
+            return 2
+        times = sorted(sum(p) for p in phases)
 
     def median(values):
         return sorted(values)[len(values) // 2]
@@ -161,7 +198,8 @@ def main():
         "backward_ms": median([p[1] for p in phases]),
         "optimiser_ms": median([p[2] for p in phases]),
         "peak_bytes": torch.cuda.max_memory_allocated() if a.device == "cuda" else None,
-        "repeats": a.repeats,
+        "repeats": len(phases),
+        "served": a.serve,
         "setting": setting,
         "precision": a.precision,
         "settings_tried_ms": tried,

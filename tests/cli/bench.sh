@@ -90,6 +90,76 @@ printed = float(re.search(r"per pair: median ([0-9.]+)", sys.argv[2]).group(1))
 assert abs(printed - ratios[len(ratios) // 2]) < 2e-3, (printed, ratios)
 PY
 
+# --peer-mode interleaved (the default): the peer runs with --serve beside tint, one step per request; each pair
+# of steps gives a ratio. A fake peer stands in for PyTorch (which CI lacks), speaking the same protocol; it
+# logs each request with its time, and so does the pair order below.
+cat > "$work/fake_peer.py" <<'PY'
+import json, sys, time
+args = sys.argv[1:]
+log = open(sys.argv[0] + ".log", "a")
+fail_after = int(open(sys.argv[0] + ".fail").read()) if len(open(sys.argv[0] + ".fail").read()) else -1
+def one():
+    time.sleep(0.004)
+    return 7.5
+if "--serve" not in args:  # sequential: time its own steps, one JSON line
+    print(json.dumps({"ms_median": 7.5, "torch": "fake", "device": "cpu (fake)", "setting": "fake"}))
+    sys.exit(0)
+print("ready fake", flush=True)
+served = []
+for line in sys.stdin:
+    if line.strip() == "step":
+        if len(served) == fail_after:
+            print("fake peer: giving up", file=sys.stderr)
+            sys.exit(5)
+        log.write(f"step {time.monotonic()}\n"); log.flush()
+        served.append(one() + len(served))
+        print(f"{served[-1]:.4f} 1 2 3", flush=True)
+    elif line.strip() == "end":
+        break
+s = sorted(served)
+print(json.dumps({"ms_median": s[len(s) // 2], "torch": "fake", "device": "cpu (fake)", "setting": "fake"}))
+PY
+: > "$work/fake_peer.py.fail"
+fake=(--peer python3 --peer-script "$work/fake_peer.py")
+four=(--size 16 --width 4 --levels 1 --steps 4 --warmup 1 --workers 1)
+out=$("$tint" bench "${four[@]}" --batches 1 "${fake[@]}" --json "$work/pairs.json" 2>&1) \
+  || fail "bench with the fake peer failed: $out"
+echo "$out" | grep -Eq '^batch 1: pytorch / tint per pair, interleaved: median [0-9.]+ \(range [0-9.]+-[0-9.]+, 4 pairs\)$' \
+  || fail "no per-pair line: $out"
+echo "$out" | grep -q "^peer: torch fake, cpu (fake), setting fake$" || fail "peer note: $out"
+[ "$(grep -c '^step' "$work/fake_peer.py.log")" -eq 4 ] || fail "the peer served $(grep -c '^step' "$work/fake_peer.py.log") steps, not 4"
+python3 - "$work" "$out" <<'PY' || fail "interleaved peer JSON"
+import json, re, sys
+r = json.load(open(f"{sys.argv[1]}/pairs.json"))["results"][0]
+assert r["peer_mode"] == "interleaved", r
+p, t = r["pair_pytorch_ms"], r["pair_tint_ms"]
+# the peer's own step times, in the order it served them (the fake adds 1 ms per step)
+assert p == [7.5, 8.5, 9.5, 10.5], p
+# tint's side of the pairs is its timed steps
+assert len(t) == 4 and abs(r["step_ms"] - sorted(t)[2]) < 1e-3, (r["step_ms"], t)
+ratios = sorted(x / y for x, y in zip(p, t))
+assert abs(r["pytorch_over_tint"] - ratios[2]) < 1e-3 * ratios[2], (r["pytorch_over_tint"], ratios)
+printed = float(re.search(r"interleaved: median ([0-9.]+)", sys.argv[2]).group(1))
+assert abs(printed - ratios[2]) < 1e-3 * ratios[2], (printed, ratios)
+assert r["pytorch_ms"] == 9.5, r  # the median of the steps it served
+PY
+# sequential: the peer's own median over tint's
+out=$("$tint" bench "${small[@]}" --batches 1 "${fake[@]}" --peer-mode sequential --json "$work/seq.json" 2>&1) \
+  || fail "bench --peer-mode sequential failed: $out"
+echo "$out" | grep -q "per pair" && fail "sequential printed pairs: $out"
+python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))['results'][0]
+assert r['peer_mode'] == 'sequential' and abs(r['pytorch_over_tint'] - 7.5 / r['step_ms']) < 1e-3 * r['pytorch_over_tint'], r
+" "$work/seq.json" || fail "sequential JSON"
+# a peer that stops after two steps: skipped, with its own last words; tint's steps still count
+echo 2 > "$work/fake_peer.py.fail"
+out=$("$tint" bench "${four[@]}" --batches 1 "${fake[@]}" 2>&1) || fail "bench with a failing peer failed: $out"
+echo "$out" | grep -q "^peer: skipped: the peer failed (exit 5): fake peer: giving up$" || fail "failing peer: $out"
+echo "$out" | grep -Eq '^ +1 +[0-9.]+ .* +skipped +skipped$' || fail "no row with the peer skipped: $out"
+out=$("$tint" bench "${small[@]}" --batches 1 --peer "$work/no-such-python" --peer-mode interleaved 2>&1) || fail "$out"
+echo "$out" | grep -q "peer: skipped: interpreter '$work/no-such-python' not found" || fail "missing interpreter, interleaved: $out"
+
 # errors: one line naming the flag, exit 1
 expect_error() {  # pattern, args...
   local pattern=$1; shift
@@ -109,5 +179,7 @@ expect_error "--ab-variants 'gemm': expected two variants" "${small[@]}" --ab-va
 expect_error "unknown cpu conv variant 'nope'" "${small[@]}" --ab-variants gemm,nope
 expect_error "give one or the other" "${small[@]}" --ab-variants gemm,auto --conv-variant gemm
 expect_error "--ab-variants times two variants" "${small[@]}" --ab-variants gemm,auto --profile "$work/p.json"
+expect_error "--peer-mode fast: expected interleaved or sequential" "${small[@]}" --peer-mode fast
+expect_error "--peer-script '$work/none.py': no such file" "${small[@]}" --peer python3 --peer-script "$work/none.py"
 "$tint" bench --help | grep -q "^usage: tint bench" || fail "--help"
 echo "bench: ok"
