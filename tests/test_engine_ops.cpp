@@ -1,6 +1,8 @@
 // Every differentiable op through the engine (autograd + the device's kernels), checked against central
 // finite differences, on every host-side device.
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "engine_test_util.h"
 #include "kernels/cpu/conv_algos.h"
@@ -25,6 +27,27 @@ Tensor target_like(const Tensor& t, Rng& rng) {
 }
 
 }  // namespace
+
+// Hidden ([.isa]): ctest runs it with the gradient checks under TINT_CPU_ISA=avx2 and =generic
+// (tests/CMakeLists.txt), so that the finite-difference checks reach the narrower kernels too. It fails if
+// the override stopped choosing the kernels, which would leave those runs checking AVX-512 again.
+TEST_CASE("TINT_CPU_ISA chooses the cpu backend's kernels", "[.isa]") {
+  const char* want = std::getenv("TINT_CPU_ISA");
+  REQUIRE(want != nullptr);
+  cpu::Isa machine = cpu::Isa::generic;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) machine = cpu::Isa::avx2;
+  if (__builtin_cpu_supports("avx512f")) machine = cpu::Isa::avx512;
+#endif
+  cpu::Isa asked = machine;
+  if (std::strcmp(want, "generic") == 0) asked = cpu::Isa::generic;
+  if (std::strcmp(want, "avx2") == 0) asked = cpu::Isa::avx2;
+  // The override only narrows: asking for more than the machine has gives what it has.
+  const cpu::Isa expected = int(asked) < int(machine) ? asked : machine;
+  INFO("TINT_CPU_ISA=" << want << ", machine " << cpu::isa_name(machine));
+  CHECK(std::string(cpu::isa_name(cpu::best_isa())) == cpu::isa_name(expected));
+}
 
 TEST_CASE("conv2d gradients through autograd (stride 2, padding 1, non-square, bias)", "[engine][grad]") {
   for (Device d : tint::testing::engine_test_devices()) {
