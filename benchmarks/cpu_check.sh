@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The CPU figures of the README in one run: the training step against PyTorch (128² batch 1 and 8, 256²
 # batch 1), every conv product of a 256² step against PyTorch with each named algorithm, and the data
-# pipeline against PIL + numpy. Each benchmark measures its peer in the same invocation; this script adds
-# the machine (CPU model, flags, load before and after) so the figures carry their conditions.
+# pipeline against PIL + numpy. Each benchmark measures its peer in the same invocation (the step's peer
+# interleaved with tint's steps, one pair at a time: tint bench --peer-mode interleaved, the default, so
+# each pair is a ratio; the logs' "per pair" lines have their median and range); this script adds the
+# machine (CPU model, flags, load before and after) so the figures carry their conditions.
 #
 #   bash benchmarks/cpu_check.sh --torch ~/venv-torch/bin/python [--pil ~/venv-pil/bin/python]
 #        [--build build-rel] [--data ~/tintdata/train] [--out DIR] [--baseline OLD_TINT_BINARY]
@@ -13,7 +15,7 @@
 #   cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release -DTINT_CUDA=OFF
 #   cmake --build build-rel --target tint bench_cpu_conv bench_data_pipeline
 set -u
-TORCH= PIL= BUILD=build-rel DATA= OUT= BASELINE= STEPS=5 WARMUP=2
+TORCH= PIL= BUILD=build-rel DATA= OUT= BASELINE= STEPS=10 WARMUP=2
 while [ $# -gt 0 ]; do
   case "$1" in
     --torch) TORCH=$2; shift 2 ;;
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --baseline) BASELINE=$2; shift 2 ;;
     --steps) STEPS=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "cpu_check.sh: unknown argument '$1' (--help lists them)" >&2; exit 1 ;;
   esac
 done
