@@ -52,6 +52,7 @@ struct Scratch {
   ScratchBuffer weights;  // the caller's: transformed weights shared by the tasks of one call
   ScratchBuffer v, m, tile;
   ScratchBuffer panel;  // forward with one tile block: a row panel's transformed kernels, one depth block
+  ScratchBuffer shared_v;  // the caller's: forward with one tile block, V computed once for every task
 };
 
 Scratch& scratch() {
@@ -317,16 +318,47 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
     transform_weights<M, R>(pool, u, w, s, flipped, isa);
   }
 
+  // V[xi][tile panel][channel][kNR], the input tiles transformed, of tile block tb into v: channels
+  // [c0, c1) of it. d, stage and zeros are a thread's tile scratch (below).
+  const int64_t width = M * kLanes + M;
+  auto tile_scratch = [&](Scratch& sc) {
+    float* d = sc.tile.get(2 * aa * kLanes + (a + 1) * width);
+    float* zeros = d + 2 * aa * kLanes + a * width;
+    std::fill(zeros, zeros + width, 0.0f);
+    return d;
+  };
+  auto transform_input = [&](float* v, int64_t tb, int64_t c0, int64_t c1, float* d) {
+    float* stage = d + 2 * aa * kLanes;
+    const float* zeros = stage + a * width;
+    const int64_t t0 = tb * kTileBlock, nt = std::min(kTileBlock, tl.total - t0), panels = ceil_div(nt, kNR);
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t p = 0; p < panels; ++p) {
+        gather_input<M, R>(d, x, s, tl, c, t0 + p * kNR, tf, stage, zeros);
+        tf.input(d, kLanes, v + p * C * kNR + c * kNR, panels * C * kNR);
+      }
+  };
+  // With one block of tiles split by rows over the threads (the deep layers at batch 1), every task would
+  // transform the same input: V is made once, the channels split over the pool, and the tasks read it.
+  // Each task making its own V was 14% of the forward's time at 16^2 (1024 -> 512, F(2x2), perf). Shared,
+  // alternated call by call with the old way (2 threads, 40 pairs, 48 MB written between calls, 2-core
+  // Xeon, 2026-12-01), old / new per pair: 1024 -> 512 at 16^2 forward 1.069, backward-data 1.081;
+  // 512 -> 512 at 16^2 1.072 and 1.092. In the whole 128^2 batch-1 step that is about 2 ms, under the
+  // step's noise (0.990 and 0.997 in two 40-pair runs of the two ways alternated step by step).
+  float* shared_v = nullptr;
+  if (tblocks == 1 && mblocks > 1) {
+    shared_v = scratch().shared_v.get(aa * C * kTileBlock);
+    run_tasks(pool, C, [&](int64_t c0, int64_t c1) {
+      transform_input(shared_v, 0, c0, c1, tile_scratch(scratch()));
+    });
+  }
+
   auto body = [&](int64_t task_begin, int64_t task_end) {
     Scratch& sc = scratch();
-    float* v = sc.v.get(aa * C * kTileBlock);       // V[xi][tile panel][channel][kNR]
+    float* v = shared_v ? shared_v : sc.v.get(aa * C * kTileBlock);
     float* mm = sc.m.get(aa * mstep * kTileBlock);  // M[xi][row][tile]
-    const int64_t width = M * kLanes + M;
-    float* d = sc.tile.get(2 * aa * kLanes + (a + 1) * width);
+    float* d = tile_scratch(sc);
     float* vt = d + aa * kLanes;
     float* stage = vt + aa * kLanes;
-    float* zeros = stage + a * width;
-    std::fill(zeros, zeros + width, 0.0f);
     constexpr int rr = R * R;
     float* upanel = fused ? sc.panel.get(aa * kKC * kMR + (rr + kMR * aa) * kLanes) : nullptr;
     float* g = fused ? upanel + aa * kKC * kMR : nullptr;
@@ -336,11 +368,7 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
       const int64_t m0 = mb * mstep, m1 = std::min(Mp, m0 + mstep), rows = m1 - m0;
       const int64_t t0 = tb * kTileBlock, nt = std::min(kTileBlock, tl.total - t0);
       const int64_t panels = ceil_div(nt, kNR), ntp = panels * kNR;
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t p = 0; p < panels; ++p) {
-          gather_input<M, R>(d, x, s, tl, c, t0 + p * kNR, tf, stage, zeros);
-          tf.input(d, kLanes, v + p * C * kNR + c * kNR, panels * C * kNR);
-        }
+      if (!shared_v) transform_input(v, tb, 0, C, d);
       // The rows of U past c_out are padding: the last panel computes only the real ones (c_out = 64 is
       // five panels and 4 rows, not six panels). The output transform never reads the others.
       auto gemms = [&](int xi, const float* a_panel, int64_t r, int64_t pc, int64_t kc) {
