@@ -318,7 +318,7 @@ class ServedPeer {
       result_.note = why;
       return;
     }
-    std::signal(SIGPIPE, SIG_IGN);  // a peer that died makes write() fail, not kill tint
+    old_sigpipe_ = std::signal(SIGPIPE, SIG_IGN);  // a peer that died makes write() fail, not kill tint
     char path[] = "/tmp/tint_bench_peer_XXXXXX";
     const int err = ::mkstemp(path);
     if (err < 0) {
@@ -362,6 +362,7 @@ class ServedPeer {
   ~ServedPeer() {
     stop();
     if (!err_path_.empty()) ::unlink(err_path_.c_str());
+    if (old_sigpipe_ != SIG_ERR) std::signal(SIGPIPE, old_sigpipe_);
   }
 
   bool ok() const { return ok_; }
@@ -433,6 +434,7 @@ class ServedPeer {
   }
 
   std::string python_, err_path_;
+  void (*old_sigpipe_)(int) = SIG_ERR;
   pid_t pid_ = -1;
   int to_ = -1;
   FILE* from_ = nullptr;
