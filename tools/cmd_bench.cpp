@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -62,6 +63,12 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
                       batch gives the pairs' median and range. sequential: tint's steps, then the peer's
   --peer-script FILE  the peer's script (default benchmarks/peers/torch_unet_step.py): another peer that
                       takes the same arguments and speaks the same --serve protocol
+  --peer-name NAME    what the table and the per-pair line call the peer (default pytorch)
+  --serve             be a peer: warm up, print "ready tint", then run one timed step per line "step" on
+                      stdin, answering "TOTAL FORWARD BACKWARD OPTIMISER" in ms; "end" prints a JSON line
+                      over the served steps. One batch size. Another build as the peer, interleaved:
+                      TINT_PEER=OTHER/tint tint bench --peer bash --peer-script
+                      benchmarks/peers/tint_peer.sh --peer-name other
   --json FILE         write the results as JSON
   --profile FILE.json profile --steps more steps per batch size after the timed ones: a table per batch and
                       a Chrome/Perfetto trace (FILE_b<N>.json when several batch sizes are given)
@@ -281,8 +288,12 @@ PeerResult peer_outcome(const std::string& python, int rc, const std::string& la
     r.json = last_line;
     const size_t t = last_line.find("\"torch\": \"");
     const size_t d = last_line.find("\"device\": \"");
+    const size_t who = last_line.find("\"peer\": \"");
     if (t != std::string::npos && d != std::string::npos)
       r.note = fmt::format("torch {}, {}", last_line.substr(t + 10, last_line.find('"', t + 10) - t - 10),
+                           last_line.substr(d + 11, last_line.find('"', d + 11) - d - 11));
+    else if (who != std::string::npos && d != std::string::npos)  // another peer: its name and device
+      r.note = fmt::format("{}, {}", last_line.substr(who + 9, last_line.find('"', who + 9) - who - 9),
                            last_line.substr(d + 11, last_line.find('"', d + 11) - d - 11));
     if (const size_t s = last_line.find("\"setting\": \""); s != std::string::npos)
       r.note += fmt::format(", setting {}", last_line.substr(s + 12, last_line.find('"', s + 12) - s - 12));
@@ -442,13 +453,52 @@ class ServedPeer {
   PeerResult result_;
 };
 
+// --serve: the other side of ServedPeer. `step` runs one training step (as timed above) into its Phases.
+template <class Step>
+int serve_steps(Step& step, int warmup, Device device, int batch, int size, DeviceRuntime& rt) {
+  Phases p;
+  for (int i = 0; i < warmup; ++i) step(p);
+  std::fputs("ready tint\n", stdout);
+  std::fflush(stdout);
+  std::vector<Phases> served;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line == "end") break;
+    TINT_CHECK(line == "step", "tint bench --serve: unknown request '{}' (expected step or end)", line);
+    step(p);
+    served.push_back(p);
+    fmt::print("{:.4f} {:.4f} {:.4f} {:.4f}\n", p.total(), p.forward, p.backward, p.optimiser);
+    std::fflush(stdout);
+  }
+  TINT_CHECK(!served.empty(), "tint bench --serve: served no steps");
+  auto med = [&](double (*f)(const Phases&)) {
+    std::vector<double> v;
+    for (const Phases& q : served) v.push_back(f(q));
+    return median(v);
+  };
+  std::vector<double> totals;
+  for (const Phases& q : served) totals.push_back(q.total());
+  const std::string threads =
+      device.kind == DeviceKind::Cpu ? fmt::format(" ({} threads)", rt.stream.pool->size()) : std::string();
+  fmt::print(
+      "{{\"peer\": \"tint\", \"device\": \"{}{}\", \"batch\": {}, \"size\": {}, \"ms_median\": {:.4f}, "
+      "\"ms_min\": {:.4f}, \"ms_max\": {:.4f}, \"forward_ms\": {:.4f}, \"backward_ms\": {:.4f}, "
+      "\"optimiser_ms\": {:.4f}, \"repeats\": {}, \"served\": true, \"setting\": {}}}\n",
+      device.str(), threads, batch, size, median(totals), *std::min_element(totals.begin(), totals.end()),
+      *std::max_element(totals.begin(), totals.end()), med([](const Phases& q) { return q.forward; }),
+      med([](const Phases& q) { return q.backward; }), med([](const Phases& q) { return q.optimiser; }),
+      served.size(), json_string("conv variant " + selected_conv_variant(device)));
+  std::fflush(stdout);
+  return 0;
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
   Args args(argc, argv,
-            Options{{},
+            Options{{"serve"},
                     {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data", "workers",
-                     "peer", "peer-setting", "peer-mode", "peer-script", "json", "profile", "dump-graph", "conv-variant", "ab-variants", "reduce-variant",
+                     "peer", "peer-setting", "peer-mode", "peer-script", "peer-name", "json", "profile", "dump-graph", "conv-variant", "ab-variants", "reduce-variant",
                      "precision"},
                     0,
                     ""});
@@ -498,6 +548,17 @@ int run_bench(int argc, char** argv) {
   const std::string loss_name = args.get("loss", "l2");
   TINT_CHECK(loss_name == "l1" || loss_name == "l2", "--loss must be l1 or l2, got '{}'", loss_name);
   const std::vector<int> batches = parse_batches(args.get("batches", "1,8"));
+  const bool serve = args.has("serve");
+  if (serve) {
+    TINT_CHECK(batches.size() == 1, "--serve: one batch size (--batches N), got {}", args.get("batches", "1,8"));
+    TINT_CHECK(!args.has("peer") && !args.has("profile") && !args.has("ab-variants") && !args.has("json") &&
+                   !args.has("dump-graph"),
+               "--serve answers requests on stdin; --peer, --profile, --ab-variants, --json and --dump-graph "
+               "belong to the bench that asks");
+  }
+  const std::string peer_name = args.get("peer-name", "pytorch");
+  TINT_CHECK(!peer_name.empty() && peer_name.size() <= 16 && peer_name.find_first_of(" \t\n") == std::string::npos,
+             "--peer-name '{}': one word of at most 16 characters", peer_name);
   const int steps = args.get_int("steps", 10, 1, 100000);
   const int warmup = args.get_int("warmup", 3, 0, 10000);
   const int workers = args.get_int("workers", int(std::max(1u, std::thread::hardware_concurrency())), 1, 64);
@@ -529,6 +590,7 @@ int run_bench(int argc, char** argv) {
   const std::string threads =
       device.kind == DeviceKind::Cpu ? fmt::format(" ({} threads)", rt.stream.pool->size()) : std::string();
   fmt::print(
+      serve ? stderr : stdout,  // a server's stdout is the protocol's
       "tint bench: U-Net width {}, {} levels, {}x{}, {} loss, {}, on {}{}; {} photos from {}, {} loader "
       "worker{}; median of {} steps after {} warm-up\nmachine: {}\n",
       width, levels, size, size, loss_name, tf32 ? "TF32 3x3 convolutions" : "fp32", device.str(), threads, files.size(), data_dir, workers,
@@ -626,6 +688,7 @@ int run_bench(int argc, char** argv) {
       std::fflush(stdout);
       served = std::make_unique<ServedPeer>(peer_args);
     }
+    if (serve) return serve_steps(step, warmup, device, batch, size, rt);
     if (ab.empty()) {
       for (int i = 0; i < warmup; ++i) step(p);
       for (int i = 0; i < steps; ++i) {
@@ -707,8 +770,8 @@ int run_bench(int argc, char** argv) {
   }
 
   fmt::print("\n{:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>9} {:>11} {:>13}\n", "batch", "data ms",
-             "upload ms", "fwd ms", "bwd ms", "adam ms", "step ms", "img/s", "peak MiB", "pytorch ms",
-             "pytorch/tint");
+             "upload ms", "fwd ms", "bwd ms", "adam ms", "step ms", "img/s", "peak MiB", peer_name + " ms",
+             peer_name + "/tint");
   for (const BatchResult& r : results) {
     const std::string peer_ms = r.peer.ran ? fmt::format("{:.2f}", r.peer.ms) : "skipped";
     const std::string ratio = r.peer.ran ? fmt::format("{:.2f}", peer_over_tint(r)) : "skipped";
@@ -733,8 +796,8 @@ int run_bench(int argc, char** argv) {
     for (size_t i = 0; i < r.peer.pair_peer_ms.size(); ++i)
       ratios.push_back(r.peer.pair_peer_ms[i] / r.peer.pair_tint_ms[i]);
     const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
-    fmt::print("batch {}: pytorch / tint per pair, interleaved: median {:.3f} (range {:.3f}-{:.3f}, {} pairs)\n",
-               r.batch, median(ratios), *lo, *hi, ratios.size());
+    fmt::print("batch {}: {} / tint per pair, interleaved: median {:.3f} (range {:.3f}-{:.3f}, {} pairs)\n",
+               r.batch, peer_name, median(ratios), *lo, *hi, ratios.size());
   }
   const BatchResult* b1 = nullptr;
   const BatchResult* b8 = nullptr;

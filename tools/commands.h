@@ -18,7 +18,7 @@ int run_train(int argc, char** argv);
 // Selects the CUDA convolution variant by name on cuda or cuda-emu (`flag` names the option in errors);
 // any other device has one conv kernel, and asking for a variant there is an error.
 void select_conv_variant(Device device, const std::string& flag, const std::string& name);
-// The CUDA conv variant selected on cuda or cuda-emu; "" on the other devices.
+// The conv variant selected on cpu, cuda or cuda-emu; "" on cpu-ref (one conv kernel).
 std::string selected_conv_variant(Device device);
 // --precision (empty when not given): fp32 or tf32, which on cuda and cuda-emu selects winograd2-tf32 unless
 // --conv-variant (given as `conv_variant`, empty when absent) already names a -tf32 variant; the

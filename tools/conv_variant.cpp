@@ -24,6 +24,7 @@ std::string selected_conv_variant(Device device) {
 #ifdef TINT_HAVE_CUDA
   if (device.kind == DeviceKind::Cuda) return cuda::conv_variant();
 #endif
+  if (device.kind == DeviceKind::Cpu) return cpu::conv_variant();
   return "";
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tint bench at a tiny size: the table (a row per batch size, the speed-up of 8 over 1, the peer column
-# saying skipped without an interpreter), the JSON (images/s = batch / step time, phases, speed-up), the
+# saying skipped without an interpreter), the peer interleaved (a fake one, and tint as its own peer), the JSON (images/s = batch / step time, phases, speed-up), the
 # profile (a table and one Chrome trace per batch size with a host lane of phases and a stream lane of ops
 # named after their layers, forward and backward), the graph, and its errors (one line naming the flag).
 # --profile and --dump-graph on train and colorize write the same kinds of file.
@@ -160,6 +160,37 @@ echo "$out" | grep -Eq '^ +1 +[0-9.]+ .* +skipped +skipped$' || fail "no row wit
 out=$("$tint" bench "${small[@]}" --batches 1 --peer "$work/no-such-python" --peer-mode interleaved 2>&1) || fail "$out"
 echo "$out" | grep -q "peer: skipped: interpreter '$work/no-such-python' not found" || fail "missing interpreter, interleaved: $out"
 
+# --serve: tint as a peer. The protocol by hand (ready, one line per step, the JSON at the end), then this
+# same binary as its own peer through benchmarks/peers/tint_peer.sh, named by --peer-name.
+out=$(printf 'step\nstep\nend\n' | "$tint" bench "${small[@]}" --batches 1 --serve 2>"$work/serve.err") \
+  || fail "bench --serve failed: $out $(cat "$work/serve.err")"
+[ "$(echo "$out" | head -1)" = "ready tint" ] || fail "--serve's first line: $out"
+[ "$(echo "$out" | grep -cE '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9.]+$')" -eq 2 ] || fail "--serve's step lines: $out"
+echo "$out" | tail -1 | python3 -c "
+import json, sys
+j = json.loads(sys.stdin.read())
+assert j['peer'] == 'tint' and j['repeats'] == 2 and j['served'] and j['ms_median'] > 0, j
+assert j['setting'] == 'conv variant auto', j
+" || fail "--serve's JSON: $out"
+grep -q "^tint bench: U-Net" "$work/serve.err" || fail "--serve's header belongs on stderr: $(cat "$work/serve.err")"
+out=$(printf 'stop\n' | "$tint" bench "${small[@]}" --batches 1 --serve 2>&1) && fail "--serve took a bad request: $out"
+echo "$out" | grep -q "unknown request 'stop'" || fail "--serve's bad request: $out"
+out=$(TINT_PEER="$tint" "$tint" bench "${four[@]}" --batches 1 --peer bash --peer-script benchmarks/peers/tint_peer.sh \
+      --peer-name self --json "$work/self.json" 2>&1) || fail "tint as its own peer failed: $out"
+echo "$out" | grep -Eq '^batch 1: self / tint per pair, interleaved: median [0-9.]+ \(range [0-9.]+-[0-9.]+, 4 pairs\)$' \
+  || fail "no per-pair line for the tint peer: $out"
+echo "$out" | grep -q "self ms *self/tint" || fail "the table does not name the peer: $out"
+echo "$out" | grep -q "^peer: tint, cpu ([0-9]* threads), setting conv variant auto$" || fail "tint peer's note: $out"
+python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))['results'][0]
+assert r['peer']['peer'] == 'tint' and r['peer']['repeats'] == 4 and len(r['pair_pytorch_ms']) == 4, r
+" "$work/self.json" || fail "tint peer's JSON"
+out=$(TINT_PEER="$tint" "$tint" bench "${small[@]}" --batches 1 --peer bash --peer-script benchmarks/peers/tint_peer.sh \
+      --peer-mode sequential 2>&1) || fail "$out"
+echo "$out" | grep -q "peer: skipped: the peer failed (exit 2): tint_peer.sh: a tint peer runs only interleaved" \
+  || fail "tint peer, sequential: $out"
+
 # errors: one line naming the flag, exit 1
 expect_error() {  # pattern, args...
   local pattern=$1; shift
@@ -180,6 +211,9 @@ expect_error "unknown cpu conv variant 'nope'" "${small[@]}" --ab-variants gemm,
 expect_error "give one or the other" "${small[@]}" --ab-variants gemm,auto --conv-variant gemm
 expect_error "--ab-variants times two variants" "${small[@]}" --ab-variants gemm,auto --profile "$work/p.json"
 expect_error "--peer-mode fast: expected interleaved or sequential" "${small[@]}" --peer-mode fast
+expect_error "--serve: one batch size" "${small[@]}" --batches 1,8 --serve
+expect_error "--serve answers requests on stdin" "${small[@]}" --batches 1 --serve --peer python3
+expect_error "--peer-name 'a b': one word" "${small[@]}" --peer-name "a b"
 expect_error "--peer-script '$work/none.py': no such file" "${small[@]}" --peer python3 --peer-script "$work/none.py"
 "$tint" bench --help | grep -q "^usage: tint bench" || fail "--help"
 echo "bench: ok"
