@@ -101,7 +101,6 @@ struct PeerResult {
   std::string json;  // the peer's own line
   // Interleaved: the peer's step and tint's, pair i at index i (the pairs' ratios are peer / tint).
   std::vector<double> pair_peer_ms, pair_tint_ms;
-  double pair_ratio() const;
 };
 
 PeerResult peer_skipped(std::string note) {
@@ -135,10 +134,11 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-double PeerResult::pair_ratio() const {
+// num[i] / den[i], pair by pair (two step times taken side by side).
+std::vector<double> pair_ratios(const std::vector<double>& num, const std::vector<double>& den) {
   std::vector<double> r;
-  for (size_t i = 0; i < pair_peer_ms.size(); ++i) r.push_back(pair_peer_ms[i] / pair_tint_ms[i]);
-  return median(r);
+  for (size_t i = 0; i < num.size(); ++i) r.push_back(num[i] / den[i]);
+  return r;
 }
 
 std::vector<int> parse_batches(const std::string& list) {
@@ -196,31 +196,28 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
+std::string json_list(const std::vector<double>& v) {
+  std::string out;
+  for (double x : v) out += fmt::format("{}{:.4f}", out.empty() ? "" : ", ", x);
+  return "[" + out + "]";
+}
+
 std::string ab_json(const std::vector<std::string>& names, const AbResult& ab) {
-  auto list = [](const std::vector<double>& v) {
-    std::string out;
-    for (double x : v) out += fmt::format("{}{:.4f}", out.empty() ? "" : ", ", x);
-    return "[" + out + "]";
-  };
   return fmt::format(", \"ab_variants\": [{}, {}], \"ab_a_step_ms\": {}, \"ab_b_step_ms\": {}",
-                     json_string(names[0]), json_string(names[1]), list(ab.a_ms), list(ab.b_ms));
+                     json_string(names[0]), json_string(names[1]), json_list(ab.a_ms), json_list(ab.b_ms));
 }
 
 // Interleaved: the two processes' step times pair by pair ("peer_mode" says which way the peer ran).
 std::string pairs_json(const PeerResult& p) {
   if (p.pair_peer_ms.empty()) return p.ran ? ", \"peer_mode\": \"sequential\"" : "";
-  auto list = [](const std::vector<double>& v) {
-    std::string out;
-    for (double x : v) out += fmt::format("{}{:.4f}", out.empty() ? "" : ", ", x);
-    return "[" + out + "]";
-  };
   return fmt::format(", \"peer_mode\": \"interleaved\", \"pair_pytorch_ms\": {}, \"pair_tint_ms\": {}",
-                     list(p.pair_peer_ms), list(p.pair_tint_ms));
+                     json_list(p.pair_peer_ms), json_list(p.pair_tint_ms));
 }
 
 // PyTorch's time over tint's: the pairs' median ratio when interleaved, else the ratio of the medians.
 double peer_over_tint(const BatchResult& r) {
-  return r.peer.pair_peer_ms.empty() ? r.peer.ms / r.step_ms : r.peer.pair_ratio();
+  return r.peer.pair_peer_ms.empty() ? r.peer.ms / r.step_ms
+                                     : median(pair_ratios(r.peer.pair_peer_ms, r.peer.pair_tint_ms));
 }
 
 // A number after "key": in the peer's one line of JSON (it prints nothing else on stdout).
@@ -232,6 +229,16 @@ std::optional<double> json_number(const std::string& json, const std::string& ke
   const double v = std::strtod(start, &end);
   if (end == start) return std::nullopt;
   return v;
+}
+
+// The string after "key": in the peer's line of JSON (no escapes in the values it prints).
+std::optional<std::string> json_text(const std::string& json, const std::string& key) {
+  const std::string open = "\"" + key + "\": \"";
+  const size_t k = json.find(open);
+  if (k == std::string::npos) return std::nullopt;
+  const size_t start = k + open.size(), end = json.find('"', start);
+  if (end == std::string::npos) return std::nullopt;
+  return json.substr(start, end - start);
 }
 
 std::string shell_quote(const std::string& s) {
@@ -286,17 +293,10 @@ PeerResult peer_outcome(const std::string& python, int rc, const std::string& la
     r.ran = true;
     r.ms = *ms;
     r.json = last_line;
-    const size_t t = last_line.find("\"torch\": \"");
-    const size_t d = last_line.find("\"device\": \"");
-    const size_t who = last_line.find("\"peer\": \"");
-    if (t != std::string::npos && d != std::string::npos)
-      r.note = fmt::format("torch {}, {}", last_line.substr(t + 10, last_line.find('"', t + 10) - t - 10),
-                           last_line.substr(d + 11, last_line.find('"', d + 11) - d - 11));
-    else if (who != std::string::npos && d != std::string::npos)  // another peer: its name and device
-      r.note = fmt::format("{}, {}", last_line.substr(who + 9, last_line.find('"', who + 9) - who - 9),
-                           last_line.substr(d + 11, last_line.find('"', d + 11) - d - 11));
-    if (const size_t s = last_line.find("\"setting\": \""); s != std::string::npos)
-      r.note += fmt::format(", setting {}", last_line.substr(s + 12, last_line.find('"', s + 12) - s - 12));
+    const auto torch = json_text(last_line, "torch"), who = json_text(last_line, "peer");
+    if (const auto device = json_text(last_line, "device"); device && (torch || who))
+      r.note = torch ? fmt::format("torch {}, {}", *torch, *device) : fmt::format("{}, {}", *who, *device);
+    if (const auto setting = json_text(last_line, "setting")) r.note += fmt::format(", setting {}", *setting);
   } else {
     r.note = fmt::format("skipped: the peer failed (exit {}): {}", rc, last_line.substr(0, 200));
   }
@@ -783,8 +783,7 @@ int run_bench(int argc, char** argv) {
   }
   for (const BatchResult& r : results) {
     if (r.ab.a_ms.empty()) continue;
-    std::vector<double> ratios;
-    for (size_t i = 0; i < r.ab.a_ms.size(); ++i) ratios.push_back(r.ab.a_ms[i] / r.ab.b_ms[i]);
+    const std::vector<double> ratios = pair_ratios(r.ab.a_ms, r.ab.b_ms);
     const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
     fmt::print("batch {}: {} {:.2f} ms, {} {:.2f} ms; {} / {} per pair: median {:.3f} (range {:.3f}-{:.3f}, {} pairs)\n",
                r.batch, ab[0], median(r.ab.a_ms), ab[1], median(r.ab.b_ms), ab[0], ab[1], median(ratios), *lo, *hi,
@@ -792,9 +791,7 @@ int run_bench(int argc, char** argv) {
   }
   for (const BatchResult& r : results) {
     if (r.peer.pair_peer_ms.empty()) continue;
-    std::vector<double> ratios;
-    for (size_t i = 0; i < r.peer.pair_peer_ms.size(); ++i)
-      ratios.push_back(r.peer.pair_peer_ms[i] / r.peer.pair_tint_ms[i]);
+    const std::vector<double> ratios = pair_ratios(r.peer.pair_peer_ms, r.peer.pair_tint_ms);
     const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
     fmt::print("batch {}: {} / tint per pair, interleaved: median {:.3f} (range {:.3f}-{:.3f}, {} pairs)\n",
                r.batch, peer_name, median(ratios), *lo, *hi, ratios.size());

@@ -52,7 +52,9 @@ struct Scratch {
   ScratchBuffer weights;  // the caller's: transformed weights shared by the tasks of one call
   ScratchBuffer v, m, tile;
   ScratchBuffer panel;  // forward with one tile block: a row panel's transformed kernels, one depth block
-  ScratchBuffer shared_v;  // the caller's: forward with one tile block, V computed once for every task
+  // The caller's: forward with one tile block, V computed once for every task. Not `v`: a one-thread call
+  // of the same shape leaves a correct V there, which would hide a channel the shared pass failed to write.
+  ScratchBuffer shared_v;
 };
 
 Scratch& scratch() {
@@ -342,8 +344,9 @@ void forward(ThreadPool* pool, float* y, const float* x, const float* w, const C
   // Each task making its own V was 14% of the forward's time at 16^2 (1024 -> 512, F(2x2), perf). Shared,
   // alternated call by call with the old way (2 threads, 40 pairs, 48 MB written between calls, 2-core
   // Xeon, 2026-12-01), old / new per pair: 1024 -> 512 at 16^2 forward 1.069, backward-data 1.081;
-  // 512 -> 512 at 16^2 1.072 and 1.092. In the whole 128^2 batch-1 step that is about 2 ms, under the
-  // step's noise (0.990 and 0.997 in two 40-pair runs of the two ways alternated step by step).
+  // 512 -> 512 at 16^2 1.072 and 1.092. In the whole 128^2 batch-1 step, the build without it against
+  // the build with it, interleaved (tint bench --serve as the peer): 1.012 over 40 pairs, where the same
+  // build against itself gave 0.991.
   float* shared_v = nullptr;
   if (tblocks == 1 && mblocks > 1) {
     shared_v = scratch().shared_v.get(aa * C * kTileBlock);
