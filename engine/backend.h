@@ -230,6 +230,18 @@ struct Backend {
   // The per-element formula is kernels/common/pointwise.h (adam_update), shared by every backend.
   void (*adam_step)(const Stream&, float* param, const float* grad, float* m, float* v, int64_t n,
                     const AdamHyper&);
+
+  // ---- graphs (optional; nullptr: the backend cannot record its work) --------------------------------
+  // Stream capture, as CUDA graphs. Between begin_capture and end_capture the entries above RECORD their
+  // work on the stream instead of running it: nothing is computed and no output is written until the graph
+  // is launched. Meanwhile the host must not wait for the stream (synchronize is an error, and it spoils
+  // the capture: end_capture then throws, naming the call). end_capture always ends the capture and
+  // returns an executable graph; launch_graph runs it on the stream, every time with the pointers and
+  // arguments recorded, reading any host source of copy_from_host anew; destroy_graph frees it.
+  void (*begin_capture)(const Stream&) = nullptr;
+  void* (*end_capture)(const Stream&) = nullptr;
+  void (*launch_graph)(const Stream&, void* graph) = nullptr;
+  void (*destroy_graph)(void* graph) = nullptr;
 };
 
 // The backends this build has. cpu and cpu-ref always; cuda-emu always; cuda only when built with nvcc

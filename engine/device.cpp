@@ -66,31 +66,39 @@ CachingAllocator::~CachingAllocator() {
   release_cache();
 }
 
+void* CachingAllocator::take_free(std::multimap<size_t, void*>& list, size_t size, size_t* got) {
+  auto it = list.lower_bound(size);
+  if (it == list.end() || it->first > 2 * size) return nullptr;
+  void* p = it->second;
+  *got = it->first;
+  list.erase(it);
+  return p;
+}
+
 void* CachingAllocator::allocate(size_t bytes) {
   const size_t size = round_up(bytes == 0 ? 1 : bytes);
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = free_blocks_.lower_bound(size);
-  if (it != free_blocks_.end() && it->first <= 2 * size) {
-    void* p = it->second;
-    size_t got = it->first;
-    free_blocks_.erase(it);
-    live_[p] = got;
+  const int pool = capture_pool_ && std::this_thread::get_id() == capture_thread_ ? capture_pool_ : 0;
+  size_t got = 0;
+  void* p = pool ? take_free(pool_free_[pool], size, &got) : nullptr;
+  if (!p) p = take_free(free_blocks_, size, &got);  // a capture takes a cached block into its pool
+  if (p) {
+    live_[p] = Block{got, pool};
     stats_.bytes_cached -= got;
     stats_.bytes_in_use += got;
     stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
     return p;
   }
-  void* p = nullptr;
   try {
     p = backend_.alloc(size);
   } catch (const Error&) {
-    // Give the cache back and try once more before reporting.
+    // Give the cache back and try once more before reporting. Pools keep theirs: a graph may use them.
     for (auto& [s, b] : free_blocks_) {
       backend_.free(b);
       ++stats_.backend_frees;
+      stats_.bytes_cached -= s;
     }
     free_blocks_.clear();
-    stats_.bytes_cached = 0;
     try {
       p = backend_.alloc(size);
     } catch (const Error& e) {
@@ -99,7 +107,7 @@ void* CachingAllocator::allocate(size_t bytes) {
     }
   }
   ++stats_.backend_allocs;
-  live_[p] = size;
+  live_[p] = Block{size, pool};
   stats_.bytes_in_use += size;
   stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
   return p;
@@ -110,11 +118,41 @@ void CachingAllocator::deallocate(void* p) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = live_.find(p);
   if (it == live_.end()) return;  // not ours: a bug elsewhere, but never a double free here
-  size_t size = it->second;
+  const Block block = it->second;
   live_.erase(it);
-  stats_.bytes_in_use -= size;
-  stats_.bytes_cached += size;
-  free_blocks_.emplace(size, p);
+  stats_.bytes_in_use -= block.size;
+  stats_.bytes_cached += block.size;
+  free_list(block.pool).emplace(block.size, p);
+}
+
+int CachingAllocator::create_pool() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int pool = next_pool_++;
+  pool_free_[pool];
+  return pool;
+}
+
+void CachingAllocator::release_pool(int pool) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = pool_free_.find(pool);
+  if (it == pool_free_.end()) return;
+  free_blocks_.merge(it->second);
+  pool_free_.erase(it);
+  for (auto& [p, block] : live_)
+    if (block.pool == pool) block.pool = 0;
+  if (capture_pool_ == pool) capture_pool_ = 0;
+}
+
+void CachingAllocator::set_capture_pool(int pool) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  TINT_CHECK(pool == 0 || pool_free_.count(pool), "set_capture_pool: pool {} does not exist", pool);
+  capture_pool_ = pool;
+  capture_thread_ = std::this_thread::get_id();
+}
+
+int CachingAllocator::capture_pool() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return capture_pool_;
 }
 
 void CachingAllocator::release_cache() {
@@ -122,9 +160,9 @@ void CachingAllocator::release_cache() {
   for (auto& [s, b] : free_blocks_) {
     backend_.free(b);
     ++stats_.backend_frees;
+    stats_.bytes_cached -= s;
   }
   free_blocks_.clear();
-  stats_.bytes_cached = 0;
 }
 
 void CachingAllocator::reset_peak() {
@@ -156,11 +194,49 @@ DeviceRuntime::~DeviceRuntime() {
 
 void DeviceRuntime::ensure_workspace(size_t bytes) {
   if (bytes <= stream.workspace_bytes) return;
-  synchronize();  // a kernel in flight may still use the old one
-  if (workspace_) allocator.deallocate(workspace_);
+  // A kernel in flight may still use the old one. A capture must not wait: it retires the old one instead
+  // (work recorded before the growth uses it, and nothing of the capture has run yet).
+  if (!capturing_) synchronize();
+  if (workspace_) {
+    if (live_graphs_ > 0 || capturing_)
+      retired_workspaces_.push_back(workspace_);
+    else
+      allocator.deallocate(workspace_);
+  }
+  // The workspace outlives any capture: it never comes from a graph's pool.
+  const int pool = capturing_ ? allocator.capture_pool() : 0;
+  if (pool) allocator.set_capture_pool(0);
   workspace_ = allocator.allocate(bytes);
+  if (pool) allocator.set_capture_pool(pool);
   stream.workspace = workspace_;
   stream.workspace_bytes = bytes;
+}
+
+void DeviceRuntime::begin_capture(int pool) {
+  TINT_CHECK(backend.begin_capture != nullptr, "{}: this backend cannot capture graphs", device.str());
+  TINT_CHECK(!capturing_, "{}: a graph is already being captured", device.str());
+  allocator.set_capture_pool(pool);
+  try {
+    backend.begin_capture(stream);
+  } catch (...) {
+    allocator.set_capture_pool(0);
+    throw;
+  }
+  capturing_ = true;
+}
+
+void* DeviceRuntime::end_capture() {
+  TINT_CHECK(capturing_, "{}: no graph is being captured", device.str());
+  capturing_ = false;
+  allocator.set_capture_pool(0);
+  return backend.end_capture(stream);
+}
+
+void DeviceRuntime::release_retired() {
+  if (live_graphs_ > 0 || capturing_) return;
+  if (!retired_workspaces_.empty()) synchronize();  // the last replay may still run
+  for (void* w : retired_workspaces_) allocator.deallocate(w);
+  retired_workspaces_.clear();
 }
 
 DeviceRuntime& runtime(Device d) {

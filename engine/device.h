@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/backend.h"
@@ -59,11 +60,33 @@ class CachingAllocator {
   Stats stats() const;
   void reset_peak();  // peak_bytes_in_use = bytes_in_use, to measure one phase of a run
 
+  // Private pools, for captured graphs (engine/graph.h). A graph's replay writes the blocks its capture
+  // was given, so none of them may go to another tensor while the graph lives. While the calling thread has
+  // set a capture pool, allocate() serves it from that pool's free blocks (then from the cache, then the
+  // backend), and a block freed at any time returns to the pool it was allocated in, not to the cache.
+  // release_pool() gives the pool's free blocks to the cache, and its live ones go there when freed.
+  int create_pool();
+  void release_pool(int pool);
+  void set_capture_pool(int pool);  // 0: none. For the calling thread only: other threads are not captured.
+  int capture_pool() const;
+
  private:
+  struct Block {
+    size_t size = 0;
+    int pool = 0;  // 0: the cache's
+  };
+  // The free list of a pool (0: the cache). Under mutex_.
+  std::multimap<size_t, void*>& free_list(int pool) { return pool ? pool_free_[pool] : free_blocks_; }
+  void* take_free(std::multimap<size_t, void*>& list, size_t size, size_t* got);
+
   const Backend& backend_;
   mutable std::mutex mutex_;
-  std::multimap<size_t, void*> free_blocks_;  // size -> block
-  std::map<void*, size_t> live_;              // block -> size
+  std::multimap<size_t, void*> free_blocks_;             // the cache: size -> block
+  std::map<int, std::multimap<size_t, void*>> pool_free_;  // live pools: pool -> size -> block
+  std::map<void*, Block> live_;                         // block -> size, pool
+  int next_pool_ = 1;
+  int capture_pool_ = 0;
+  std::thread::id capture_thread_;
   Stats stats_;
 };
 
@@ -76,9 +99,18 @@ class DeviceRuntime {
   Stream stream;  // handle, pool and workspace filled in by the runtime
   CachingAllocator allocator;
 
-  // Grows the stream's workspace to at least `bytes` (never shrinks).
+  // Grows the stream's workspace to at least `bytes` (never shrinks). While graphs live, a replaced
+  // workspace is kept until the last one is gone: their replays still use it.
   void ensure_workspace(size_t bytes);
   void synchronize() { backend.synchronize(stream); }
+
+  // Graph capture (engine/graph.h keeps these in order; use CapturedGraph, not these).
+  bool capturing() const { return capturing_; }
+  void begin_capture(int pool);
+  void* end_capture();  // ends it even when it throws
+  void graph_created() { ++live_graphs_; }
+  void graph_destroyed() { --live_graphs_, release_retired(); }
+  void release_retired();  // frees the retired workspaces once no graph lives and no capture runs
 
   DeviceRuntime(Device d, const Backend& b);
   ~DeviceRuntime();
@@ -86,6 +118,9 @@ class DeviceRuntime {
  private:
   std::unique_ptr<ThreadPool> pool_;
   void* workspace_ = nullptr;
+  bool capturing_ = false;
+  int live_graphs_ = 0;
+  std::vector<void*> retired_workspaces_;  // replaced while graphs lived
 };
 
 // The runtime of a device, created on first use. Throws when the device is not available.

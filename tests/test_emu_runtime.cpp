@@ -309,3 +309,146 @@ TEST_CASE("emu: a cp.async of a bad size or alignment fails the launch, naming t
   cudaGetLastError();
   TINT_CUDA_CHECK(cudaFree(d_src));
 }
+
+// ---- graphs (stream capture) ----------------------------------------------------------------------------
+
+namespace {
+
+__global__ void add_scalar(float* y, const float* x, float a, int n) {
+  const int i = int(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i < n) y[i] = x[i] + a;
+}
+
+struct CaptureFixture {
+  cudaStream_t s = nullptr;
+  float* x = nullptr;
+  float* y = nullptr;
+  static constexpr int n = 100;
+  CaptureFixture() {
+    TINT_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    TINT_CUDA_CHECK(cudaMalloc(&x, n * sizeof(float)));
+    TINT_CUDA_CHECK(cudaMalloc(&y, n * sizeof(float)));
+  }
+  ~CaptureFixture() {
+    cudaFree(x);
+    cudaFree(y);
+    cudaStreamDestroy(s);
+    cudaGetLastError();
+  }
+  std::vector<float> read(const float* p) const {
+    std::vector<float> out(n);
+    TINT_CUDA_CHECK(cudaMemcpy(out.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost));
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("emu: a captured stream records its work, and each graph launch runs it with the host data of then",
+          "[emu][graph]") {
+  CaptureFixture f;
+  std::vector<float> host(f.n), zeros(f.n, 0.0f);
+  TINT_CUDA_CHECK(cudaMemcpy(f.y, zeros.data(), f.n * sizeof(float), cudaMemcpyHostToDevice));
+  for (int i = 0; i < f.n; ++i) host[i] = float(i);
+
+  TINT_CUDA_CHECK(cudaStreamBeginCapture(f.s, cudaStreamCaptureModeRelaxed));
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  TINT_CUDA_CHECK(cudaStreamIsCapturing(f.s, &status));
+  CHECK(status == cudaStreamCaptureStatusActive);
+  TINT_CUDA_CHECK(cudaMemcpyAsync(f.x, host.data(), f.n * sizeof(float), cudaMemcpyHostToDevice, f.s));
+  TINT_LAUNCH(add_scalar, 1, 128, 0, f.s, f.y, f.x, 0.5f, f.n);
+  TINT_CUDA_CHECK(cudaMemsetAsync(f.x, 0, sizeof(float), f.s));  // x[0] = 0 after the kernel read it
+  cudaGraph_t graph = nullptr;
+  TINT_CUDA_CHECK(cudaStreamEndCapture(f.s, &graph));
+  REQUIRE(graph != nullptr);
+  // Recorded, not run: y is still zero and x still the NaN bytes of fresh memory.
+  CHECK(f.read(f.y) == zeros);
+  CHECK(std::isnan(f.read(f.x)[5]));
+
+  cudaGraphExec_t exec = nullptr;
+  TINT_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  TINT_CUDA_CHECK(cudaGraphDestroy(graph));  // the executable graph does not need it
+  for (int launch = 0; launch < 3; ++launch) {
+    for (int i = 0; i < f.n; ++i) host[i] = float(i * (launch + 1));  // the copy reads the host buffer anew
+    TINT_CUDA_CHECK(cudaGraphLaunch(exec, f.s));
+    TINT_CUDA_CHECK(cudaStreamSynchronize(f.s));
+    const std::vector<float> y = f.read(f.y), x = f.read(f.x);
+    INFO("launch " << launch);
+    for (int i = 0; i < f.n; ++i) REQUIRE(y[i] == float(i * (launch + 1)) + 0.5f);
+    CHECK(x[0] == 0.0f);
+    CHECK(x[1] == float(launch + 1));
+  }
+  TINT_CUDA_CHECK(cudaStreamIsCapturing(f.s, &status));
+  CHECK(status == cudaStreamCaptureStatusNone);
+  // The stream runs work at once again.
+  TINT_LAUNCH(add_scalar, 1, 128, 0, f.s, f.y, f.x, 1.0f, f.n);
+  CHECK(f.read(f.y)[2] == 3.0f * 2 + 1.0f);
+  TINT_CUDA_CHECK(cudaGraphExecDestroy(exec));
+  CHECK(cudaGraphExecDestroy(exec) == cudaErrorInvalidValue);
+  cudaGetLastError();
+}
+
+TEST_CASE("emu: waiting for a capturing stream is an error that spoils the capture, named at its end",
+          "[emu][graph]") {
+  CaptureFixture f;
+  TINT_CUDA_CHECK(cudaStreamBeginCapture(f.s, cudaStreamCaptureModeThreadLocal));
+  TINT_LAUNCH(add_scalar, 1, 128, 0, f.s, f.y, f.x, 0.5f, f.n);
+  CHECK(cudaStreamSynchronize(f.s) == cudaErrorStreamCaptureUnsupported);
+  CHECK(std::string(cudaGetErrorString(cudaErrorStreamCaptureUnsupported)).find("cudaStreamSynchronize") !=
+        std::string::npos);
+  // Work issued after that is refused, and so is the graph.
+  CHECK(cudaMemsetAsync(f.x, 0, 4, f.s) == cudaErrorStreamCaptureInvalidated);
+  cudaGraph_t graph = reinterpret_cast<cudaGraph_t>(0x1234);
+  CHECK(cudaStreamEndCapture(f.s, &graph) == cudaErrorStreamCaptureInvalidated);
+  CHECK(graph == nullptr);
+  CHECK(std::string(cudaGetErrorString(cudaErrorStreamCaptureInvalidated)).find("cudaStreamSynchronize") !=
+        std::string::npos);
+  // The capture is over: the stream works as before.
+  CHECK(cudaStreamSynchronize(f.s) == cudaSuccess);
+
+  // The other waits: cudaStreamQuery, cudaDeviceSynchronize, an event on the stream.
+  cudaEvent_t event = nullptr;
+  TINT_CUDA_CHECK(cudaEventCreate(&event));
+  for (int which = 0; which < 3; ++which) {
+    INFO("wait " << which);
+    TINT_CUDA_CHECK(cudaStreamBeginCapture(f.s, cudaStreamCaptureModeRelaxed));
+    const cudaError_t e = which == 0   ? cudaStreamQuery(f.s)
+                          : which == 1 ? cudaDeviceSynchronize()
+                                       : cudaEventRecord(event, f.s);
+    CHECK(e == cudaErrorStreamCaptureUnsupported);
+    CHECK(cudaStreamEndCapture(f.s, &graph) == cudaErrorStreamCaptureInvalidated);
+  }
+  TINT_CUDA_CHECK(cudaEventDestroy(event));
+
+  // No capture on the legacy stream, none twice, no end without a beginning.
+  CHECK(cudaStreamBeginCapture(nullptr, cudaStreamCaptureModeGlobal) == cudaErrorStreamCaptureUnsupported);
+  TINT_CUDA_CHECK(cudaStreamBeginCapture(f.s, cudaStreamCaptureModeGlobal));
+  CHECK(cudaStreamBeginCapture(f.s, cudaStreamCaptureModeGlobal) == cudaErrorIllegalState);
+  TINT_CUDA_CHECK(cudaStreamEndCapture(f.s, &graph));
+  TINT_CUDA_CHECK(cudaGraphDestroy(graph));
+  CHECK(cudaStreamEndCapture(f.s, &graph) == cudaErrorIllegalState);
+  cudaGetLastError();
+}
+
+TEST_CASE("emu: a launch's configuration is checked when it is recorded, its memory when the graph runs",
+          "[emu][graph]") {
+  CaptureFixture f;
+  TINT_CUDA_CHECK(cudaStreamBeginCapture(f.s, cudaStreamCaptureModeRelaxed));
+  tint::emu::launch("add_scalar", add_scalar, dim3(1), dim3(2048), 0, f.s, f.y, f.x, 0.5f, f.n);
+  CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
+  float* scratch = nullptr;
+  TINT_CUDA_CHECK(cudaMalloc(&scratch, 64));
+  TINT_CUDA_CHECK(cudaMemsetAsync(scratch, 0, 64, f.s));
+  cudaGraph_t graph = nullptr;
+  TINT_CUDA_CHECK(cudaStreamEndCapture(f.s, &graph));
+  cudaGraphExec_t exec = nullptr;
+  TINT_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  TINT_CUDA_CHECK(cudaGraphLaunch(exec, f.s));
+  TINT_CUDA_CHECK(cudaFree(scratch));
+  // The graph outlived the memory it writes: its launch fails, naming the pointer.
+  CHECK(cudaGraphLaunch(exec, f.s) == cudaErrorInvalidValue);
+  CHECK(std::string(cudaGetErrorString(cudaErrorInvalidValue)).find("cudaMemset") != std::string::npos);
+  TINT_CUDA_CHECK(cudaGraphExecDestroy(exec));
+  TINT_CUDA_CHECK(cudaGraphDestroy(graph));
+  cudaGetLastError();
+}

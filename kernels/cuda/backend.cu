@@ -75,6 +75,31 @@ void free_pinned(void* p) {
   if (p) TINT_CUDA_CHECK(cudaFreeHost(p));
 }
 
+// Graphs. Relaxed mode: the caching allocator may still need a cudaMalloc while the step is recorded (the
+// block then belongs to the graph's pool, engine/graph.h), and loader threads pin host memory meanwhile.
+// Waiting for the capturing stream stays an error in every mode.
+void begin_capture(const Stream& s) {
+  TINT_CUDA_CHECK(cudaStreamBeginCapture(stream_of(s), cudaStreamCaptureModeRelaxed));
+}
+
+void* end_capture(const Stream& s) {
+  cudaGraph_t graph = nullptr;
+  TINT_CUDA_CHECK(cudaStreamEndCapture(stream_of(s), &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+  (void)cudaGraphDestroy(graph);  // the executable graph keeps what it needs
+  check_cuda(err, "cudaGraphInstantiate(&exec, graph, 0)", __FILE__, __LINE__);
+  return exec;
+}
+
+void launch_graph(const Stream& s, void* graph) {
+  TINT_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph), stream_of(s)));
+}
+
+void destroy_graph(void* graph) {
+  if (graph) TINT_CUDA_CHECK(cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph)));
+}
+
 const Backend kTable = {
     .name = TINT_BACKEND_NAME,
     .alloc = alloc,
@@ -115,6 +140,10 @@ const Backend kTable = {
     .softmax_ce_backward = softmax_ce_backward,
     .annealed_mean_decode = annealed_mean_decode,
     .adam_step = adam_step,
+    .begin_capture = begin_capture,
+    .end_capture = end_capture,
+    .launch_graph = launch_graph,
+    .destroy_graph = destroy_graph,
 };
 
 }  // namespace

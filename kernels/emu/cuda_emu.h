@@ -32,12 +32,15 @@
 //                cudaMemset(Async), cudaMemGetInfo, streams, events (with timing), cudaDeviceSynchronize,
 //                cudaGetLastError/PeekAtLastError/GetErrorString/GetErrorName, cudaFuncSetAttribute,
 //                cudaGetDeviceProperties, cudaDeviceGetAttribute, cudaGetDeviceCount, cudaSet/GetDevice
+//   graphs       stream capture: cudaStreamBeginCapture/EndCapture/IsCapturing, cudaGraphInstantiate/Launch,
+//                cudaGraphDestroy/ExecDestroy; see "Graphs" below
 //   launches     only through TINT_LAUNCH (kernels/cuda/cuda_compat.h), which calls tint::emu::launch
 //
 // NOT supported (give such code an emulatable fallback; __CUDA_ARCH__ is never defined here, TINT_CUDA_EMU
 // is): inline PTX (asm), wgmma, mma.sync, wmma shapes and types other than TF32 m16n16k8, TMA,
 // cuda::memcpy_async and cuda::pipeline, cooperative groups, textures and surfaces,
-// __half/__nv_bfloat16, dynamic parallelism (a launch from a kernel), CUDA graphs, clusters and distributed
+// __half/__nv_bfloat16, dynamic parallelism (a launch from a kernel), graphs built node by node (cudaGraphAdd*),
+// event nodes (an event recorded or waited on in a capture), clusters and distributed
 // shared memory, __match_*_sync and __reduce_*_sync, managed memory. Streams do not overlap anything.
 //
 // Shared memory, exactly:
@@ -71,6 +74,20 @@
 // waited for are dropped when the thread exits. Sizes other than 4, 8, 16, misaligned addresses and a
 // zero-fill larger than the copy fail the launch.
 //
+// Graphs: cudaStreamBeginCapture(stream, mode) makes the stream record instead of run: each kernel launch
+// (its arguments copied), cudaMemcpyAsync, cudaMemcpy2DAsync and cudaMemsetAsync on it becomes a node, and
+// nothing is executed, so memory the recorded work would write keeps its old bytes, as on a GPU.
+// cudaGraphLaunch runs the nodes in order; a copy reads its source then, so a host buffer refilled between
+// launches is what the next launch uploads, and a copy whose device memory was freed since fails with the
+// pointer named. Launch configuration errors are reported when the launch is recorded, as CUDA does.
+// Calls that cannot be part of a capture invalidate it, in every mode: cudaStreamSynchronize or
+// cudaStreamQuery of the capturing stream, cudaDeviceSynchronize while any stream captures, and an event
+// recorded on or waited for by the capturing stream (not emulated). The call returns
+// cudaErrorStreamCaptureUnsupported, work issued to the stream after it returns
+// cudaErrorStreamCaptureInvalidated, and so does cudaStreamEndCapture, naming the first offending call.
+// Capture on the default (legacy) stream is refused, as in CUDA. The mode is recorded, not enforced: other
+// calls (cudaMalloc included) behave as under cudaStreamCaptureModeRelaxed.
+//
 // Seeded scheduling: tint::emu::set_schedule_seed(s) (or env TINT_EMU_SEED=s), s != 0, shuffles the order in
 // which a block's runnable threads run between barriers and warp collectives (so also the order in which
 // lanes reach a collective), differently per seed and block, reproducibly. A missing __syncthreads() then
@@ -87,6 +104,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -201,10 +219,13 @@ enum cudaError {
   cudaErrorInvalidMemcpyDirection = 21,
   cudaErrorInvalidDevice = 101,
   cudaErrorInvalidResourceHandle = 400,
+  cudaErrorIllegalState = 401,
   cudaErrorNotReady = 600,
   cudaErrorIllegalAddress = 700,
   cudaErrorLaunchFailure = 719,
   cudaErrorNotSupported = 801,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
   cudaErrorUnknown = 999,
 };
 typedef enum cudaError cudaError_t;
@@ -237,6 +258,21 @@ struct CUstream_st;
 typedef CUstream_st* cudaStream_t;
 struct CUevent_st;
 typedef CUevent_st* cudaEvent_t;
+struct CUgraph_st;
+typedef CUgraph_st* cudaGraph_t;
+struct CUgraphExec_st;
+typedef CUgraphExec_st* cudaGraphExec_t;
+
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2,
+};
+enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2,
+};
 
 #define cudaStreamDefault 0x00u
 #define cudaStreamNonBlocking 0x01u
@@ -326,6 +362,15 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t cudaStreamQuery(cudaStream_t stream);
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags = 0);
 
+// Graphs by stream capture (see "Graphs" at the top).
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+
 cudaError_t cudaEventCreate(cudaEvent_t* event);
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int flags);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
@@ -397,13 +442,20 @@ void pipeline_wait_prior(size_t prior);
 [[noreturn]] void kernel_error(const char* message);
 
 using Thunk = void (*)(const void* packed);
+// A heap copy of a launch's packed arguments, for a launch recorded into a graph and run later.
+using Cloner = std::shared_ptr<const void> (*)(const void* packed);
 void launch_kernel(const char* name, const void* kernel, dim3 grid, dim3 block, size_t shared_bytes,
-                   cudaStream_t stream, Thunk thunk, const void* packed);
+                   cudaStream_t stream, Thunk thunk, const void* packed, Cloner clone);
 
 template <class Packed>
 void run_packed(const void* packed) {
   const Packed& p = *static_cast<const Packed*>(packed);
   std::apply(p.kernel, p.args);  // each thread gets its own copies of by-value parameters, as in CUDA
+}
+
+template <class Packed>
+std::shared_ptr<const void> clone_packed(const void* packed) {
+  return std::make_shared<const Packed>(*static_cast<const Packed*>(packed));
 }
 
 }  // namespace detail
@@ -421,7 +473,7 @@ void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, 
   };
   const Packed packed{kernel, std::tuple<std::decay_t<Params>...>(std::forward<Args>(args)...)};
   detail::launch_kernel(name, reinterpret_cast<const void*>(kernel), grid, block, shared_bytes, stream,
-                        &detail::run_packed<Packed>, &packed);
+                        &detail::run_packed<Packed>, &packed, &detail::clone_packed<Packed>);
 }
 
 }  // namespace tint::emu

@@ -11,12 +11,25 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/error.h"
 #include "kernels/emu/emu_internal.h"
 
 struct CUstream_st {
   unsigned flags = 0;
+  // Stream capture (under Registry::mutex): the nodes recorded so far, and why the capture became invalid.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  std::vector<tint::emu::detail::GraphNode> nodes;
+  std::string invalid_reason;
+};
+
+struct CUgraph_st {
+  std::vector<tint::emu::detail::GraphNode> nodes;
+};
+
+struct CUgraphExec_st {
+  std::vector<tint::emu::detail::GraphNode> nodes;
 };
 
 struct CUevent_st {
@@ -40,6 +53,8 @@ struct Registry {
   std::set<void*> pinned;
   std::set<CUstream_st*> streams;
   std::set<CUevent_st*> events;
+  std::set<CUgraph_st*> graphs;
+  std::set<CUgraphExec_st*> execs;
 };
 Registry& registry() {
   static Registry r;
@@ -74,6 +89,12 @@ const char* base_string(cudaError_t e) {
       return "unspecified launch failure";
     case cudaErrorNotSupported:
       return "operation not supported";
+    case cudaErrorIllegalState:
+      return "the operation cannot be performed in the present state";
+    case cudaErrorStreamCaptureUnsupported:
+      return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated:
+      return "operation failed due to a previous error during capture";
     case cudaErrorUnknown:
       return "unknown error";
   }
@@ -127,6 +148,43 @@ bool stream_is_valid(cudaStream_t stream) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   return r.streams.count(stream) != 0;
+}
+
+bool is_user_stream(cudaStream_t stream) {
+  return stream != nullptr && stream != cudaStreamLegacy && stream != cudaStreamPerThread;
+}
+
+// Under Registry::mutex: marks the stream's capture invalid because of `call` (the first reason is kept).
+cudaError_t invalidate_capture(CUstream_st* s, const std::string& call) {
+  if (s->invalid_reason.empty()) s->invalid_reason = call;
+  s->capture = cudaStreamCaptureStatusInvalidated;
+  return set_last_error(cudaErrorStreamCaptureUnsupported,
+                        fmt::format("{} is not allowed while the stream captures a graph", call));
+}
+
+// `call` on `stream` cannot be captured: an error that invalidates the capture when the stream captures.
+cudaError_t refuse_if_capturing(cudaStream_t stream, const std::string& call) {
+  if (!is_user_stream(stream)) return cudaSuccess;
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.streams.count(stream) || stream->capture == cudaStreamCaptureStatusNone) return cudaSuccess;
+  return invalidate_capture(stream, call);
+}
+
+bool record_if_capturing(cudaStream_t stream, GraphNode node, cudaError_t* status) {
+  *status = cudaSuccess;
+  if (!is_user_stream(stream)) return false;
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.streams.count(stream) || stream->capture == cudaStreamCaptureStatusNone) return false;
+  if (stream->capture == cudaStreamCaptureStatusInvalidated) {
+    *status = set_last_error(
+        cudaErrorStreamCaptureInvalidated,
+        fmt::format("work issued to a stream whose capture was invalidated by {}", stream->invalid_reason));
+    return true;
+  }
+  stream->nodes.push_back(std::move(node));
+  return true;
 }
 
 }  // namespace tint::emu::detail
@@ -226,6 +284,11 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
     return set_last_error(cudaErrorInvalidResourceHandle, "cudaMemcpyAsync: unknown stream");
   }
   if (cudaError_t e = tint::emu::detail::check_copy("cudaMemcpyAsync", dst, src, bytes, kind)) return e;
+  cudaError_t status = cudaSuccess;
+  // Recorded: the copy reads its source and checks its device pointers when the graph runs.
+  if (tint::emu::detail::record_if_capturing(
+          stream, [=] { return cudaMemcpy(dst, src, bytes, kind); }, &status))
+    return status;
   if (bytes) std::memcpy(dst, src, bytes);
   return cudaSuccess;
 }
@@ -257,6 +320,10 @@ cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t 
   if (!tint::emu::detail::stream_is_valid(stream)) {
     return set_last_error(cudaErrorInvalidResourceHandle, "cudaMemcpy2DAsync: unknown stream");
   }
+  cudaError_t status = cudaSuccess;
+  if (tint::emu::detail::record_if_capturing(
+          stream, [=] { return cudaMemcpy2D(dst, dpitch, src, spitch, width, height, kind); }, &status))
+    return status;
   return cudaMemcpy2D(dst, dpitch, src, spitch, width, height, kind);
 }
 
@@ -271,6 +338,11 @@ cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t str
   if (!tint::emu::detail::stream_is_valid(stream)) {
     return set_last_error(cudaErrorInvalidResourceHandle, "cudaMemsetAsync: unknown stream");
   }
+  if (bytes)
+    if (cudaError_t e = tint::emu::detail::check_device("cudaMemsetAsync", "destination", dst, bytes)) return e;
+  cudaError_t status = cudaSuccess;
+  if (tint::emu::detail::record_if_capturing(stream, [=] { return cudaMemset(dst, value, bytes); }, &status))
+    return status;
   return cudaMemset(dst, value, bytes);
 }
 
@@ -279,7 +351,8 @@ cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t str
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) {
   using namespace tint::emu::detail;
   if (!stream) return set_last_error(cudaErrorInvalidValue, "cudaStreamCreate: null output pointer");
-  auto* s = new CUstream_st{flags};
+  auto* s = new CUstream_st;
+  s->flags = flags;
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   r.streams.insert(s);
@@ -310,11 +383,14 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   if (!tint::emu::detail::stream_is_valid(stream)) {
     return set_last_error(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize: unknown stream");
   }
-  return cudaSuccess;
+  return tint::emu::detail::refuse_if_capturing(stream, "cudaStreamSynchronize");
 }
 
 cudaError_t cudaStreamQuery(cudaStream_t stream) {
-  return cudaStreamSynchronize(stream);
+  if (!tint::emu::detail::stream_is_valid(stream)) {
+    return set_last_error(cudaErrorInvalidResourceHandle, "cudaStreamQuery: unknown stream");
+  }
+  return tint::emu::detail::refuse_if_capturing(stream, "cudaStreamQuery");
 }
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int) {
@@ -325,6 +401,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
   std::lock_guard<std::mutex> lock(r.mutex);
   if (!r.events.count(event))
     return set_last_error(cudaErrorInvalidResourceHandle, "cudaStreamWaitEvent: unknown event");
+  if (is_user_stream(stream) && stream->capture != cudaStreamCaptureStatusNone)
+    return invalidate_capture(stream, "cudaStreamWaitEvent (event nodes are not emulated)");
   return cudaSuccess;
 }
 
@@ -358,6 +436,9 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   if (!tint::emu::detail::stream_is_valid(stream)) {
     return set_last_error(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown stream");
   }
+  if (cudaError_t e =
+          tint::emu::detail::refuse_if_capturing(stream, "cudaEventRecord (event nodes are not emulated)"))
+    return e;
   event->recorded = true;
   event->when = std::chrono::steady_clock::now();
   return cudaSuccess;
@@ -408,6 +489,128 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
 // ---- device and errors ---------------------------------------------------------------------------------
 
 cudaError_t cudaDeviceSynchronize() {
+  using namespace tint::emu::detail;
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  cudaError_t result = cudaSuccess;
+  for (CUstream_st* s : r.streams)
+    if (s->capture != cudaStreamCaptureStatusNone) result = invalidate_capture(s, "cudaDeviceSynchronize");
+  return result;
+}
+
+// ---- graphs --------------------------------------------------------------------------------------------
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  using namespace tint::emu::detail;
+  if (int(mode) < 0 || int(mode) > 2)
+    return set_last_error(cudaErrorInvalidValue, fmt::format("cudaStreamBeginCapture: mode {}", int(mode)));
+  if (!is_user_stream(stream))
+    return set_last_error(cudaErrorStreamCaptureUnsupported,
+                          "cudaStreamBeginCapture: the default (legacy) stream cannot capture");
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.streams.count(stream))
+    return set_last_error(cudaErrorInvalidResourceHandle, "cudaStreamBeginCapture: unknown stream");
+  if (stream->capture != cudaStreamCaptureStatusNone)
+    return set_last_error(cudaErrorIllegalState, "cudaStreamBeginCapture: the stream is already capturing");
+  stream->capture = cudaStreamCaptureStatusActive;
+  stream->nodes.clear();
+  stream->invalid_reason.clear();
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  using namespace tint::emu::detail;
+  if (!graph) return set_last_error(cudaErrorInvalidValue, "cudaStreamEndCapture: null output pointer");
+  *graph = nullptr;
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!is_user_stream(stream) || !r.streams.count(stream))
+    return set_last_error(cudaErrorInvalidResourceHandle, "cudaStreamEndCapture: unknown stream");
+  if (stream->capture == cudaStreamCaptureStatusNone)
+    return set_last_error(cudaErrorIllegalState, "cudaStreamEndCapture: the stream is not capturing");
+  const bool invalid = stream->capture == cudaStreamCaptureStatusInvalidated;
+  stream->capture = cudaStreamCaptureStatusNone;
+  std::vector<GraphNode> nodes = std::move(stream->nodes);
+  stream->nodes.clear();
+  if (invalid)
+    return set_last_error(cudaErrorStreamCaptureInvalidated,
+                          fmt::format("the capture was invalidated by {}", stream->invalid_reason));
+  auto* g = new CUgraph_st{std::move(nodes)};
+  r.graphs.insert(g);
+  *graph = g;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  using namespace tint::emu::detail;
+  if (!status) return set_last_error(cudaErrorInvalidValue, "cudaStreamIsCapturing: null output pointer");
+  *status = cudaStreamCaptureStatusNone;
+  if (!is_user_stream(stream)) return cudaSuccess;
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.streams.count(stream))
+    return set_last_error(cudaErrorInvalidResourceHandle, "cudaStreamIsCapturing: unknown stream");
+  *status = stream->capture;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  using namespace tint::emu::detail;
+  if (!exec) return set_last_error(cudaErrorInvalidValue, "cudaGraphInstantiate: null output pointer");
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.graphs.count(graph))
+    return set_last_error(cudaErrorInvalidValue, "cudaGraphInstantiate: not a live graph");
+  auto* e = new CUgraphExec_st{graph->nodes};  // the nodes are copied: the graph may be destroyed after
+  r.execs.insert(e);
+  *exec = e;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  using namespace tint::emu::detail;
+  if (!stream_is_valid(stream))
+    return set_last_error(cudaErrorInvalidResourceHandle, "cudaGraphLaunch: unknown stream");
+  std::vector<GraphNode> nodes;
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (!r.execs.count(exec))
+      return set_last_error(cudaErrorInvalidValue, "cudaGraphLaunch: not a live executable graph");
+    nodes = exec->nodes;
+  }
+  const auto run = [nodes] {
+    for (const GraphNode& node : nodes)
+      if (cudaError_t e = node()) return e;
+    return cudaSuccess;
+  };
+  cudaError_t status = cudaSuccess;
+  if (record_if_capturing(stream, run, &status)) return status;  // a graph launched into a capture
+  return run();
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  using namespace tint::emu::detail;
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (r.execs.erase(exec) == 0)
+      return set_last_error(cudaErrorInvalidValue, "cudaGraphExecDestroy: not a live executable graph");
+  }
+  delete exec;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  using namespace tint::emu::detail;
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (r.graphs.erase(graph) == 0)
+      return set_last_error(cudaErrorInvalidValue, "cudaGraphDestroy: not a live graph");
+  }
+  delete graph;
   return cudaSuccess;
 }
 cudaError_t cudaDeviceReset() {
@@ -458,6 +661,12 @@ const char* cudaGetErrorName(cudaError_t error) {
       return "cudaErrorLaunchFailure";
     case cudaErrorNotSupported:
       return "cudaErrorNotSupported";
+    case cudaErrorIllegalState:
+      return "cudaErrorIllegalState";
+    case cudaErrorStreamCaptureUnsupported:
+      return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated:
+      return "cudaErrorStreamCaptureInvalidated";
     case cudaErrorUnknown:
       return "cudaErrorUnknown";
   }

@@ -774,8 +774,11 @@ void kernel_error(const char* message) {
   w.fail(fmt::format("{}: {}", w.thread_name(w.current()), message));
 }
 
+cudaError_t run_launch(const char* name, dim3 grid, dim3 block, size_t shared_bytes, Thunk thunk,
+                       const void* packed);
+
 void launch_kernel(const char* name, const void* kernel, dim3 grid, dim3 block, size_t shared_bytes,
-                   cudaStream_t stream, Thunk thunk, const void* packed) {
+                   cudaStream_t stream, Thunk thunk, const void* packed, Cloner clone) {
   if (t_running) {
     Worker& w = *t_running;
     w.fail(fmt::format("{} launches kernel '{}': dynamic parallelism is not emulated",
@@ -826,6 +829,21 @@ void launch_kernel(const char* name, const void* kernel, dim3 grid, dim3 block, 
                    fmt::format("kernel '{}': launched on a stream that does not exist (destroyed?)", name));
     return;
   }
+  cudaError_t status = cudaSuccess;
+  if (record_if_capturing(
+          stream,
+          [name, grid, block, shared_bytes, thunk, copy = clone(packed)] {
+            return run_launch(name, grid, block, shared_bytes, thunk, copy.get());
+          },
+          &status))
+    return;
+  run_launch(name, grid, block, shared_bytes, thunk, packed);
+}
+
+// The launch itself, its configuration already checked: now, or as a node of a graph being launched.
+cudaError_t run_launch(const char* name, dim3 grid, dim3 block, size_t shared_bytes, Thunk thunk,
+                       const void* packed) {
+  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   Launch launch;
   launch.name = name;
   launch.thunk = thunk;
@@ -837,7 +855,8 @@ void launch_kernel(const char* name, const void* kernel, dim3 grid, dim3 block, 
   launch.total_blocks = uint64_t(grid.x) * grid.y * grid.z;
   launch.threads_per_block = int(threads);
   BlockPool::get().run(launch);
-  if (launch.failed.load()) set_last_error(cudaErrorLaunchFailure, std::move(launch.error));
+  if (launch.failed.load()) return set_last_error(cudaErrorLaunchFailure, std::move(launch.error));
+  return cudaSuccess;
 }
 
 }  // namespace detail

@@ -1,0 +1,69 @@
+// CUDA graphs: the device work of a piece of host code recorded once and replayed with one launch.
+//
+// A training step on a GPU is hundreds of small launches; at batch 1 the host's launch calls can cost as
+// much as the kernels. Capturing the step records those launches into a graph (engine/backend.h, "graphs")
+// and replaying it costs one call. tint bench uses it (--graph); the recipe, as in tools/cmd_bench.cpp:
+//
+//   GraphPool pool(device);                        // memory the graphs' tensors live in
+//   Tensor x = Tensor::empty(shape, device);        // inputs at fixed addresses, refilled before each replay
+//   Tensor loss;
+//   adam.zero_grad();                               // so the recorded backward overwrites the gradients
+//   CapturedGraph forward(pool, [&] { loss = ops::mse_loss(model(x), target); });
+//   CapturedGraph backward(pool, [&] { loss.backward(); });
+//   for each step: copy the batch into x; forward.replay(); backward.replay(); adam.step();
+//                  (no zero_grad: the replayed backward overwrites every gradient it reaches)
+//
+// Rules, which the emulator enforces (cuda-emu records and replays too, so CI runs the same code):
+//   * Nothing runs while a capture records: tensors it creates hold garbage until the first replay, and
+//     the recorded code must not wait for the device (item(), to_vector(), synchronize()). Such a wait
+//     throws, naming the call, and the capture is abandoned.
+//   * A replay uses the pointers and arguments of its capture: the same input tensors, the same shapes,
+//     the same Adam step. What changes from step to step must be in device memory the replay reads.
+//   * Every tensor allocated while a capture records comes from its GraphPool, and its block stays the
+//     pool's until the pool is destroyed, so no other tensor can take memory a replay writes. Destroy the
+//     graphs before their pool, and keep the inputs alive as long as the graphs.
+//   * Host-side state a capture changes (autograd's "gradient pending zero" flags, profiler scopes) is
+//     changed once, at capture, not at each replay.
+#pragma once
+
+#include <functional>
+
+#include "engine/device.h"
+
+namespace tint {
+
+// Memory for graphs: see the rules above. Not copyable.
+class GraphPool {
+ public:
+  explicit GraphPool(Device device);
+  ~GraphPool();  // gives the pool's free blocks to the allocator's cache
+  GraphPool(const GraphPool&) = delete;
+  GraphPool& operator=(const GraphPool&) = delete;
+  Device device() const { return device_; }
+  int id() const { return id_; }
+
+ private:
+  Device device_;
+  int id_ = 0;
+};
+
+class CapturedGraph {
+ public:
+  // Whether `device` can capture graphs: cuda and cuda-emu, not the CPU backends.
+  static bool supported(Device device);
+  // Waits for the work already queued, then runs `record` with the device's stream capturing into a new
+  // graph, its allocations from `pool`. Throws when the device cannot capture or `record` waits for the
+  // device or throws (the capture is then abandoned and the stream works as before).
+  CapturedGraph(GraphPool& pool, const std::function<void()>& record);
+  ~CapturedGraph();
+  CapturedGraph(const CapturedGraph&) = delete;
+  CapturedGraph& operator=(const CapturedGraph&) = delete;
+  // Launches the recorded work on the device's stream, asynchronously like any op.
+  void replay();
+
+ private:
+  Device device_;
+  void* graph_ = nullptr;
+};
+
+}  // namespace tint
