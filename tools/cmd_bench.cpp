@@ -23,6 +23,7 @@
 #include "data/loader.h"
 #include "engine/autograd.h"
 #include "engine/op_registry.h"
+#include "engine/graph.h"
 #include "engine/optim.h"
 #include "engine/profiler.h"
 #include "engine/thread_pool.h"
@@ -82,6 +83,12 @@ and the same U-Net step in PyTorch in the same invocation with --peer.
                       and the peer with cuDNN's and cuBLAS's allow_tf32 on; fp32 keeps TF32 off on both
   --reduce-variant V  the reduction kernels (sum, losses, bias gradient) on cuda and cuda-emu: block
                       (one block), tree (default) or tree4 (four loads in flight per thread)
+  --graph on|off      cuda and cuda-emu: after one step op by op, capture the forward + loss and the backward
+                      as two CUDA graphs and replay them each step (one launch each instead of hundreds; the
+                      batch is uploaded into the captured inputs). The second step captures (the first
+                      without warm-up), so --warmup 2 or more keeps the capture out of the timed steps.
+                      Default on there; off on the CPU backends and with --ab-variants. --profile's steps
+                      run op by op (the profiler times each op)
 
 Each phase ends with a device synchronisation; ms/step is the median of the phases' sum. img/s = batch /
 step time; peak MiB is the device allocator's high-water mark during the batch size's steps. PyTorch/tint is
@@ -92,6 +99,7 @@ ratios). The peer gets as many CPU threads as tint.
 struct Phases {
   double data = 0, upload = 0, forward = 0, backward = 0, optimiser = 0;
   double total() const { return data + upload + forward + backward + optimiser; }
+  double loss = 0;  // the step's loss, read after its timed phases
 };
 
 struct PeerResult {
@@ -123,6 +131,7 @@ struct BatchResult {
   size_t peak_bytes = 0;
   double profiled_ms = -1;  // median step with the profiler on (when --profile)
   PeerResult peer;
+  std::vector<double> losses;  // of the timed steps, in order (--json): graph and op by op give the same bits
 };
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -196,9 +205,12 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-std::string json_list(const std::vector<double>& v) {
+// Times with 4 decimals; `exact`: every bit of a float (the losses).
+std::string json_list(const std::vector<double>& v, bool exact = false) {
   std::string out;
-  for (double x : v) out += fmt::format("{}{:.4f}", out.empty() ? "" : ", ", x);
+  for (double x : v)
+    out += exact ? fmt::format("{}{:.9g}", out.empty() ? "" : ", ", x)
+                 : fmt::format("{}{:.4f}", out.empty() ? "" : ", ", x);
   return "[" + out + "]";
 }
 
@@ -499,7 +511,7 @@ int run_bench(int argc, char** argv) {
             Options{{"serve"},
                     {"device", "size", "width", "levels", "loss", "batches", "steps", "warmup", "data", "workers",
                      "peer", "peer-setting", "peer-mode", "peer-script", "peer-name", "json", "profile", "dump-graph", "conv-variant", "ab-variants", "reduce-variant",
-                     "precision"},
+                     "precision", "graph"},
                     0,
                     ""});
   if (args.help()) {
@@ -529,6 +541,19 @@ int run_bench(int argc, char** argv) {
   const std::string precision = tf32 ? "tf32" : "fp32";  // what the peer is told to match
   if (args.has("reduce-variant"))
     select_reduce_variant(device, "--reduce-variant", args.get("reduce-variant", ""));
+  // CUDA graphs: on by default where the device can capture, unless the run times ops one by one.
+  const std::string graph_flag = args.get("graph", "auto");
+  TINT_CHECK(graph_flag == "auto" || graph_flag == "on" || graph_flag == "off", "--graph {}: expected on or off",
+             graph_flag);
+  if (graph_flag == "on") {
+    TINT_CHECK(CapturedGraph::supported(device), "--graph on: device '{}' cannot capture graphs (cuda and "
+               "cuda-emu can)", device.str());
+    TINT_CHECK(!args.has("ab-variants"),
+               "--graph on: --ab-variants switches variants step by step, which a replay cannot; give --graph off "
+               "or leave it out");
+  }
+  const bool use_graph =
+      graph_flag == "on" || (graph_flag == "auto" && CapturedGraph::supported(device) && !args.has("ab-variants"));
   const std::string peer_setting = args.get("peer-setting", "best");
   if (peer_setting != "best" && peer_setting != "plain" && peer_setting != "fused" &&
       peer_setting != "channels_last" && peer_setting != "channels_last+fused")
@@ -592,9 +617,10 @@ int run_bench(int argc, char** argv) {
   fmt::print(
       serve ? stderr : stdout,  // a server's stdout is the protocol's
       "tint bench: U-Net width {}, {} levels, {}x{}, {} loss, {}, on {}{}; {} photos from {}, {} loader "
-      "worker{}; median of {} steps after {} warm-up\nmachine: {}\n",
-      width, levels, size, size, loss_name, tf32 ? "TF32 3x3 convolutions" : "fp32", device.str(), threads, files.size(), data_dir, workers,
-      workers == 1 ? "" : "s", steps, warmup, machine());
+      "worker{}; median of {} steps after {} warm-up{}\nmachine: {}\n",
+      width, levels, size, size, loss_name, tf32 ? "TF32 3x3 convolutions" : "fp32", device.str(), threads,
+      files.size(), data_dir, workers, workers == 1 ? "" : "s", steps, warmup,
+      use_graph ? fmt::format("; CUDA graphs (captured at step {})", warmup == 0 ? 1 : 2) : "", machine());
   std::fflush(stdout);
 
   std::vector<BatchResult> results;
@@ -617,8 +643,31 @@ int run_bench(int argc, char** argv) {
     rt.synchronize();
     rt.allocator.reset_peak();
 
+    // --graph: the step's forward + loss and its backward, captured once and replayed. The capture comes
+    // after one step op by op (the caches, workspaces and kernel attributes are then set up); the inputs
+    // are fixed tensors that each step's upload refills. Members are destroyed bottom up: the graphs, then
+    // their pool, then the tensors they use.
+    struct Graphed {
+      Tensor L, ab, mask, loss;
+      std::unique_ptr<GraphPool> pool;
+      std::unique_ptr<CapturedGraph> forward, backward;
+    };
+    std::unique_ptr<Graphed> graphed;
+    int steps_run = 0;
+    bool graph_now = use_graph;  // the profiled steps after the timed ones run op by op
+
     auto step = [&](Phases& p) {
       using clock = std::chrono::steady_clock;
+      // This step captures when it is the second one (or the first, without warm-up).
+      const bool capture = graph_now && !graphed && (steps_run >= 1 || warmup == 0);
+      ++steps_run;
+      if (capture) {
+        graphed = std::make_unique<Graphed>();
+        graphed->pool = std::make_unique<GraphPool>(device);
+        graphed->L = Tensor::empty({batch, 1, size, size}, device);
+        graphed->ab = Tensor::empty({batch, 2, size, size}, device);
+        graphed->mask = Tensor::empty({batch, 1, size, size}, device);
+      }
       auto t = clock::now();
       std::optional<Batch> b;
       {
@@ -632,23 +681,33 @@ int run_bench(int argc, char** argv) {
       {
         profiler::Phase phase("upload");
         const int64_t n = b->size, s = b->image_size;
-        auto put = [&](const float* src, int64_t c) {
-          Tensor x = Tensor::empty({n, c, s, s}, device);
+        auto put = [&](const float* src, int64_t c, const Tensor& into) {
+          Tensor x = into.defined() ? into : Tensor::empty({n, c, s, s}, device);
           rt.backend.copy_from_host(rt.stream, x.data(), src, size_t(n * c * s * s) * sizeof(float));
           return x;
         };
-        L = put(b->L, 1), ab = put(b->ab, 2), mask = put(b->mask, 1);
+        const Graphed none;
+        const Graphed& in = graphed ? *graphed : none;
+        L = put(b->L, 1, in.L), ab = put(b->ab, 2, in.ab), mask = put(b->mask, 1, in.mask);
         rt.synchronize();  // the batch's host buffers go back to the loader with `b`
       }
       p.upload = ms_since(t);
       t = clock::now();
       Tensor loss;
-      {
-        profiler::Phase phase("forward");
+      const auto forward = [&] {
         Tensor pred = unet(L);
         static const std::string kLoss = "loss";
         profiler::Scope scope(kLoss);
         loss = l1 ? ops::l1_loss(pred, ab, mask) : ops::mse_loss(pred, ab, mask);
+      };
+      {
+        profiler::Phase phase("forward");
+        if (capture)  // the gradients are pending zero (adam.zero_grad), so the backward recorded overwrites them
+          graphed->forward = std::make_unique<CapturedGraph>(*graphed->pool, forward), graphed->loss = loss;
+        if (graphed)
+          graphed->forward->replay(), loss = graphed->loss;
+        else
+          forward();
         rt.synchronize();
       }
       p.forward = ms_since(t);
@@ -660,7 +719,11 @@ int run_bench(int argc, char** argv) {
       t = clock::now();
       {
         profiler::Phase phase("backward");
-        loss.backward();
+        if (capture) graphed->backward = std::make_unique<CapturedGraph>(*graphed->pool, [&] { loss.backward(); });
+        if (graphed)
+          graphed->backward->replay();
+        else
+          loss.backward();
         rt.synchronize();
       }
       p.backward = ms_since(t);
@@ -670,10 +733,13 @@ int run_bench(int argc, char** argv) {
         static const std::string kAdam = "adam";
         profiler::Scope scope(kAdam);
         adam.step();
-        adam.zero_grad();
+        // Replayed, the backward overwrites every gradient: the pending-zero marks were taken at its capture,
+        // and setting them now would make the next adam.step() zero what the replay computed.
+        if (!graphed) adam.zero_grad();
         rt.synchronize();
       }
       p.optimiser = ms_since(t);
+      p.loss = loss.item();  // after the timed phases: not charged to the step
     };
 
     Phases p;
@@ -726,7 +792,7 @@ int run_bench(int argc, char** argv) {
     r.median = {med(&Phases::data), med(&Phases::upload), med(&Phases::forward), med(&Phases::backward),
                 med(&Phases::optimiser)};
     std::vector<double> totals;
-    for (const Phases& q : timed) totals.push_back(q.total());
+    for (const Phases& q : timed) totals.push_back(q.total()), r.losses.push_back(q.loss);
     r.step_ms = median(totals);
     r.images_per_s = batch * 1e3 / r.step_ms;
     r.peak_bytes = rt.allocator.stats().peak_bytes_in_use;
@@ -739,7 +805,11 @@ int run_bench(int argc, char** argv) {
             (p0.parent_path() / (p0.stem().string() + fmt::format("_b{}", batch) + p0.extension().string()))
                 .string();
       }
-      fmt::print("\n-- batch {}: {} profiled steps\n", batch, steps);
+      fmt::print("\n-- batch {}: {} profiled steps{}\n", batch, steps, graphed ? ", op by op (no graphs)" : "");
+      if (graphed) {
+        graphed.reset(), graph_now = false;
+        adam.zero_grad();  // the replays left no gradient pending zero: the next backward must overwrite
+      }
       profiler::Session session(device);
       std::vector<double> profiled;
       for (int i = 0; i < steps; ++i) {
@@ -809,9 +879,9 @@ int run_bench(int argc, char** argv) {
   if (!json_path.empty()) {
     std::string j = fmt::format(
         "{{\"command\": \"tint bench\", \"machine\": {}, \"device\": \"{}\", \"size\": {}, \"width\": {}, "
-        "\"levels\": {}, \"loss\": \"{}\", \"precision\": \"{}\", \"steps\": {}, \"warmup\": {}, \"data\": {}, "
-        "\"results\": [",
-        json_string(machine()), device.str(), size, width, levels, loss_name, precision, steps, warmup,
+        "\"levels\": {}, \"loss\": \"{}\", \"precision\": \"{}\", \"graph\": {}, \"steps\": {}, \"warmup\": {}, "
+        "\"data\": {}, \"results\": [",
+        json_string(machine()), device.str(), size, width, levels, loss_name, precision, use_graph, steps, warmup,
         json_string(data_dir));
     for (size_t i = 0; i < results.size(); ++i) {
       const BatchResult& r = results[i];
@@ -819,12 +889,12 @@ int run_bench(int argc, char** argv) {
           "{}\n  {{\"batch\": {}, \"data_wait_ms\": {:.4f}, \"upload_ms\": {:.4f}, \"forward_ms\": {:.4f}, "
           "\"backward_ms\": {:.4f}, \"optimiser_ms\": {:.4f}, \"step_ms\": {:.4f}, \"images_per_s\": {:.4f}, "
           "\"peak_bytes\": {}, \"profiled_step_ms\": {}, \"pytorch_ms\": {}, \"pytorch_over_tint\": {}, "
-          "\"peer\": {}{}{}}}",
+          "\"losses\": {}, \"peer\": {}{}{}}}",
           i ? "," : "", r.batch, r.median.data, r.median.upload, r.median.forward, r.median.backward,
           r.median.optimiser, r.step_ms, r.images_per_s, r.peak_bytes,
           r.profiled_ms >= 0 ? fmt::format("{:.4f}", r.profiled_ms) : "null",
           r.peer.ran ? fmt::format("{:.4f}", r.peer.ms) : "null",
-          r.peer.ran ? fmt::format("{:.4f}", peer_over_tint(r)) : "null",
+          r.peer.ran ? fmt::format("{:.4f}", peer_over_tint(r)) : "null", json_list(r.losses, true),
           r.peer.ran ? r.peer.json : json_string(args.has("peer") ? r.peer.note : "not asked"),
           r.ab.a_ms.empty() ? "" : ab_json(ab, r.ab), pairs_json(r.peer));
     }

@@ -11,7 +11,9 @@
 #   3. tint bench at batch 1 and 8: the training step by phase against the same U-Net in PyTorch (python3) in
 #      the same invocation, with a profile (Chrome/Perfetto traces profile_<variant>_b<N>.json, NVTX names for
 #      Nsight), under the default conv variant and then each of WINO_VARIANTS (default winograd4-tf32x3, fp32-accurate on tensor cores); then
-#      --precision tf32 against PyTorch with allow_tf32 (T_TRAIN_TF32)
+#      --precision tf32 against PyTorch with allow_tf32 (T_TRAIN_TF32). The step runs with CUDA graphs (the
+#      default; the profiled steps op by op), and once against the same binary with --graph off as its
+#      interleaved peer (T_TRAIN_GRAPH)
 #   4. with TRAIN_DATA=DIR (DIR/train, DIR/val): a colorizer trained on the GPU for T_TRAIN seconds (default
 #      120; width TRAIN_WIDTH 32, lr TRAIN_LR 1e-3, batch 8 at 256 px, conv variant TRAIN_VARIANT winograd4
 #      when the gpu tests passed, else igemm2), exported as F16 to model16.safetensors
@@ -21,7 +23,7 @@
 #   6. the choice: the fastest conv variant per batch and product (summed over the U-Net's layers), the
 #      fastest per layer, and the fastest reduce variant per kernel, from the JSON, in choice.log (the
 #      defaults are changed by hand, in a commit that cites it)
-# Step limits: T_GPU_TESTS, T_EMU_TESTS, T_BENCH8, T_BENCH1, T_TRAIN_STEP, T_TRAIN_TF32, T_TRAIN, T_MEMCHECK,
+# Step limits: T_GPU_TESTS, T_EMU_TESTS, T_BENCH8, T_BENCH1, T_TRAIN_STEP, T_TRAIN_GRAPH, T_TRAIN_TF32, T_TRAIN, T_MEMCHECK,
 # T_RACECHECK, T_SYNC_INIT (each of synccheck and initcheck), T_TRAIN_BLOCK (seconds each).
 # Everything is written under $OUT (default ./out-gpu); a short table is printed last. The device tool
 # brings back at most 8 files: benchmarks/gpu/lease.sh runs this with OUT elsewhere and packs the logs.
@@ -138,6 +140,16 @@ if [ -x "$BIN/tint" ]; then
       --json "$OUT/$name.json" --profile "$OUT/profile_$v.json" > "$OUT/$name.log" 2>&1
     record "tint bench ($v; PyTorch, profile)" $?
   done
+  # 3a. what the CUDA graphs buy: the default step (graphs on) against the same binary with --graph off as
+  #     its peer, interleaved step by step (benchmarks/peers/tint_peer.sh); the column nograph/tint above 1
+  #     means the graphs are faster
+  limit=$(cap ${T_TRAIN_GRAPH:-60})
+  if [ "$limit" -lt 20 ]; then skip "tint bench graphs against --graph off"; else
+    TINT_PEER="$BIN/tint" TINT_PEER_ARGS="--graph off" timeout $limit "$BIN/tint" bench --device cuda \
+      --batches 1,8 --peer bash --peer-script benchmarks/peers/tint_peer.sh --peer-name nograph \
+      --json "$OUT/train_step_graph_ab.json" > "$OUT/train_step_graph_ab.log" 2>&1
+    record "tint bench graphs against --graph off (interleaved)" $?
+  fi
   # 3b. the same in TF32 on both sides: tint --precision tf32 (winograd4-tf32), PyTorch with allow_tf32
   limit=$(cap ${T_TRAIN_TF32:-60})
   if [ "$limit" -lt 20 ]; then skip "tint bench --precision tf32"; else
@@ -274,6 +286,7 @@ grep -h "^device:\|^cuDNN" "$OUT/bench_b1.log" 2>/dev/null | head -2
 if [ -f "$OUT/train_step.log" ]; then
   sed -n '/^batch  /,$p' "$OUT/train_step.log" | grep -v "^json:"   # tint bench's table and the peer
 fi
+[ -f "$OUT/train_step_graph_ab.log" ] && { echo "CUDA graphs (tint) against --graph off (nograph):"; sed -n '/^batch  /,$p' "$OUT/train_step_graph_ab.log" | grep -v "^json:"; }
 [ -f "$OUT/train_step_tf32.log" ] && { echo "TF32 on both sides:"; sed -n '/^batch  /,$p' "$OUT/train_step_tf32.log" | grep -v "^json:"; }
 [ -f "$OUT/train_step_block.log" ] && { echo "reduce variant block:"; sed -n '/^batch  /,$p' "$OUT/train_step_block.log" | grep -v "^json:"; }
 [ -f "$OUT/train.log" ] && { echo "GPU training:"; grep -E "^tint train|validation" "$OUT/train.log" | tail -4; }

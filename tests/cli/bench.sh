@@ -191,6 +191,36 @@ out=$(TINT_PEER="$tint" "$tint" bench "${small[@]}" --batches 1 --peer bash --pe
 echo "$out" | grep -q "peer: skipped: the peer failed (exit 2): tint_peer.sh: a tint peer runs only interleaved" \
   || fail "tint peer, sequential: $out"
 
+# --graph on cuda-emu (whose stream capture records and replays): the same losses, bit for bit, as the steps
+# op by op, from the second step (the capture) on; the header and the JSON say which ran.
+emu=(--device cuda-emu --size 16 --width 4 --levels 1 --workers 1)
+for g in on off; do
+  out=$("$tint" bench "${emu[@]}" --batches 1,2 --steps 3 --warmup 2 --graph $g --json "$work/graph_$g.json" 2>&1) || fail "bench --graph $g: $out"
+  if [ $g = on ]; then
+    echo "$out" | grep -q "; CUDA graphs (captured at step 2)$" || fail "graph header: $out"
+  else
+    echo "$out" | grep -q "CUDA graphs" && fail "graphs named with --graph off: $out"
+  fi
+done
+# By default on cuda-emu, captured at step 1 without warm-up; the profiled steps after the timed ones run op by
+# op, their gradients overwritten anew (so their losses go on where the replays' left off)
+out=$("$tint" bench "${emu[@]}" --batches 1 --steps 2 --warmup 0 --profile "$work/gp.json" 2>&1) \
+  || fail "bench --warmup 0 --profile: $out"
+echo "$out" | grep -q "CUDA graphs (captured at step 1)" || fail "graphs by default on cuda-emu, at step 1: $out"
+echo "$out" | grep -q "^-- batch 1: 2 profiled steps, op by op (no graphs)$" || fail "profiled op by op: $out"
+echo "$out" | grep -q "conv2d_backward_weight *down.1.conv1 bwd" || fail "graph run's profile table: $out"
+python3 - "$work" <<'PY' || fail "graph losses"
+import json, sys
+w = sys.argv[1]
+on, off = (json.load(open(f"{w}/graph_{g}.json")) for g in ("on", "off"))
+assert on["graph"] is True and off["graph"] is False, (on["graph"], off["graph"])
+for a, b in zip(on["results"], off["results"]):
+    assert len(a["losses"]) == 3 and a["losses"] == b["losses"], (a["batch"], a["losses"], b["losses"])
+    assert len(set(a["losses"])) == 3, a["losses"]  # new data and new weights each step
+PY
+out=$("$tint" bench "${small[@]}" --batches 1 --json "$work/cpu.json" 2>&1) || fail "$out"
+echo "$out" | grep -q "CUDA graphs" && fail "graphs on the cpu: $out"
+
 # errors: one line naming the flag, exit 1
 expect_error() {  # pattern, args...
   local pattern=$1; shift
@@ -215,5 +245,9 @@ expect_error "--serve: one batch size" "${small[@]}" --batches 1,8 --serve
 expect_error "--serve answers requests on stdin" "${small[@]}" --batches 1 --serve --peer python3
 expect_error "--peer-name 'a b': one word" "${small[@]}" --peer-name "a b"
 expect_error "--peer-script '$work/none.py': no such file" "${small[@]}" --peer python3 --peer-script "$work/none.py"
+expect_error "--graph on: device 'cpu' cannot capture graphs" "${small[@]}" --graph on
+expect_error "--graph maybe: expected on or off" "${small[@]}" --graph maybe
+expect_error "--graph on: --ab-variants switches variants step by step" "${emu[@]}" --graph on \
+  --ab-variants igemm2,naive
 "$tint" bench --help | grep -q "^usage: tint bench" || fail "--help"
 echo "bench: ok"
