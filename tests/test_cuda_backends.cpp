@@ -2,7 +2,11 @@
 // by case from the op registry: see test_cuda_matrix.h for the method and engine/op_registry.h for the
 // tolerances. Where this build has nvcc and a GPU is present, the native `cuda` backend runs the same
 // matrix (tests/gpu_cuda_backends.cpp does it at scale, on the U-Net's layers).
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <random>
 #include <string>
 
 #include "engine/error.h"
@@ -289,4 +293,103 @@ TEST_CASE("cuda-emu: reduce variants by name and errors", "[cuda][reduce]") {
   }
   CHECK(cuda_emu::reduce_variant() == "block");  // a refused name changes nothing
   cuda_emu::set_reduce_variant(cuda_emu::reduce_default_variant);
+}
+
+// The bias and ReLU applied as a convolution stores its output (conv2d_forward_epilogue, and
+// conv2d_backward_data_epilogue for a transposed convolution's forward) against the plain product followed by
+// bias_add or bias_relu_forward, as the engine runs them without the epilogue: the same bits, for every
+// variant and both products, on shapes that reach Winograd's output transform, the phase split (with phases
+// no tap reaches), igemm2's split-K reduction and ragged edges. Outputs are poisoned first. Every variant but
+// naive applies it; naive says it did not (and stored the plain product).
+TEST_CASE("cuda backends: conv epilogues give the bits of the product then bias and ReLU", "[cuda][conv]") {
+  struct Case {
+    Conv2dShape s;
+    const char* what;
+  };
+  const std::vector<Case> cases = {
+      {make_conv2d(2, 8, 10, 9, 12, 3, 3, 1, 1, 1, 1), "3x3 stride 1 (Winograd), ragged tiles"},
+      {make_conv2d(1, 6, 12, 12, 10, 4, 4, 2, 2, 1, 1), "4x4 stride 2 (four phases)"},
+      {make_conv2d(1, 5, 11, 13, 7, 2, 2, 3, 3, 0, 0), "2x2 stride 3 (backward-data phases without taps)"},
+      {make_conv2d(1, 256, 4, 4, 8, 3, 3, 1, 1, 1, 1), "deep and small (split-K)"},
+  };
+  for (const Target& t : targets()) {
+    const Backend& b = *t.backend;
+    INFO("backend " << b.name);
+    for (const std::string& variant : t.variants()) {
+      t.set_variant(variant);
+      INFO("variant " << variant);
+      for (const Case& c : cases) {
+        INFO(c.what << ": " << c.s.str());
+        for (int forward = 0; forward < 2; ++forward) {
+          INFO((forward ? "forward" : "backward-data"));
+          const int64_t in_n = forward ? c.s.x_size() : c.s.y_size();
+          const int64_t out_n = forward ? c.s.y_size() : c.s.x_size();
+          const int channels = forward ? c.s.c_out : c.s.c_in;
+          const int64_t hw = out_n / (int64_t(c.s.n) * channels);
+          std::mt19937 rng(unsigned(c.s.c_in * 131 + forward));
+          const auto uniform = [&](float lo, float hi) {
+            return std::uniform_real_distribution<float>(lo, hi)(rng);
+          };
+          std::vector<float> in(static_cast<size_t>(in_n)), w(static_cast<size_t>(c.s.w_size()));
+          std::vector<float> bias(static_cast<size_t>(channels));
+          for (float& v : in) v = uniform(-1, 1);
+          for (float& v : w) v = uniform(-0.3f, 0.3f);
+          for (float& v : bias) v = uniform(-0.5f, 0.5f);
+          const auto upload = [&](const std::vector<float>& h) {
+            float* d = static_cast<float*>(b.alloc(h.size() * sizeof(float)));
+            b.copy_from_host(Stream{}, d, h.data(), h.size() * sizeof(float));
+            return d;
+          };
+          float* d_in = upload(in);
+          float* d_w = upload(w);
+          float* d_bias = upload(bias);
+          float* plain = static_cast<float*>(b.alloc(size_t(out_n) * sizeof(float)));
+          float* fused = static_cast<float*>(b.alloc(size_t(out_n) * sizeof(float)));
+          Stream st = t.stream;
+          const size_t ws = std::max(b.conv2d_workspace_bytes(c.s), kReductionWorkspaceBytes);
+          st.workspace = b.alloc(ws), st.workspace_bytes = ws;
+          for (int mode = 0; mode < 3; ++mode) {  // bias and ReLU, bias alone, ReLU alone
+            const float* bias_ptr = mode == 2 ? nullptr : d_bias;
+            const bool relu = mode != 1;
+            INFO("bias " << (bias_ptr ? "yes" : "no") << ", relu " << relu);
+            b.fill(st, plain, std::nanf(""), out_n);
+            b.fill(st, fused, std::nanf(""), out_n);
+            (forward ? b.conv2d_forward : b.conv2d_backward_data)(st, plain, d_in, d_w, c.s);
+            if (relu)
+              b.bias_relu_forward(st, plain, bias_ptr, c.s.n, channels, hw);
+            else
+              b.bias_add(st, plain, bias_ptr, c.s.n, channels, hw);
+            REQUIRE(b.conv2d_forward_epilogue != nullptr);
+            const bool applied = (forward ? b.conv2d_forward_epilogue : b.conv2d_backward_data_epilogue)(
+                st, fused, d_in, d_w, bias_ptr, relu, c.s);
+            CHECK(applied == (variant != "naive"));
+            if (!applied) {
+              if (relu)
+                b.bias_relu_forward(st, fused, bias_ptr, c.s.n, channels, hw);
+              else
+                b.bias_add(st, fused, bias_ptr, c.s.n, channels, hw);
+            }
+            std::vector<float> want(static_cast<size_t>(out_n)), got(static_cast<size_t>(out_n));
+            b.copy_to_host(st, want.data(), plain, want.size() * sizeof(float));
+            b.copy_to_host(st, got.data(), fused, got.size() * sizeof(float));
+            b.synchronize(st);
+            size_t differ = 0, zeros = 0, nans = 0;
+            for (size_t i = 0; i < want.size(); ++i) {
+              nans += std::isnan(want[i]);
+              differ += std::memcmp(&want[i], &got[i], sizeof(float)) != 0;
+              zeros += want[i] == 0.0f;
+            }
+            INFO(differ << " of " << want.size() << " outputs differ");
+            REQUIRE(nans == 0);
+            REQUIRE(differ == 0);
+            if (relu) CHECK(zeros > 0);  // the ReLU cut something
+          }
+          for (void* p : {static_cast<void*>(d_in), static_cast<void*>(d_w), static_cast<void*>(d_bias),
+                          static_cast<void*>(plain), static_cast<void*>(fused), st.workspace})
+            b.free(p);
+        }
+      }
+    }
+    t.set_variant(t.default_variant);
+  }
 }

@@ -63,6 +63,7 @@ struct ConvGemm {
   int n_pad;   // row length of the split-K partials (largest phase's N, rounded up to 4)
   bool vec_a;  // A's base pointer is 16-byte aligned (float4 loads allowed where contiguous)
   bool vec_out;
+  ConvEpilogue epi;  // forward and backward-data: bias and ReLU applied as C is stored (channel m)
 };
 
 // One phase of backward-data (for the other products: the whole problem).
@@ -175,14 +176,20 @@ __device__ __forceinline__ void store_acc(const ConvGemm& g, const PhaseInfo& f,
             make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
         continue;
       }
+      float v[4] = {acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]};
+      if constexpr (D != Dir::backward_weight) {
+        if (g.epi.any()) {
+#pragma unroll
+          for (int j = 0; j < 4; ++j) v[j] = apply_epilogue(g.epi, v[j], m);
+        }
+      }
       const int64_t off = out_offset<D>(g, f, m, n);
       if (contiguous4 && g.vec_out && n + 3 < f.N && off % 4 == 0) {
-        *reinterpret_cast<float4*>(out + off) =
-            make_float4(acc[i][gj * 4], acc[i][gj * 4 + 1], acc[i][gj * 4 + 2], acc[i][gj * 4 + 3]);
+        *reinterpret_cast<float4*>(out + off) = make_float4(v[0], v[1], v[2], v[3]);
       } else {
 #pragma unroll
         for (int j = 0; j < 4; ++j)
-          if (n + j < f.N) out[out_offset<D>(g, f, m, n + j)] = acc[i][gj * 4 + j];
+          if (n + j < f.N) out[out_offset<D>(g, f, m, n + j)] = v[j];
       }
     }
   }
@@ -401,6 +408,7 @@ __global__ void conv_splitk_reduce_kernel(ConvGemm g, float* __restrict__ out, c
     const float* p = partial + (int64_t(phase) * g.splits * g.M + m) * g.n_pad + n;
     float s = 0.0f;
     for (int k = 0; k < g.splits; ++k) s += p[int64_t(k) * g.M * g.n_pad];
+    if constexpr (D != Dir::backward_weight) s = apply_epilogue(g.epi, s, m);
     out[out_offset<D>(g, f, m, n)] = s;
   }
 }
@@ -1073,13 +1081,15 @@ size_t workspace_for(const Conv2dShape& s) {
   return bytes;
 }
 
+// Returns whether `epi` was applied: every variant but naive applies it as it stores the output.
 template <Dir D>
-void launch_conv(const Stream& stream, float* out, const float* a, const float* b, const Conv2dShape& s) {
+bool launch_conv(const Stream& stream, float* out, const float* a, const float* b, const Conv2dShape& s,
+                 const ConvEpilogue& epi = {}) {
   int variant = g_variant.load(std::memory_order_relaxed);
   if (variant >= kFirstWinograd) {
     // The operands in the Winograd entry's order: forward (x, w), backward-data (dy, w), backward-weight
     // (x, dy), which is (b, a) here.
-    if (winograd_run(wino_tile(variant), wino_product(D), wino_math(variant), stream, out, b, a, s)) return;
+    if (winograd_run(wino_tile(variant), wino_product(D), wino_math(variant), stream, out, b, a, s, epi)) return true;
     variant = 3;  // a shape Winograd does not take (not 3x3 stride 1), or too little workspace: igemm2
   }
   const bool ws_aligned = reinterpret_cast<uintptr_t>(stream.workspace) % 16 == 0;
@@ -1095,8 +1105,9 @@ void launch_conv(const Stream& stream, float* out, const float* a, const float* 
       TINT_LAUNCH(conv_naive_backward_data_kernel, grid, 256, 0, st, g, out, b, a);
     if constexpr (D == Dir::backward_weight)
       TINT_LAUNCH(conv_naive_backward_weight_kernel, grid, 256, 0, st, g, out, b, a);
-    return;
+    return false;  // the contract's formula as written: the caller adds the bias and ReLU in a second pass
   }
+  if constexpr (D != Dir::backward_weight) g.epi = epi;
   g.vec_a = reinterpret_cast<uintptr_t>(a) % 16 == 0;
   g.vec_out = reinterpret_cast<uintptr_t>(out) % 16 == 0;
   float* partial = g.splits > 1 ? static_cast<float*>(stream.workspace) : nullptr;
@@ -1121,6 +1132,7 @@ void launch_conv(const Stream& stream, float* out, const float* a, const float* 
     const int64_t total = int64_t(g.phases) * g.M * g.n_pad;
     TINT_LAUNCH(conv_splitk_reduce_kernel<D>, grid_for(total, 256), 256, 0, st, g, out, partial);
   }
+  return true;
 }
 
 }  // namespace
@@ -1163,6 +1175,16 @@ void conv2d_forward(const Stream& s, float* y, const float* x, const float* w, c
 
 void conv2d_backward_data(const Stream& s, float* dx, const float* dy, const float* w, const Conv2dShape& shape) {
   launch_conv<Dir::backward_data>(s, dx, w, dy, shape);
+}
+
+bool conv2d_forward_epilogue(const Stream& s, float* y, const float* x, const float* w, const float* bias, bool relu,
+                             const Conv2dShape& shape) {
+  return launch_conv<Dir::forward>(s, y, w, x, shape, ConvEpilogue{bias, relu});
+}
+
+bool conv2d_backward_data_epilogue(const Stream& s, float* dx, const float* dy, const float* w, const float* bias,
+                                   bool relu, const Conv2dShape& shape) {
+  return launch_conv<Dir::backward_data>(s, dx, w, dy, shape, ConvEpilogue{bias, relu});
 }
 
 void conv2d_backward_weight(const Stream& s, float* dw, const float* x, const float* dy, const Conv2dShape& shape) {

@@ -237,7 +237,7 @@ __global__ void wino_input_kernel(WinoShape g, float* __restrict__ v, const floa
 
 // y from M[e][ko][p4]: A^T M A, the m x m pixels of the tile that lie inside the output.
 template <int M>
-__global__ void wino_output_kernel(WinoShape g, float* __restrict__ y, const float* __restrict__ mm) {
+__global__ void wino_output_kernel(WinoShape g, float* __restrict__ y, const float* __restrict__ mm, ConvEpilogue epi) {
   constexpr int A = M + 2;
   const int64_t plane = int64_t(g.ko) * g.p4;
   const int64_t total = int64_t(g.ko) * g.P;
@@ -259,7 +259,7 @@ __global__ void wino_output_kernel(WinoShape g, float* __restrict__ y, const flo
       if (y0 + r >= g.h_out) break;
 #pragma unroll
       for (int c = 0; c < M; ++c)
-        if (x0 + c < g.w_out) dst[int64_t(y0 + r) * g.w_out + x0 + c] = o[r][c];
+        if (x0 + c < g.w_out) dst[int64_t(y0 + r) * g.w_out + x0 + c] = apply_epilogue(epi, o[r][c], ko);
     }
   }
 }
@@ -607,7 +607,7 @@ Pieces pieces(int m, WinoProduct product, const WinoShape& g) {
 
 template <int M>
 void run(WinoProduct product, WinoMath math, cudaStream_t st, float* ws, float* out, const float* in0, const float* in1,
-         const WinoShape& g) {
+         const WinoShape& g, const ConvEpilogue& epi) {
   constexpr int A = M + 2;
   const Pieces pc = pieces(M, product, g);
   float* first = ws;
@@ -637,7 +637,7 @@ void run(WinoProduct product, WinoMath math, cudaStream_t st, float* ws, float* 
   p.stride_a = int64_t(g.ci) * g.ko4, p.stride_b = int64_t(g.ci) * g.p4, p.stride_c = int64_t(g.ko) * g.p4;
   p.batch = A * A, p.splits = 1;
   launch_gemm(st, math, p, first, second, third);
-  TINT_LAUNCH(wino_output_kernel<M>, grid_for(int64_t(g.ko) * g.P, kThreads), kThreads, 0, st, g, out, third);
+  TINT_LAUNCH(wino_output_kernel<M>, grid_for(int64_t(g.ko) * g.P, kThreads), kThreads, 0, st, g, out, third, epi);
 }
 
 }  // namespace
@@ -662,15 +662,15 @@ size_t winograd_workspace_bytes(int tile_m, WinoProduct product, const Conv2dSha
 }
 
 bool winograd_run(int tile_m, WinoProduct product, WinoMath math, const Stream& stream, float* out, const float* in0,
-                  const float* in1, const Conv2dShape& s) {
+                  const float* in1, const Conv2dShape& s, const ConvEpilogue& epi) {
   if (!winograd_takes(s) || !winograd_pays(product, s) || (tile_m != 2 && tile_m != 4)) return false;
   const size_t need = winograd_workspace_bytes(tile_m, product, s);
   if (!stream.workspace || stream.workspace_bytes < need || reinterpret_cast<uintptr_t>(stream.workspace) % 16 != 0)
     return false;
   const WinoShape g = wino_shape(tile_m, product, s);
   float* ws = static_cast<float*>(stream.workspace);
-  if (tile_m == 4) run<4>(product, math, stream_of(stream), ws, out, in0, in1, g);
-  else run<2>(product, math, stream_of(stream), ws, out, in0, in1, g);
+  if (tile_m == 4) run<4>(product, math, stream_of(stream), ws, out, in0, in1, g, epi);
+  else run<2>(product, math, stream_of(stream), ws, out, in0, in1, g, epi);
   return true;
 }
 

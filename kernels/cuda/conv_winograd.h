@@ -30,12 +30,28 @@
 #include <cstddef>
 
 #include "engine/backend.h"
+#include "kernels/common/pointwise.h"
 
 namespace tint {
 namespace TINT_CUDA_NS {
 
 // Whether the Winograd products take s (3x3, stride 1, padding 0..2).
 bool winograd_takes(const Conv2dShape& s);
+
+// What a convolution's forward (and backward-data, a transposed convolution's forward) may apply to each
+// output element as it stores it: + bias[channel], then max(., 0). The same float operations, in the same
+// order, as bias_add / bias_relu_forward after the plain product, so the same bits.
+struct ConvEpilogue {
+  const float* bias = nullptr;
+  bool relu = false;
+  bool any() const { return bias != nullptr || relu; }
+};
+
+__device__ __forceinline__ float apply_epilogue(const ConvEpilogue& e, float v, int channel) {
+  if (e.bias) v += e.bias[channel];
+  if (e.relu) v = pointwise::relu(v);
+  return v;
+}
 
 enum class WinoProduct { forward, backward_data, backward_weight };
 
@@ -51,8 +67,9 @@ enum class WinoMath {
   tf32,   // tensor cores, operands rounded to TF32 (10 mantissa bits)
   tf32x3  // tensor cores, operands split into two TF32 parts, three products: fp32's accuracy
 };
+// `epi` applies to the forward and backward-data products' outputs (not to backward-weight's).
 bool winograd_run(int tile_m, WinoProduct product, WinoMath math, const Stream& stream, float* out, const float* in0,
-                  const float* in1, const Conv2dShape& s);
+                  const float* in1, const Conv2dShape& s, const ConvEpilogue& epi = {});
 
 }  // namespace TINT_CUDA_NS
 }  // namespace tint

@@ -20,6 +20,12 @@ inline unsigned grid_for(int64_t work_items, int threads) {
 // conv2d.cu
 void conv2d_forward(const Stream&, float* y, const float* x, const float* w, const Conv2dShape&);
 void conv2d_backward_data(const Stream&, float* dx, const float* dy, const float* w, const Conv2dShape&);
+// The two above with the bias (nullptr: none) and the ReLU applied as each output element is stored; false
+// where the variant (naive) stored the plain product instead (engine/backend.h).
+bool conv2d_forward_epilogue(const Stream&, float* y, const float* x, const float* w, const float* bias, bool relu,
+                             const Conv2dShape&);
+bool conv2d_backward_data_epilogue(const Stream&, float* dx, const float* dy, const float* w, const float* bias,
+                                   bool relu, const Conv2dShape&);
 void conv2d_backward_weight(const Stream&, float* dw, const float* x, const float* dy, const Conv2dShape&);
 size_t conv2d_workspace_bytes(const Conv2dShape&);
 
