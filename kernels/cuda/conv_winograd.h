@@ -44,7 +44,7 @@ bool winograd_takes(const Conv2dShape& s);
 struct ConvEpilogue {
   const float* bias = nullptr;
   bool relu = false;
-  bool any() const { return bias != nullptr || relu; }
+  __host__ __device__ bool any() const { return bias != nullptr || relu; }
 };
 
 __device__ __forceinline__ float apply_epilogue(const ConvEpilogue& e, float v, int channel) {
