@@ -24,6 +24,7 @@
 #include "data/metrics.h"
 #include "engine/autograd.h"
 #include "engine/comm.h"
+#include "engine/graph.h"
 #include "engine/io.h"
 #include "engine/op_registry.h"
 #include "engine/optim.h"
@@ -106,6 +107,11 @@ inspection:
   --precision P         fp32 (default) or tf32: on cuda and cuda-emu, tf32 multiplies the 3x3 convolutions
                         on the tensor cores (conv variant winograd2-tf32; operands rounded to 10 mantissa
                         bits, sums in fp32), as PyTorch does with allow_tf32
+  --graph on|off        on cuda and cuda-emu, from the second step on, replay the step's forward + loss and
+                        backward as two CUDA graphs captured once (one launch each instead of hundreds; the
+                        same bits as op by op). Default on where it applies: the regression head without
+                        --hints, one process, no --micro-batches and no --profile; a batch of another size
+                        (the epoch's last, or one with bad files) runs op by op
 
 The run folder holds checkpoint.safetensors (weights, Adam's moments, configuration, position; what
 --resume reads), model.safetensors (weights for colorize, eval and PyTorch), log.csv, loss.svg (training
@@ -467,7 +473,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
                      "levels",     "loss",         "lr",           "weight-decay",  "batch",   "device",
                      "epochs",     "steps",        "seed",         "out",           "resume",  "log-every",
                      "dump-graph", "dump-batches", "comm-timeout", "micro-batches", "profile", "head",
-                     "cache-mb",   "conv-variant", "precision"},
+                     "cache-mb",   "conv-variant", "precision",    "graph"},
                     1,
                     ""});
   if (args.help()) {
@@ -613,6 +619,19 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   TINT_CHECK(config.batch >= world,
              "--batch {} is the global batch: it must give each of the {} ranks a sample", config.batch,
              world);
+  // CUDA graphs (engine/graph.h): the plain regression step only. Its inputs are the three uploaded tensors;
+  // the classification targets and the hints are made on the host inside the step, and the parts of a split
+  // batch and the profiler's per-op timing need the step op by op.
+  const std::string graph_flag = args.get("graph", "auto");
+  TINT_CHECK(graph_flag == "auto" || graph_flag == "on" || graph_flag == "off", "--graph {}: expected on or off",
+             graph_flag);
+  const bool graph_applies = CapturedGraph::supported(device) && !distributed && micro_batches == 1 &&
+                             config.loss != "ce" && config.unet.in_channels == 1 && !args.has("profile");
+  if (graph_flag == "on")
+    TINT_CHECK(graph_applies,
+               "--graph on: CUDA graphs need --device cuda or cuda-emu and the regression head without --hints, "
+               "--distributed, --micro-batches or --profile");
+  const bool use_graph = graph_flag != "off" && graph_applies;
   // The classification targets and the simulated hints are made for a whole batch on the host; splitting
   // a batch into parts is written for the regression losses only so far.
   TINT_CHECK((!distributed && micro_batches == 1) || (config.loss != "ce" && config.unet.in_channels == 1),
@@ -735,6 +754,7 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
           comm->kind() == "nccl" ? "NCCL's order" : "rank order");
     if (micro_batches > 1)
       fmt::print("micro-batches: {} per batch, gradients summed in order\n", micro_batches);
+    if (use_graph) fmt::print("CUDA graphs: the step replayed from step 2 of this invocation (--graph off: op by op)\n");
     if (is_tf32_variant(selected_conv_variant(device)))
       fmt::print("precision: TF32 tensor cores for the 3x3 convolutions (conv variant {}), fp32 elsewhere\n",
                  selected_conv_variant(device));
@@ -798,6 +818,19 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
   // to the whole batch's gradient.
   const bool split = distributed || micro_batches > 1;
   std::vector<float> target_host, input_host;
+  // --graph: the step's forward + loss and backward, captured at this invocation's second step and replayed
+  // for every batch of the captured size. The graphs write the gradients the captured backward reached,
+  // overwriting them (zero_grad had left them pending), so after each replay the pending marks are set as
+  // the capture left them. Members are destroyed bottom up: the graphs, their pool, then the tensors.
+  struct StepGraph {
+    int64_t batch = 0;
+    Tensor L, ab, mask, loss;
+    std::vector<char> pending_after;
+    std::unique_ptr<GraphPool> pool;
+    std::unique_ptr<CapturedGraph> forward, backward;
+  };
+  std::unique_ptr<StepGraph> graph;
+  int64_t eager_steps = 0;
 
   for (;;) {
     if (profile) profile->step_begin();
@@ -846,26 +879,67 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
     for (int k = 0; k < parts; ++k) {
       const ShardRange part = batch_shard(batch->size, k, parts);
       if (part.size() == 0) continue;  // adds nothing to the gradients
+      // A replay needs the captured batch size (and one step op by op before the capture, so that caches and
+      // workspaces exist and --dump-graph sees the autograd graph).
+      const bool replay = use_graph && eager_steps > 0 && (graph ? graph->batch == batch->size : true);
       Uploaded u;
       {
         profiler::Phase phase("upload");
-        u = upload(*batch, device, part.begin, part.end);
+        if (replay && !graph) {
+          graph = std::make_unique<StepGraph>();
+          graph->batch = batch->size;
+          graph->pool = std::make_unique<GraphPool>(device);
+          const int64_t n = batch->size, s = batch->image_size;
+          graph->L = Tensor::empty({n, 1, s, s}, device);
+          graph->ab = Tensor::empty({n, 2, s, s}, device);
+          graph->mask = Tensor::empty({n, 1, s, s}, device);
+        }
+        if (replay) {
+          u = {graph->L, graph->ab, graph->mask};
+          auto& rt = runtime(device);
+          for (auto [dst, src] : {std::pair{&u.L, batch->L}, {&u.ab, batch->ab}, {&u.mask, batch->mask}})
+            rt.backend.copy_from_host(rt.stream, dst->data(), src, size_t(dst->numel()) * sizeof(float));
+          rt.synchronize();  // the batch's buffers go back to the loader when `batch` dies
+        } else {
+          u = upload(*batch, device, part.begin, part.end);
+        }
       }
       Tensor loss;
-      {
-        profiler::Phase phase("forward");
+      const auto forward = [&] {
         // Without parts, the part is the whole batch (the only case with classification or hints).
         Tensor pred = unet(
             model_input(config, u, *batch, epoch, batch->end_position - batch->size, device, input_host));
         const double count = split ? totals[0] : 0;
         profiler::Scope scope(kLossScope);
         loss = batch_loss(config, pred, u, *batch, device, target_host, count);
+      };
+      {
+        profiler::Phase phase("forward");
+        if (replay && !graph->forward) {
+          graph->forward = std::make_unique<CapturedGraph>(*graph->pool, forward);
+          graph->loss = loss;
+        }
+        if (replay)
+          graph->forward->replay(), loss = graph->loss;
+        else
+          forward();
       }
       if (!dump_graph.empty() && lead && progress.step == start_step && k == 0)
         write_graphviz(loss, dump_graph);
       {
         profiler::Phase phase("backward");
-        loss.backward();
+        if (replay && !graph->backward) {
+          graph->backward = std::make_unique<CapturedGraph>(*graph->pool, [&] { loss.backward(); });
+          for (auto& [name, t] : flat.named) graph->pending_after.push_back(t->impl()->grad_zero_pending);
+        }
+        if (replay) {
+          graph->backward->replay();
+          for (size_t i = 0; i < flat.named.size(); ++i)
+            flat.named[i].second->impl()->grad_zero_pending = graph->pending_after[i] != 0;
+        } else {
+          loss.backward();
+          ++eager_steps;
+        }
         value += double(loss.item());
       }
       if (!dump_batches.empty()) {
