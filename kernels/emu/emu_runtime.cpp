@@ -590,29 +590,32 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   return run();
 }
 
-cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
-  using namespace tint::emu::detail;
+namespace tint::emu::detail {
+namespace {
+// Forgets and deletes `p`, a live object of the registry's `set`; `message` when it is not one.
+template <class T>
+cudaError_t destroy_live(std::set<T*> Registry::*set, T* p, const char* message) {
   {
     Registry& r = registry();
     std::lock_guard<std::mutex> lock(r.mutex);
-    if (r.execs.erase(exec) == 0)
-      return set_last_error(cudaErrorInvalidValue, "cudaGraphExecDestroy: not a live executable graph");
+    if ((r.*set).erase(p) == 0) return set_last_error(cudaErrorInvalidValue, message);
   }
-  delete exec;
+  delete p;
   return cudaSuccess;
+}
+}  // namespace
+}  // namespace tint::emu::detail
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  return tint::emu::detail::destroy_live(&tint::emu::detail::Registry::execs, exec,
+                                         "cudaGraphExecDestroy: not a live executable graph");
 }
 
 cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
-  using namespace tint::emu::detail;
-  {
-    Registry& r = registry();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    if (r.graphs.erase(graph) == 0)
-      return set_last_error(cudaErrorInvalidValue, "cudaGraphDestroy: not a live graph");
-  }
-  delete graph;
-  return cudaSuccess;
+  return tint::emu::detail::destroy_live(&tint::emu::detail::Registry::graphs, graph,
+                                         "cudaGraphDestroy: not a live graph");
 }
+
 cudaError_t cudaDeviceReset() {
   return cudaSuccess;
 }
