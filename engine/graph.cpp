@@ -6,13 +6,13 @@
 
 namespace tint {
 
-GraphPool::GraphPool(Device device) : device_(device) {
+GraphPool::GraphPool(Device device) {
   TINT_CHECK(CapturedGraph::supported(device), "device '{}' cannot capture graphs (only cuda and cuda-emu can)",
              device.str());
-  id_ = runtime(device).allocator.create_pool();
+  state_ = std::make_shared<State>(State{device, runtime(device).allocator.create_pool()});
 }
 
-GraphPool::~GraphPool() { runtime(device_).allocator.release_pool(id_); }
+GraphPool::State::~State() { runtime(device).allocator.release_pool(id); }
 
 bool CapturedGraph::supported(Device device) {
   if (!device.available()) return false;
@@ -20,7 +20,8 @@ bool CapturedGraph::supported(Device device) {
   return b.begin_capture && b.end_capture && b.launch_graph && b.destroy_graph;
 }
 
-CapturedGraph::CapturedGraph(GraphPool& pool, const std::function<void()>& record) : device_(pool.device()) {
+CapturedGraph::CapturedGraph(GraphPool& pool, const std::function<void()>& record)
+    : device_(pool.device()), pool_(pool.state_) {
   DeviceRuntime& rt = runtime(device_);
   rt.synchronize();  // what was queued before belongs outside the graph
   rt.begin_capture(pool.id());
@@ -56,6 +57,7 @@ CapturedGraph::~CapturedGraph() {
     // A destructor must not throw; the device error shows at the next call that checks.
   }
   rt.graph_destroyed();
+  // pool_ goes after this: the pool's blocks return to the cache only once the graph is gone.
 }
 
 void CapturedGraph::replay() {

@@ -20,31 +20,35 @@
 //   * A replay uses the pointers and arguments of its capture: the same input tensors, the same shapes,
 //     the same Adam step. What changes from step to step must be in device memory the replay reads.
 //   * Every tensor allocated while a capture records comes from its GraphPool, and its block stays the
-//     pool's until the pool is destroyed, so no other tensor can take memory a replay writes. Destroy the
-//     graphs before their pool, and keep the inputs alive as long as the graphs.
+//     pool's while the pool or any graph captured with it lives, so no other tensor can take memory a
+//     replay writes. Keep the inputs (tensors made before the capture) alive as long as the graphs.
 //   * Host-side state a capture changes (autograd's "gradient pending zero" flags, profiler scopes) is
 //     changed once, at capture, not at each replay.
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include "engine/device.h"
 
 namespace tint {
 
-// Memory for graphs: see the rules above. Not copyable.
+// Memory for graphs: see the rules above. Its blocks go back to the allocator's cache when the pool and
+// every graph captured with it are gone.
 class GraphPool {
  public:
   explicit GraphPool(Device device);
-  ~GraphPool();  // gives the pool's free blocks to the allocator's cache
-  GraphPool(const GraphPool&) = delete;
-  GraphPool& operator=(const GraphPool&) = delete;
-  Device device() const { return device_; }
-  int id() const { return id_; }
+  Device device() const { return state_->device; }
+  int id() const { return state_->id; }
 
  private:
-  Device device_;
-  int id_ = 0;
+  friend class CapturedGraph;
+  struct State {
+    Device device;
+    int id = 0;
+    ~State();
+  };
+  std::shared_ptr<State> state_;
 };
 
 class CapturedGraph {
@@ -63,6 +67,7 @@ class CapturedGraph {
 
  private:
   Device device_;
+  std::shared_ptr<GraphPool::State> pool_;  // its blocks stay reserved while this graph lives
   void* graph_ = nullptr;
 };
 

@@ -99,3 +99,20 @@ TEST_CASE("graph: a workspace replaced during a capture stays the graph's until 
   for (Tensor& t : others) REQUIRE(t.to_vector() == std::vector<float>(size_t(t.numel()), 1e30f));
   g.reset();
 }
+
+TEST_CASE("graph: a graph keeps its pool's blocks after the pool object is gone", "[graph]") {
+  const Device d = Device::cuda_emu();
+  Tensor x = Tensor::from_vector(std::vector<float>(1000, 1.5f), {1000}, d);
+  Tensor y;
+  std::unique_ptr<CapturedGraph> g;
+  {
+    GraphPool pool(d);
+    // The sum x + x is freed inside the capture: its block is the pool's, and the replay writes it.
+    g = std::make_unique<CapturedGraph>(pool, [&] { y = ops::scale(ops::add(x, x), 2.0f); });
+  }
+  std::vector<Tensor> others;
+  for (int copy = 0; copy < 8; ++copy) others.push_back(Tensor::full({1000}, 1e30f, d));
+  g->replay();
+  CHECK(y.to_vector() == std::vector<float>(1000, 6.0f));
+  for (Tensor& t : others) REQUIRE(t.to_vector() == std::vector<float>(1000, 1e30f));
+}
