@@ -9,7 +9,9 @@ namespace tint {
 GraphPool::GraphPool(Device device) {
   TINT_CHECK(CapturedGraph::supported(device), "device '{}' cannot capture graphs (only cuda and cuda-emu can)",
              device.str());
-  state_ = std::make_shared<State>(State{device, runtime(device).allocator.create_pool()});
+  state_ = std::make_shared<State>();  // made in place: a temporary State's destructor would release the pool
+  state_->device = device;
+  state_->id = runtime(device).allocator.create_pool();
 }
 
 GraphPool::State::~State() { runtime(device).allocator.release_pool(id); }

@@ -46,6 +46,9 @@ class GraphPool {
   struct State {
     Device device;
     int id = 0;
+    State() = default;
+    State(const State&) = delete;  // its destructor releases the pool: one State per pool
+    State& operator=(const State&) = delete;
     ~State();
   };
   std::shared_ptr<State> state_;
