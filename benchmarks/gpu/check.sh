@@ -135,17 +135,19 @@ done
 #    then the same under each Winograd conv variant, again with PyTorch in the same invocation (so each ratio
 #    pairs two measurements of one process)
 if [ -x "$BIN/tint" ]; then
-  for v in default ${WINO_VARIANTS:-winograd4-tf32x3}; do
-    name=train_step; flag=(); [ "$v" != default ] && name=train_step_$v && flag=(--conv-variant $v)
+  train_step() {  # v: default or a conv variant
+    local v=$1 name=train_step limit; local flag=()
+    [ "$v" != default ] && name=train_step_$v && flag=(--conv-variant $v)
     limit=$(cap ${T_TRAIN_STEP:-100})
-    if [ "$limit" -lt 20 ]; then skip "tint bench ($v)"; continue; fi
+    if [ "$limit" -lt 20 ]; then skip "tint bench ($v)"; return; fi
     timeout $limit "$BIN/tint" bench --device cuda --batches 1,8 --peer python3 "${flag[@]}" \
       --json "$OUT/$name.json" --profile "$OUT/profile_$v.json" > "$OUT/$name.log" 2>&1
     record "tint bench ($v; PyTorch, profile)" $?
-  done
+  }
+  train_step default
   # 3a. what the CUDA graphs buy: the default step (graphs on) against the same binary with --graph off as
   #     its peer, interleaved step by step (benchmarks/peers/tint_peer.sh); the column nograph/tint above 1
-  #     means the graphs are faster
+  #     means the graphs are faster. Before the other variants: it measures a default.
   limit=$(cap ${T_TRAIN_GRAPH:-60})
   if [ "$limit" -lt 20 ]; then skip "tint bench graphs against --graph off"; else
     TINT_PEER="$BIN/tint" TINT_PEER_ARGS="--graph off" timeout $limit "$BIN/tint" bench --device cuda \
@@ -153,6 +155,7 @@ if [ -x "$BIN/tint" ]; then
       --json "$OUT/train_step_graph_ab.json" > "$OUT/train_step_graph_ab.log" 2>&1
     record "tint bench graphs against --graph off (interleaved)" $?
   fi
+  for v in ${WINO_VARIANTS:-winograd4-tf32x3}; do train_step "$v"; done
   # 3b. the same in TF32 on both sides: tint --precision tf32 (winograd4-tf32), PyTorch with allow_tf32
   limit=$(cap ${T_TRAIN_TF32:-60})
   if [ "$limit" -lt 20 ]; then skip "tint bench --precision tf32"; else
