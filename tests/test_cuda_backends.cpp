@@ -183,7 +183,7 @@ TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
   CHECK(std::string(b.name) == "cuda-emu");
   CHECK(cuda_emu::conv_variant() == cuda_emu::conv_default_variant);
   CHECK(cuda_emu::conv_variants() ==
-        std::vector<std::string>{"naive", "igemm", "igemm-nosplit", "igemm2", "igemm3", "winograd4", "winograd2",
+        std::vector<std::string>{"naive", "igemm", "igemm-nosplit", "igemm2", "igemm3", "igemm2w", "winograd4", "winograd2",
                                  "winograd4-tf32", "winograd2-tf32", "winograd4-tf32x3"});
   cuda_emu::set_conv_variant("naive");
   CHECK(cuda_emu::conv_variant() == "naive");
@@ -194,7 +194,7 @@ TEST_CASE("cuda-emu: table, variants by name and errors", "[cuda]") {
     const std::string msg = e.what();
     INFO(msg);
     CHECK(msg.find("'igemm9'") != std::string::npos);
-    CHECK(msg.find("naive, igemm, igemm-nosplit, igemm2, igemm3, winograd4, winograd2, winograd4-tf32, "
+    CHECK(msg.find("naive, igemm, igemm-nosplit, igemm2, igemm3, igemm2w, winograd4, winograd2, winograd4-tf32, "
                    "winograd2-tf32, winograd4-tf32x3") != std::string::npos);
   }
   CHECK(cuda_emu::conv_variant() == "naive");  // a refused name changes nothing

@@ -121,7 +121,7 @@ fi
 # 2. conv benchmark: batch 8 then batch 1 (separate runs, so a timeout in one keeps the other's JSON).
 #    BENCH_VARIANTS: the conv variants timed ("all", or a list); by default those still in contention, as
 #    naive, igemm, igemm-nosplit and igemm3 lost everywhere in benchmarks/results/2026-11-30-h200-winograd.
-BENCH_VARIANTS=${BENCH_VARIANTS:-igemm2,winograd4,winograd2,winograd4-tf32,winograd2-tf32,winograd4-tf32x3}
+BENCH_VARIANTS=${BENCH_VARIANTS:-igemm2,igemm2w,winograd4,winograd2,winograd4-tf32,winograd2-tf32,winograd4-tf32x3}
 for b in 8 1; do
   limit=$(cap $(( b == 8 ? ${T_BENCH8:-200} : ${T_BENCH1:-90} )))
   if [ "$limit" -lt 20 ]; then skip "bench_gpu_conv batch $b"; continue; fi

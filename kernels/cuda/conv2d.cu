@@ -64,6 +64,7 @@ struct ConvGemm {
   bool vec_a;  // A's base pointer is 16-byte aligned (float4 loads allowed where contiguous)
   bool vec_out;
   ConvEpilogue epi;  // forward and backward-data: bias and ReLU applied as C is stored (channel m)
+  bool a_relaid = false;  // igemm2w's backward-data: A is the weights re-laid per phase (relayout_kernel)
 };
 
 // One phase of backward-data (for the other products: the whole problem).
@@ -501,6 +502,29 @@ struct Run {
   __device__ __forceinline__ static int k0(int t) { return kAlongK ? (t % (kBK2 / E)) * E : (t / BX) * E; }
 };
 
+// igemm2w: backward-data's A, the weights w (c_out, c_in, kh, kw), re-laid per phase as wt[phase][k][c]
+// with k = (o, tp, tq) the phase's taps in igemm2's order: the loaders of neighbouring channels c then read
+// neighbouring floats, where w puts them kh*kw floats apart (a 4x4 kernel: 64 bytes, one sector each).
+// Every tap lands in exactly one phase, so wt holds w's c_out*c_in*kh*kw floats. Where phase p starts:
+__host__ __device__ inline int64_t relaid_phase_offset(const ConvGemm& g, int phase) {
+  int64_t off = 0;
+  for (int p = 0; p < phase; ++p) off += int64_t(phase_info<Dir::backward_data>(g, p).K) * g.M;
+  return off;
+}
+
+__global__ void relayout_kernel(ConvGemm g, float* __restrict__ wt, const float* __restrict__ w) {
+  const int phase = blockIdx.z;
+  const PhaseInfo f = phase_info<Dir::backward_data>(g, phase);
+  float* dst = wt + relaid_phase_offset(g, phase);
+  const int taps = f.tp * f.tq, khkw = g.kh * g.kw;
+  const int64_t total = int64_t(f.K) * g.M;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int k = int(i / g.M), c = int(i - int64_t(k) * g.M);
+    const int o = k / taps, r = k - o * taps, ip = r / f.tq, iq = r - ip * f.tq;
+    dst[i] = w[(int64_t(o) * g.c_in + c) * khkw + (f.rp + g.sh * ip) * g.kw + f.rq + g.sw * iq];
+  }
+}
+
 template <Dir D, int TM, int TN>
 __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
     conv_igemm2_kernel(ConvGemm g, float* __restrict__ out, const float* __restrict__ a_src,
@@ -561,7 +585,7 @@ __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
       b_base = int64_t(img) * g.c_in * hw_in;
     }
   } else if constexpr (D == Dir::backward_data) {
-    a_base = int64_t(a_m) * khkw + f.rp * g.kw + f.rq;
+    a_base = g.a_relaid ? relaid_phase_offset(g, phase) + a_m : int64_t(a_m) * khkw + f.rp * g.kw + f.rq;
     a_ustride = int64_t(g.c_in) * khkw;
     b_ustride = hw_out;
     if (b_valid) {
@@ -618,6 +642,9 @@ __global__ void __launch_bounds__(kThreads, TM * TN >= 64 ? 1 : 2)
           }
         }
       }
+    } else if (g.a_relaid) {  // backward-data, igemm2w: A(c, k) = wt[phase][k][c], neighbouring c adjacent
+#pragma unroll
+      for (int e = 0; e < EA; ++e) ra_[e] = a_valid && k0 + e < k_end ? a_src[a_base + int64_t(k0 + e) * g.M] : 0.0f;
     } else {  // backward-data: A(c, (o, tp, tq)) = w[o, c, rp + s*tp, rq + s*tq]
       KDigits d = a_d;
 #pragma unroll
@@ -957,9 +984,10 @@ __global__ void conv_naive_backward_weight_kernel(ConvGemm g, float* __restrict_
 
 // The variants' names, indexed by the number the planner and the launcher switch on.
 const char* const kVariantNames[] = {"naive",          "igemm",          "igemm-nosplit",   "igemm2",
-                                     "igemm3",         "winograd4",      "winograd2",       "winograd4-tf32",
-                                     "winograd2-tf32", "winograd4-tf32x3"};
-constexpr int kFirstWinograd = 5;  // from here on: Winograd, by tile and by where its GEMMs run
+                                     "igemm3",         "igemm2w",        "winograd4",       "winograd2",
+                                     "winograd4-tf32", "winograd2-tf32", "winograd4-tf32x3"};
+constexpr int kIgemm2w = 5;        // igemm2, backward-data reading weights re-laid per phase
+constexpr int kFirstWinograd = 6;  // from here on: Winograd, by tile and by where its GEMMs run
 struct WinoVariant {
   int tile;
   WinoMath math;
@@ -972,7 +1000,7 @@ constexpr WinoVariant kWino[] = {{4, WinoMath::fp32},
 static_assert(kFirstWinograd + sizeof(kWino) / sizeof(kWino[0]) == sizeof(kVariantNames) / sizeof(kVariantNames[0]));
 constexpr int wino_tile(int variant) { return kWino[variant - kFirstWinograd].tile; }
 constexpr WinoMath wino_math(int variant) { return kWino[variant - kFirstWinograd].math; }
-constexpr int kDefaultVariant = 5;  // winograd4 (conv2d.h has the measurement)
+constexpr int kDefaultVariant = 6;  // winograd4 (conv2d.h has the measurement)
 std::atomic<int> g_variant{kDefaultVariant};
 std::atomic<int> g_forced_tm{0}, g_forced_tn{0};  // set_conv_tile (tests): 0 lets the planner choose
 
@@ -1065,6 +1093,9 @@ constexpr WinoProduct wino_product(Dir d) {
                            : d == Dir::backward_data ? WinoProduct::backward_data : WinoProduct::backward_weight;
 }
 
+// igemm2w's re-laid weights, at the start of the workspace (the split-K partials follow), 16-byte aligned.
+inline size_t relaid_bytes(const Conv2dShape& s) { return (size_t(s.w_size()) * sizeof(float) + 15) / 16 * 16; }
+
 // Enough for every splitting variant (1, 3 and 4), whichever is selected when the kernel runs, and for the
 // Winograd variant when one is selected now (its transformed operands are several times the activations,
 // so the default variant does not reserve them; the engine sizes the workspace before each launch).
@@ -1076,7 +1107,9 @@ size_t workspace_for(const Conv2dShape& s) {
     bytes = winograd_workspace_bytes(wino_tile(selected), wino_product(D), s);
   for (int variant : {1, 3, 4}) {
     const Plan p = make_plan<D>(s, variant, SIZE_MAX);
-    if (p.g.splits > 1) bytes = std::max(bytes, size_t(p.g.splits) * p.g.phases * p.g.M * p.g.n_pad * sizeof(float));
+    size_t need = p.g.splits > 1 ? size_t(p.g.splits) * p.g.phases * p.g.M * p.g.n_pad * sizeof(float) : 0;
+    if (variant == 3 && D == Dir::backward_data && selected == kIgemm2w) need += relaid_bytes(s);
+    bytes = std::max(bytes, need);
   }
   return bytes;
 }
@@ -1093,9 +1126,29 @@ bool launch_conv(const Stream& stream, float* out, const float* a, const float* 
     variant = 3;  // a shape Winograd does not take (not 3x3 stride 1), or too little workspace: igemm2
   }
   const bool ws_aligned = reinterpret_cast<uintptr_t>(stream.workspace) % 16 == 0;
-  Plan plan = make_plan<D>(s, variant, stream.workspace && ws_aligned ? stream.workspace_bytes : 0);
+  size_t ws_bytes = stream.workspace && ws_aligned ? stream.workspace_bytes : 0;
+  float* ws = static_cast<float*>(stream.workspace);
+  // igemm2w is igemm2 everywhere; its backward-data re-lays the weights into the workspace first (and runs
+  // as igemm2 when the workspace cannot hold them).
+  const bool relaid = variant == kIgemm2w && D == Dir::backward_data && ws_bytes >= relaid_bytes(s);
+  if (variant == kIgemm2w) variant = 3;
+  float* wt = nullptr;
+  if (relaid) {
+    wt = ws;
+    ws += relaid_bytes(s) / sizeof(float);
+    ws_bytes -= relaid_bytes(s);
+  }
+  Plan plan = make_plan<D>(s, variant, ws_bytes);
   ConvGemm& g = plan.g;
   const cudaStream_t st = stream_of(stream);
+  if (relaid) {
+    g.a_relaid = true;
+    int64_t k_max_m = 0;
+    for (int ph = 0; ph < g.phases; ++ph) k_max_m = std::max(k_max_m, int64_t(phase_info<D>(g, ph).K) * g.M);
+    const dim3 grid(unsigned(std::min<int64_t>((k_max_m + 255) / 256, 1024)), 1, unsigned(g.phases));
+    TINT_LAUNCH(relayout_kernel, grid, 256, 0, st, g, wt, a);
+    a = wt;
+  }
   if (variant == 0) {
     const int64_t total = D == Dir::forward ? s.y_size() : D == Dir::backward_data ? s.x_size() : s.w_size();
     const unsigned grid = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 65535));
@@ -1110,7 +1163,7 @@ bool launch_conv(const Stream& stream, float* out, const float* a, const float* 
   if constexpr (D != Dir::backward_weight) g.epi = epi;
   g.vec_a = reinterpret_cast<uintptr_t>(a) % 16 == 0;
   g.vec_out = reinterpret_cast<uintptr_t>(out) % 16 == 0;
-  float* partial = g.splits > 1 ? static_cast<float*>(stream.workspace) : nullptr;
+  float* partial = g.splits > 1 ? ws : nullptr;
   const dim3 grid(unsigned(ceil_div(plan.n_max, 16 * plan.tn)), unsigned(ceil_div(g.M, 16 * plan.tm)),
                   unsigned(g.phases * g.splits));
   if (variant == 4) {

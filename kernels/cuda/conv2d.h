@@ -19,20 +19,25 @@
 //                      igemm. Measured on an H200 (benchmarks/results/2026-11-30-h200-winograd): slower than
 //                      igemm2 on every product (0.19-0.60x cuDNN in the sums against 0.57-1.20x): kept as the
 //                      reference cp.async implementation, not tuned further.
-//   5 "winograd4"      3x3 stride-1 layers as Winograd F(4x4,3x3): weight and input transforms, 36 GEMMs in
+//   5 "igemm2w"        igemm2 whose backward-data first re-lays the weights per phase (wt[phase][k][c], one
+//                      small launch) so that the A loaders of neighbouring channels read neighbouring floats;
+//                      w itself puts them kh*kw floats apart, and the 4x4 stride-2 layers' backward-data, all
+//                      igemm2, measured 0.72-0.77x cuDNN at batch 8. Forward and backward-weight as igemm2.
+//                      Not yet run on a GPU.
+//   6 "winograd4"      3x3 stride-1 layers as Winograd F(4x4,3x3): weight and input transforms, 36 GEMMs in
 //                      one batched launch, output transform, through Stream::workspace
 //                      (kernels/cuda/conv_winograd.h); other shapes, or too little workspace, run igemm2.
 //                      The default since benchmarks/results/2026-11-30-h200-winograd: the fastest variant
 //                      in every product's sum over the U-Net at batch 1 and 8, 1.03-1.76x cuDNN's.
-//   6 "winograd2"      the same with F(2x2,3x3): 16 GEMMs, as exact as the direct product
-//   7 "winograd4-tf32" winograd4 with its batched GEMM on the tensor cores in TF32 (nvcuda::wmma 16x16x8,
+//   7 "winograd2"      the same with F(2x2,3x3): 16 GEMMs, as exact as the direct product
+//   8 "winograd4-tf32" winograd4 with its batched GEMM on the tensor cores in TF32 (nvcuda::wmma 16x16x8,
 //                      operands rounded to 10 mantissa bits, fp32 accumulation); other shapes run igemm2 in
 //                      fp32. Not bit-comparable with the fp32 variants: tests hold it to op_tolerance's TF32
 //                      bounds (engine/op_registry.cpp).
-//   8 "winograd2-tf32" the same for winograd2, as accurate as PyTorch's TF32 (its transforms do not amplify
+//   9 "winograd2-tf32" the same for winograd2, as accurate as PyTorch's TF32 (its transforms do not amplify
 //                      the rounding: about 2^-11 of the output's scale against winograd4-tf32's 20x that);
 //                      what `tint train --precision tf32` selects
-//   9 "winograd4-tf32x3" winograd4's GEMM on the tensor cores at fp32's accuracy: each operand split into two
+//  10 "winograd4-tf32x3" winograd4's GEMM on the tensor cores at fp32's accuracy: each operand split into two
 //                      TF32 parts and three products summed (conv_winograd.cu); held to the fp32 tolerance
 //
 // Variants are chosen by NAME (tests, benchmarks and `tint op --variant`); the selection is process-wide

@@ -82,7 +82,7 @@ refuse "wrong/w.npy has shape (2,3,9,7), but conv2d --shape 2,3,9,7,4,3,2,1 need
 cp "$TMP/a/w.npy" "$TMP/wrong/w.npy" && rm "$TMP/wrong/dy.npy"
 refuse "dy.npy not found" op conv2d --shape 2,3,9,7,4,3,2,1 --inputs "$TMP/wrong"
 refuse "unknown op 'conv3d' (valid: fill, copy" op conv3d --shape 1
-refuse "unknown conv variant 'fast' (valid: naive, igemm, igemm-nosplit, igemm2, igemm3, winograd4, winograd2, winograd4-tf32, winograd2-tf32, winograd4-tf32x3)" \
+refuse "unknown conv variant 'fast' (valid: naive, igemm, igemm-nosplit, igemm2, igemm3, igemm2w, winograd4, winograd2, winograd4-tf32, winograd2-tf32, winograd4-tf32x3)" \
   op conv2d --shape 1,1,3,3,1,3,1,1 --device cuda-emu --variant fast
 refuse "unknown reduce variant 'atomic' (valid: block, tree, tree4)" \
   op sum --shape 5 --device cuda-emu --reduce-variant atomic
