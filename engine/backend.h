@@ -236,10 +236,11 @@ struct Backend {
   // work on the stream instead of running it: nothing is computed and no output is written until the graph
   // is launched. Meanwhile the host must not wait for the stream (synchronize is an error, and it spoils
   // the capture: end_capture then throws, naming the call). end_capture always ends the capture and
-  // returns an executable graph; launch_graph runs it on the stream, every time with the pointers and
-  // arguments recorded, reading any host source of copy_from_host anew; destroy_graph frees it.
+  // returns an executable graph, and in *nodes how many launches, copies and fills it holds; launch_graph
+  // runs it on the stream, every time with the pointers and arguments recorded, reading any host source of
+  // copy_from_host anew; destroy_graph frees it.
   void (*begin_capture)(const Stream&) = nullptr;
-  void* (*end_capture)(const Stream&) = nullptr;
+  void* (*end_capture)(const Stream&, size_t* nodes) = nullptr;
   void (*launch_graph)(const Stream&, void* graph) = nullptr;
   void (*destroy_graph)(void* graph) = nullptr;
 };

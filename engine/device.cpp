@@ -225,11 +225,11 @@ void DeviceRuntime::begin_capture(int pool) {
   capturing_ = true;
 }
 
-void* DeviceRuntime::end_capture() {
+void* DeviceRuntime::end_capture(size_t* nodes) {
   TINT_CHECK(capturing_, "{}: no graph is being captured", device.str());
   capturing_ = false;
   allocator.set_capture_pool(0);
-  return backend.end_capture(stream);
+  return backend.end_capture(stream, nodes);
 }
 
 void DeviceRuntime::release_retired() {

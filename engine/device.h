@@ -107,7 +107,7 @@ class DeviceRuntime {
   // Graph capture (engine/graph.h keeps these in order; use CapturedGraph, not these).
   bool capturing() const { return capturing_; }
   void begin_capture(int pool);
-  void* end_capture();  // ends it even when it throws
+  void* end_capture(size_t* nodes);  // ends it even when it throws; *nodes: the graph's node count
   void graph_created() { ++live_graphs_; }
   void graph_destroyed() { --live_graphs_, release_retired(); }
   void release_retired();  // frees the retired workspaces once no graph lives and no capture runs

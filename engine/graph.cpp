@@ -31,7 +31,8 @@ CapturedGraph::CapturedGraph(GraphPool& pool, const std::function<void()>& recor
     record();
   } catch (const std::exception& e) {
     try {
-      rt.backend.destroy_graph(rt.end_capture());
+      size_t ignored = 0;
+      rt.backend.destroy_graph(rt.end_capture(&ignored));
     } catch (const std::exception&) {
       // The capture was spoilt by the same call, which `e` names.
     }
@@ -42,7 +43,7 @@ CapturedGraph::CapturedGraph(GraphPool& pool, const std::function<void()>& recor
         device_.str(), e.what()));
   }
   try {
-    graph_ = rt.end_capture();
+    graph_ = rt.end_capture(&nodes_);
   } catch (const std::exception& e) {
     rt.release_retired();
     throw Error(fmt::format("capturing a graph on {} failed: {}", device_.str(), e.what()));

@@ -67,11 +67,14 @@ class CapturedGraph {
   CapturedGraph& operator=(const CapturedGraph&) = delete;
   // Launches the recorded work on the device's stream, asynchronously like any op.
   void replay();
+  // How many kernel launches, copies and fills one replay runs.
+  size_t nodes() const { return nodes_; }
 
  private:
   Device device_;
   std::shared_ptr<GraphPool::State> pool_;  // its blocks stay reserved while this graph lives
   void* graph_ = nullptr;
+  size_t nodes_ = 0;
 };
 
 }  // namespace tint

@@ -361,6 +361,9 @@ TEST_CASE("emu: a captured stream records its work, and each graph launch runs i
   cudaGraph_t graph = nullptr;
   TINT_CUDA_CHECK(cudaStreamEndCapture(f.s, &graph));
   REQUIRE(graph != nullptr);
+  size_t nodes = 0;
+  TINT_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &nodes));
+  CHECK(nodes == 3);  // the copy, the kernel, the memset
   // Recorded, not run: y is still zero and x still the NaN bytes of fresh memory.
   CHECK(f.read(f.y) == zeros);
   CHECK(std::isnan(f.read(f.x)[5]));

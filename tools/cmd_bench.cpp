@@ -132,6 +132,7 @@ struct BatchResult {
   double profiled_ms = -1;  // median step with the profiler on (when --profile)
   PeerResult peer;
   std::vector<double> losses;  // of the timed steps, in order (--json): graph and op by op give the same bits
+  size_t graph_nodes[2] = {0, 0};  // --graph: the forward's and the backward's
 };
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -720,6 +721,10 @@ int run_bench(int argc, char** argv) {
       {
         profiler::Phase phase("backward");
         if (capture) graphed->backward = std::make_unique<CapturedGraph>(*graphed->pool, [&] { loss.backward(); });
+        if (capture)
+          fmt::print(serve ? stderr : stdout, "batch {}: CUDA graphs captured at step {}: forward + loss {} nodes, "
+                     "backward {} (kernel launches, copies and fills), one launch each from now on\n",
+                     batch, steps_run, graphed->forward->nodes(), graphed->backward->nodes());
         if (graphed)
           graphed->backward->replay();
         else
@@ -796,6 +801,7 @@ int run_bench(int argc, char** argv) {
     r.step_ms = median(totals);
     r.images_per_s = batch * 1e3 / r.step_ms;
     r.peak_bytes = rt.allocator.stats().peak_bytes_in_use;
+    if (graphed) r.graph_nodes[0] = graphed->forward->nodes(), r.graph_nodes[1] = graphed->backward->nodes();
 
     if (!profile_path.empty()) {
       std::string path = profile_path;
@@ -889,12 +895,13 @@ int run_bench(int argc, char** argv) {
           "{}\n  {{\"batch\": {}, \"data_wait_ms\": {:.4f}, \"upload_ms\": {:.4f}, \"forward_ms\": {:.4f}, "
           "\"backward_ms\": {:.4f}, \"optimiser_ms\": {:.4f}, \"step_ms\": {:.4f}, \"images_per_s\": {:.4f}, "
           "\"peak_bytes\": {}, \"profiled_step_ms\": {}, \"pytorch_ms\": {}, \"pytorch_over_tint\": {}, "
-          "\"losses\": {}, \"peer\": {}{}{}}}",
+          "\"losses\": {}, \"graph_nodes\": {}, \"peer\": {}{}{}}}",
           i ? "," : "", r.batch, r.median.data, r.median.upload, r.median.forward, r.median.backward,
           r.median.optimiser, r.step_ms, r.images_per_s, r.peak_bytes,
           r.profiled_ms >= 0 ? fmt::format("{:.4f}", r.profiled_ms) : "null",
           r.peer.ran ? fmt::format("{:.4f}", r.peer.ms) : "null",
           r.peer.ran ? fmt::format("{:.4f}", peer_over_tint(r)) : "null", json_list(r.losses, true),
+          r.graph_nodes[0] ? fmt::format("[{}, {}]", r.graph_nodes[0], r.graph_nodes[1]) : "null",
           r.peer.ran ? r.peer.json : json_string(args.has("peer") ? r.peer.note : "not asked"),
           r.ab.a_ms.empty() ? "" : ab_json(ab, r.ab), pairs_json(r.peer));
     }

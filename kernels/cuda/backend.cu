@@ -82,9 +82,13 @@ void begin_capture(const Stream& s) {
   TINT_CUDA_CHECK(cudaStreamBeginCapture(stream_of(s), cudaStreamCaptureModeRelaxed));
 }
 
-void* end_capture(const Stream& s) {
+void* end_capture(const Stream& s, size_t* nodes) {
   cudaGraph_t graph = nullptr;
   TINT_CUDA_CHECK(cudaStreamEndCapture(stream_of(s), &graph));
+  *nodes = 0;
+  const cudaError_t counted = cudaGraphGetNodes(graph, nullptr, nodes);
+  if (counted != cudaSuccess) (void)cudaGraphDestroy(graph);
+  check_cuda(counted, "cudaGraphGetNodes(graph, nullptr, nodes)", __FILE__, __LINE__);
   cudaGraphExec_t exec = nullptr;
   const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
   (void)cudaGraphDestroy(graph);  // the executable graph keeps what it needs

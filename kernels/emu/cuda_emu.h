@@ -33,7 +33,7 @@
 //                cudaGetLastError/PeekAtLastError/GetErrorString/GetErrorName, cudaFuncSetAttribute,
 //                cudaGetDeviceProperties, cudaDeviceGetAttribute, cudaGetDeviceCount, cudaSet/GetDevice
 //   graphs       stream capture: cudaStreamBeginCapture/EndCapture/IsCapturing, cudaGraphInstantiate/Launch,
-//                cudaGraphDestroy/ExecDestroy; see "Graphs" below
+//                cudaGraphDestroy/ExecDestroy, cudaGraphGetNodes (the count only); see "Graphs" below
 //   launches     only through TINT_LAUNCH (kernels/cuda/cuda_compat.h), which calls tint::emu::launch
 //
 // NOT supported (give such code an emulatable fallback; __CUDA_ARCH__ is never defined here, TINT_CUDA_EMU
@@ -262,6 +262,8 @@ struct CUgraph_st;
 typedef CUgraph_st* cudaGraph_t;
 struct CUgraphExec_st;
 typedef CUgraphExec_st* cudaGraphExec_t;
+struct CUgraphNode_st;
+typedef CUgraphNode_st* cudaGraphNode_t;
 
 enum cudaStreamCaptureMode {
   cudaStreamCaptureModeGlobal = 0,
@@ -366,6 +368,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
 cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
 cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+// nodes must be nullptr: only the count is emulated.
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, size_t* count);
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);

@@ -555,6 +555,17 @@ cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* 
   return cudaSuccess;
 }
 
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, size_t* count) {
+  using namespace tint::emu::detail;
+  if (!count) return set_last_error(cudaErrorInvalidValue, "cudaGraphGetNodes: null count");
+  if (nodes) return set_last_error(cudaErrorNotSupported, "cudaGraphGetNodes: only the count is emulated");
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.graphs.count(graph)) return set_last_error(cudaErrorInvalidValue, "cudaGraphGetNodes: not a live graph");
+  *count = graph->nodes.size();
+  return cudaSuccess;
+}
+
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
   using namespace tint::emu::detail;
   if (!exec) return set_last_error(cudaErrorInvalidValue, "cudaGraphInstantiate: null output pointer");

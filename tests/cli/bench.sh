@@ -198,6 +198,8 @@ for g in on off; do
   out=$("$tint" bench "${emu[@]}" --batches 1,2 --steps 3 --warmup 2 --graph $g --json "$work/graph_$g.json" 2>&1) || fail "bench --graph $g: $out"
   if [ $g = on ]; then
     echo "$out" | grep -q "; CUDA graphs (captured at step 2)$" || fail "graph header: $out"
+    echo "$out" | grep -Eq "^batch 2: CUDA graphs captured at step 2: forward \+ loss [0-9]+ nodes, backward [0-9]+ " \
+      || fail "graph node line: $out"
   else
     echo "$out" | grep -q "CUDA graphs" && fail "graphs named with --graph off: $out"
   fi
@@ -214,6 +216,11 @@ import json, sys
 w = sys.argv[1]
 on, off = (json.load(open(f"{w}/graph_{g}.json")) for g in ("on", "off"))
 assert on["graph"] is True and off["graph"] is False, (on["graph"], off["graph"])
+for r in on["results"]:
+    f, b = r["graph_nodes"]
+    # levels 1: 7 convs (a transposed one), biases, ReLUs, concat, tanh, loss; the backward has more
+    assert 10 <= f < b < 200, r["graph_nodes"]
+assert all(r["graph_nodes"] is None for r in off["results"]), off["results"]
 for a, b in zip(on["results"], off["results"]):
     assert len(a["losses"]) == 3 and a["losses"] == b["losses"], (a["batch"], a["losses"], b["losses"])
     assert len(set(a["losses"])) == 3, a["losses"]  # new data and new weights each step
