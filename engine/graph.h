@@ -10,8 +10,10 @@
 //   adam.zero_grad();                               // so the recorded backward overwrites the gradients
 //   CapturedGraph forward(pool, [&] { loss = ops::mse_loss(model(x), target); });
 //   CapturedGraph backward(pool, [&] { loss.backward(); });
-//   for each step: copy the batch into x; forward.replay(); backward.replay(); adam.step();
-//                  (no zero_grad: the replayed backward overwrites every gradient it reaches)
+//   std::vector<char> marks = flat.pending_marks();     // which gradients the backward wrote
+//   for each step: adam.zero_grad(); copy the batch into x; forward.replay(); backward.replay();
+//                  flat.set_pending_marks(marks);  adam.step();
+//   (without the marks set back, adam.step()'s finish_grads would zero what the replay computed)
 //
 // Rules, which the emulator enforces (cuda-emu records and replays too, so CI runs the same code):
 //   * Nothing runs while a capture records: tensors it creates hold garbage until the first replay, and

@@ -127,6 +127,18 @@ void FlatParameters::finish_grads() {
   }
 }
 
+std::vector<char> FlatParameters::pending_marks() const {
+  std::vector<char> marks;
+  for (const auto& [name, t] : named) marks.push_back(t->impl()->grad_zero_pending);
+  return marks;
+}
+
+void FlatParameters::set_pending_marks(const std::vector<char>& marks) {
+  TINT_CHECK(marks.size() == named.size(), "set_pending_marks: {} marks for {} parameters", marks.size(),
+             named.size());
+  for (size_t i = 0; i < named.size(); ++i) named[i].second->impl()->grad_zero_pending = marks[i] != 0;
+}
+
 FlatParameters flatten_parameters(Module& module, Device device) {
   FlatParameters flat;
   flat.named = module.named_parameters();

@@ -127,6 +127,11 @@ struct FlatParameters {
   // Zeroes the gradients still pending (no backward reached them since zero_grad). The optimiser and the
   // gradient all-reduce call it before they read `grads`.
   void finish_grads();
+  // The pending-zero marks, one per parameter. A replayed backward (engine/graph.h) writes the gradients
+  // without running the host code that clears the marks: take them after its capture and set them back
+  // after each replay, as if it had run.
+  std::vector<char> pending_marks() const;
+  void set_pending_marks(const std::vector<char>& marks);
 };
 // Moves the module's parameters into flat buffers on `device`.
 FlatParameters flatten_parameters(Module& module, Device device);

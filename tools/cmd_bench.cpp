@@ -650,6 +650,7 @@ int run_bench(int argc, char** argv) {
     // their pool, then the tensors they use.
     struct Graphed {
       Tensor L, ab, mask, loss;
+      std::vector<char> pending_after;  // the gradients' pending-zero marks after the captured backward
       std::unique_ptr<GraphPool> pool;
       std::unique_ptr<CapturedGraph> forward, backward;
     };
@@ -720,13 +721,16 @@ int run_bench(int argc, char** argv) {
       t = clock::now();
       {
         profiler::Phase phase("backward");
-        if (capture) graphed->backward = std::make_unique<CapturedGraph>(*graphed->pool, [&] { loss.backward(); });
+        if (capture) {
+          graphed->backward = std::make_unique<CapturedGraph>(*graphed->pool, [&] { loss.backward(); });
+          graphed->pending_after = flat.pending_marks();
+        }
         if (capture)
           fmt::print(serve ? stderr : stdout, "batch {}: CUDA graphs captured at step {}: forward + loss {} nodes, "
                      "backward {} (kernel launches, copies and fills), one launch each from now on\n",
                      batch, steps_run, graphed->forward->nodes(), graphed->backward->nodes());
         if (graphed)
-          graphed->backward->replay();
+          graphed->backward->replay(), flat.set_pending_marks(graphed->pending_after);
         else
           loss.backward();
         rt.synchronize();
@@ -738,9 +742,7 @@ int run_bench(int argc, char** argv) {
         static const std::string kAdam = "adam";
         profiler::Scope scope(kAdam);
         adam.step();
-        // Replayed, the backward overwrites every gradient: the pending-zero marks were taken at its capture,
-        // and setting them now would make the next adam.step() zero what the replay computed.
-        if (!graphed) adam.zero_grad();
+        adam.zero_grad();
         rt.synchronize();
       }
       p.optimiser = ms_since(t);
@@ -812,10 +814,7 @@ int run_bench(int argc, char** argv) {
                 .string();
       }
       fmt::print("\n-- batch {}: {} profiled steps{}\n", batch, steps, graphed ? ", op by op (no graphs)" : "");
-      if (graphed) {
-        graphed.reset(), graph_now = false;
-        adam.zero_grad();  // the replays left no gradient pending zero: the next backward must overwrite
-      }
+      graphed.reset(), graph_now = false;
       profiler::Session session(device);
       std::vector<double> profiled;
       for (int i = 0; i < steps; ++i) {

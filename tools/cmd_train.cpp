@@ -930,12 +930,11 @@ int train(int argc, char** argv, std::unique_ptr<Comm>& comm) {
         profiler::Phase phase("backward");
         if (replay && !graph->backward) {
           graph->backward = std::make_unique<CapturedGraph>(*graph->pool, [&] { loss.backward(); });
-          for (auto& [name, t] : flat.named) graph->pending_after.push_back(t->impl()->grad_zero_pending);
+          graph->pending_after = flat.pending_marks();
         }
         if (replay) {
           graph->backward->replay();
-          for (size_t i = 0; i < flat.named.size(); ++i)
-            flat.named[i].second->impl()->grad_zero_pending = graph->pending_after[i] != 0;
+          flat.set_pending_marks(graph->pending_after);
         } else {
           loss.backward();
           ++eager_steps;
